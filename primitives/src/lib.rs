@@ -1,0 +1,25 @@
+//! Mosaic primitives: the data path and the types every other crate shares.
+//!
+//! Pure code: no I/O beyond [`std::io::Read`] and [`std::io::Write`], no
+//! clocks, no network. The put path, in the order data flows:
+//!
+//! 1. [`encryption`]: a random file key encrypts the bytes as authenticated
+//!    ChaCha20-Poly1305 frames; the key is wrapped to each reader's X25519
+//!    public key with HPKE. Public files skip this step.
+//! 2. [`erasure`]: the stored bytes are cut into segments and each segment is
+//!    Reed-Solomon coded into `k` data and `m` parity shards.
+//! 3. [`merkle`]: every shard gets a SHA-256 Merkle root (its on-chain name);
+//!    leaf proofs answer audits.
+//! 4. [`unixfs`]: the stored bytes get an IPFS-compatible CIDv1.
+//! 5. [`manifest`]: a versioned SCALE record of all the above, with its own CID.
+//!
+//! [`pipeline`] runs put and get over a stream in bounded memory on several
+//! threads; get verifies every shard against its root before use.
+
+pub mod encryption;
+pub mod erasure;
+pub mod manifest;
+pub mod merkle;
+pub(crate) mod parallel;
+pub mod pipeline;
+pub mod unixfs;

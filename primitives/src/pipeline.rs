@@ -1,0 +1,502 @@
+//! The put and get pipelines over a byte stream and a shard store.
+//!
+//! **put**: read the input a segment at a time → encrypt its frames (unless
+//! public) → hash its 256 KiB chunks for the CID → erasure-code it → Merkle
+//! root of every shard → hand the shards to a [`ShardSink`] in order. The
+//! result is the [`Manifest`].
+//!
+//! **get**: for each segment, fetch shards from a [`ShardSource`] (data shards
+//! first, so an intact object needs no decoding), keep each one whose Merkle
+//! root matches the manifest, stop at `k`, decode, decrypt, write in order.
+//!
+//! Segments are independent (frame nonces come from the segment's position),
+//! so both pipelines spread segments over threads with
+//! [`ordered_map`](crate::parallel); memory stays at about
+//! `in_flight × 2.5 × segment_size` whatever the object's size.
+
+use std::io::{self, Read, Write};
+
+use crate::encryption::{
+    DecryptError, FileKey, FrameCipher, PublicKey, RandomError, SecretKey,
+    FRAME_PAYLOAD, FRAME_SIZE,
+};
+use crate::erasure::{CodingParams, ErasureCoder, NotEnoughShards, ParamsError};
+use crate::manifest::{Manifest, Segment, ShardId, MAX_RECIPIENTS, MAX_SHARDS};
+use crate::merkle::{self, ShardRoot};
+use crate::parallel::ordered_map;
+use crate::unixfs::{chunk_digest, CidBuilder, CHUNK_SIZE};
+
+/// Where put sends shards.
+pub trait ShardSink {
+    /// Why storing failed.
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// Stores one shard; called once per shard, in segment order.
+    fn put_shard(&mut self, id: ShardId, shard: &[u8]) -> Result<(), Self::Error>;
+}
+
+/// Where get fetches shards. Called from several threads at once.
+pub trait ShardSource: Sync {
+    /// The shard's bytes, or `None` if it cannot be had. The bytes need not
+    /// be correct: get checks each against its root.
+    fn shard(&self, id: ShardId) -> Option<Vec<u8>>;
+}
+
+/// How to store an object.
+#[derive(Clone, Debug)]
+pub struct PutOptions {
+    /// Coding parameters.
+    pub coding: CodingParams,
+    /// Readers to wrap the file key to; empty stores the file public
+    /// (unencrypted, with its IPFS CID).
+    pub recipients: Vec<PublicKey>,
+    /// Worker threads; 1 runs everything on the calling thread.
+    pub threads: usize,
+}
+
+impl PutOptions {
+    /// Encrypted to `owner` with default coding, on every core.
+    pub fn encrypted_to(owner: PublicKey) -> Self {
+        PutOptions {
+            coding: CodingParams::default(),
+            recipients: vec![owner],
+            threads: default_threads(),
+        }
+    }
+
+    /// Public (unencrypted) with default coding, on every core.
+    pub fn public() -> Self {
+        PutOptions {
+            coding: CodingParams::default(),
+            recipients: Vec::new(),
+            threads: default_threads(),
+        }
+    }
+}
+
+/// One worker per available core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Why put failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError<S: std::error::Error + 'static> {
+    /// Reading the input failed.
+    #[error("reading the input failed")]
+    Read(#[source] io::Error),
+    /// The shard sink failed.
+    #[error("storing a shard failed")]
+    Sink(#[source] S),
+    /// Coding parameters out of bounds.
+    #[error("invalid coding parameters")]
+    Params(#[from] ParamsError),
+    /// More readers than a manifest can carry.
+    #[error("at most {MAX_RECIPIENTS} readers, got {0}")]
+    Recipients(usize),
+    /// The object needs more shards than a manifest can carry.
+    #[error("the input needs more than {MAX_SHARDS} shards; use larger segments")]
+    TooLarge,
+    /// No randomness for the file key.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+/// Why get failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    /// Fewer than `k` shards of a segment passed verification.
+    #[error("segment {segment} cannot be rebuilt: {source}")]
+    Segment {
+        /// The segment.
+        segment: u32,
+        /// How many shards were usable.
+        #[source]
+        source: NotEnoughShards,
+    },
+    /// The object is encrypted and no key was given.
+    #[error("the object is encrypted; a key is needed")]
+    KeyRequired,
+    /// Decryption failed: wrong key or corrupted data.
+    #[error(transparent)]
+    Decrypt(#[from] DecryptError),
+    /// Writing the output failed.
+    #[error("writing the output failed")]
+    Write(#[source] io::Error),
+}
+
+struct PutJob {
+    segment: u32,
+    plaintext: Vec<u8>,
+    last: bool,
+}
+
+struct EncodedSegment {
+    /// The segment's stored bytes padded to `k * shard_size`: the data shards.
+    data: Vec<u8>,
+    parity: Vec<Vec<u8>>,
+    shard_size: usize,
+    roots: Vec<ShardRoot>,
+    chunks: Vec<([u8; 32], usize)>,
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Stores `input` as shards in `sink` and returns the manifest.
+pub fn put<R, S>(input: R, options: &PutOptions, sink: &mut S) -> Result<Manifest, PutError<S::Error>>
+where
+    R: Read + Send,
+    S: ShardSink,
+{
+    let coding = options.coding;
+    let coder = ErasureCoder::new(coding)?;
+    if options.recipients.len() > MAX_RECIPIENTS {
+        return Err(PutError::Recipients(options.recipients.len()));
+    }
+    let key = match options.recipients.is_empty() {
+        true => None,
+        false => Some(FileKey::generate()?),
+    };
+    let cipher = key.as_ref().map(FileKey::cipher);
+    let segment_size = coding.segment_size as usize;
+    // Plaintext per segment: whole frames when encrypted.
+    let capacity = match cipher {
+        Some(_) => segment_size / FRAME_SIZE * FRAME_PAYLOAD,
+        None => segment_size,
+    };
+    let max_segments = MAX_SHARDS / coding.total_shards();
+
+    // The producer reads one segment ahead so it knows which one is last.
+    let mut input = input;
+    let mut lookahead: Option<Vec<u8>> = None;
+    let mut segment = 0u32;
+    let mut done = false;
+    let mut size = 0u64;
+    let produce = || -> Result<Option<PutJob>, PutError<S::Error>> {
+        if done {
+            return Ok(None);
+        }
+        let current = match lookahead.take() {
+            Some(buf) => buf,
+            None => read_segment(&mut input, capacity)?,
+        };
+        let next = match current.len() == capacity {
+            true => read_segment(&mut input, capacity)?,
+            false => Vec::new(),
+        };
+        let last = next.is_empty();
+        if current.is_empty() && (segment > 0 || cipher.is_none()) {
+            // End of input on a segment boundary (or an empty public file).
+            return Ok(None);
+        }
+        if segment as usize >= max_segments {
+            return Err(PutError::TooLarge);
+        }
+        size += current.len() as u64;
+        lookahead = (!last).then_some(next);
+        done = last;
+        let job = PutJob {
+            segment,
+            plaintext: current,
+            last,
+        };
+        segment += 1;
+        Ok(Some(job))
+    };
+
+    let work = |job: PutJob| -> Result<EncodedSegment, PutError<S::Error>> {
+        Ok(encode_segment(&coder, cipher.as_ref(), job))
+    };
+
+    let mut cid = CidBuilder::new();
+    let mut roots = Vec::new();
+    let consume = |encoded: EncodedSegment| -> Result<(), PutError<S::Error>> {
+        for (digest, len) in &encoded.chunks {
+            cid.push_chunk(*digest, *len);
+        }
+        let segment = u32::try_from(roots.len() / coding.total_shards())
+            .expect("bounded by MAX_SHARDS; qed");
+        let shards = encoded
+            .data
+            .chunks_exact(encoded.shard_size)
+            .chain(encoded.parity.iter().map(Vec::as_slice));
+        for (index, shard) in shards.enumerate() {
+            let id = ShardId {
+                segment,
+                index: index as u8,
+            };
+            sink.put_shard(id, shard).map_err(PutError::Sink)?;
+        }
+        roots.extend(encoded.roots);
+        Ok(())
+    };
+
+    ordered_map(options.threads, options.threads + 2, produce, work, consume)?;
+
+    let manifest = Manifest {
+        cid: cid.finish(),
+        size,
+        coding,
+        recipients: key.map(|key| options.recipients.iter().map(|r| key.wrap(r)).collect()),
+        shard_roots: roots,
+    };
+    debug_assert!(manifest.validate().is_ok());
+    Ok(manifest)
+}
+
+fn read_segment<E: std::error::Error>(
+    input: &mut impl Read,
+    capacity: usize,
+) -> Result<Vec<u8>, PutError<E>> {
+    let mut buf = vec![0u8; capacity];
+    let n = read_full(input, &mut buf).map_err(PutError::Read)?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+fn encode_segment(coder: &ErasureCoder, cipher: Option<&FrameCipher>, job: PutJob) -> EncodedSegment {
+    let mut data = match cipher {
+        Some(cipher) => {
+            let frames_per_segment = coder.params().segment_size as usize / FRAME_SIZE;
+            let first_frame = u64::from(job.segment) * frames_per_segment as u64;
+            let mut out = Vec::with_capacity(coder.params().segment_size as usize);
+            cipher.encrypt(first_frame, &job.plaintext, job.last, &mut out);
+            out
+        }
+        None => job.plaintext,
+    };
+    let stored_len = data.len();
+    let chunks = data[..stored_len]
+        .chunks(CHUNK_SIZE)
+        .map(|c| (chunk_digest(c), c.len()))
+        .collect();
+    let shard_size = coder.params().shard_size(stored_len);
+    let parity = coder.encode(&mut data);
+    let roots = data
+        .chunks_exact(shard_size)
+        .chain(parity.iter().map(Vec::as_slice))
+        .map(|shard| merkle::root(shard).expect("shard sizes are bounded and non-zero; qed"))
+        .collect();
+    EncodedSegment {
+        data,
+        parity,
+        shard_size,
+        roots,
+        chunks,
+    }
+}
+
+/// Rebuilds the object described by `manifest` from `source` into `output`.
+///
+/// `secret` must be one of the readers for an encrypted object. Output is
+/// written segment by segment; on error it holds a verified prefix.
+pub fn get<W: Write>(
+    manifest: &Manifest,
+    secret: Option<&SecretKey>,
+    source: &impl ShardSource,
+    mut output: W,
+    threads: usize,
+) -> Result<(), GetError> {
+    let key = match &manifest.recipients {
+        Some(wrapped) => Some(secret.ok_or(GetError::KeyRequired)?.unwrap(wrapped)?),
+        None => None,
+    };
+    let cipher = key.as_ref().map(FileKey::cipher);
+    let coder = ErasureCoder::new(manifest.coding).expect("manifests are validated; qed");
+    let mut segments = manifest.segments();
+    let segment_count = manifest.segment_count();
+
+    ordered_map(
+        threads,
+        threads + 2,
+        || Ok(segments.next()),
+        |segment| {
+            let mut data = fetch_segment(manifest, &coder, source, &segment)?;
+            if let Some(cipher) = &cipher {
+                let frames_per_segment = manifest.coding.segment_size as usize / FRAME_SIZE;
+                let first_frame = u64::from(segment.index) * frames_per_segment as u64;
+                let last = segment.index + 1 == segment_count;
+                let len = cipher.decrypt(first_frame, &mut data, last)?;
+                data.truncate(len);
+            }
+            Ok(data)
+        },
+        |plaintext| output.write_all(&plaintext).map_err(GetError::Write),
+    )?;
+    output.flush().map_err(GetError::Write)
+}
+
+/// Collects `k` verified shards of a segment and decodes it.
+fn fetch_segment(
+    manifest: &Manifest,
+    coder: &ErasureCoder,
+    source: &impl ShardSource,
+    segment: &Segment,
+) -> Result<Vec<u8>, GetError> {
+    let k = usize::from(manifest.coding.data_shards);
+    let total = manifest.coding.total_shards();
+    let mut shards: Vec<Option<Vec<u8>>> = vec![None; total];
+    let mut valid = 0;
+    for index in 0..total {
+        if valid == k {
+            break;
+        }
+        let id = ShardId {
+            segment: segment.index,
+            index: index as u8,
+        };
+        let root = manifest
+            .shard_root(id)
+            .expect("validated manifests have a root per shard; qed");
+        let Some(bytes) = source.shard(id) else {
+            continue;
+        };
+        if bytes.len() == segment.shard_size && merkle::root(&bytes) == Ok(root) {
+            shards[index] = Some(bytes);
+            valid += 1;
+        }
+    }
+    coder
+        .decode(shards, segment.len)
+        .map_err(|source| GetError::Segment {
+            segment: segment.index,
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::convert::Infallible;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct MemoryStore(Mutex<HashMap<ShardId, Vec<u8>>>);
+
+    impl ShardSink for MemoryStore {
+        type Error = Infallible;
+        fn put_shard(&mut self, id: ShardId, shard: &[u8]) -> Result<(), Infallible> {
+            self.0.get_mut().unwrap().insert(id, shard.to_vec());
+            Ok(())
+        }
+    }
+
+    impl ShardSource for MemoryStore {
+        fn shard(&self, id: ShardId) -> Option<Vec<u8>> {
+            self.0.lock().unwrap().get(&id).cloned()
+        }
+    }
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len as u64)
+            .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as u8)
+            .collect()
+    }
+
+    fn options(recipients: Vec<PublicKey>, threads: usize) -> PutOptions {
+        PutOptions {
+            coding: CodingParams::with_segment_size(3, 2, 256 * 1024).unwrap(),
+            recipients,
+            threads,
+        }
+    }
+
+    #[test]
+    fn round_trips_at_segment_edges_on_one_and_two_threads() {
+        let owner = SecretKey::from_seed(&[9; 32]);
+        let segment_plain = 256 * 1024 / FRAME_SIZE * FRAME_PAYLOAD;
+        for len in [0, 1, segment_plain - 1, segment_plain, segment_plain + 1, 256 * 1024, 3 * 256 * 1024 + 5] {
+            for (recipients, threads) in [(vec![], 1), (vec![owner.public()], 2), (vec![], 2)] {
+                let input = data(len);
+                let mut store = MemoryStore::default();
+                let manifest = put(&input[..], &options(recipients, threads), &mut store).unwrap();
+                assert_eq!(manifest.size, len as u64);
+                assert_eq!(Manifest::from_bytes(&manifest.to_bytes()).unwrap(), manifest);
+                let mut out = Vec::new();
+                get(&manifest, Some(&owner), &store, &mut out, threads).unwrap();
+                assert_eq!(out, input, "len {len}, threads {threads}");
+            }
+        }
+    }
+
+    #[test]
+    fn public_objects_get_their_ipfs_cid() {
+        let input = data(3 * CHUNK_SIZE + 100);
+        let manifest = put(&input[..], &options(vec![], 2), &mut MemoryStore::default()).unwrap();
+        assert_eq!(manifest.cid, crate::unixfs::file_cid(&input));
+    }
+
+    #[test]
+    fn missing_and_corrupt_shards_are_skipped_until_too_few_remain() {
+        let input = data(700 * 1024);
+        let mut store = MemoryStore::default();
+        let manifest = put(&input[..], &options(vec![], 2), &mut store).unwrap();
+        {
+            let shards = store.0.get_mut().unwrap();
+            // Segment 0: lose one data shard, corrupt another (m = 2 tolerated).
+            shards.remove(&ShardId { segment: 0, index: 0 });
+            shards.get_mut(&ShardId { segment: 0, index: 2 }).unwrap()[5] ^= 1;
+            // Segment 1: a shard of the wrong length.
+            shards.get_mut(&ShardId { segment: 1, index: 1 }).unwrap().push(0);
+        }
+        let mut out = Vec::new();
+        get(&manifest, None, &store, &mut out, 2).unwrap();
+        assert_eq!(out, input);
+
+        // A third bad shard in segment 0 leaves only 2 of the 3 needed.
+        store.0.get_mut().unwrap().remove(&ShardId { segment: 0, index: 4 });
+        let err = get(&manifest, None, &store, &mut Vec::new(), 2).unwrap_err();
+        assert!(matches!(
+            err,
+            GetError::Segment { segment: 0, source: NotEnoughShards { available: 2, needed: 3 } }
+        ), "{err:?}");
+    }
+
+    #[test]
+    fn encrypted_objects_need_the_right_key() {
+        let owner = SecretKey::from_seed(&[1; 32]);
+        let other = SecretKey::from_seed(&[2; 32]);
+        let mut store = MemoryStore::default();
+        let manifest = put(&data(1000)[..], &options(vec![owner.public()], 1), &mut store).unwrap();
+        assert!(matches!(get(&manifest, None, &store, Vec::new(), 1), Err(GetError::KeyRequired)));
+        assert!(matches!(
+            get(&manifest, Some(&other), &store, Vec::new(), 1),
+            Err(GetError::Decrypt(DecryptError::WrongKey))
+        ));
+    }
+
+    #[test]
+    fn swapped_segments_fail_authentication() {
+        let owner = SecretKey::from_seed(&[1; 32]);
+        let mut store = MemoryStore::default();
+        let input = data(3 * 256 * 1024);
+        let mut manifest = put(&input[..], &options(vec![owner.public()], 2), &mut store).unwrap();
+        // Swap segments 0 and 1 consistently (shards and roots), as a
+        // malicious store with a forged manifest would.
+        {
+            let shards = store.0.get_mut().unwrap();
+            for index in 0..5 {
+                let a = shards.remove(&ShardId { segment: 0, index }).unwrap();
+                let b = shards.remove(&ShardId { segment: 1, index }).unwrap();
+                shards.insert(ShardId { segment: 0, index }, b);
+                shards.insert(ShardId { segment: 1, index }, a);
+            }
+        }
+        let (first, second) = manifest.shard_roots.split_at_mut(5);
+        first.swap_with_slice(&mut second[..5]);
+        let err = get(&manifest, Some(&owner), &store, Vec::new(), 2).unwrap_err();
+        assert!(matches!(err, GetError::Decrypt(DecryptError::Frame(0))), "{err:?}");
+    }
+}

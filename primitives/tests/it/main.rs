@@ -1,0 +1,3 @@
+//! Integration tests of the primitives against independent implementations.
+
+mod ipfs;
