@@ -1,1 +1,280 @@
-fn main() {}
+//! `mosaic`: the Mosaic command-line client.
+//!
+//! Offline commands for now: account keys, IPFS-compatible CIDs, and encoding
+//! a file into shards plus a manifest (and back). Chain commands (`put`,
+//! `get`, `status`, …) arrive with the node.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use mosaic_client::keys::{parse_encryption_key, AccountKey};
+use mosaic_client::shard_dir::{ShardDir, MANIFEST_FILE};
+use mosaic_primitives::erasure::{
+    CodingParams, DEFAULT_DATA_SHARDS, DEFAULT_PARITY_SHARDS, DEFAULT_SEGMENT_SIZE,
+};
+use mosaic_primitives::manifest::Manifest;
+use mosaic_primitives::pipeline::{self, default_threads, PutOptions};
+use mosaic_primitives::unixfs::CidBuilder;
+
+#[derive(Parser)]
+#[command(name = "mosaic", version, about = "Mosaic storage client")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create and inspect account keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Print the CID `ipfs add --cid-version=1` gives FILE.
+    Cid {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Encrypt, erasure-code and hash FILE into shard files and a manifest.
+    Encode(EncodeArgs),
+    /// Rebuild a file from the shards in DIR, verifying each one.
+    Decode(DecodeArgs),
+    /// Let another public key read an encrypted object (no data re-encrypted).
+    Share(ShareArgs),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Write a new key file (mode 0600) and print its public keys.
+    Generate {
+        /// Where to write the key; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the public keys of a key file.
+    Inspect {
+        /// The key file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct EncodeArgs {
+    /// The file to encode.
+    file: PathBuf,
+    /// Directory to write the shards and manifest into (created if missing).
+    #[arg(long)]
+    to: PathBuf,
+    /// Encrypt to this key file's account.
+    #[arg(long, conflicts_with = "public", required_unless_present = "public")]
+    key: Option<PathBuf>,
+    /// Store the file unencrypted; its CID is then the IPFS CID.
+    #[arg(long)]
+    public: bool,
+    /// Data shards per segment (k).
+    #[arg(long, default_value_t = DEFAULT_DATA_SHARDS)]
+    data_shards: u8,
+    /// Parity shards per segment (m): any m shards of a segment may be lost.
+    #[arg(long, default_value_t = DEFAULT_PARITY_SHARDS)]
+    parity_shards: u8,
+    /// Bytes per segment, a multiple of 262144.
+    #[arg(long, default_value_t = DEFAULT_SEGMENT_SIZE)]
+    segment_size: u32,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = default_threads())]
+    threads: usize,
+}
+
+#[derive(Args)]
+struct DecodeArgs {
+    /// Directory holding the manifest and shards.
+    dir: PathBuf,
+    /// Where to write the file; it appears only once fully verified.
+    #[arg(long)]
+    to: PathBuf,
+    /// Key file of a reader, for encrypted objects.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = default_threads())]
+    threads: usize,
+}
+
+#[derive(Args)]
+struct ShareArgs {
+    /// Directory holding the manifest and shards.
+    dir: PathBuf,
+    /// Key file of a current reader.
+    #[arg(long)]
+    key: PathBuf,
+    /// Encryption public key (hex) of the new reader, as `mosaic key inspect` prints it.
+    #[arg(long)]
+    with: String,
+}
+
+fn main() {
+    if let Err(error) = run(Cli::parse()) {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Key(KeyCommand::Generate { out }) => {
+            let key = AccountKey::generate()?;
+            key.save_new(&out)?;
+            println!("key written to {}", out.display());
+            print_key(&key);
+        }
+        Command::Key(KeyCommand::Inspect { file }) => print_key(&AccountKey::load(&file)?),
+        Command::Cid { file } => println!("{}", file_cid(&file)?),
+        Command::Encode(args) => encode(args)?,
+        Command::Decode(args) => decode(args)?,
+        Command::Share(args) => share(args)?,
+    }
+    Ok(())
+}
+
+fn print_key(key: &AccountKey) {
+    println!("account address:        {}", key.address());
+    println!(
+        "account public key:     0x{}",
+        hex::encode(key.account_public())
+    );
+    println!(
+        "encryption public key:  0x{}",
+        hex::encode(key.encryption_public().0)
+    );
+}
+
+fn open_input(path: &Path) -> Result<BufReader<File>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(BufReader::with_capacity(1 << 20, file))
+}
+
+fn file_cid(path: &Path) -> Result<String> {
+    let mut input = open_input(path)?;
+    let mut builder = CidBuilder::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut input, &mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        builder.update(&buf[..n]);
+    }
+    Ok(builder.finish().to_string())
+}
+
+fn throughput(bytes: u64, started: Instant) -> String {
+    let secs = started.elapsed().as_secs_f64();
+    format!(
+        "{:.2} s, {:.0} MB/s",
+        secs,
+        bytes as f64 / 1e6 / secs.max(1e-9)
+    )
+}
+
+fn encode(args: EncodeArgs) -> Result<()> {
+    let coding =
+        CodingParams::with_segment_size(args.data_shards, args.parity_shards, args.segment_size)
+            .context("invalid coding parameters")?;
+    let recipients = match &args.key {
+        Some(path) => vec![AccountKey::load(path)?.encryption_public()],
+        None => Vec::new(),
+    };
+    let options = PutOptions {
+        coding,
+        recipients,
+        threads: args.threads,
+    };
+    let input = open_input(&args.file)?;
+    let mut dir = ShardDir::create(&args.to)?;
+    let started = Instant::now();
+    let manifest = pipeline::put(input, &options, &mut dir)
+        .with_context(|| format!("cannot encode {}", args.file.display()))?;
+    dir.write_manifest(&manifest)?;
+    let shards = manifest.shard_roots.len();
+    eprintln!(
+        "encoded {} bytes into {} segments × {} shards ({} + {}) in {}",
+        manifest.size,
+        manifest.segment_count(),
+        coding.total_shards(),
+        coding.data_shards,
+        coding.parity_shards,
+        throughput(manifest.size, started),
+    );
+    eprintln!(
+        "{shards} shard files and {MANIFEST_FILE} in {}",
+        args.to.display()
+    );
+    eprintln!("object CID: {}", manifest.cid);
+    println!("{}", Manifest::cid_of_bytes(&manifest.to_bytes()));
+    Ok(())
+}
+
+fn decode(args: DecodeArgs) -> Result<()> {
+    let (dir, manifest) = ShardDir::open(&args.dir)?;
+    let secret = match (&args.key, &manifest.recipients) {
+        (Some(path), _) => Some(AccountKey::load(path)?.encryption_secret()),
+        (None, Some(_)) => bail!("{} is encrypted: pass --key KEYFILE", args.dir.display()),
+        (None, None) => None,
+    };
+    // Write beside the target and rename once complete, so a failed decode
+    // never leaves a partial file under the requested name.
+    let mut partial = args.to.clone().into_os_string();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let file =
+        File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+    let started = Instant::now();
+    let result = pipeline::get(
+        &manifest,
+        secret.as_ref(),
+        &dir,
+        BufWriter::with_capacity(1 << 20, &file),
+        args.threads,
+    )
+    .with_context(|| format!("cannot decode {}", args.dir.display()))
+    .and_then(|()| file.sync_all().context("cannot sync the output"));
+    if let Err(error) = result {
+        let _ = std::fs::remove_file(&partial);
+        return Err(error);
+    }
+    std::fs::rename(&partial, &args.to)
+        .with_context(|| format!("cannot move the output to {}", args.to.display()))?;
+    eprintln!(
+        "decoded {} bytes to {} in {}",
+        manifest.size,
+        args.to.display(),
+        throughput(manifest.size, started)
+    );
+    Ok(())
+}
+
+fn share(args: ShareArgs) -> Result<()> {
+    let (dir, mut manifest) = ShardDir::open(&args.dir)?;
+    let reader = parse_encryption_key(&args.with)
+        .context("--with must be a 32-byte hex encryption public key")?;
+    let Some(wrapped) = manifest.recipients.as_mut() else {
+        bail!(
+            "{} is public; there is nothing to share",
+            args.dir.display()
+        );
+    };
+    let key = AccountKey::load(&args.key)?
+        .encryption_secret()
+        .unwrap(wrapped)
+        .context("this key cannot read the object")?;
+    if !wrapped.iter().any(|w| w.recipient == reader) {
+        wrapped.push(key.wrap(&reader));
+    }
+    manifest.validate().context("cannot add another reader")?;
+    dir.write_manifest(&manifest)?;
+    println!("{}", Manifest::cid_of_bytes(&manifest.to_bytes()));
+    Ok(())
+}

@@ -83,7 +83,9 @@ impl FileKey {
     /// A fresh random key.
     pub fn generate() -> Result<Self, RandomError> {
         let mut key = [0u8; 32];
-        SystemRandom::new().fill(&mut key).map_err(|_| RandomError)?;
+        SystemRandom::new()
+            .fill(&mut key)
+            .map_err(|_| RandomError)?;
         Ok(FileKey(key))
     }
 
@@ -222,7 +224,8 @@ impl FrameCipher {
         out.reserve(plaintext.len() + frames * TAG_SIZE);
         for i in 0..frames {
             let start = i * FRAME_PAYLOAD;
-            let payload = &plaintext[start.min(plaintext.len())..plaintext.len().min(start + FRAME_PAYLOAD)];
+            let payload =
+                &plaintext[start.min(plaintext.len())..plaintext.len().min(start + FRAME_PAYLOAD)];
             debug_assert!(last || payload.len() == FRAME_PAYLOAD);
             let begin = out.len();
             out.extend_from_slice(payload);
@@ -248,7 +251,7 @@ impl FrameCipher {
         last: bool,
     ) -> Result<usize, DecryptError> {
         let frames = ciphertext.len().div_ceil(FRAME_SIZE).max(1);
-        if ciphertext.len() < TAG_SIZE || (!last && ciphertext.len() % FRAME_SIZE != 0) {
+        if ciphertext.len() < TAG_SIZE || (!last && !ciphertext.len().is_multiple_of(FRAME_SIZE)) {
             return Err(DecryptError::Length(ciphertext.len() as u64));
         }
         let mut written = 0;
@@ -336,7 +339,10 @@ mod tests {
         assert_eq!(decrypt_all(&key, cut), Err(DecryptError::Frame(2)));
 
         let other = FileKey::generate().unwrap();
-        assert_eq!(decrypt_all(&other, &ciphertext), Err(DecryptError::Frame(0)));
+        assert_eq!(
+            decrypt_all(&other, &ciphertext),
+            Err(DecryptError::Frame(0))
+        );
     }
 
     #[test]
@@ -355,12 +361,18 @@ mod tests {
             let key = reader.unwrap(&wrapped).unwrap();
             assert_eq!(decrypt_all(&key, &ciphertext).unwrap(), b"shared secret");
         }
-        assert_eq!(stranger.unwrap(&wrapped).err(), Some(DecryptError::WrongKey));
+        assert_eq!(
+            stranger.unwrap(&wrapped).err(),
+            Some(DecryptError::WrongKey)
+        );
 
         // A wrapped key relabelled to another recipient does not open.
         let mut forged = wrapped[0].clone();
         forged.recipient = stranger.public();
-        assert_eq!(stranger.unwrap(&[forged]).err(), Some(DecryptError::WrongKey));
+        assert_eq!(
+            stranger.unwrap(&[forged]).err(),
+            Some(DecryptError::WrongKey)
+        );
     }
 
     #[test]

@@ -130,7 +130,7 @@ impl CodingParams {
             return Err(ParamsError::ParityShards(self.parity_shards));
         }
         if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&self.segment_size)
-            || self.segment_size % SEGMENT_ALIGN != 0
+            || !self.segment_size.is_multiple_of(SEGMENT_ALIGN)
         {
             return Err(ParamsError::SegmentSize(self.segment_size));
         }
@@ -157,7 +157,9 @@ impl CodingParams {
     /// Length of segment `index` of an object of `stored_size` bytes.
     pub fn segment_len(&self, stored_size: u64, index: u64) -> usize {
         let start = index * u64::from(self.segment_size);
-        let len = stored_size.saturating_sub(start).min(u64::from(self.segment_size));
+        let len = stored_size
+            .saturating_sub(start)
+            .min(u64::from(self.segment_size));
         usize::try_from(len).expect("len <= segment_size, a u32; qed")
     }
 }
@@ -242,7 +244,10 @@ impl ErasureCoder {
         debug_assert!(shards.iter().flatten().all(|s| s.len() == shard_size));
         let available = shards.iter().flatten().count();
         if available < k {
-            return Err(NotEnoughShards { available, needed: k });
+            return Err(NotEnoughShards {
+                available,
+                needed: k,
+            });
         }
         if shards[..k].iter().any(Option::is_none) {
             match &self.gf8 {

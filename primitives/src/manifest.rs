@@ -87,7 +87,9 @@ pub enum ManifestError {
     #[error("an encrypted object needs between 1 and {MAX_RECIPIENTS} wrapped keys, got {0}")]
     Recipients(usize),
     /// The roots do not match the segment layout, or there are too many.
-    #[error("manifest has {actual} shard roots, its layout needs {expected} (at most {MAX_SHARDS})")]
+    #[error(
+        "manifest has {actual} shard roots, its layout needs {expected} (at most {MAX_SHARDS})"
+    )]
     ShardCount {
         /// Roots present.
         actual: usize,
@@ -267,7 +269,10 @@ mod tests {
 
     #[test]
     fn bad_manifests_are_named_errors() {
-        assert!(matches!(Manifest::from_bytes(&[]), Err(ManifestError::Empty)));
+        assert!(matches!(
+            Manifest::from_bytes(&[]),
+            Err(ManifestError::Empty)
+        ));
         let mut bytes = sample().to_bytes();
         bytes[0] = 2;
         assert!(matches!(
@@ -315,6 +320,9 @@ mod tests {
         let mut wire = m.to_bytes();
         // The CID's first byte (after the version and its length prefix).
         wire[2] = 0x00;
-        assert!(matches!(Manifest::from_bytes(&wire), Err(ManifestError::Cid)));
+        assert!(matches!(
+            Manifest::from_bytes(&wire),
+            Err(ManifestError::Cid)
+        ));
     }
 }

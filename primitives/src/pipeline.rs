@@ -17,8 +17,8 @@
 use std::io::{self, Read, Write};
 
 use crate::encryption::{
-    DecryptError, FileKey, FrameCipher, PublicKey, RandomError, SecretKey,
-    FRAME_PAYLOAD, FRAME_SIZE,
+    DecryptError, FileKey, FrameCipher, PublicKey, RandomError, SecretKey, FRAME_PAYLOAD,
+    FRAME_SIZE,
 };
 use crate::erasure::{CodingParams, ErasureCoder, NotEnoughShards, ParamsError};
 use crate::manifest::{Manifest, Segment, ShardId, MAX_RECIPIENTS, MAX_SHARDS};
@@ -154,7 +154,11 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Stores `input` as shards in `sink` and returns the manifest.
-pub fn put<R, S>(input: R, options: &PutOptions, sink: &mut S) -> Result<Manifest, PutError<S::Error>>
+pub fn put<R, S>(
+    input: R,
+    options: &PutOptions,
+    sink: &mut S,
+) -> Result<Manifest, PutError<S::Error>>
 where
     R: Read + Send,
     S: ShardSink,
@@ -225,8 +229,8 @@ where
         for (digest, len) in &encoded.chunks {
             cid.push_chunk(*digest, *len);
         }
-        let segment = u32::try_from(roots.len() / coding.total_shards())
-            .expect("bounded by MAX_SHARDS; qed");
+        let segment =
+            u32::try_from(roots.len() / coding.total_shards()).expect("bounded by MAX_SHARDS; qed");
         let shards = encoded
             .data
             .chunks_exact(encoded.shard_size)
@@ -265,7 +269,11 @@ fn read_segment<E: std::error::Error>(
     Ok(buf)
 }
 
-fn encode_segment(coder: &ErasureCoder, cipher: Option<&FrameCipher>, job: PutJob) -> EncodedSegment {
+fn encode_segment(
+    coder: &ErasureCoder,
+    cipher: Option<&FrameCipher>,
+    job: PutJob,
+) -> EncodedSegment {
     let mut data = match cipher {
         Some(cipher) => {
             let frames_per_segment = coder.params().segment_size as usize / FRAME_SIZE;
@@ -348,7 +356,7 @@ fn fetch_segment(
     let total = manifest.coding.total_shards();
     let mut shards: Vec<Option<Vec<u8>>> = vec![None; total];
     let mut valid = 0;
-    for index in 0..total {
+    for (index, slot) in shards.iter_mut().enumerate() {
         if valid == k {
             break;
         }
@@ -363,7 +371,7 @@ fn fetch_segment(
             continue;
         };
         if bytes.len() == segment.shard_size && merkle::root(&bytes) == Ok(root) {
-            shards[index] = Some(bytes);
+            *slot = Some(bytes);
             valid += 1;
         }
     }
@@ -417,13 +425,24 @@ mod tests {
     fn round_trips_at_segment_edges_on_one_and_two_threads() {
         let owner = SecretKey::from_seed(&[9; 32]);
         let segment_plain = 256 * 1024 / FRAME_SIZE * FRAME_PAYLOAD;
-        for len in [0, 1, segment_plain - 1, segment_plain, segment_plain + 1, 256 * 1024, 3 * 256 * 1024 + 5] {
+        for len in [
+            0,
+            1,
+            segment_plain - 1,
+            segment_plain,
+            segment_plain + 1,
+            256 * 1024,
+            3 * 256 * 1024 + 5,
+        ] {
             for (recipients, threads) in [(vec![], 1), (vec![owner.public()], 2), (vec![], 2)] {
                 let input = data(len);
                 let mut store = MemoryStore::default();
                 let manifest = put(&input[..], &options(recipients, threads), &mut store).unwrap();
                 assert_eq!(manifest.size, len as u64);
-                assert_eq!(Manifest::from_bytes(&manifest.to_bytes()).unwrap(), manifest);
+                assert_eq!(
+                    Manifest::from_bytes(&manifest.to_bytes()).unwrap(),
+                    manifest
+                );
                 let mut out = Vec::new();
                 get(&manifest, Some(&owner), &store, &mut out, threads).unwrap();
                 assert_eq!(out, input, "len {len}, threads {threads}");
@@ -446,22 +465,48 @@ mod tests {
         {
             let shards = store.0.get_mut().unwrap();
             // Segment 0: lose one data shard, corrupt another (m = 2 tolerated).
-            shards.remove(&ShardId { segment: 0, index: 0 });
-            shards.get_mut(&ShardId { segment: 0, index: 2 }).unwrap()[5] ^= 1;
+            shards.remove(&ShardId {
+                segment: 0,
+                index: 0,
+            });
+            shards
+                .get_mut(&ShardId {
+                    segment: 0,
+                    index: 2,
+                })
+                .unwrap()[5] ^= 1;
             // Segment 1: a shard of the wrong length.
-            shards.get_mut(&ShardId { segment: 1, index: 1 }).unwrap().push(0);
+            shards
+                .get_mut(&ShardId {
+                    segment: 1,
+                    index: 1,
+                })
+                .unwrap()
+                .push(0);
         }
         let mut out = Vec::new();
         get(&manifest, None, &store, &mut out, 2).unwrap();
         assert_eq!(out, input);
 
         // A third bad shard in segment 0 leaves only 2 of the 3 needed.
-        store.0.get_mut().unwrap().remove(&ShardId { segment: 0, index: 4 });
+        store.0.get_mut().unwrap().remove(&ShardId {
+            segment: 0,
+            index: 4,
+        });
         let err = get(&manifest, None, &store, &mut Vec::new(), 2).unwrap_err();
-        assert!(matches!(
-            err,
-            GetError::Segment { segment: 0, source: NotEnoughShards { available: 2, needed: 3 } }
-        ), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                GetError::Segment {
+                    segment: 0,
+                    source: NotEnoughShards {
+                        available: 2,
+                        needed: 3
+                    }
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -469,8 +514,16 @@ mod tests {
         let owner = SecretKey::from_seed(&[1; 32]);
         let other = SecretKey::from_seed(&[2; 32]);
         let mut store = MemoryStore::default();
-        let manifest = put(&data(1000)[..], &options(vec![owner.public()], 1), &mut store).unwrap();
-        assert!(matches!(get(&manifest, None, &store, Vec::new(), 1), Err(GetError::KeyRequired)));
+        let manifest = put(
+            &data(1000)[..],
+            &options(vec![owner.public()], 1),
+            &mut store,
+        )
+        .unwrap();
+        assert!(matches!(
+            get(&manifest, None, &store, Vec::new(), 1),
+            Err(GetError::KeyRequired)
+        ));
         assert!(matches!(
             get(&manifest, Some(&other), &store, Vec::new(), 1),
             Err(GetError::Decrypt(DecryptError::WrongKey))
@@ -497,6 +550,9 @@ mod tests {
         let (first, second) = manifest.shard_roots.split_at_mut(5);
         first.swap_with_slice(&mut second[..5]);
         let err = get(&manifest, Some(&owner), &store, Vec::new(), 2).unwrap_err();
-        assert!(matches!(err, GetError::Decrypt(DecryptError::Frame(0))), "{err:?}");
+        assert!(
+            matches!(err, GetError::Decrypt(DecryptError::Frame(0))),
+            "{err:?}"
+        );
     }
 }

@@ -44,7 +44,12 @@ fn file_cids_match_the_ipfs_importer() {
             builder.update(&buf[..n]);
             left -= n as u64;
         }
-        assert_eq!(builder.finish().to_string(), fixture.cid, "{}", fixture.name);
+        assert_eq!(
+            builder.finish().to_string(),
+            fixture.cid,
+            "{}",
+            fixture.name
+        );
     }
 }
 
@@ -52,5 +57,8 @@ fn file_cids_match_the_ipfs_importer() {
 fn generator_matches_the_fixture_readme() {
     let mut first = [0u8; 16];
     Xorshift32(1).fill(&mut first);
-    assert_eq!(first, *b"\x21\x01\xc5\x4f\xd1\xd0\x1a\xb2\x25\x74\xcb\x37\x8a\xae\xf5\xb1");
+    assert_eq!(
+        first,
+        *b"\x21\x01\xc5\x4f\xd1\xd0\x1a\xb2\x25\x74\xcb\x37\x8a\xae\xf5\xb1"
+    );
 }

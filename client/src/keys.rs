@@ -1,0 +1,179 @@
+//! Account key files.
+//!
+//! A key file holds one 32-byte secret seed as `0x`-prefixed hex on one line,
+//! the form Substrate's `subkey` prints as "secret seed", and is created with
+//! mode 0600. From the seed come:
+//!
+//! * the sr25519 account key, expanded as `sp-core` does (ed25519-style
+//!   expansion of a mini secret key), so the account matches what
+//!   Substrate tooling derives from the same seed;
+//! * the X25519 encryption key, HPKE's `DeriveKeyPair(seed)`, whose labelled
+//!   HKDF keeps it independent of the signing key.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use blake2::{Blake2b512, Digest};
+use mosaic_primitives::encryption::{PublicKey as EncryptionKey, SecretKey};
+use ring::rand::{SecureRandom, SystemRandom};
+use schnorrkel::{ExpansionMode, MiniSecretKey};
+use zeroize::Zeroizing;
+
+/// The generic Substrate SS58 address prefix, until Mosaic registers its own.
+pub const SS58_PREFIX: u8 = 42;
+
+/// Why a key file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The file could not be read or written.
+    #[error("key file {path}: {source}")]
+    Io {
+        /// The key file.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file does not hold a `0x` + 64 hex digit seed.
+    #[error("key file {0} does not hold a 0x-prefixed 32-byte hex seed")]
+    Format(String),
+    /// The operating system's random number generator failed.
+    #[error("the system random number generator failed")]
+    Random,
+}
+
+/// An account's secret seed and the keys derived from it.
+pub struct AccountKey {
+    seed: Zeroizing<[u8; 32]>,
+}
+
+impl AccountKey {
+    /// A new random key.
+    pub fn generate() -> Result<Self, KeyError> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        SystemRandom::new()
+            .fill(seed.as_mut())
+            .map_err(|_| KeyError::Random)?;
+        Ok(AccountKey { seed })
+    }
+
+    /// A key from its seed.
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        AccountKey {
+            seed: Zeroizing::new(seed),
+        }
+    }
+
+    /// Reads a key file.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let io = |source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
+        let format = || KeyError::Format(path.display().to_string());
+        let hex = text.trim().strip_prefix("0x").ok_or_else(format)?;
+        let mut seed = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(hex, seed.as_mut()).map_err(|_| format())?;
+        Ok(AccountKey { seed })
+    }
+
+    /// Writes a new key file readable by its owner only; never overwrites.
+    pub fn save_new(&self, path: &Path) -> Result<(), KeyError> {
+        let io = |source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file: File = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        let line = Zeroizing::new(format!("0x{}\n", hex::encode(self.seed.as_ref())));
+        file.write_all(line.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)
+    }
+
+    /// The sr25519 account public key.
+    pub fn account_public(&self) -> [u8; 32] {
+        MiniSecretKey::from_bytes(self.seed.as_ref())
+            .expect("any 32 bytes are a mini secret key; qed")
+            .expand_to_keypair(ExpansionMode::Ed25519)
+            .public
+            .to_bytes()
+    }
+
+    /// The account's SS58 address.
+    pub fn address(&self) -> String {
+        ss58(&self.account_public(), SS58_PREFIX)
+    }
+
+    /// The secret key files are encrypted to.
+    pub fn encryption_secret(&self) -> SecretKey {
+        SecretKey::from_seed(&self.seed)
+    }
+
+    /// The public key others encrypt to this account with.
+    pub fn encryption_public(&self) -> EncryptionKey {
+        self.encryption_secret().public()
+    }
+}
+
+/// SS58 encoding of a 32-byte public key with a one-byte prefix (< 64).
+pub fn ss58(public: &[u8; 32], prefix: u8) -> String {
+    debug_assert!(prefix < 64, "two-byte prefixes are not needed yet");
+    let mut payload = Vec::with_capacity(35);
+    payload.push(prefix);
+    payload.extend_from_slice(public);
+    let checksum = Blake2b512::new()
+        .chain_update(b"SS58PRE")
+        .chain_update(&payload)
+        .finalize();
+    payload.extend_from_slice(&checksum[..2]);
+    bs58::encode(payload).into_string()
+}
+
+/// Parses a 32-byte encryption public key given as hex (`0x` optional).
+pub fn parse_encryption_key(text: &str) -> Option<EncryptionKey> {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(text.trim().trim_start_matches("0x"), &mut key).ok()?;
+    Some(EncryptionKey(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alice_has_her_well_known_address() {
+        // //Alice's secret seed and SS58 address as Substrate tooling prints them.
+        let seed = hex::decode("e5be9a5092b81bca64be81d212e7f2f9eba183bb7a90954f7b76361f6edb5c0a")
+            .unwrap();
+        let alice = AccountKey::from_seed(seed.try_into().unwrap());
+        assert_eq!(
+            alice.address(),
+            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
+        );
+    }
+
+    #[test]
+    fn key_files_round_trip_and_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        let key = AccountKey::generate().unwrap();
+        key.save_new(&path).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let loaded = AccountKey::load(&path).unwrap();
+        assert_eq!(loaded.address(), key.address());
+        assert_eq!(loaded.encryption_public(), key.encryption_public());
+        assert!(matches!(key.save_new(&path), Err(KeyError::Io { .. })));
+
+        std::fs::write(&path, "0x1234\n").unwrap();
+        assert!(matches!(AccountKey::load(&path), Err(KeyError::Format(_))));
+    }
+}
