@@ -228,7 +228,6 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::erasure::Codec;
     use crate::unixfs::file_cid;
 
     fn sample() -> Manifest {
@@ -302,7 +301,6 @@ mod tests {
         ));
 
         let mut m = sample();
-        m.coding.codec = Codec::Leopard16;
         m.coding.segment_size = 1000;
         assert!(matches!(
             Manifest::from_bytes(&m.to_bytes()),

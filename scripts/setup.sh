@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Mosaic needs on a fresh Debian machine that has a Rust
+# toolchain. Idempotent: installs only what is missing.
+#
+#   scripts/setup.sh          build and run dependencies
+#   scripts/setup.sh --test   also the tools the test suite uses (cargo-fuzz)
+set -euo pipefail
+
+# clang/libclang: RocksDB's bindings (bindgen); pkg-config: -sys crates;
+# openssl: the throughput benchmark's reference; time: peak-memory figures.
+packages=(clang libclang-dev pkg-config openssl time)
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+if ((${#missing[@]})); then
+    sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    echo "setup: installing ${missing[*]}" >&2
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+for component in rustfmt clippy; do
+    if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+        rustup component add "$component"
+    fi
+done
+
+if [ "${1:-}" = "--test" ] && ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "setup: installing cargo-fuzz" >&2
+    cargo install cargo-fuzz --locked --version 0.13.1
+fi
