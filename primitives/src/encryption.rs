@@ -216,29 +216,38 @@ fn nonce(index: u64, last: bool) -> Nonce {
 }
 
 impl FrameCipher {
-    /// Encrypts `plaintext`, the frames `first_frame..` of the file, appending
-    /// the ciphertext to `out`. `last` marks the file's final frame; only then
-    /// may the final frame be short (or empty).
-    pub fn encrypt(&self, first_frame: u64, plaintext: &[u8], last: bool, out: &mut Vec<u8>) {
-        let frames = plaintext.len().div_ceil(FRAME_PAYLOAD).max(1);
-        out.reserve(plaintext.len() + frames * TAG_SIZE);
+    /// Encrypts in place frames `first_frame..` of the file, laid out at
+    /// `FRAME_SIZE` strides: frame `i`'s plaintext starts at
+    /// `buf[i * FRAME_SIZE]` and is `FRAME_PAYLOAD` bytes, except that the
+    /// final frame may be shorter; `plaintext_len` bytes in all. Each tag is
+    /// written right after its frame's plaintext, so `buf` then starts with
+    /// the contiguous ciphertext, whose length is returned. `last` marks the
+    /// file's final frame: only that frame may be short (or empty).
+    ///
+    /// Reading input straight into this layout spares a copy per byte.
+    pub fn encrypt(
+        &self,
+        first_frame: u64,
+        buf: &mut [u8],
+        plaintext_len: usize,
+        last: bool,
+    ) -> usize {
+        let frames = plaintext_len.div_ceil(FRAME_PAYLOAD).max(1);
         for i in 0..frames {
-            let start = i * FRAME_PAYLOAD;
-            let payload =
-                &plaintext[start.min(plaintext.len())..plaintext.len().min(start + FRAME_PAYLOAD)];
-            debug_assert!(last || payload.len() == FRAME_PAYLOAD);
-            let begin = out.len();
-            out.extend_from_slice(payload);
+            let start = i * FRAME_SIZE;
+            let len = (plaintext_len - i * FRAME_PAYLOAD).min(FRAME_PAYLOAD);
+            debug_assert!(last || len == FRAME_PAYLOAD);
             let tag = self
                 .key
                 .seal_in_place_separate_tag(
                     nonce(first_frame + i as u64, last && i + 1 == frames),
                     Aad::empty(),
-                    &mut out[begin..],
+                    &mut buf[start..start + len],
                 )
                 .expect("a frame is far below ChaCha20's length limit; qed");
-            out.extend_from_slice(tag.as_ref());
+            buf[start + len..start + len + TAG_SIZE].copy_from_slice(tag.as_ref());
         }
+        (frames - 1) * FRAME_SIZE + (plaintext_len - (frames - 1) * FRAME_PAYLOAD) + TAG_SIZE
     }
 
     /// Decrypts `ciphertext`, the frames `first_frame..` of the file, in
@@ -284,9 +293,14 @@ mod tests {
     use proptest::prelude::*;
 
     fn encrypt_all(key: &FileKey, plaintext: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        key.cipher().encrypt(0, plaintext, true, &mut out);
-        out
+        let frames = plaintext.len().div_ceil(FRAME_PAYLOAD).max(1);
+        let mut buf = vec![0u8; frames * FRAME_SIZE];
+        for (i, chunk) in plaintext.chunks(FRAME_PAYLOAD).enumerate() {
+            buf[i * FRAME_SIZE..][..chunk.len()].copy_from_slice(chunk);
+        }
+        let len = key.cipher().encrypt(0, &mut buf, plaintext.len(), true);
+        buf.truncate(len);
+        buf
     }
 
     fn decrypt_all(key: &FileKey, ciphertext: &[u8]) -> Result<Vec<u8>, DecryptError> {

@@ -170,21 +170,24 @@ impl ErasureCoder {
         &self.params
     }
 
-    /// Pads `segment` in place to `k * shard_size` bytes, so that its chunks
-    /// are the data shards, and returns the `m` parity shards.
+    /// Codes the segment held in `buf[..segment_len]` in place: `buf`
+    /// becomes the `k + m` shards back to back (data shards zero-padded) and
+    /// the shard size is returned. Whatever `buf` held past `segment_len` is
+    /// overwritten, so buffers can be reused across segments.
     ///
-    /// `segment` must hold at most `segment_size` bytes.
-    pub fn encode(&self, segment: &mut Vec<u8>) -> Vec<Vec<u8>> {
-        let shard_size = self.params.shard_size(segment.len());
+    /// `segment_len` must be at most `segment_size` and `buf.len()`.
+    pub fn encode(&self, buf: &mut Vec<u8>, segment_len: usize) -> usize {
+        let shard_size = self.params.shard_size(segment_len);
         let k = usize::from(self.params.data_shards);
-        let m = usize::from(self.params.parity_shards);
-        segment.resize(k * shard_size, 0);
-        let data: Vec<&[u8]> = segment.chunks_exact(shard_size).collect();
-        let mut parity = vec![vec![0u8; shard_size]; m];
+        buf.truncate(segment_len);
+        buf.resize(self.params.total_shards() * shard_size, 0);
+        let (data, parity) = buf.split_at_mut(k * shard_size);
+        let data: Vec<&[u8]> = data.chunks_exact(shard_size).collect();
+        let mut parity: Vec<&mut [u8]> = parity.chunks_exact_mut(shard_size).collect();
         self.rs
             .encode_sep(&data, &mut parity)
             .expect("shard counts and sizes match the coder; qed");
-        parity
+        shard_size
     }
 
     /// Rebuilds a segment of `segment_len` bytes from its shards, indexed
@@ -256,13 +259,10 @@ mod tests {
     #[test]
     fn too_few_shards_is_an_error() {
         let coder = ErasureCoder::new(params(3, 2)).unwrap();
-        let mut segment = vec![7u8; 5000];
-        let parity = coder.encode(&mut segment);
-        let mut shards: Vec<Option<Vec<u8>>> = segment
-            .chunks(coder.params().shard_size(5000))
-            .map(|s| Some(s.to_vec()))
-            .chain(parity.into_iter().map(Some))
-            .collect();
+        let mut buf = vec![7u8; 5000];
+        let shard_size = coder.encode(&mut buf, 5000);
+        let mut shards: Vec<Option<Vec<u8>>> =
+            buf.chunks(shard_size).map(|s| Some(s.to_vec())).collect();
         shards[0] = None;
         shards[2] = None;
         shards[4] = None;
@@ -290,14 +290,12 @@ mod tests {
             let original: Vec<u8> = (0..len as u64)
                 .map(|i| (i.wrapping_mul(seed | 1) >> 7) as u8)
                 .collect();
-            let mut segment = original.clone();
-            let parity = coder.encode(&mut segment);
-            let shard_size = coder.params().shard_size(len);
-            let mut shards: Vec<Option<Vec<u8>>> = segment
-                .chunks(shard_size)
-                .map(|s| Some(s.to_vec()))
-                .chain(parity.into_iter().map(Some))
-                .collect();
+            // A reused buffer: stale bytes past the segment must not matter.
+            let mut buf = original.clone();
+            buf.extend_from_slice(&[0xAA; 3000]);
+            let shard_size = coder.encode(&mut buf, len);
+            let mut shards: Vec<Option<Vec<u8>>> =
+                buf.chunks(shard_size).map(|s| Some(s.to_vec())).collect();
             prop_assert_eq!(shards.len(), usize::from(k + m));
             // Drop up to m shards, chosen by the strategy.
             for index in lost.iter().take(usize::from(m)) {

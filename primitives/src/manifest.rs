@@ -1,7 +1,7 @@
 //! The manifest: everything needed to find, check and rebuild a stored object.
 //!
-//! A manifest records the object's CID (of its stored bytes: the ciphertext,
-//! or the plaintext of a public file), its plaintext size, the coding
+//! A manifest records the object's CID (the IPFS CID of a public file, the
+//! CID of the shard roots for an encrypted one), its plaintext size, the coding
 //! parameters, the file key wrapped to each reader, and the Merkle root of
 //! every shard, segment by segment. The segment layout follows from these:
 //! segment `s` holds stored bytes `s * segment_size ..` and each of its
@@ -38,10 +38,23 @@ pub struct ShardId {
     pub index: u8,
 }
 
+/// The CID of an encrypted object: the raw CIDv1 of its shard roots
+/// concatenated in manifest order. (Its ciphertext has no use outside Mosaic,
+/// so it is not worth a second hash pass to give it an IPFS CID; the roots
+/// already commit to every byte.)
+pub fn roots_cid(roots: &[ShardRoot]) -> Cid {
+    let mut hasher = Sha256::new();
+    for root in roots {
+        hasher.update(root.0);
+    }
+    cid_v1(RAW_CODEC, hasher.finalize().into())
+}
+
 /// A decoded, validated manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
-    /// CID of the stored bytes (IPFS-compatible for public files).
+    /// The object's name: for a public file, the IPFS CID of its bytes; for
+    /// an encrypted one, [`roots_cid`].
     pub cid: Cid,
     /// Size of the plaintext in bytes.
     pub size: u64,
@@ -77,7 +90,8 @@ pub enum ManifestError {
     /// The bytes are not a SCALE-encoded manifest.
     #[error("manifest is malformed")]
     Malformed(#[from] parity_scale_codec::Error),
-    /// The CID does not parse or is not a CIDv1 over SHA-256 of raw or dag-pb data.
+    /// The CID does not parse or is not a CIDv1 over SHA-256 of raw or dag-pb
+    /// data, or (encrypted objects) is not the CID of the shard roots.
     #[error("manifest names an invalid object CID")]
     Cid,
     /// Coding parameters out of bounds.
@@ -180,6 +194,9 @@ impl Manifest {
                 actual: self.shard_roots.len(),
                 expected,
             });
+        }
+        if self.recipients.is_some() && self.cid != roots_cid(&self.shard_roots) {
+            return Err(ManifestError::Cid);
         }
         Ok(())
     }
@@ -313,6 +330,20 @@ mod tests {
             Manifest::from_bytes(&m.to_bytes()),
             Err(ManifestError::Recipients(0))
         ));
+
+        // An encrypted object's CID must commit to its roots.
+        let mut m = sample();
+        let owner = crate::encryption::SecretKey::from_seed(&[1; 32]).public();
+        m.size = 600 * 1024 - 10 * 16;
+        m.recipients = Some(vec![crate::encryption::FileKey::generate()
+            .unwrap()
+            .wrap(&owner)]);
+        assert!(matches!(
+            Manifest::from_bytes(&m.to_bytes()),
+            Err(ManifestError::Cid)
+        ));
+        m.cid = roots_cid(&m.shard_roots);
+        Manifest::from_bytes(&m.to_bytes()).unwrap();
 
         let m = sample();
         let mut wire = m.to_bytes();

@@ -14,14 +14,16 @@
 //! [`ordered_map`](crate::parallel); memory stays at about
 //! `in_flight × 2.5 × segment_size` whatever the object's size.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
+
+use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::encryption::{
     DecryptError, FileKey, FrameCipher, PublicKey, RandomError, SecretKey, FRAME_PAYLOAD,
     FRAME_SIZE,
 };
 use crate::erasure::{CodingParams, ErasureCoder, NotEnoughShards, ParamsError};
-use crate::manifest::{Manifest, Segment, ShardId, MAX_RECIPIENTS, MAX_SHARDS};
+use crate::manifest::{roots_cid, Manifest, Segment, ShardId, MAX_RECIPIENTS, MAX_SHARDS};
 use crate::merkle::{self, ShardRoot};
 use crate::parallel::ordered_map;
 use crate::unixfs::{chunk_digest, CidBuilder, CHUNK_SIZE};
@@ -122,20 +124,26 @@ pub enum GetError {
     /// Writing the output failed.
     #[error("writing the output failed")]
     Write(#[source] io::Error),
+    /// The public object's bytes do not have the CID its manifest names.
+    #[error("the rebuilt data does not match the manifest's CID; the manifest is inconsistent")]
+    CidMismatch,
 }
 
 struct PutJob {
     segment: u32,
-    plaintext: Vec<u8>,
+    /// The segment's input; frames at `FRAME_SIZE` strides when encrypting.
+    buf: Vec<u8>,
+    /// Input bytes in `buf`.
+    len: usize,
     last: bool,
 }
 
 struct EncodedSegment {
-    /// The segment's stored bytes padded to `k * shard_size`: the data shards.
-    data: Vec<u8>,
-    parity: Vec<Vec<u8>>,
+    /// The `k + m` shards back to back.
+    shards: Vec<u8>,
     shard_size: usize,
     roots: Vec<ShardRoot>,
+    /// Digests and lengths of the segment's 256 KiB chunks (public objects).
     chunks: Vec<([u8; 32], usize)>,
 }
 
@@ -151,6 +159,31 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+/// Segment buffers handed back by the consumer for the producer to refill,
+/// so that steady state allocates (and page-faults) nothing.
+struct BufferPool {
+    tx: Sender<Vec<u8>>,
+    rx: Receiver<Vec<u8>>,
+}
+
+impl BufferPool {
+    fn new(capacity: usize) -> Self {
+        let (tx, rx) = bounded(capacity);
+        BufferPool { tx, rx }
+    }
+
+    /// A buffer of `len` bytes, contents unspecified.
+    fn take(&self, len: usize) -> Vec<u8> {
+        let mut buf = self.rx.try_recv().unwrap_or_default();
+        buf.resize(len, 0);
+        buf
+    }
+
+    fn give(&self, buf: Vec<u8>) {
+        let _ = self.tx.try_send(buf);
+    }
 }
 
 /// Stores `input` as shards in `sink` and returns the manifest.
@@ -173,17 +206,15 @@ where
         false => Some(FileKey::generate()?),
     };
     let cipher = key.as_ref().map(FileKey::cipher);
+    let encrypted = cipher.is_some();
     let segment_size = coding.segment_size as usize;
-    // Plaintext per segment: whole frames when encrypted.
-    let capacity = match cipher {
-        Some(_) => segment_size / FRAME_SIZE * FRAME_PAYLOAD,
-        None => segment_size,
-    };
     let max_segments = MAX_SHARDS / coding.total_shards();
+    let in_flight = options.threads + 2;
+    let pool = BufferPool::new(in_flight + 1);
 
-    // The producer reads one segment ahead so it knows which one is last.
-    let mut input = input;
-    let mut lookahead: Option<Vec<u8>> = None;
+    // Frame-sized reads bypass a buffer of at most their size: the buffer
+    // only serves the one-byte look-ahead that finds the last segment.
+    let mut input = BufReader::with_capacity(FRAME_PAYLOAD, input);
     let mut segment = 0u32;
     let mut done = false;
     let mut size = 0u64;
@@ -191,28 +222,43 @@ where
         if done {
             return Ok(None);
         }
-        let current = match lookahead.take() {
-            Some(buf) => buf,
-            None => read_segment(&mut input, capacity)?,
+        let mut buf = pool.take(segment_size);
+        let (len, full) = match encrypted {
+            // Read each frame's plaintext to its place in the ciphertext.
+            true => {
+                let mut len = 0;
+                let mut full = true;
+                for frame in buf.chunks_exact_mut(FRAME_SIZE) {
+                    let n = read_full(&mut input, &mut frame[..FRAME_PAYLOAD])
+                        .map_err(PutError::Read)?;
+                    len += n;
+                    if n < FRAME_PAYLOAD {
+                        full = false;
+                        break;
+                    }
+                }
+                (len, full)
+            }
+            false => {
+                let n = read_full(&mut input, &mut buf).map_err(PutError::Read)?;
+                (n, n == segment_size)
+            }
         };
-        let next = match current.len() == capacity {
-            true => read_segment(&mut input, capacity)?,
-            false => Vec::new(),
-        };
-        let last = next.is_empty();
-        if current.is_empty() && (segment > 0 || cipher.is_none()) {
-            // End of input on a segment boundary (or an empty public file).
+        let last = !full || input.fill_buf().map_err(PutError::Read)?.is_empty();
+        // An empty public file has no segments; an empty encrypted one has
+        // one, holding the tag of its single empty frame.
+        if len == 0 && !(encrypted && segment == 0) {
             return Ok(None);
         }
         if segment as usize >= max_segments {
             return Err(PutError::TooLarge);
         }
-        size += current.len() as u64;
-        lookahead = (!last).then_some(next);
+        size += len as u64;
         done = last;
         let job = PutJob {
             segment,
-            plaintext: current,
+            buf,
+            len,
             last,
         };
         segment += 1;
@@ -231,11 +277,7 @@ where
         }
         let segment =
             u32::try_from(roots.len() / coding.total_shards()).expect("bounded by MAX_SHARDS; qed");
-        let shards = encoded
-            .data
-            .chunks_exact(encoded.shard_size)
-            .chain(encoded.parity.iter().map(Vec::as_slice));
-        for (index, shard) in shards.enumerate() {
+        for (index, shard) in encoded.shards.chunks_exact(encoded.shard_size).enumerate() {
             let id = ShardId {
                 segment,
                 index: index as u8,
@@ -243,13 +285,17 @@ where
             sink.put_shard(id, shard).map_err(PutError::Sink)?;
         }
         roots.extend(encoded.roots);
+        pool.give(encoded.shards);
         Ok(())
     };
 
-    ordered_map(options.threads, options.threads + 2, produce, work, consume)?;
+    ordered_map(options.threads, in_flight, produce, work, consume)?;
 
     let manifest = Manifest {
-        cid: cid.finish(),
+        cid: match encrypted {
+            true => roots_cid(&roots),
+            false => cid.finish(),
+        },
         size,
         coding,
         recipients: key.map(|key| options.recipients.iter().map(|r| key.wrap(r)).collect()),
@@ -259,46 +305,38 @@ where
     Ok(manifest)
 }
 
-fn read_segment<E: std::error::Error>(
-    input: &mut impl Read,
-    capacity: usize,
-) -> Result<Vec<u8>, PutError<E>> {
-    let mut buf = vec![0u8; capacity];
-    let n = read_full(input, &mut buf).map_err(PutError::Read)?;
-    buf.truncate(n);
-    Ok(buf)
-}
-
 fn encode_segment(
     coder: &ErasureCoder,
     cipher: Option<&FrameCipher>,
     job: PutJob,
 ) -> EncodedSegment {
-    let mut data = match cipher {
+    let PutJob {
+        segment,
+        mut buf,
+        len,
+        last,
+    } = job;
+    let (stored_len, chunks) = match cipher {
         Some(cipher) => {
             let frames_per_segment = coder.params().segment_size as usize / FRAME_SIZE;
-            let first_frame = u64::from(job.segment) * frames_per_segment as u64;
-            let mut out = Vec::with_capacity(coder.params().segment_size as usize);
-            cipher.encrypt(first_frame, &job.plaintext, job.last, &mut out);
-            out
+            let first_frame = u64::from(segment) * frames_per_segment as u64;
+            (cipher.encrypt(first_frame, &mut buf, len, last), Vec::new())
         }
-        None => job.plaintext,
+        None => {
+            let chunks = buf[..len]
+                .chunks(CHUNK_SIZE)
+                .map(|c| (chunk_digest(c), c.len()))
+                .collect();
+            (len, chunks)
+        }
     };
-    let stored_len = data.len();
-    let chunks = data[..stored_len]
-        .chunks(CHUNK_SIZE)
-        .map(|c| (chunk_digest(c), c.len()))
-        .collect();
-    let shard_size = coder.params().shard_size(stored_len);
-    let parity = coder.encode(&mut data);
-    let roots = data
+    let shard_size = coder.encode(&mut buf, stored_len);
+    let roots = buf
         .chunks_exact(shard_size)
-        .chain(parity.iter().map(Vec::as_slice))
         .map(|shard| merkle::root(shard).expect("shard sizes are bounded and non-zero; qed"))
         .collect();
     EncodedSegment {
-        data,
-        parity,
+        shards: buf,
         shard_size,
         roots,
         chunks,
@@ -324,6 +362,7 @@ pub fn get<W: Write>(
     let coder = ErasureCoder::new(manifest.coding).expect("manifests are validated; qed");
     let mut segments = manifest.segments();
     let segment_count = manifest.segment_count();
+    let mut cid = CidBuilder::new();
 
     ordered_map(
         threads,
@@ -331,17 +370,32 @@ pub fn get<W: Write>(
         || Ok(segments.next()),
         |segment| {
             let mut data = fetch_segment(manifest, &coder, source, &segment)?;
-            if let Some(cipher) = &cipher {
-                let frames_per_segment = manifest.coding.segment_size as usize / FRAME_SIZE;
-                let first_frame = u64::from(segment.index) * frames_per_segment as u64;
-                let last = segment.index + 1 == segment_count;
-                let len = cipher.decrypt(first_frame, &mut data, last)?;
-                data.truncate(len);
-            }
-            Ok(data)
+            let chunks = match &cipher {
+                Some(cipher) => {
+                    let frames_per_segment = manifest.coding.segment_size as usize / FRAME_SIZE;
+                    let first_frame = u64::from(segment.index) * frames_per_segment as u64;
+                    let last = segment.index + 1 == segment_count;
+                    let len = cipher.decrypt(first_frame, &mut data, last)?;
+                    data.truncate(len);
+                    Vec::new()
+                }
+                None => data.chunks(CHUNK_SIZE).map(chunk_digest).collect(),
+            };
+            Ok((data, chunks))
         },
-        |plaintext| output.write_all(&plaintext).map_err(GetError::Write),
+        |(plaintext, chunks): (Vec<u8>, Vec<[u8; 32]>)| {
+            for (digest, chunk) in chunks.into_iter().zip(plaintext.chunks(CHUNK_SIZE)) {
+                cid.push_chunk(digest, chunk.len());
+            }
+            output.write_all(&plaintext).map_err(GetError::Write)
+        },
     )?;
+    // Shards were checked against their roots; for a public object the roots
+    // must also add up to the CID it is known by (for an encrypted one,
+    // manifest validation checked that the CID commits to the roots).
+    if cipher.is_none() && cid.finish() != manifest.cid {
+        return Err(GetError::CidMismatch);
+    }
     output.flush().map_err(GetError::Write)
 }
 
@@ -507,6 +561,28 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_public_manifest_with_a_foreign_cid_is_caught() {
+        let input = data(300 * 1024);
+        let mut store = MemoryStore::default();
+        let mut manifest = put(&input[..], &options(vec![], 2), &mut store).unwrap();
+        manifest.cid = crate::unixfs::file_cid(b"something else");
+        let err = get(&manifest, None, &store, Vec::new(), 2).unwrap_err();
+        assert!(matches!(err, GetError::CidMismatch), "{err:?}");
+    }
+
+    #[test]
+    fn encrypted_objects_are_named_by_their_shard_roots() {
+        let owner = SecretKey::from_seed(&[1; 32]);
+        let manifest = put(
+            &data(5000)[..],
+            &options(vec![owner.public()], 1),
+            &mut MemoryStore::default(),
+        )
+        .unwrap();
+        assert_eq!(manifest.cid, roots_cid(&manifest.shard_roots));
     }
 
     #[test]
