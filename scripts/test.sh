@@ -18,6 +18,7 @@ cargo test --workspace --locked
 # machine has stable Rust, which RUSTC_BOOTSTRAP lets use them.
 for target in manifest_decode proof_verify; do
     echo "== cargo fuzz run $target (${fuzz_seconds}s)"
-    (cd primitives/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- \
+    mkdir -p "primitives/fuzz/corpus/$target"
+    (cd primitives/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \
         -max_total_time="$fuzz_seconds" -max_len=65536 -print_final_stats=1 2>&1 | tail -n 5)
 done

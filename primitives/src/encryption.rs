@@ -55,10 +55,11 @@ pub enum DecryptError {
 pub struct RandomError;
 
 /// Size of the ciphertext of `plaintext_len` bytes: one tag per frame, and at
-/// least one (possibly empty) frame.
+/// least one (possibly empty) frame. Saturates for sizes near `u64::MAX`,
+/// which no manifest admits.
 pub fn ciphertext_len(plaintext_len: u64) -> u64 {
     let frames = plaintext_len.div_ceil(FRAME_PAYLOAD as u64).max(1);
-    plaintext_len + frames * TAG_SIZE as u64
+    plaintext_len.saturating_add(frames * TAG_SIZE as u64)
 }
 
 /// Size of the plaintext of a ciphertext, if it is a valid frame sequence.

@@ -16,7 +16,7 @@ use parity_scale_codec::{Decode, DecodeAll, Encode};
 use sha2::{Digest, Sha256};
 
 use crate::encryption::{ciphertext_len, WrappedKey};
-use crate::erasure::{CodingParams, ParamsError};
+use crate::erasure::{CodingParams, ParamsError, MAX_SEGMENT_SIZE};
 use crate::merkle::ShardRoot;
 use crate::unixfs::{cid_v1, DAG_PB_CODEC, RAW_CODEC, SHA2_256};
 
@@ -26,6 +26,10 @@ pub const MANIFEST_VERSION: u8 = 1;
 pub const MAX_RECIPIENTS: usize = 16;
 /// Most shards one object may have (all segments together).
 pub const MAX_SHARDS: usize = 65_536;
+/// Largest object: every shard of the largest segments (the shard count
+/// bound is stricter for any real coding; this one keeps size arithmetic far
+/// from overflow before that is checked).
+pub const MAX_OBJECT_SIZE: u64 = MAX_SHARDS as u64 * MAX_SEGMENT_SIZE as u64;
 /// Largest encoded manifest: roots, wrapped keys and fixed fields.
 pub const MAX_MANIFEST_SIZE: usize = MAX_SHARDS * 32 + MAX_RECIPIENTS * 112 + 1024;
 
@@ -94,6 +98,9 @@ pub enum ManifestError {
     /// data, or (encrypted objects) is not the CID of the shard roots.
     #[error("manifest names an invalid object CID")]
     Cid,
+    /// The object is larger than any manifest can describe.
+    #[error("object size {0} exceeds the limit of {MAX_OBJECT_SIZE} bytes")]
+    Size(u64),
     /// Coding parameters out of bounds.
     #[error("manifest coding parameters are invalid")]
     Params(#[from] ParamsError),
@@ -171,6 +178,9 @@ impl Manifest {
 
     /// Checks every invariant; `from_bytes` runs this, builders should too.
     pub fn validate(&self) -> Result<(), ManifestError> {
+        if self.size > MAX_OBJECT_SIZE {
+            return Err(ManifestError::Size(self.size));
+        }
         let hash = self.cid.hash();
         if self.cid.version() != cid::Version::V1
             || hash.code() != SHA2_256
@@ -325,7 +335,13 @@ mod tests {
         ));
 
         let mut m = sample();
+        m.size = u64::MAX;
         m.recipients = Some(vec![]);
+        assert!(matches!(
+            Manifest::from_bytes(&m.to_bytes()),
+            Err(ManifestError::Size(u64::MAX))
+        ));
+        m.size = 600 * 1024;
         assert!(matches!(
             Manifest::from_bytes(&m.to_bytes()),
             Err(ManifestError::Recipients(0))

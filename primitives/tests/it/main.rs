@@ -1,3 +1,4 @@
 //! Integration tests of the primitives against independent implementations.
 
+mod fuzz_seeds;
 mod ipfs;
