@@ -235,8 +235,14 @@ impl Manifest {
             return Err(ManifestError::UnsupportedVersion(version));
         }
         let wire = WireV1::decode_all(&mut body)?;
+        // The cid crate parses a prefix and ignores trailing bytes: insist on
+        // the canonical encoding, so one manifest has one byte string.
+        let cid = Cid::try_from(wire.cid.as_slice()).map_err(|_| ManifestError::Cid)?;
+        if cid.to_bytes() != wire.cid {
+            return Err(ManifestError::Cid);
+        }
         let manifest = Manifest {
-            cid: Cid::try_from(wire.cid.as_slice()).map_err(|_| ManifestError::Cid)?,
+            cid,
             size: wire.size,
             coding: wire.coding,
             recipients: wire.recipients,
@@ -360,6 +366,17 @@ mod tests {
         ));
         m.cid = roots_cid(&m.shard_roots);
         Manifest::from_bytes(&m.to_bytes()).unwrap();
+
+        // Trailing bytes after the CID, inside its length prefix (found by
+        // the fuzzer).
+        let m = sample();
+        let mut wire = m.to_bytes();
+        wire[1] += 4;
+        wire.insert(2 + 36, 0x55);
+        assert!(matches!(
+            Manifest::from_bytes(&wire),
+            Err(ManifestError::Cid)
+        ));
 
         let m = sample();
         let mut wire = m.to_bytes();

@@ -123,8 +123,9 @@ impl CidBuilder {
         if self.levels.len() == 1 && self.levels[0].len() == 1 {
             return self.levels[0][0].cid;
         }
-        // Close every open node bottom-up; a full parent level moves up as it
-        // would have had more data followed, so `levels` may grow here.
+        // Close every open node bottom-up. Pushing into a full parent level
+        // closes that level too, as Kubo's builder does when more data
+        // follows, so `levels` may grow here.
         let mut height = 0;
         while height + 1 < self.levels.len() {
             let links = std::mem::take(&mut self.levels[height]);
