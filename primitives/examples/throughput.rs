@@ -10,8 +10,6 @@
 //! erasure-codes, hashes shards into Merkle trees and the stream into its CID.
 //! Default coding (4 + 2, 8 MiB segments), encrypted.
 
-use std::collections::HashMap;
-use std::convert::Infallible;
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -19,35 +17,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use mosaic_primitives::encryption::SecretKey;
-use mosaic_primitives::manifest::ShardId;
-use mosaic_primitives::pipeline::{self, default_threads, PutOptions, ShardSink, ShardSource};
-
-struct Discard;
-
-impl ShardSink for Discard {
-    type Error = Infallible;
-    fn put_shard(&mut self, _: ShardId, shard: &[u8]) -> Result<(), Infallible> {
-        std::hint::black_box(shard);
-        Ok(())
-    }
-}
-
-#[derive(Default)]
-struct Memory(HashMap<ShardId, Vec<u8>>);
-
-impl ShardSink for Memory {
-    type Error = Infallible;
-    fn put_shard(&mut self, id: ShardId, shard: &[u8]) -> Result<(), Infallible> {
-        self.0.insert(id, shard.to_vec());
-        Ok(())
-    }
-}
-
-impl ShardSource for Memory {
-    fn shard(&self, id: ShardId) -> Option<Vec<u8>> {
-        self.0.get(&id).cloned()
-    }
-}
+use mosaic_primitives::memory::{DiscardShards, MemoryShards};
+use mosaic_primitives::pipeline::{self, default_threads, PutOptions};
 
 fn write_input(path: &Path, bytes: u64) -> std::io::Result<()> {
     let mut file = std::io::BufWriter::with_capacity(1 << 20, File::create(path)?);
@@ -131,12 +102,12 @@ fn main() {
             ..PutOptions::encrypted_to(owner.public())
         };
         let started = Instant::now();
-        pipeline::put(open(), &options, &mut Discard).unwrap();
+        pipeline::put(open(), &options, &mut DiscardShards).unwrap();
         let name = format!("put, {threads} thread(s)");
         put_rates.push(report(&name, size, started.elapsed().as_secs_f64()));
     }
 
-    let mut store = Memory::default();
+    let mut store = MemoryShards::default();
     let options = PutOptions::encrypted_to(owner.public());
     let manifest = pipeline::put(open(), &options, &mut store).unwrap();
     let mut get_rates = Vec::new();

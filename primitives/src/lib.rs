@@ -19,6 +19,7 @@
 pub mod encryption;
 pub mod erasure;
 pub mod manifest;
+pub mod memory;
 pub mod merkle;
 pub(crate) mod parallel;
 pub mod pipeline;

@@ -440,26 +440,7 @@ fn fetch_segment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-    use std::convert::Infallible;
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    struct MemoryStore(Mutex<HashMap<ShardId, Vec<u8>>>);
-
-    impl ShardSink for MemoryStore {
-        type Error = Infallible;
-        fn put_shard(&mut self, id: ShardId, shard: &[u8]) -> Result<(), Infallible> {
-            self.0.get_mut().unwrap().insert(id, shard.to_vec());
-            Ok(())
-        }
-    }
-
-    impl ShardSource for MemoryStore {
-        fn shard(&self, id: ShardId) -> Option<Vec<u8>> {
-            self.0.lock().unwrap().get(&id).cloned()
-        }
-    }
+    use crate::memory::MemoryShards as MemoryStore;
 
     fn data(len: usize) -> Vec<u8> {
         (0..len as u64)
@@ -505,6 +486,23 @@ mod tests {
     }
 
     #[test]
+    fn round_trips_a_large_file_with_default_coding() {
+        let owner = SecretKey::from_seed(&[4; 32]);
+        let input = data(41 * 1024 * 1024 + 12_345);
+        let mut store = MemoryStore::default();
+        let manifest = put(
+            &input[..],
+            &PutOptions::encrypted_to(owner.public()),
+            &mut store,
+        )
+        .unwrap();
+        assert_eq!(manifest.segment_count(), 6);
+        let mut out = Vec::with_capacity(input.len());
+        get(&manifest, Some(&owner), &store, &mut out, default_threads()).unwrap();
+        assert!(out == input, "large round trip differs");
+    }
+
+    #[test]
     fn public_objects_get_their_ipfs_cid() {
         let input = data(3 * CHUNK_SIZE + 100);
         let manifest = put(&input[..], &options(vec![], 2), &mut MemoryStore::default()).unwrap();
@@ -517,7 +515,7 @@ mod tests {
         let mut store = MemoryStore::default();
         let manifest = put(&input[..], &options(vec![], 2), &mut store).unwrap();
         {
-            let shards = store.0.get_mut().unwrap();
+            let shards = store.shards_mut();
             // Segment 0: lose one data shard, corrupt another (m = 2 tolerated).
             shards.remove(&ShardId {
                 segment: 0,
@@ -543,7 +541,7 @@ mod tests {
         assert_eq!(out, input);
 
         // A third bad shard in segment 0 leaves only 2 of the 3 needed.
-        store.0.get_mut().unwrap().remove(&ShardId {
+        store.shards_mut().remove(&ShardId {
             segment: 0,
             index: 4,
         });
@@ -615,7 +613,7 @@ mod tests {
         // Swap segments 0 and 1 consistently (shards and roots), as a
         // malicious store with a forged manifest would.
         {
-            let shards = store.0.get_mut().unwrap();
+            let shards = store.shards_mut();
             for index in 0..5 {
                 let a = shards.remove(&ShardId { segment: 0, index }).unwrap();
                 let b = shards.remove(&ShardId { segment: 1, index }).unwrap();
