@@ -27,7 +27,8 @@ step "mosaic cid (what 'ipfs add --cid-version=1' would print)"
 "$mosaic" cid "$work/sample.bin"
 
 step "mosaic encode: encrypted to the owner, 4 data + 2 parity shards per segment"
-"$mosaic" encode "$work/sample.bin" --to "$work/object" --key "$work/owner.key"
+manifest_cid="$("$mosaic" encode "$work/sample.bin" --to "$work/object" --key "$work/owner.key")"
+echo "manifest CID: $manifest_cid"
 
 step "losing one shard and corrupting another in every segment"
 for first in "$work"/object/*-00.shard; do
