@@ -1,8 +1,577 @@
 //! Provider registry pallet.
 //!
-//! Storage providers `register` with a stake (reserved balance that scales with
-//! the capacity they declare), a price per byte per block, and the libp2p peer
-//! id and multiaddrs their worker listens on; they `update`, `unbond` (shards
-//! assigned to them still bind during the unbonding period) and `withdraw`.
+//! Storage providers `register` with a stake, a declared capacity in bytes, a
+//! price per byte per block, and the libp2p peer id and multiaddrs their
+//! worker listens on. The stake is held (`HoldReason::ProviderStake`) and must
+//! be at least `MinStake + StakePerGiB × ⌈capacity / GiB⌉`. Providers
+//! `update` their terms, `unbond` (from then on they get no new shards, while
+//! the shards they hold still bind them and are still audited), and
+//! `withdraw` their stake once the unbonding period is over and they hold no
+//! shard.
 //!
-//! Status: placeholder; the FRAME pallet is built under issue 3.
+//! Other pallets reach providers through [`ProviderRegistry`]: the market
+//! finds providers with room and an acceptable price and books capacity; the
+//! audit pallet slashes (burns part of the held stake) and ejects.
+
+pub use pallet::*;
+
+use parity_scale_codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use polkadot_sdk::{frame_support, frame_system, sp_runtime};
+use scale_info::TypeInfo;
+
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+pub mod weights;
+
+pub use weights::WeightInfo;
+
+/// One gibibyte: the unit in which stake scales with capacity.
+pub const GIB: u64 = 1 << 30;
+
+/// Whether a provider takes new shards.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Debug,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    TypeInfo,
+    MaxEncodedLen,
+)]
+pub enum ProviderStatus<BlockNumber> {
+    /// Takes new shards.
+    Active,
+    /// Asked to leave; may withdraw from `until` on, once it holds no shard.
+    Unbonding {
+        /// First block at which `withdraw` may succeed.
+        until: BlockNumber,
+    },
+    /// Removed by the audit pallet after repeated failures; may withdraw what
+    /// is left of its stake from `until` on, once its shards are reassigned.
+    Ejected {
+        /// First block at which `withdraw` may succeed.
+        until: BlockNumber,
+    },
+}
+
+/// A provider's terms and standing.
+#[derive(
+    Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(PeerIdLen, Addrs, AddrLen))]
+pub struct ProviderInfo<Balance, BlockNumber, PeerIdLen, Addrs, AddrLen>
+where
+    PeerIdLen: frame_support::traits::Get<u32>,
+    Addrs: frame_support::traits::Get<u32>,
+    AddrLen: frame_support::traits::Get<u32>,
+{
+    /// Held stake.
+    pub stake: Balance,
+    /// Declared capacity in bytes.
+    pub capacity: u64,
+    /// Bytes of shards assigned to the provider.
+    pub used: u64,
+    /// Price per byte per block.
+    pub price: Balance,
+    /// The worker's libp2p peer id (multihash bytes).
+    pub peer_id: frame_support::BoundedVec<u8, PeerIdLen>,
+    /// The worker's multiaddrs (binary form).
+    pub multiaddrs: frame_support::BoundedVec<frame_support::BoundedVec<u8, AddrLen>, Addrs>,
+    /// Whether it takes new shards.
+    pub status: ProviderStatus<BlockNumber>,
+}
+
+/// A provider that can take more data, as the market sees it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Offer<AccountId, Balance> {
+    /// The provider.
+    pub who: AccountId,
+    /// Bytes it can still take.
+    pub free: u64,
+    /// Its declared capacity.
+    pub capacity: u64,
+    /// Its price per byte per block.
+    pub price: Balance,
+}
+
+/// What the market and audit pallets need from the registry.
+pub trait ProviderRegistry<AccountId> {
+    /// The currency's balance type.
+    type Balance;
+
+    /// Active providers with at least `min_free` bytes free and a price of at
+    /// most `max_price`, in no particular order; at most `MaxProviders`.
+    fn offers(min_free: u64, max_price: Self::Balance) -> Vec<Offer<AccountId, Self::Balance>>;
+
+    /// Books `bytes` of `who`'s capacity for newly assigned shards.
+    fn reserve(who: &AccountId, bytes: u64) -> sp_runtime::DispatchResult;
+
+    /// Returns `bytes` of `who`'s capacity (shards deleted or moved away).
+    fn release(who: &AccountId, bytes: u64);
+
+    /// `who`'s current price, if registered.
+    fn price(who: &AccountId) -> Option<Self::Balance>;
+
+    /// Burns `fraction` of `who`'s stake; returns the amount burnt.
+    fn slash(who: &AccountId, fraction: sp_runtime::Perbill) -> Self::Balance;
+
+    /// Stops `who` from taking new shards, as if it had unbonded.
+    fn eject(who: &AccountId);
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+    use super::*;
+    use frame_support::pallet_prelude::*;
+    use frame_support::traits::fungible::{self, Inspect, InspectHold, MutateHold};
+    use frame_support::traits::tokens::{Fortitude, Precision};
+    use frame_system::pallet_prelude::*;
+    use sp_runtime::traits::{Saturating, Zero};
+    use sp_runtime::{Perbill, SaturatedConversion};
+
+    /// The balance type of the currency.
+    pub type BalanceOf<T> =
+        <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+
+    /// A provider record as stored.
+    pub type ProviderOf<T> = ProviderInfo<
+        BalanceOf<T>,
+        BlockNumberFor<T>,
+        <T as Config>::MaxPeerIdLen,
+        <T as Config>::MaxMultiaddrs,
+        <T as Config>::MaxMultiaddrLen,
+    >;
+
+    /// A peer id as passed to calls.
+    pub type PeerIdOf<T> = BoundedVec<u8, <T as Config>::MaxPeerIdLen>;
+
+    /// Multiaddrs as passed to calls.
+    pub type MultiaddrsOf<T> =
+        BoundedVec<BoundedVec<u8, <T as Config>::MaxMultiaddrLen>, <T as Config>::MaxMultiaddrs>;
+
+    #[pallet::pallet]
+    pub struct Pallet<T>(_);
+
+    #[pallet::config]
+    pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+        /// The currency stakes are held in.
+        type Currency: fungible::Inspect<Self::AccountId>
+            + fungible::Mutate<Self::AccountId>
+            + fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+
+        /// The runtime's hold reasons, which include this pallet's.
+        type RuntimeHoldReason: From<HoldReason>;
+
+        /// Stake every provider needs, whatever its capacity.
+        #[pallet::constant]
+        type MinStake: Get<BalanceOf<Self>>;
+
+        /// Further stake per GiB of declared capacity (rounded up).
+        #[pallet::constant]
+        type StakePerGiB: Get<BalanceOf<Self>>;
+
+        /// Blocks between `unbond` (or ejection) and `withdraw`.
+        #[pallet::constant]
+        type UnbondingPeriod: Get<BlockNumberFor<Self>>;
+
+        /// Most providers registered at once; bounds every scan of them.
+        #[pallet::constant]
+        type MaxProviders: Get<u32>;
+
+        /// Longest peer id in bytes.
+        #[pallet::constant]
+        type MaxPeerIdLen: Get<u32>;
+
+        /// Most multiaddrs per provider.
+        #[pallet::constant]
+        type MaxMultiaddrs: Get<u32>;
+
+        /// Longest multiaddr in bytes.
+        #[pallet::constant]
+        type MaxMultiaddrLen: Get<u32>;
+
+        /// Weights of this pallet's calls.
+        type WeightInfo: WeightInfo;
+    }
+
+    /// Why this pallet holds funds.
+    #[pallet::composite_enum]
+    pub enum HoldReason {
+        /// A provider's stake.
+        #[codec(index = 0)]
+        ProviderStake,
+    }
+
+    #[pallet::event]
+    #[pallet::generate_deposit(pub(super) fn deposit_event)]
+    pub enum Event<T: Config> {
+        /// A provider registered.
+        Registered {
+            provider: T::AccountId,
+            stake: BalanceOf<T>,
+            capacity: u64,
+            price: BalanceOf<T>,
+        },
+        /// A provider changed its terms.
+        Updated {
+            provider: T::AccountId,
+            stake: BalanceOf<T>,
+            capacity: u64,
+            price: BalanceOf<T>,
+        },
+        /// A provider asked to leave.
+        Unbonding {
+            provider: T::AccountId,
+            until: BlockNumberFor<T>,
+        },
+        /// A provider left and its stake was released.
+        Withdrawn {
+            provider: T::AccountId,
+            stake: BalanceOf<T>,
+        },
+        /// Part of a provider's stake was burnt.
+        Slashed {
+            provider: T::AccountId,
+            amount: BalanceOf<T>,
+        },
+        /// A provider was removed from service.
+        Ejected {
+            provider: T::AccountId,
+            until: BlockNumberFor<T>,
+        },
+    }
+
+    #[pallet::error]
+    pub enum Error<T> {
+        /// The account is already a provider; use `update` to change terms.
+        AlreadyRegistered,
+        /// The account is not a provider; `register` first.
+        NotRegistered,
+        /// The registry is full (`MaxProviders`); try again when one leaves.
+        TooManyProviders,
+        /// The stake is below `MinStake + StakePerGiB × capacity in GiB`;
+        /// stake more or declare less capacity.
+        StakeTooLow,
+        /// Capacity must be at least one byte.
+        ZeroCapacity,
+        /// The new capacity is below what the provider already stores.
+        CapacityBelowUsage,
+        /// The peer id or a multiaddr is empty, or no multiaddr was given.
+        InvalidEndpoint,
+        /// The provider is unbonding or ejected and cannot change terms.
+        NotActive,
+        /// `withdraw` needs an `unbond` (or an ejection) first.
+        NotUnbonding,
+        /// The unbonding period has not ended yet.
+        StillUnbonding,
+        /// The provider still holds shards; they must be moved or expire first.
+        StillStoring,
+        /// The capacity booking exceeds the provider's free capacity.
+        InsufficientCapacity,
+    }
+
+    /// Registered providers.
+    #[pallet::storage]
+    pub type Providers<T: Config> =
+        CountedStorageMap<_, Blake2_128Concat, T::AccountId, ProviderOf<T>>;
+
+    #[pallet::hooks]
+    impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+        fn integrity_test() {
+            assert!(T::MaxProviders::get() > 0, "MaxProviders must be positive");
+            assert!(
+                T::MaxMultiaddrs::get() > 0,
+                "MaxMultiaddrs must be positive"
+            );
+            assert!(!T::MinStake::get().is_zero(), "MinStake must be positive");
+        }
+
+        #[cfg(feature = "try-runtime")]
+        fn try_state(_: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+            Self::do_try_state()
+        }
+    }
+
+    #[pallet::call]
+    impl<T: Config> Pallet<T> {
+        /// Registers the caller as a provider, holding `stake`.
+        #[pallet::call_index(0)]
+        #[pallet::weight(T::WeightInfo::register())]
+        pub fn register(
+            origin: OriginFor<T>,
+            stake: BalanceOf<T>,
+            capacity: u64,
+            price: BalanceOf<T>,
+            peer_id: PeerIdOf<T>,
+            multiaddrs: MultiaddrsOf<T>,
+        ) -> DispatchResult {
+            let who = ensure_signed(origin)?;
+            ensure!(
+                !Providers::<T>::contains_key(&who),
+                Error::<T>::AlreadyRegistered
+            );
+            ensure!(
+                Providers::<T>::count() < T::MaxProviders::get(),
+                Error::<T>::TooManyProviders
+            );
+            Self::check_terms(stake, capacity, &peer_id, &multiaddrs)?;
+            T::Currency::hold(&HoldReason::ProviderStake.into(), &who, stake)?;
+            Providers::<T>::insert(
+                &who,
+                ProviderInfo {
+                    stake,
+                    capacity,
+                    used: 0,
+                    price,
+                    peer_id,
+                    multiaddrs,
+                    status: ProviderStatus::Active,
+                },
+            );
+            Self::deposit_event(Event::Registered {
+                provider: who,
+                stake,
+                capacity,
+                price,
+            });
+            Ok(())
+        }
+
+        /// Changes an active provider's stake, capacity, price and endpoint.
+        /// Stake above the old amount is held, stake below it released.
+        #[pallet::call_index(1)]
+        #[pallet::weight(T::WeightInfo::update())]
+        pub fn update(
+            origin: OriginFor<T>,
+            stake: BalanceOf<T>,
+            capacity: u64,
+            price: BalanceOf<T>,
+            peer_id: PeerIdOf<T>,
+            multiaddrs: MultiaddrsOf<T>,
+        ) -> DispatchResult {
+            let who = ensure_signed(origin)?;
+            let mut info = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+            ensure!(info.status == ProviderStatus::Active, Error::<T>::NotActive);
+            Self::check_terms(stake, capacity, &peer_id, &multiaddrs)?;
+            ensure!(capacity >= info.used, Error::<T>::CapacityBelowUsage);
+            let reason = HoldReason::ProviderStake.into();
+            if stake > info.stake {
+                T::Currency::hold(&reason, &who, stake.saturating_sub(info.stake))?;
+            } else if stake < info.stake {
+                T::Currency::release(
+                    &reason,
+                    &who,
+                    info.stake.saturating_sub(stake),
+                    Precision::Exact,
+                )?;
+            }
+            info.stake = stake;
+            info.capacity = capacity;
+            info.price = price;
+            info.peer_id = peer_id;
+            info.multiaddrs = multiaddrs;
+            Providers::<T>::insert(&who, info);
+            Self::deposit_event(Event::Updated {
+                provider: who,
+                stake,
+                capacity,
+                price,
+            });
+            Ok(())
+        }
+
+        /// Stops taking new shards; `withdraw` becomes possible after
+        /// `UnbondingPeriod` once no shard is left.
+        #[pallet::call_index(2)]
+        #[pallet::weight(T::WeightInfo::unbond())]
+        pub fn unbond(origin: OriginFor<T>) -> DispatchResult {
+            let who = ensure_signed(origin)?;
+            let mut info = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+            ensure!(info.status == ProviderStatus::Active, Error::<T>::NotActive);
+            let until = Self::unbonding_end();
+            info.status = ProviderStatus::Unbonding { until };
+            Providers::<T>::insert(&who, info);
+            Self::deposit_event(Event::Unbonding {
+                provider: who,
+                until,
+            });
+            Ok(())
+        }
+
+        /// Leaves the registry and releases the stake.
+        #[pallet::call_index(3)]
+        #[pallet::weight(T::WeightInfo::withdraw())]
+        pub fn withdraw(origin: OriginFor<T>) -> DispatchResult {
+            let who = ensure_signed(origin)?;
+            let info = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+            let until = match info.status {
+                ProviderStatus::Active => return Err(Error::<T>::NotUnbonding.into()),
+                ProviderStatus::Unbonding { until } | ProviderStatus::Ejected { until } => until,
+            };
+            ensure!(
+                frame_system::Pallet::<T>::block_number() >= until,
+                Error::<T>::StillUnbonding
+            );
+            ensure!(info.used == 0, Error::<T>::StillStoring);
+            let stake = T::Currency::release_all(
+                &HoldReason::ProviderStake.into(),
+                &who,
+                Precision::BestEffort,
+            )?;
+            Providers::<T>::remove(&who);
+            Self::deposit_event(Event::Withdrawn {
+                provider: who,
+                stake,
+            });
+            Ok(())
+        }
+    }
+
+    impl<T: Config> Pallet<T> {
+        /// Stake needed to declare `capacity` bytes.
+        pub fn required_stake(capacity: u64) -> BalanceOf<T> {
+            let gib: BalanceOf<T> = capacity.div_ceil(GIB).saturated_into();
+            T::MinStake::get().saturating_add(T::StakePerGiB::get().saturating_mul(gib))
+        }
+
+        fn check_terms(
+            stake: BalanceOf<T>,
+            capacity: u64,
+            peer_id: &PeerIdOf<T>,
+            multiaddrs: &MultiaddrsOf<T>,
+        ) -> DispatchResult {
+            ensure!(capacity > 0, Error::<T>::ZeroCapacity);
+            ensure!(
+                stake >= Self::required_stake(capacity),
+                Error::<T>::StakeTooLow
+            );
+            ensure!(
+                !peer_id.is_empty()
+                    && !multiaddrs.is_empty()
+                    && multiaddrs.iter().all(|a| !a.is_empty()),
+                Error::<T>::InvalidEndpoint
+            );
+            Ok(())
+        }
+
+        fn unbonding_end() -> BlockNumberFor<T> {
+            frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingPeriod::get())
+        }
+
+        /// Checks the pallet's invariants: the count is bounded, usage fits
+        /// capacity, and each provider's recorded stake is what is held.
+        pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+            ensure!(
+                Providers::<T>::count() <= T::MaxProviders::get(),
+                "more providers than MaxProviders"
+            );
+            ensure!(
+                Providers::<T>::count() as usize == Providers::<T>::iter().count(),
+                "provider counter out of sync"
+            );
+            for (who, info) in Providers::<T>::iter() {
+                ensure!(
+                    info.used <= info.capacity,
+                    "a provider stores more than its capacity"
+                );
+                let held = T::Currency::balance_on_hold(&HoldReason::ProviderStake.into(), &who);
+                ensure!(
+                    held == info.stake,
+                    "recorded stake differs from the held balance"
+                );
+            }
+            Ok(())
+        }
+    }
+
+    impl<T: Config> ProviderRegistry<T::AccountId> for Pallet<T> {
+        type Balance = BalanceOf<T>;
+
+        fn offers(
+            min_free: u64,
+            max_price: BalanceOf<T>,
+        ) -> Vec<Offer<T::AccountId, BalanceOf<T>>> {
+            Providers::<T>::iter()
+                .filter(|(_, p)| {
+                    p.status == ProviderStatus::Active
+                        && p.price <= max_price
+                        && p.capacity - p.used >= min_free
+                })
+                .map(|(who, p)| Offer {
+                    who,
+                    free: p.capacity - p.used,
+                    capacity: p.capacity,
+                    price: p.price,
+                })
+                .collect()
+        }
+
+        fn reserve(who: &T::AccountId, bytes: u64) -> DispatchResult {
+            Providers::<T>::try_mutate(who, |info| {
+                let info = info.as_mut().ok_or(Error::<T>::NotRegistered)?;
+                let used = info
+                    .used
+                    .checked_add(bytes)
+                    .filter(|&used| used <= info.capacity)
+                    .ok_or(Error::<T>::InsufficientCapacity)?;
+                info.used = used;
+                Ok(())
+            })
+        }
+
+        fn release(who: &T::AccountId, bytes: u64) {
+            Providers::<T>::mutate(who, |info| {
+                if let Some(info) = info {
+                    info.used = info.used.saturating_sub(bytes);
+                }
+            });
+        }
+
+        fn price(who: &T::AccountId) -> Option<BalanceOf<T>> {
+            Providers::<T>::get(who).map(|p| p.price)
+        }
+
+        fn slash(who: &T::AccountId, fraction: Perbill) -> BalanceOf<T> {
+            let Some(mut info) = Providers::<T>::get(who) else {
+                return Zero::zero();
+            };
+            let burnt = T::Currency::burn_held(
+                &HoldReason::ProviderStake.into(),
+                who,
+                fraction * info.stake,
+                Precision::BestEffort,
+                Fortitude::Force,
+            )
+            .unwrap_or_else(|_| Zero::zero());
+            info.stake = info.stake.saturating_sub(burnt);
+            Providers::<T>::insert(who, info);
+            Self::deposit_event(Event::Slashed {
+                provider: who.clone(),
+                amount: burnt,
+            });
+            burnt
+        }
+
+        fn eject(who: &T::AccountId) {
+            let until = Self::unbonding_end();
+            let ejected = Providers::<T>::mutate(who, |info| match info {
+                Some(info) => {
+                    info.status = ProviderStatus::Ejected { until };
+                    true
+                }
+                None => false,
+            });
+            if ejected {
+                Self::deposit_event(Event::Ejected {
+                    provider: who.clone(),
+                    until,
+                });
+            }
+        }
+    }
+}
