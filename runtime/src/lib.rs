@@ -1,6 +1,282 @@
-//! The Mosaic FRAME runtime: `construct_runtime` over the providers, market and
-//! audit pallets plus balances, timestamp, transaction payment and the
-//! authority sets, executed natively by `mosaic-node`.
+//! The Mosaic FRAME runtime.
 //!
-//! Status: placeholder; built under issue 3. The data-path bounds the runtime
-//! will enforce already live in [`mosaic_primitives::erasure`].
+//! A standard FRAME runtime (`frame_executive` over `frame_system`, balances,
+//! timestamp, transaction payment, Aura and GRANDPA authority sets, sudo) plus
+//! Mosaic's pallets. It is compiled into the node and executed natively: the
+//! node calls [`apis::api::dispatch`] with a runtime API method name
+//! (`Core_execute_block`, `BlockBuilder_apply_extrinsic`, …) and SCALE-encoded
+//! arguments, inside externalities backed by its state trie. There is no wasm
+//! build.
+//!
+//! Transactions are standard signed extrinsics (`MultiSignature`, the usual
+//! transaction extensions: spec and transaction version, genesis, mortality,
+//! nonce, weight, fees), so that Substrate tooling can sign for this chain.
+//!
+//! Genesis presets `dev` and `local` live in [`genesis`].
+
+pub mod apis;
+pub mod genesis;
+#[cfg(test)]
+mod tests;
+
+use polkadot_sdk::frame_support::{
+    derive_impl, parameter_types,
+    traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8},
+    weights::{
+        constants::{RocksDbWeight, WEIGHT_REF_TIME_PER_SECOND},
+        IdentityFee, Weight,
+    },
+};
+use polkadot_sdk::frame_system::limits::{BlockLength, BlockWeights};
+use polkadot_sdk::sp_runtime::{
+    generic, impl_opaque_keys,
+    traits::{BlakeTwo256, IdentifyAccount, Verify},
+    MultiAddress, MultiSignature, Perbill,
+};
+use polkadot_sdk::sp_version::RuntimeVersion;
+use polkadot_sdk::{
+    frame_executive, frame_support, frame_system, pallet_aura, pallet_balances, pallet_grandpa,
+    pallet_sudo, pallet_timestamp, pallet_transaction_payment, sp_consensus_aura, sp_core,
+    sp_runtime,
+};
+
+/// A block number.
+pub type BlockNumber = u32;
+/// A transaction signature: sr25519, ed25519 or ecdsa.
+pub type Signature = MultiSignature;
+/// An account id: the public key behind a [`Signature`].
+pub type AccountId = <<Signature as Verify>::Signer as IdentifyAccount>::AccountId;
+/// A balance.
+pub type Balance = u128;
+/// A transaction index.
+pub type Nonce = u32;
+/// A hash.
+pub type Hash = sp_core::H256;
+/// The address format of extrinsics.
+pub type Address = MultiAddress<AccountId, ()>;
+/// The block header.
+pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+/// The block.
+pub type Block = generic::Block<Header, UncheckedExtrinsic>;
+/// The Aura authority key: ed25519, as block seals are.
+pub type AuraId = sp_consensus_aura::ed25519::AuthorityId;
+
+/// The transaction extensions every signed extrinsic carries, in order.
+pub type TxExtension = (
+    frame_system::AuthorizeCall<Runtime>,
+    frame_system::CheckNonZeroSender<Runtime>,
+    frame_system::CheckSpecVersion<Runtime>,
+    frame_system::CheckTxVersion<Runtime>,
+    frame_system::CheckGenesis<Runtime>,
+    frame_system::CheckEra<Runtime>,
+    frame_system::CheckNonce<Runtime>,
+    frame_system::CheckWeight<Runtime>,
+    pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+    frame_system::WeightReclaim<Runtime>,
+);
+
+/// An extrinsic as it appears in a block.
+pub type UncheckedExtrinsic =
+    generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
+/// What a signer signs.
+pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
+
+/// Runs blocks: initialize, apply extrinsics, finalize.
+pub type Executive = frame_executive::Executive<
+    Runtime,
+    Block,
+    frame_system::ChainContext<Runtime>,
+    Runtime,
+    AllPalletsWithSystem,
+>;
+
+/// One token has 12 decimals.
+pub const UNIT: Balance = 1_000_000_000_000;
+/// A thousandth of a token.
+pub const MILLI_UNIT: Balance = UNIT / 1_000;
+/// Smallest balance an account may hold.
+pub const EXISTENTIAL_DEPOSIT: Balance = MILLI_UNIT;
+
+/// Milliseconds per slot: one block per slot at most.
+pub const SLOT_DURATION_MS: u64 = 3_000;
+/// Blocks in a minute.
+pub const MINUTES: BlockNumber = 60_000 / SLOT_DURATION_MS as BlockNumber;
+/// Blocks in an hour.
+pub const HOURS: BlockNumber = MINUTES * 60;
+/// Blocks in a day.
+pub const DAYS: BlockNumber = HOURS * 24;
+
+/// The runtime's version; `spec_version` changes with every change of logic.
+pub const VERSION: RuntimeVersion = RuntimeVersion {
+    spec_name: alloc::borrow::Cow::Borrowed("mosaic"),
+    impl_name: alloc::borrow::Cow::Borrowed("mosaic-node"),
+    authoring_version: 1,
+    spec_version: 1,
+    impl_version: 0,
+    apis: apis::RUNTIME_API_VERSIONS,
+    transaction_version: 1,
+    // State and extrinsics roots both use trie layout V1.
+    system_version: 2,
+};
+
+extern crate alloc;
+
+impl_opaque_keys! {
+    /// The keys a validator holds.
+    pub struct SessionKeys {
+        /// Block authoring.
+        pub aura: Aura,
+        /// Finality votes.
+        pub grandpa: Grandpa,
+    }
+}
+
+const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
+
+parameter_types! {
+    pub const Version: RuntimeVersion = VERSION;
+    /// Two seconds of compute per three-second block, 5 MiB of proof.
+    pub RuntimeBlockWeights: BlockWeights = BlockWeights::with_sensible_defaults(
+        Weight::from_parts(2 * WEIGHT_REF_TIME_PER_SECOND, 5 * 1024 * 1024),
+        NORMAL_DISPATCH_RATIO,
+    );
+    pub RuntimeBlockLength: BlockLength = BlockLength::builder()
+        .max_length(5 * 1024 * 1024)
+        .modify_max_length_for_class(
+            frame_support::dispatch::DispatchClass::Normal,
+            |max| *max = NORMAL_DISPATCH_RATIO * *max,
+        )
+        .build();
+}
+
+#[derive_impl(frame_system::config_preludes::SolochainDefaultConfig)]
+impl frame_system::Config for Runtime {
+    type Block = Block;
+    type AccountId = AccountId;
+    type Nonce = Nonce;
+    type Hash = Hash;
+    type Lookup = sp_runtime::traits::AccountIdLookup<AccountId, ()>;
+    type BlockWeights = RuntimeBlockWeights;
+    type BlockLength = RuntimeBlockLength;
+    type DbWeight = RocksDbWeight;
+    type Version = Version;
+    type AccountData = pallet_balances::AccountData<Balance>;
+    type SS58Prefix = ConstU16<42>;
+    type MaxConsumers = ConstU32<16>;
+}
+
+use frame_support::traits::ConstU16;
+
+impl pallet_timestamp::Config for Runtime {
+    type Moment = u64;
+    type OnTimestampSet = Aura;
+    type MinimumPeriod = ConstU64<{ SLOT_DURATION_MS / 2 }>;
+    type WeightInfo = ();
+}
+
+impl pallet_aura::Config for Runtime {
+    type AuthorityId = AuraId;
+    type DisabledValidators = ();
+    type MaxAuthorities = ConstU32<32>;
+    type AllowMultipleBlocksPerSlot = ConstBool<false>;
+    type SlotDuration = ConstU64<SLOT_DURATION_MS>;
+}
+
+impl pallet_grandpa::Config for Runtime {
+    type RuntimeEvent = RuntimeEvent;
+    type WeightInfo = ();
+    type MaxAuthorities = ConstU32<32>;
+    type MaxNominators = ConstU32<0>;
+    type MaxSetIdSessionEntries = ConstU64<0>;
+    type KeyOwnerProof = sp_core::Void;
+    type EquivocationReportSystem = ();
+}
+
+impl pallet_balances::Config for Runtime {
+    type RuntimeEvent = RuntimeEvent;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type RuntimeFreezeReason = RuntimeFreezeReason;
+    type WeightInfo = ();
+    type Balance = Balance;
+    type DustRemoval = ();
+    type ExistentialDeposit = ConstU128<EXISTENTIAL_DEPOSIT>;
+    type AccountStore = System;
+    type ReserveIdentifier = [u8; 8];
+    type FreezeIdentifier = RuntimeFreezeReason;
+    type MaxLocks = ConstU32<50>;
+    type MaxReserves = ConstU32<50>;
+    type MaxFreezes = ConstU32<0>;
+    type DoneSlashHandler = ();
+}
+
+impl pallet_transaction_payment::Config for Runtime {
+    type RuntimeEvent = RuntimeEvent;
+    // Fees are burnt: they leave total issuance, as the token invariant counts.
+    type OnChargeTransaction = pallet_transaction_payment::FungibleAdapter<Balances, ()>;
+    type OperationalFeeMultiplier = ConstU8<5>;
+    type WeightToFee = IdentityFee<Balance>;
+    type LengthToFee = IdentityFee<Balance>;
+    type FeeMultiplierUpdate = ();
+    type WeightInfo = ();
+}
+
+impl pallet_sudo::Config for Runtime {
+    type RuntimeEvent = RuntimeEvent;
+    type RuntimeCall = RuntimeCall;
+    type WeightInfo = ();
+}
+
+parameter_types! {
+    pub const ProviderMinStake: Balance = 100 * UNIT;
+    pub const ProviderStakePerGiB: Balance = 10 * UNIT;
+    pub const ProviderUnbondingPeriod: BlockNumber = DAYS;
+}
+
+impl pallet_mosaic_providers::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type MinStake = ProviderMinStake;
+    type StakePerGiB = ProviderStakePerGiB;
+    type UnbondingPeriod = ProviderUnbondingPeriod;
+    type MaxProviders = ConstU32<1_024>;
+    type MaxPeerIdLen = ConstU32<64>;
+    type MaxMultiaddrs = ConstU32<8>;
+    type MaxMultiaddrLen = ConstU32<128>;
+    type WeightInfo = ();
+}
+
+#[frame_support::runtime]
+mod runtime {
+    /// The Mosaic runtime.
+    #[runtime::runtime]
+    #[runtime::derive(
+        RuntimeCall,
+        RuntimeEvent,
+        RuntimeError,
+        RuntimeOrigin,
+        RuntimeFreezeReason,
+        RuntimeHoldReason,
+        RuntimeSlashReason,
+        RuntimeLockId,
+        RuntimeTask,
+        RuntimeViewFunction
+    )]
+    pub struct Runtime;
+
+    #[runtime::pallet_index(0)]
+    pub type System = frame_system;
+    #[runtime::pallet_index(1)]
+    pub type Timestamp = pallet_timestamp;
+    #[runtime::pallet_index(2)]
+    pub type Aura = pallet_aura;
+    #[runtime::pallet_index(3)]
+    pub type Grandpa = pallet_grandpa;
+    #[runtime::pallet_index(4)]
+    pub type Balances = pallet_balances;
+    #[runtime::pallet_index(5)]
+    pub type TransactionPayment = pallet_transaction_payment;
+    #[runtime::pallet_index(6)]
+    pub type Sudo = pallet_sudo;
+    #[runtime::pallet_index(10)]
+    pub type Providers = pallet_mosaic_providers;
+}

@@ -1,0 +1,115 @@
+//! Genesis presets.
+//!
+//! * `dev`: one validator, //Alice (Aura and GRANDPA keys from her ed25519
+//!   dev seed), who is also the sudo key.
+//! * `local`: validators //Alice, //Bob, //Charlie and //Dave.
+//!
+//! In both, the twelve well-known Substrate development accounts (//Alice …
+//! //Ferdie and their //stash accounts, sr25519) hold [`DEV_ENDOWMENT`] each,
+//! so that standard tooling can sign with them.
+//!
+//! A preset is a JSON patch over the default genesis config, as the
+//! `GenesisBuilder` runtime API defines.
+
+use alloc::{string::String, vec, vec::Vec};
+
+use polkadot_sdk::frame_support::build_struct_json_patch;
+use polkadot_sdk::sp_keyring::{Ed25519Keyring, Sr25519Keyring};
+use polkadot_sdk::{pallet_grandpa, sp_genesis_builder::PresetId};
+
+use crate::{
+    AccountId, AuraConfig, AuraId, Balance, BalancesConfig, GrandpaConfig, RuntimeGenesisConfig,
+    SudoConfig, UNIT,
+};
+
+/// Name of the single-validator development preset.
+pub const DEV: &str = "dev";
+/// Name of the four-validator local testnet preset.
+pub const LOCAL: &str = "local";
+/// What each development account starts with.
+pub const DEV_ENDOWMENT: Balance = 1_000_000 * UNIT;
+
+/// The well-known development accounts.
+pub fn dev_accounts() -> Vec<AccountId> {
+    Sr25519Keyring::well_known()
+        .map(|k| k.to_account_id())
+        .collect()
+}
+
+fn patch(validators: &[Ed25519Keyring]) -> serde_json::Value {
+    let aura: Vec<AuraId> = validators.iter().map(|v| v.public().into()).collect();
+    let grandpa: Vec<(pallet_grandpa::AuthorityId, u64)> =
+        validators.iter().map(|v| (v.public().into(), 1)).collect();
+    build_struct_json_patch!(RuntimeGenesisConfig {
+        balances: BalancesConfig {
+            balances: dev_accounts()
+                .into_iter()
+                .map(|account| (account, DEV_ENDOWMENT))
+                .collect(),
+        },
+        aura: AuraConfig { authorities: aura },
+        grandpa: GrandpaConfig {
+            authorities: grandpa
+        },
+        sudo: SudoConfig {
+            key: Some(Sr25519Keyring::Alice.to_account_id()),
+        },
+    })
+}
+
+/// The JSON patch of a preset, if it exists.
+pub fn preset(id: &PresetId) -> Option<Vec<u8>> {
+    let patch = match id.as_str() {
+        DEV => patch(&[Ed25519Keyring::Alice]),
+        LOCAL => patch(&[
+            Ed25519Keyring::Alice,
+            Ed25519Keyring::Bob,
+            Ed25519Keyring::Charlie,
+            Ed25519Keyring::Dave,
+        ]),
+        _ => return None,
+    };
+    Some(
+        serde_json::to_string(&patch)
+            .expect("a JSON value serializes; qed")
+            .into_bytes(),
+    )
+}
+
+/// The presets this runtime offers.
+pub fn preset_names() -> Vec<PresetId> {
+    vec![String::from(DEV), String::from(LOCAL)]
+}
+
+/// Merges a JSON patch into `base`: objects key by key, anything else
+/// replaced (the rule `GenesisBuilder` presets follow).
+pub fn merge_json(base: &mut serde_json::Value, patch: serde_json::Value) {
+    match (base, patch) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
+            for (key, value) in patch {
+                merge_json(base.entry(key).or_insert(serde_json::Value::Null), value);
+            }
+        }
+        (base, patch) => *base = patch,
+    }
+}
+
+/// The full genesis config of a preset: its patch over the defaults.
+pub fn preset_config(id: &str) -> Option<serde_json::Value> {
+    let patch: serde_json::Value =
+        serde_json::from_slice(&preset(&id.into())?).expect("presets are JSON made above; qed");
+    let mut config = serde_json::to_value(RuntimeGenesisConfig::default())
+        .expect("the default config serializes; qed");
+    merge_json(&mut config, patch);
+    Some(config)
+}
+
+/// The genesis storage of a full genesis config.
+pub fn build_storage(
+    config: serde_json::Value,
+) -> Result<polkadot_sdk::sp_core::storage::Storage, String> {
+    use polkadot_sdk::sp_runtime::BuildStorage;
+    let config: RuntimeGenesisConfig =
+        serde_json::from_value(config).map_err(|e| format!("invalid genesis config: {e}"))?;
+    config.build_storage()
+}

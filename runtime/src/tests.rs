@@ -1,0 +1,376 @@
+//! The runtime executed natively, as the node will: genesis from a preset
+//! through the `GenesisBuilder` API, a block authored with inherents and a
+//! signed transfer, then imported by `Core_execute_block` on a fresh state.
+
+use std::panic::AssertUnwindSafe;
+
+use parity_scale_codec::{Decode, Encode};
+use polkadot_sdk::frame_support::traits::fungible::Inspect;
+use polkadot_sdk::sp_consensus_aura::{Slot, AURA_ENGINE_ID};
+use polkadot_sdk::sp_core::storage::{StateVersion, Storage};
+use polkadot_sdk::sp_externalities::{set_and_run_with_externalities, Extensions};
+use polkadot_sdk::sp_inherents::InherentData;
+use polkadot_sdk::sp_keyring::Sr25519Keyring;
+use polkadot_sdk::sp_runtime::generic::{Digest, DigestItem, Era};
+use polkadot_sdk::sp_runtime::traits::{BlakeTwo256, Hash as _, Header as _};
+use polkadot_sdk::sp_runtime::{ApplyExtrinsicResult, MultiAddress, MultiSignature};
+use polkadot_sdk::sp_state_machine::{BasicExternalities, Ext, InMemoryBackend, OverlayedChanges};
+use polkadot_sdk::{frame_system, pallet_balances, pallet_transaction_payment, sp_timestamp};
+
+use crate::apis::api::dispatch;
+use crate::genesis::{self, DEV_ENDOWMENT};
+use crate::*;
+
+type Backend = InMemoryBackend<BlakeTwo256>;
+
+/// Runs one runtime API call natively; a panic or unknown method is an error.
+fn call(
+    backend: &Backend,
+    overlay: &mut OverlayedChanges<BlakeTwo256>,
+    method: &str,
+    args: &[u8],
+) -> Result<Vec<u8>, String> {
+    let mut extensions = Extensions::default();
+    overlay.enter_runtime().expect("not in the runtime yet");
+    let result = {
+        let mut ext = Ext::new(overlay, backend, Some(&mut extensions));
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            set_and_run_with_externalities(&mut ext, || dispatch(method, args))
+        }))
+    };
+    overlay.exit_runtime().expect("in the runtime");
+    result
+        .map_err(|_| format!("{method} panicked"))?
+        .ok_or_else(|| format!("unknown method {method}"))
+}
+
+fn decode<T: Decode>(bytes: Vec<u8>) -> T {
+    T::decode(&mut &bytes[..]).expect("the runtime returns valid SCALE")
+}
+
+/// Genesis storage of a preset, built through the `GenesisBuilder` API the
+/// way a chain spec builder does.
+fn genesis_through_api(preset: &str) -> Storage {
+    let mut ext = BasicExternalities::new_empty();
+    ext.execute_with(|| {
+        let defaults: Option<Vec<u8>> =
+            decode(dispatch("GenesisBuilder_get_preset", &None::<String>.encode()).unwrap());
+        let patch: Option<Vec<u8>> = decode(
+            dispatch(
+                "GenesisBuilder_get_preset",
+                &Some(preset.to_owned()).encode(),
+            )
+            .unwrap(),
+        );
+        let mut config: serde_json::Value = serde_json::from_slice(&defaults.unwrap()).unwrap();
+        genesis::merge_json(
+            &mut config,
+            serde_json::from_slice(&patch.unwrap()).unwrap(),
+        );
+        let built: Result<(), String> = decode(
+            dispatch(
+                "GenesisBuilder_build_state",
+                &serde_json::to_vec(&config).unwrap().encode(),
+            )
+            .unwrap(),
+        );
+        built.unwrap();
+    });
+    ext.into_storages()
+}
+
+struct Chain {
+    backend: Backend,
+    genesis_hash: Hash,
+}
+
+impl Chain {
+    fn new(storage: Storage) -> Self {
+        let backend = Backend::from((storage, StateVersion::V1));
+        let genesis = Header::new(
+            0,
+            BlakeTwo256::trie_root(vec![], StateVersion::V1),
+            *backend.root(),
+            Default::default(),
+            Default::default(),
+        );
+        Chain {
+            backend,
+            genesis_hash: genesis.hash(),
+        }
+    }
+
+    fn transfer(
+        &self,
+        from: Sr25519Keyring,
+        to: Sr25519Keyring,
+        amount: Balance,
+        nonce: Nonce,
+    ) -> UncheckedExtrinsic {
+        let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+            dest: MultiAddress::Id(to.to_account_id()),
+            value: amount,
+        });
+        let extension: TxExtension = (
+            frame_system::AuthorizeCall::new(),
+            frame_system::CheckNonZeroSender::new(),
+            frame_system::CheckSpecVersion::new(),
+            frame_system::CheckTxVersion::new(),
+            frame_system::CheckGenesis::new(),
+            frame_system::CheckEra::from(Era::Immortal),
+            frame_system::CheckNonce::from(nonce),
+            frame_system::CheckWeight::new(),
+            pallet_transaction_payment::ChargeTransactionPayment::from(0),
+            frame_system::WeightReclaim::new(),
+        );
+        let implicit = (
+            (),
+            (),
+            VERSION.spec_version,
+            VERSION.transaction_version,
+            self.genesis_hash,
+            self.genesis_hash,
+            (),
+            (),
+            (),
+            (),
+        );
+        let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
+        let signature = payload.using_encoded(|bytes| from.sign(bytes));
+        UncheckedExtrinsic::new_signed(
+            call,
+            MultiAddress::Id(from.to_account_id()),
+            MultiSignature::Sr25519(signature),
+            extension,
+        )
+    }
+
+    /// Authors block 1 on genesis with `transactions`; returns the block and
+    /// the post-state root the author computed.
+    fn author(&self, slot: u64, transactions: Vec<UncheckedExtrinsic>) -> (Block, Hash) {
+        let mut overlay = OverlayedChanges::default();
+        let digest = Digest {
+            logs: vec![DigestItem::PreRuntime(
+                AURA_ENGINE_ID,
+                Slot::from(slot).encode(),
+            )],
+        };
+        let header = Header::new(
+            1,
+            Default::default(),
+            Default::default(),
+            self.genesis_hash,
+            digest,
+        );
+        call(
+            &self.backend,
+            &mut overlay,
+            "Core_initialize_block",
+            &header.encode(),
+        )
+        .unwrap();
+
+        let mut inherent_data = InherentData::new();
+        inherent_data
+            .put_data(
+                sp_timestamp::INHERENT_IDENTIFIER,
+                &(slot * SLOT_DURATION_MS),
+            )
+            .unwrap();
+        let inherents: Vec<UncheckedExtrinsic> = decode(
+            call(
+                &self.backend,
+                &mut overlay,
+                "BlockBuilder_inherent_extrinsics",
+                &inherent_data.encode(),
+            )
+            .unwrap(),
+        );
+        let mut extrinsics = Vec::new();
+        for xt in inherents.into_iter().chain(transactions) {
+            let applied: ApplyExtrinsicResult = decode(
+                call(
+                    &self.backend,
+                    &mut overlay,
+                    "BlockBuilder_apply_extrinsic",
+                    &xt.encode(),
+                )
+                .unwrap(),
+            );
+            assert!(matches!(applied, Ok(Ok(()))), "{applied:?}");
+            extrinsics.push(xt);
+        }
+        let header: Header = decode(
+            call(
+                &self.backend,
+                &mut overlay,
+                "BlockBuilder_finalize_block",
+                &[],
+            )
+            .unwrap(),
+        );
+        let changes = overlay
+            .drain_storage_changes(&self.backend, StateVersion::V1)
+            .unwrap();
+        assert_eq!(changes.transaction_storage_root, *header.state_root());
+        (
+            Block { header, extrinsics },
+            changes.transaction_storage_root,
+        )
+    }
+
+    /// Imports `block` on genesis; returns the post-state root.
+    fn import(&self, block: &Block) -> Result<Hash, String> {
+        let mut overlay = OverlayedChanges::default();
+        call(
+            &self.backend,
+            &mut overlay,
+            "Core_execute_block",
+            &block.encode(),
+        )?;
+        Ok(overlay
+            .drain_storage_changes(&self.backend, StateVersion::V1)?
+            .transaction_storage_root)
+    }
+
+    /// Reads state after importing `block`.
+    fn after<R>(&self, block: &Block, read: impl FnOnce() -> R) -> R {
+        let mut overlay = OverlayedChanges::default();
+        call(
+            &self.backend,
+            &mut overlay,
+            "Core_execute_block",
+            &block.encode(),
+        )
+        .unwrap();
+        let mut extensions = Extensions::default();
+        let mut ext = Ext::new(&mut overlay, &self.backend, Some(&mut extensions));
+        set_and_run_with_externalities(&mut ext, read)
+    }
+}
+
+#[test]
+fn presets_build_through_the_api_as_natively() {
+    for preset in genesis::preset_names() {
+        let typed = genesis::build_storage(genesis::preset_config(&preset).unwrap()).unwrap();
+        assert_eq!(genesis_through_api(&preset).top, typed.top, "{preset}");
+    }
+    assert!(genesis::preset_config("nope").is_none());
+}
+
+#[test]
+fn presets_fund_the_dev_accounts_and_set_validators() {
+    let chain = Chain::new(genesis_through_api(genesis::LOCAL));
+    let mut overlay = OverlayedChanges::default();
+    let authorities: Vec<AuraId> =
+        decode(call(&chain.backend, &mut overlay, "AuraApi_authorities", &[]).unwrap());
+    assert_eq!(authorities.len(), 4);
+    let mut extensions = Extensions::default();
+    let mut ext = Ext::new(&mut overlay, &chain.backend, Some(&mut extensions));
+    set_and_run_with_externalities(&mut ext, || {
+        assert_eq!(genesis::dev_accounts().len(), 12);
+        for account in genesis::dev_accounts() {
+            assert_eq!(Balances::balance(&account), DEV_ENDOWMENT);
+        }
+    });
+}
+
+#[test]
+fn blocks_authored_natively_import_with_the_same_state_root() {
+    let chain = Chain::new(genesis_through_api(genesis::DEV));
+    let slot = 1_000_000;
+    let transfer = chain.transfer(Sr25519Keyring::Alice, Sr25519Keyring::Bob, 5 * UNIT, 0);
+    let (block, root) = chain.author(slot, vec![transfer]);
+    assert_eq!(
+        block.extrinsics.len(),
+        2,
+        "timestamp inherent and the transfer"
+    );
+
+    // Imported twice, on fresh overlays: the same root both times.
+    assert_eq!(chain.import(&block), Ok(root));
+    assert_eq!(chain.import(&block), Ok(root));
+    chain.after(&block, || {
+        assert_eq!(
+            Balances::balance(&Sr25519Keyring::Bob.to_account_id()),
+            DEV_ENDOWMENT + 5 * UNIT
+        );
+        assert_eq!(
+            System::account_nonce(Sr25519Keyring::Alice.to_account_id()),
+            1
+        );
+    });
+
+    // A block claiming another state root is rejected.
+    let mut bad = block.clone();
+    bad.header.state_root = Hash::repeat_byte(7);
+    assert!(chain.import(&bad).is_err());
+
+    // So is one with a transaction signed by someone else.
+    let mut forged = block.clone();
+    forged.extrinsics[1] = {
+        let mut xt = chain.transfer(Sr25519Keyring::Alice, Sr25519Keyring::Bob, 5 * UNIT, 0);
+        let other = chain.transfer(Sr25519Keyring::Charlie, Sr25519Keyring::Bob, 5 * UNIT, 0);
+        if let (
+            polkadot_sdk::sp_runtime::generic::Preamble::Signed(_, sig, _),
+            polkadot_sdk::sp_runtime::generic::Preamble::Signed(_, other_sig, _),
+        ) = (&mut xt.preamble, other.preamble)
+        {
+            *sig = other_sig;
+        }
+        xt
+    };
+    assert!(chain.import(&forged).is_err());
+}
+
+#[test]
+fn transactions_with_a_wrong_nonce_or_genesis_are_refused() {
+    let chain = Chain::new(genesis_through_api(genesis::DEV));
+    let mut overlay = OverlayedChanges::default();
+    let digest = Digest {
+        logs: vec![DigestItem::PreRuntime(
+            AURA_ENGINE_ID,
+            Slot::from(7u64).encode(),
+        )],
+    };
+    let header = Header::new(
+        1,
+        Default::default(),
+        Default::default(),
+        chain.genesis_hash,
+        digest,
+    );
+    call(
+        &chain.backend,
+        &mut overlay,
+        "Core_initialize_block",
+        &header.encode(),
+    )
+    .unwrap();
+    let stale = chain.transfer(Sr25519Keyring::Alice, Sr25519Keyring::Bob, UNIT, 5);
+    let applied: ApplyExtrinsicResult = decode(
+        call(
+            &chain.backend,
+            &mut overlay,
+            "BlockBuilder_apply_extrinsic",
+            &stale.encode(),
+        )
+        .unwrap(),
+    );
+    assert!(applied.is_err(), "{applied:?}");
+    let other_chain = Chain {
+        backend: Backend::from((genesis_through_api(genesis::DEV), StateVersion::V1)),
+        genesis_hash: Hash::repeat_byte(1),
+    };
+    let foreign = other_chain.transfer(Sr25519Keyring::Alice, Sr25519Keyring::Bob, UNIT, 0);
+    let applied: ApplyExtrinsicResult = decode(
+        call(
+            &chain.backend,
+            &mut overlay,
+            "BlockBuilder_apply_extrinsic",
+            &foreign.encode(),
+        )
+        .unwrap(),
+    );
+    assert!(applied.is_err(), "{applied:?}");
+}
