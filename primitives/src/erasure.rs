@@ -12,8 +12,9 @@
 //! within 25% at `16 + 8` and `10 + 20`, and it decodes 3 to 18× faster at
 //! every shape, so it is the one kept.
 
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use reed_solomon_erasure::galois_8::ReedSolomon;
+use scale_info::TypeInfo;
 
 use crate::merkle::LEAF_SIZE;
 
@@ -42,7 +43,18 @@ pub const DEFAULT_PARITY_SHARDS: u8 = 2;
 pub const MAX_SHARD_SIZE: u32 = MAX_SEGMENT_SIZE;
 
 /// How an object is cut and coded. Recorded in the manifest and on chain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    TypeInfo,
+    MaxEncodedLen,
+)]
 pub struct CodingParams {
     /// `k`: shards that carry the segment's bytes.
     pub data_shards: u8,

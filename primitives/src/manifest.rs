@@ -54,6 +54,23 @@ pub fn roots_cid(roots: &[ShardRoot]) -> Cid {
     cid_v1(RAW_CODEC, hasher.finalize().into())
 }
 
+/// Whether `cid` can name an object: CIDv1, SHA-256, raw or dag-pb.
+pub fn is_object_cid(cid: &Cid) -> bool {
+    let hash = cid.hash();
+    cid.version() == cid::Version::V1
+        && hash.code() == SHA2_256
+        && hash.size() == 32
+        && [RAW_CODEC, DAG_PB_CODEC].contains(&cid.codec())
+}
+
+/// Parses an object CID from its binary form, as orders on chain carry it.
+/// Only the canonical encoding is accepted: the cid crate would ignore
+/// trailing bytes, and one object must have one byte string.
+pub fn parse_object_cid(bytes: &[u8]) -> Option<Cid> {
+    let cid = Cid::try_from(bytes).ok()?;
+    (cid.to_bytes() == bytes && is_object_cid(&cid)).then_some(cid)
+}
+
 /// A decoded, validated manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
@@ -181,12 +198,7 @@ impl Manifest {
         if self.size > MAX_OBJECT_SIZE {
             return Err(ManifestError::Size(self.size));
         }
-        let hash = self.cid.hash();
-        if self.cid.version() != cid::Version::V1
-            || hash.code() != SHA2_256
-            || hash.size() != 32
-            || ![RAW_CODEC, DAG_PB_CODEC].contains(&self.cid.codec())
-        {
+        if !is_object_cid(&self.cid) {
             return Err(ManifestError::Cid);
         }
         self.coding.validate()?;
@@ -235,12 +247,7 @@ impl Manifest {
             return Err(ManifestError::UnsupportedVersion(version));
         }
         let wire = WireV1::decode_all(&mut body)?;
-        // The cid crate parses a prefix and ignores trailing bytes: insist on
-        // the canonical encoding, so one manifest has one byte string.
-        let cid = Cid::try_from(wire.cid.as_slice()).map_err(|_| ManifestError::Cid)?;
-        if cid.to_bytes() != wire.cid {
-            return Err(ManifestError::Cid);
-        }
+        let cid = parse_object_cid(&wire.cid).ok_or(ManifestError::Cid)?;
         let manifest = Manifest {
             cid,
             size: wire.size,

@@ -12,7 +12,8 @@
 //! [`MAX_SHARD_SIZE`](crate::erasure::MAX_SHARD_SIZE). Verification needs the
 //! root and the shard size (both on chain) and costs at most 17 hashes.
 
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
 use sha2::{Digest, Sha256};
 
 use crate::erasure::MAX_SHARD_SIZE;
@@ -33,7 +34,20 @@ const NODE_TAG: u8 = 1;
 pub type Hash = [u8; 32];
 
 /// The Merkle root of one shard: the shard's name on chain.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    TypeInfo,
+    MaxEncodedLen,
+)]
 pub struct ShardRoot(pub Hash);
 
 impl core::fmt::Debug for ShardRoot {
@@ -45,7 +59,7 @@ impl core::fmt::Debug for ShardRoot {
 }
 
 /// A leaf and the sibling hashes from it up to the root.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
 pub struct MerkleProof {
     /// The leaf's bytes.
     pub leaf: Vec<u8>,

@@ -242,6 +242,7 @@ impl pallet_mosaic_providers::Config for Runtime {
     type MaxPeerIdLen = ConstU32<64>;
     type MaxMultiaddrs = ConstU32<8>;
     type MaxMultiaddrLen = ConstU32<128>;
+    type OnLeave = ();
     type WeightInfo = ();
 }
 

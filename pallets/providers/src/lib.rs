@@ -99,6 +99,17 @@ pub struct Offer<AccountId, Balance> {
     pub price: Balance,
 }
 
+/// Told when a provider stops taking shards (unbond or ejection), so that the
+/// shards it holds can be moved elsewhere.
+pub trait OnProviderLeave<AccountId> {
+    /// `who` is leaving; its shards should be reassigned.
+    fn on_provider_leave(who: &AccountId);
+}
+
+impl<AccountId> OnProviderLeave<AccountId> for () {
+    fn on_provider_leave(_: &AccountId) {}
+}
+
 /// What the market and audit pallets need from the registry.
 pub trait ProviderRegistry<AccountId> {
     /// The currency's balance type.
@@ -116,6 +127,9 @@ pub trait ProviderRegistry<AccountId> {
 
     /// `who`'s current price, if registered.
     fn price(who: &AccountId) -> Option<Self::Balance>;
+
+    /// Bytes booked on `who` (zero if not registered).
+    fn used(who: &AccountId) -> u64;
 
     /// Burns `fraction` of `who`'s stake; returns the amount burnt.
     fn slash(who: &AccountId, fraction: sp_runtime::Perbill) -> Self::Balance;
@@ -194,6 +208,9 @@ pub mod pallet {
         /// Longest multiaddr in bytes.
         #[pallet::constant]
         type MaxMultiaddrLen: Get<u32>;
+
+        /// Told when a provider unbonds or is ejected (the market, to repair).
+        type OnLeave: OnProviderLeave<Self::AccountId>;
 
         /// Weights of this pallet's calls.
         type WeightInfo: WeightInfo;
@@ -396,6 +413,7 @@ pub mod pallet {
             let until = Self::unbonding_end();
             info.status = ProviderStatus::Unbonding { until };
             Providers::<T>::insert(&who, info);
+            T::OnLeave::on_provider_leave(&who);
             Self::deposit_event(Event::Unbonding {
                 provider: who,
                 until,
@@ -536,6 +554,10 @@ pub mod pallet {
             Providers::<T>::get(who).map(|p| p.price)
         }
 
+        fn used(who: &T::AccountId) -> u64 {
+            Providers::<T>::get(who).map_or(0, |p| p.used)
+        }
+
         fn slash(who: &T::AccountId, fraction: Perbill) -> BalanceOf<T> {
             let Some(mut info) = Providers::<T>::get(who) else {
                 return Zero::zero();
@@ -567,6 +589,7 @@ pub mod pallet {
                 None => false,
             });
             if ejected {
+                T::OnLeave::on_provider_leave(who);
                 Self::deposit_event(Event::Ejected {
                     provider: who.clone(),
                     until,

@@ -51,6 +51,7 @@ impl pallet_mosaic_providers::Config for Test {
     type MaxPeerIdLen = ConstU32<64>;
     type MaxMultiaddrs = ConstU32<4>;
     type MaxMultiaddrLen = ConstU32<64>;
+    type OnLeave = ();
     type WeightInfo = ();
 }
 

@@ -1,0 +1,148 @@
+//! A test runtime with balances, the provider registry and the market, and a
+//! proof ledger the tests fill in by hand.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use crate as pallet_mosaic_market;
+use crate::{PeriodIndex, ProofLedger};
+use polkadot_sdk::frame_support::traits::{fungible::Inspect, ConstU32, Hooks};
+use polkadot_sdk::frame_support::{derive_impl, parameter_types};
+use polkadot_sdk::sp_runtime::BuildStorage;
+use polkadot_sdk::{frame_support, frame_system, pallet_balances, sp_io};
+
+type Block = frame_system::mocking::MockBlock<Test>;
+pub type AccountId = u64;
+pub type Balance = u64;
+
+frame_support::construct_runtime!(
+    pub enum Test {
+        System: frame_system,
+        Balances: pallet_balances,
+        Providers: pallet_mosaic_providers,
+        Market: pallet_mosaic_market,
+    }
+);
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+    type Block = Block;
+    type AccountData = pallet_balances::AccountData<Balance>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+    type AccountStore = System;
+    type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+parameter_types! {
+    pub const MinStake: Balance = 1_000;
+    pub const StakePerGiB: Balance = 100;
+    pub const UnbondingPeriod: u64 = 1_000;
+}
+
+impl pallet_mosaic_providers::Config for Test {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type MinStake = MinStake;
+    type StakePerGiB = StakePerGiB;
+    type UnbondingPeriod = UnbondingPeriod;
+    type MaxProviders = ConstU32<16>;
+    type MaxPeerIdLen = ConstU32<64>;
+    type MaxMultiaddrs = ConstU32<4>;
+    type MaxMultiaddrLen = ConstU32<64>;
+    type OnLeave = Market;
+    type WeightInfo = ();
+}
+
+pub const PERIOD: u64 = 10;
+pub const CONFIRM_WINDOW: u64 = 5;
+
+thread_local! {
+    static PROVEN: RefCell<BTreeSet<(AccountId, PeriodIndex)>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// Records that `who` passed its audit in `period`.
+pub fn prove(who: AccountId, period: PeriodIndex) {
+    PROVEN.with(|p| p.borrow_mut().insert((who, period)));
+}
+
+pub struct Ledger;
+
+impl ProofLedger<AccountId> for Ledger {
+    fn proven_periods(who: &AccountId, from: PeriodIndex, to: PeriodIndex) -> u32 {
+        PROVEN.with(|p| p.borrow().range((*who, from)..(*who, to)).count() as u32)
+    }
+}
+
+parameter_types! {
+    pub const PeriodLength: u64 = PERIOD;
+    pub const ConfirmWindow: u64 = CONFIRM_WINDOW;
+    pub const DepositBase: Balance = 50;
+    pub const DepositPerShard: Balance = 2;
+}
+
+impl pallet_mosaic_market::Config for Test {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type Providers = Providers;
+    type Proofs = Ledger;
+    type PeriodLength = PeriodLength;
+    type MinPeriods = ConstU32<1>;
+    type MaxPeriods = ConstU32<100>;
+    type ConfirmWindow = ConfirmWindow;
+    type MaxShardsPerOrder = ConstU32<64>;
+    type MaxCidLen = ConstU32<64>;
+    type MaxDeadlinesPerBlock = ConstU32<2>;
+    type MaxRepairQueue = ConstU32<4>;
+    type RepairsPerBlock = ConstU32<3>;
+    type DepositBase = DepositBase;
+    type DepositPerShard = DepositPerShard;
+    type WeightInfo = ();
+}
+
+/// Accounts 1 to 19 start with `ENDOWMENT` each; 10 to 19 are providers in
+/// tests that register them.
+pub const ENDOWMENT: Balance = 1_000_000_000;
+
+/// Moves to block `n`, running the market's block hook on the way.
+pub fn run_to(n: u64) {
+    while System::block_number() < n {
+        let next = System::block_number() + 1;
+        System::set_block_number(next);
+        Market::on_initialize(next);
+    }
+}
+
+#[derive(Default)]
+pub struct ExtBuilder;
+
+impl ExtBuilder {
+    /// Runs `test`, then checks both pallets' invariants and that the sum of
+    /// balances equals total issuance, which nothing here changes.
+    pub fn run(self, test: impl FnOnce()) {
+        let storage = RuntimeGenesisConfig {
+            balances: pallet_balances::GenesisConfig {
+                balances: (1..20).map(|who| (who, ENDOWMENT)).collect(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .build_storage()
+        .expect("the mock genesis builds");
+        let mut ext = sp_io::TestExternalities::new(storage);
+        ext.execute_with(|| {
+            System::set_block_number(1);
+            test();
+            Market::do_try_state().expect("market invariants hold");
+            Providers::do_try_state().expect("provider invariants hold");
+            let total: Balance = (1..20).map(|who| Balances::total_balance(&who)).sum();
+            assert_eq!(total, 19 * ENDOWMENT, "tokens appeared or vanished");
+            assert_eq!(
+                pallet_balances::TotalIssuance::<Test>::get(),
+                19 * ENDOWMENT
+            );
+        });
+    }
+}
