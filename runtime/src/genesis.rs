@@ -4,6 +4,9 @@
 //!   dev seed), who is also the sudo key.
 //! * `local`: validators //Alice, //Bob, //Charlie and //Dave.
 //!
+//! Each validator's block VRF key (see `pallet_mosaic_audit`) is the sr25519
+//! key of its dev seed.
+//!
 //! In both, the twelve well-known Substrate development accounts (//Alice …
 //! //Ferdie and their //stash accounts, sr25519) hold [`DEV_ENDOWMENT`] each,
 //! so that standard tooling can sign with them.
@@ -18,8 +21,8 @@ use polkadot_sdk::sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 use polkadot_sdk::{pallet_grandpa, sp_genesis_builder::PresetId};
 
 use crate::{
-    AccountId, AuraConfig, AuraId, Balance, BalancesConfig, GrandpaConfig, RuntimeGenesisConfig,
-    SudoConfig, UNIT,
+    AccountId, AuditConfig, AuraConfig, AuraId, Balance, BalancesConfig, GrandpaConfig,
+    RuntimeGenesisConfig, SudoConfig, UNIT,
 };
 
 /// Name of the single-validator development preset.
@@ -34,6 +37,15 @@ pub fn dev_accounts() -> Vec<AccountId> {
     Sr25519Keyring::well_known()
         .map(|k| k.to_account_id())
         .collect()
+}
+
+/// The sr25519 VRF key of a development validator: the sr25519 key of its
+/// dev seed (`//Alice` …).
+pub fn dev_vrf_key(validator: Ed25519Keyring) -> polkadot_sdk::sp_core::sr25519::Public {
+    use polkadot_sdk::sp_core::Pair;
+    polkadot_sdk::sp_core::sr25519::Pair::from_string(&validator.to_seed(), None)
+        .expect("dev seeds are valid; qed")
+        .public()
 }
 
 fn patch(validators: &[Ed25519Keyring]) -> serde_json::Value {
@@ -53,6 +65,9 @@ fn patch(validators: &[Ed25519Keyring]) -> serde_json::Value {
         },
         sudo: SudoConfig {
             key: Some(Sr25519Keyring::Alice.to_account_id()),
+        },
+        audit: AuditConfig {
+            vrf_authorities: validators.iter().map(|v| dev_vrf_key(*v)).collect(),
         },
     })
 }

@@ -242,7 +242,52 @@ impl pallet_mosaic_providers::Config for Runtime {
     type MaxPeerIdLen = ConstU32<64>;
     type MaxMultiaddrs = ConstU32<8>;
     type MaxMultiaddrLen = ConstU32<128>;
-    type OnLeave = ();
+    type OnLeave = Market;
+    type WeightInfo = ();
+}
+
+/// Blocks per audit and payment period (five minutes).
+pub const PERIOD: BlockNumber = 5 * MINUTES;
+
+parameter_types! {
+    pub const PeriodLength: BlockNumber = PERIOD;
+    pub const ConfirmWindow: BlockNumber = 10 * MINUTES;
+    pub const OrderDepositBase: Balance = UNIT;
+    pub const OrderDepositPerShard: Balance = 10 * MILLI_UNIT;
+    pub const AuditSlash: Perbill = Perbill::from_percent(5);
+    pub const AuditReward: Balance = MILLI_UNIT;
+}
+
+impl pallet_mosaic_market::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type Providers = Providers;
+    type Proofs = Audit;
+    type PeriodLength = PeriodLength;
+    type MinPeriods = ConstU32<1>;
+    // A year of five-minute periods.
+    type MaxPeriods = ConstU32<105_120>;
+    type ConfirmWindow = ConfirmWindow;
+    type MaxShardsPerOrder = ConstU32<4_096>;
+    type MaxCidLen = ConstU32<64>;
+    type MaxDeadlinesPerBlock = ConstU32<16>;
+    type MaxRepairQueue = ConstU32<64>;
+    type RepairsPerBlock = ConstU32<16>;
+    type DepositBase = OrderDepositBase;
+    type DepositPerShard = OrderDepositPerShard;
+    type WeightInfo = ();
+}
+
+impl pallet_mosaic_audit::Config for Runtime {
+    type Currency = Balances;
+    type Providers = Providers;
+    type Shards = Market;
+    type PeriodLength = PeriodLength;
+    type SlashFraction = AuditSlash;
+    type MaxMisses = ConstU32<3>;
+    type Reward = AuditReward;
+    type MaxDraws = ConstU32<8>;
+    type MaxAuthorities = ConstU32<32>;
     type WeightInfo = ();
 }
 
@@ -280,4 +325,8 @@ mod runtime {
     pub type Sudo = pallet_sudo;
     #[runtime::pallet_index(10)]
     pub type Providers = pallet_mosaic_providers;
+    #[runtime::pallet_index(11)]
+    pub type Market = pallet_mosaic_market;
+    #[runtime::pallet_index(12)]
+    pub type Audit = pallet_mosaic_audit;
 }

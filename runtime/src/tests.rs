@@ -79,6 +79,21 @@ fn genesis_through_api(preset: &str) -> Storage {
     ext.into_storages()
 }
 
+/// The pre-runtime digest of block 1 at `slot`: Aura's slot and //Alice's
+/// VRF signature over the genesis randomness and the slot.
+fn block_digest(slot: u64) -> Digest {
+    use polkadot_sdk::sp_core::crypto::{Pair as _, VrfSecret};
+    let alice = polkadot_sdk::sp_core::sr25519::Pair::from_string("//Alice", None).unwrap();
+    let transcript = pallet_mosaic_audit::vrf_transcript(&[0; 32], slot);
+    let signature = alice.vrf_sign(&transcript.into_sign_data());
+    Digest {
+        logs: vec![
+            DigestItem::PreRuntime(AURA_ENGINE_ID, Slot::from(slot).encode()),
+            DigestItem::PreRuntime(pallet_mosaic_audit::VRF_ENGINE_ID, signature.encode()),
+        ],
+    }
+}
+
 struct Chain {
     backend: Backend,
     genesis_hash: Hash,
@@ -149,12 +164,7 @@ impl Chain {
     /// the post-state root the author computed.
     fn author(&self, slot: u64, transactions: Vec<UncheckedExtrinsic>) -> (Block, Hash) {
         let mut overlay = OverlayedChanges::default();
-        let digest = Digest {
-            logs: vec![DigestItem::PreRuntime(
-                AURA_ENGINE_ID,
-                Slot::from(slot).encode(),
-            )],
-        };
+        let digest = block_digest(slot);
         let header = Header::new(
             1,
             Default::default(),
@@ -301,6 +311,11 @@ fn blocks_authored_natively_import_with_the_same_state_root() {
         );
     });
 
+    // A block whose VRF signature is not the author's is rejected.
+    let mut unsigned = block.clone();
+    unsigned.header.digest.logs.truncate(1);
+    assert!(chain.import(&unsigned).is_err());
+
     // A block claiming another state root is rejected.
     let mut bad = block.clone();
     bad.header.state_root = Hash::repeat_byte(7);
@@ -327,12 +342,7 @@ fn blocks_authored_natively_import_with_the_same_state_root() {
 fn transactions_with_a_wrong_nonce_or_genesis_are_refused() {
     let chain = Chain::new(genesis_through_api(genesis::DEV));
     let mut overlay = OverlayedChanges::default();
-    let digest = Digest {
-        logs: vec![DigestItem::PreRuntime(
-            AURA_ENGINE_ID,
-            Slot::from(7u64).encode(),
-        )],
-    };
+    let digest = block_digest(7);
     let header = Header::new(
         1,
         Default::default(),

@@ -1,8 +1,471 @@
-//! Audit pallet.
+//! Audit pallet: random challenges, proof verification, rewards and slashing.
 //!
-//! Each period draws (provider, shard, leaf) challenges from randomness no one
-//! can choose or foresee; providers answer with the leaf and its Merkle path,
-//! which the runtime checks with [`mosaic_primitives::merkle::verify`]. Passing
-//! earns the period's payment; missing slashes stake and, repeated, ejects.
+//! **Challenges.** At the first block of every period, each provider holding
+//! shards gets one challenge: one of its live, confirmed shards and one leaf of
+//! it, drawn from the chain's randomness. It answers with `submit_proof` (the
+//! leaf and its Merkle path) before the period ends; the runtime checks it
+//! with [`mosaic_primitives::merkle::verify`] against the shard root on chain.
 //!
-//! Status: placeholder; the FRAME pallet is built under issue 3.
+//! **Outcomes.** A valid proof records the period as proven for the provider
+//! (the market then pays it for that period, see
+//! [`pallet_mosaic_market::ProofLedger`]), mints `Reward`, resets its miss
+//! count, and costs no fee. A bad proof, or none by the period's end, burns
+//! `SlashFraction` of its stake; after `MaxMisses` failures in a row the
+//! provider is ejected and the market moves its shards to others.
+//!
+//! **Randomness and its threat model.** The challenge seed is an accumulator
+//! that every block updates with a VRF output of its author: the block's
+//! `mvrf` pre-runtime digest carries an sr25519 VRF signature over the
+//! previous accumulator and the Aura slot, by the VRF key registered for the
+//! slot's author. The runtime verifies it and rejects a block without a valid
+//! one (once VRF keys are registered). So:
+//!
+//! * no one can compute a period's seed before the block that opens it is
+//!   authored: its input includes the previous accumulator, and only the
+//!   slot's author can evaluate its VRF;
+//! * the author cannot grind: a VRF output is unique for its key and input,
+//!   and neither transactions, timestamps nor anything else it controls enter
+//!   it. Its only lever is to withhold its block, which costs it the block
+//!   and hands the draw to the next author: one bit of bias per slot given up;
+//! * the author of a period's first block learns the seed one block (one
+//!   slot) early. A provider colluding with it gains one slot of warning;
+//!   storage proofs show the data can be served now, and a provider able to
+//!   fetch a missing shard within one slot could also have fetched it within
+//!   the period, which no proof of retrievability prevents.
+//!
+//! Without registered VRF keys (unit tests, a chain configured so) the seed
+//! only changes when a VRF digest is present, and challenges are predictable.
+
+pub use pallet::*;
+
+use parity_scale_codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use polkadot_sdk::{frame_support, frame_system, sp_runtime};
+use scale_info::TypeInfo;
+
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+pub mod weights;
+
+pub use pallet_mosaic_market::{OrderId, PeriodIndex};
+pub use weights::WeightInfo;
+
+/// Engine id of the pre-runtime digest that carries the author's VRF signature.
+pub const VRF_ENGINE_ID: [u8; 4] = *b"mvrf";
+/// Label of the VRF transcript.
+pub const VRF_LABEL: &[u8] = b"mosaic-randomness";
+/// Context for turning the VRF output into randomness bytes.
+pub const VRF_CONTEXT: &[u8] = b"mosaic-randomness-output";
+/// Periods a provider's proof record reaches back; older periods count as
+/// unproven, so providers claim payment within this window.
+pub const HISTORY_PERIODS: u32 = 128;
+
+/// A challenge to a provider.
+#[derive(
+    Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct Challenge {
+    /// Period it belongs to; it must be answered before the period ends.
+    pub period: PeriodIndex,
+    /// The order.
+    pub order: OrderId,
+    /// The shard within the order.
+    pub shard: u32,
+    /// The leaf to prove.
+    pub leaf: u32,
+    /// The shard's root.
+    pub root: mosaic_primitives::merkle::ShardRoot,
+    /// The shard's size in bytes.
+    pub size: u32,
+}
+
+/// Which of the last [`HISTORY_PERIODS`] periods a provider proved.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+pub struct ProofHistory {
+    /// The period of bit 0.
+    pub base: PeriodIndex,
+    /// Bit `i`: period `base + i` was proven.
+    pub bits: u128,
+}
+
+impl ProofHistory {
+    /// Marks `period` proven, sliding the window forward if needed.
+    pub fn record(&mut self, period: PeriodIndex) {
+        if period < self.base {
+            return;
+        }
+        let top = self.base.saturating_add(HISTORY_PERIODS - 1);
+        if period > top {
+            let shift = period - top;
+            self.bits = self.bits.checked_shr(shift).unwrap_or(0);
+            self.base = self.base.saturating_add(shift);
+        }
+        self.bits |= 1 << (period - self.base);
+    }
+
+    /// Proven periods in `from..to` that are still in the window.
+    pub fn count(&self, from: PeriodIndex, to: PeriodIndex) -> u32 {
+        let end = self.base.saturating_add(HISTORY_PERIODS);
+        let (from, to) = (from.max(self.base), to.min(end));
+        if from >= to {
+            return 0;
+        }
+        let width = to - from;
+        let mask = if width >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << width) - 1
+        };
+        ((self.bits >> (from - self.base)) & mask).count_ones()
+    }
+}
+
+/// Why an audit failed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
+pub enum Failure {
+    /// No proof before the period ended.
+    Missed,
+    /// The proof did not verify against the shard root.
+    BadProof,
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+    use super::*;
+    use frame_support::pallet_prelude::*;
+    use frame_support::traits::fungible::{self, Mutate as _};
+    use frame_system::pallet_prelude::*;
+    use mosaic_primitives::merkle::{self, MerkleProof, LEAF_SIZE, MAX_PROOF_DEPTH};
+    use pallet_mosaic_market::{ProofLedger, ShardIndex};
+    use pallet_mosaic_providers::ProviderRegistry;
+    use polkadot_sdk::sp_core::crypto::VrfPublic;
+    use polkadot_sdk::sp_core::sr25519::{
+        self,
+        vrf::{VrfSignature, VrfTranscript},
+    };
+    use polkadot_sdk::sp_io::hashing::blake2_256;
+    use sp_runtime::traits::{SaturatedConversion, Zero};
+    use sp_runtime::Perbill;
+
+    /// The balance type of the currency.
+    pub type BalanceOf<T> = <<T as Config>::Currency as fungible::Inspect<
+        <T as frame_system::Config>::AccountId,
+    >>::Balance;
+
+    /// A leaf as submitted.
+    pub type LeafOf = BoundedVec<u8, ConstU32<{ LEAF_SIZE as u32 }>>;
+    /// A Merkle path as submitted.
+    pub type PathOf = BoundedVec<[u8; 32], ConstU32<{ MAX_PROOF_DEPTH as u32 }>>;
+
+    #[pallet::pallet]
+    pub struct Pallet<T>(_);
+
+    #[pallet::config]
+    pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+        /// The currency rewards are minted in.
+        type Currency: fungible::Mutate<Self::AccountId>;
+
+        /// The provider registry, to slash and eject.
+        type Providers: ProviderRegistry<Self::AccountId, Balance = BalanceOf<Self>>;
+
+        /// The market, to find each provider's shards.
+        type Shards: ShardIndex<Self::AccountId>;
+
+        /// Blocks per period; the market's period length.
+        #[pallet::constant]
+        type PeriodLength: Get<BlockNumberFor<Self>>;
+
+        /// Stake burnt per failed audit.
+        #[pallet::constant]
+        type SlashFraction: Get<Perbill>;
+
+        /// Failed audits in a row that get a provider ejected.
+        #[pallet::constant]
+        type MaxMisses: Get<u32>;
+
+        /// Minted for every passed audit.
+        #[pallet::constant]
+        type Reward: Get<BalanceOf<Self>>;
+
+        /// Draws per provider to find an auditable shard.
+        #[pallet::constant]
+        type MaxDraws: Get<u32>;
+
+        /// Most VRF keys (validators).
+        #[pallet::constant]
+        type MaxAuthorities: Get<u32>;
+
+        /// Weights of this pallet's calls and hooks.
+        type WeightInfo: WeightInfo;
+    }
+
+    #[pallet::event]
+    #[pallet::generate_deposit(pub(super) fn deposit_event)]
+    pub enum Event<T: Config> {
+        /// A provider must prove a leaf of one of its shards this period.
+        Challenged {
+            provider: T::AccountId,
+            challenge: Challenge,
+        },
+        /// A provider proved its challenge and was rewarded.
+        Proven {
+            provider: T::AccountId,
+            period: PeriodIndex,
+            reward: BalanceOf<T>,
+        },
+        /// A provider failed its challenge and was slashed.
+        Failed {
+            provider: T::AccountId,
+            period: PeriodIndex,
+            failure: Failure,
+            slashed: BalanceOf<T>,
+            misses: u32,
+        },
+        /// A provider failed too often in a row and was ejected.
+        Ejected { provider: T::AccountId },
+    }
+
+    #[pallet::error]
+    pub enum Error<T> {
+        /// The caller has no open challenge; wait for the next period.
+        NoChallenge,
+    }
+
+    /// The randomness accumulator.
+    #[pallet::storage]
+    pub type Randomness<T> = StorageValue<_, [u8; 32], ValueQuery>;
+
+    /// The VRF key of each Aura authority, by authority index.
+    #[pallet::storage]
+    pub type VrfAuthorities<T: Config> =
+        StorageValue<_, BoundedVec<sr25519::Public, T::MaxAuthorities>, ValueQuery>;
+
+    /// Open challenges.
+    #[pallet::storage]
+    pub type Challenges<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, Challenge>;
+
+    /// Each provider's proven periods.
+    #[pallet::storage]
+    pub type History<T: Config> =
+        StorageMap<_, Blake2_128Concat, T::AccountId, ProofHistory, ValueQuery>;
+
+    /// Each provider's failures in a row.
+    #[pallet::storage]
+    pub type Misses<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
+
+    #[pallet::genesis_config]
+    #[derive(frame_support::DefaultNoBound)]
+    pub struct GenesisConfig<T: Config> {
+        /// The VRF key of each Aura authority, in authority order.
+        pub vrf_authorities: Vec<sr25519::Public>,
+        #[serde(skip)]
+        pub _config: core::marker::PhantomData<T>,
+    }
+
+    #[pallet::genesis_build]
+    impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+        fn build(&self) {
+            let keys = BoundedVec::try_from(self.vrf_authorities.clone())
+                .expect("more VRF keys than MaxAuthorities in genesis");
+            VrfAuthorities::<T>::put(keys);
+        }
+    }
+
+    #[pallet::hooks]
+    impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+        fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+            Self::absorb_vrf();
+            if !(now % T::PeriodLength::get()).is_zero() {
+                return T::WeightInfo::on_initialize(0);
+            }
+            let period: PeriodIndex = (now / T::PeriodLength::get()).saturated_into();
+            let closed = Self::close_challenges();
+            let opened = Self::open_challenges(period);
+            T::WeightInfo::on_initialize(closed + opened)
+        }
+
+        fn integrity_test() {
+            assert!(
+                !T::PeriodLength::get().is_zero(),
+                "PeriodLength must be positive"
+            );
+            assert!(T::MaxDraws::get() > 0, "MaxDraws must be positive");
+        }
+    }
+
+    #[pallet::call]
+    impl<T: Config> Pallet<T> {
+        /// Answers the caller's open challenge with the leaf and its Merkle
+        /// path. Free when the proof is valid; a bad proof is a failed audit.
+        #[pallet::call_index(0)]
+        #[pallet::weight(T::WeightInfo::submit_proof())]
+        pub fn submit_proof(
+            origin: OriginFor<T>,
+            leaf: LeafOf,
+            path: PathOf,
+        ) -> DispatchResultWithPostInfo {
+            let provider = ensure_signed(origin)?;
+            let challenge = Challenges::<T>::take(&provider).ok_or(Error::<T>::NoChallenge)?;
+            let proof = MerkleProof {
+                leaf: leaf.into_inner(),
+                path: path.into_inner(),
+            };
+            match merkle::verify(
+                &challenge.root,
+                challenge.size.into(),
+                challenge.leaf,
+                &proof,
+            ) {
+                Ok(()) => {
+                    History::<T>::mutate(&provider, |h| h.record(challenge.period));
+                    Misses::<T>::remove(&provider);
+                    let reward = T::Reward::get();
+                    let reward = T::Currency::mint_into(&provider, reward).unwrap_or_default();
+                    Self::deposit_event(Event::Proven {
+                        provider,
+                        period: challenge.period,
+                        reward,
+                    });
+                    Ok(Pays::No.into())
+                }
+                Err(_) => {
+                    Self::fail(&provider, challenge.period, Failure::BadProof);
+                    Ok(Pays::Yes.into())
+                }
+            }
+        }
+    }
+
+    impl<T: Config> Pallet<T> {
+        /// Mixes this block's VRF output into the accumulator. Panics (the
+        /// block is invalid) when VRF keys are registered and the block lacks
+        /// a valid VRF signature by its slot's author.
+        fn absorb_vrf() {
+            let keys = VrfAuthorities::<T>::get();
+            let digest = frame_system::Pallet::<T>::digest();
+            let pre_runtime = |id: [u8; 4]| {
+                digest
+                    .logs
+                    .iter()
+                    .filter_map(|item| item.as_pre_runtime())
+                    .find_map(|(engine, data)| (engine == id).then_some(data))
+            };
+            let slot = pre_runtime(polkadot_sdk::sp_consensus_aura::AURA_ENGINE_ID)
+                .and_then(|data| u64::decode(&mut &data[..]).ok());
+            let signature = pre_runtime(VRF_ENGINE_ID)
+                .and_then(|data| VrfSignature::decode(&mut &data[..]).ok());
+            let (Some(slot), Some(signature)) = (slot, signature) else {
+                assert!(keys.is_empty(), "block lacks the author's VRF signature");
+                return;
+            };
+            if keys.is_empty() {
+                return;
+            }
+            let author = &keys[(slot % keys.len() as u64) as usize];
+            let previous = Randomness::<T>::get();
+            let transcript = vrf_transcript(&previous, slot);
+            assert!(
+                author.vrf_verify(&transcript.clone().into_sign_data(), &signature),
+                "invalid VRF signature"
+            );
+            let output: [u8; 32] = author
+                .make_bytes(VRF_CONTEXT, &transcript, &signature.pre_output)
+                .expect("a verified pre-output yields bytes; qed");
+            Randomness::<T>::put(blake2_256(&(previous, output).encode()));
+        }
+
+        /// Ends the previous period: every open challenge is a miss.
+        fn close_challenges() -> u32 {
+            let mut closed = 0;
+            for (provider, challenge) in Challenges::<T>::drain() {
+                Self::fail(&provider, challenge.period, Failure::Missed);
+                closed += 1;
+            }
+            closed
+        }
+
+        /// Draws one challenge per provider holding shards.
+        fn open_challenges(period: PeriodIndex) -> u32 {
+            let seed = Randomness::<T>::get();
+            let mut opened = 0;
+            for provider in T::Shards::holders() {
+                let count = T::Shards::shard_count(&provider);
+                for draw in 0..T::MaxDraws::get() {
+                    let random = blake2_256(&(seed, period, &provider, draw).encode());
+                    let pick = |at: usize| {
+                        u32::from_le_bytes([
+                            random[at],
+                            random[at + 1],
+                            random[at + 2],
+                            random[at + 3],
+                        ])
+                    };
+                    let Some(shard) = T::Shards::shard_at(&provider, pick(0) % count.max(1)) else {
+                        continue;
+                    };
+                    if !shard.auditable {
+                        continue;
+                    }
+                    let leaves = merkle::leaf_count(shard.size.into())
+                        .expect("shard sizes on chain are within bounds; qed");
+                    let challenge = Challenge {
+                        period,
+                        order: shard.order,
+                        shard: shard.shard,
+                        leaf: pick(4) % leaves,
+                        root: shard.root,
+                        size: shard.size,
+                    };
+                    Challenges::<T>::insert(&provider, challenge.clone());
+                    Self::deposit_event(Event::Challenged {
+                        provider: provider.clone(),
+                        challenge,
+                    });
+                    opened += 1;
+                    break;
+                }
+            }
+            opened
+        }
+
+        fn fail(provider: &T::AccountId, period: PeriodIndex, failure: Failure) {
+            let slashed = T::Providers::slash(provider, T::SlashFraction::get());
+            let misses = Misses::<T>::mutate(provider, |m| {
+                *m = m.saturating_add(1);
+                *m
+            });
+            Self::deposit_event(Event::Failed {
+                provider: provider.clone(),
+                period,
+                failure,
+                slashed,
+                misses,
+            });
+            if misses >= T::MaxMisses::get() {
+                Misses::<T>::remove(provider);
+                T::Providers::eject(provider);
+                Self::deposit_event(Event::Ejected {
+                    provider: provider.clone(),
+                });
+            }
+        }
+    }
+
+    /// The transcript a block's VRF signs: the previous accumulator and the slot.
+    pub fn vrf_transcript(previous: &[u8; 32], slot: u64) -> VrfTranscript {
+        VrfTranscript::new(
+            VRF_LABEL,
+            &[
+                (b"randomness", &previous[..]),
+                (b"slot", &slot.to_le_bytes()),
+            ],
+        )
+    }
+
+    impl<T: Config> ProofLedger<T::AccountId> for Pallet<T> {
+        fn proven_periods(who: &T::AccountId, from: PeriodIndex, to: PeriodIndex) -> u32 {
+            History::<T>::get(who).count(from, to)
+        }
+    }
+}

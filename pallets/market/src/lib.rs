@@ -153,6 +153,8 @@ pub struct ShardRef {
 
 /// What the audit pallet needs from the market.
 pub trait ShardIndex<AccountId> {
+    /// Every provider holding at least one shard.
+    fn holders() -> Vec<AccountId>;
     /// How many shards `who` holds.
     fn shard_count(who: &AccountId) -> u32;
     /// The `slot`-th shard of `who`, if any.
@@ -987,6 +989,10 @@ pub mod pallet {
     }
 
     impl<T: Config> ShardIndex<T::AccountId> for Pallet<T> {
+        fn holders() -> Vec<T::AccountId> {
+            ProviderShardCount::<T>::iter_keys().collect()
+        }
+
         fn shard_count(who: &T::AccountId) -> u32 {
             ProviderShardCount::<T>::get(who)
         }

@@ -1,0 +1,184 @@
+//! A test runtime with balances, providers, market and audit, real shards
+//! with real Merkle roots, and blocks carrying real VRF signatures.
+
+use crate as pallet_mosaic_audit;
+use parity_scale_codec::Encode;
+use polkadot_sdk::frame_support::traits::{ConstU32, Hooks};
+use polkadot_sdk::frame_support::{derive_impl, parameter_types};
+use polkadot_sdk::sp_consensus_aura::AURA_ENGINE_ID;
+use polkadot_sdk::sp_core::crypto::{Pair as _, VrfSecret};
+use polkadot_sdk::sp_core::sr25519;
+use polkadot_sdk::sp_runtime::{BuildStorage, Digest, DigestItem, Perbill};
+use polkadot_sdk::{frame_support, frame_system, pallet_balances, sp_io};
+
+type Block = frame_system::mocking::MockBlock<Test>;
+pub type AccountId = u64;
+pub type Balance = u64;
+
+frame_support::construct_runtime!(
+    pub enum Test {
+        System: frame_system,
+        Balances: pallet_balances,
+        Providers: pallet_mosaic_providers,
+        Market: pallet_mosaic_market,
+        Audit: pallet_mosaic_audit,
+    }
+);
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+    type Block = Block;
+    type AccountData = pallet_balances::AccountData<Balance>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+    type AccountStore = System;
+    type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+pub const STAKE: Balance = 10_000;
+pub const PERIOD: u64 = 10;
+pub const REWARD: Balance = 7;
+pub const MAX_MISSES: u32 = 3;
+
+parameter_types! {
+    pub const MinStake: Balance = 1_000;
+    pub const StakePerGiB: Balance = 100;
+    pub const UnbondingPeriod: u64 = 1_000;
+    pub const PeriodLength: u64 = PERIOD;
+    pub const ConfirmWindow: u64 = 5;
+    pub const DepositBase: Balance = 50;
+    pub const DepositPerShard: Balance = 2;
+    pub const SlashFraction: Perbill = Perbill::from_percent(10);
+    pub const Reward: Balance = REWARD;
+}
+
+impl pallet_mosaic_providers::Config for Test {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type MinStake = MinStake;
+    type StakePerGiB = StakePerGiB;
+    type UnbondingPeriod = UnbondingPeriod;
+    type MaxProviders = ConstU32<16>;
+    type MaxPeerIdLen = ConstU32<64>;
+    type MaxMultiaddrs = ConstU32<4>;
+    type MaxMultiaddrLen = ConstU32<64>;
+    type OnLeave = Market;
+    type WeightInfo = ();
+}
+
+impl pallet_mosaic_market::Config for Test {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type Providers = Providers;
+    type Proofs = Audit;
+    type PeriodLength = PeriodLength;
+    type MinPeriods = ConstU32<1>;
+    type MaxPeriods = ConstU32<100>;
+    type ConfirmWindow = ConfirmWindow;
+    type MaxShardsPerOrder = ConstU32<64>;
+    type MaxCidLen = ConstU32<64>;
+    type MaxDeadlinesPerBlock = ConstU32<4>;
+    type MaxRepairQueue = ConstU32<4>;
+    type RepairsPerBlock = ConstU32<8>;
+    type DepositBase = DepositBase;
+    type DepositPerShard = DepositPerShard;
+    type WeightInfo = ();
+}
+
+impl pallet_mosaic_audit::Config for Test {
+    type Currency = Balances;
+    type Providers = Providers;
+    type Shards = Market;
+    type PeriodLength = PeriodLength;
+    type SlashFraction = SlashFraction;
+    type MaxMisses = ConstU32<MAX_MISSES>;
+    type Reward = Reward;
+    type MaxDraws = ConstU32<8>;
+    type MaxAuthorities = ConstU32<4>;
+    type WeightInfo = ();
+}
+
+/// The validator whose VRF key signs every block.
+pub fn validator() -> sr25519::Pair {
+    sr25519::Pair::from_string("//Alice", None).expect("a dev seed")
+}
+
+/// The digest of block `n` (slot `n`): Aura's slot and the VRF signature of
+/// `signer` over the current accumulator, or none.
+pub fn digest(n: u64, signer: Option<&sr25519::Pair>) -> Digest {
+    let mut logs = vec![DigestItem::PreRuntime(AURA_ENGINE_ID, n.encode())];
+    if let Some(signer) = signer {
+        let transcript = crate::vrf_transcript(&crate::Randomness::<Test>::get(), n);
+        let signature = signer.vrf_sign(&transcript.into_sign_data());
+        logs.push(DigestItem::PreRuntime(
+            crate::VRF_ENGINE_ID,
+            signature.encode(),
+        ));
+    }
+    Digest { logs }
+}
+
+/// Runs blocks up to `n`, each signed by the validator.
+pub fn run_to(n: u64) {
+    while System::block_number() < n {
+        let next = System::block_number() + 1;
+        System::initialize(
+            &next,
+            &Default::default(),
+            &digest(next, Some(&validator())),
+        );
+        Market::on_initialize(next);
+        Audit::on_initialize(next);
+    }
+}
+
+pub const ENDOWMENT: Balance = 1_000_000_000;
+
+#[derive(Default)]
+pub struct ExtBuilder;
+
+impl ExtBuilder {
+    /// Runs `test`; then checks invariants and that total issuance moved
+    /// only by minted rewards and burnt slashes.
+    pub fn run(self, test: impl FnOnce()) {
+        let storage = RuntimeGenesisConfig {
+            balances: pallet_balances::GenesisConfig {
+                balances: (1..20).map(|who| (who, ENDOWMENT)).collect(),
+                ..Default::default()
+            },
+            audit: pallet_mosaic_audit::GenesisConfig {
+                vrf_authorities: vec![validator().public()],
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .build_storage()
+        .expect("the mock genesis builds");
+        let mut ext = sp_io::TestExternalities::new(storage);
+        ext.execute_with(|| {
+            System::set_block_number(1);
+            test();
+            Market::do_try_state().expect("market invariants hold");
+            Providers::do_try_state().expect("provider invariants hold");
+            let (mut minted, mut burnt) = (0, 0);
+            for record in System::events() {
+                match record.event {
+                    RuntimeEvent::Audit(crate::Event::Proven { reward, .. }) => minted += reward,
+                    RuntimeEvent::Providers(pallet_mosaic_providers::Event::Slashed {
+                        amount,
+                        ..
+                    }) => burnt += amount,
+                    _ => {}
+                }
+            }
+            let issuance = pallet_balances::TotalIssuance::<Test>::get();
+            assert_eq!(
+                issuance,
+                19 * ENDOWMENT + minted - burnt,
+                "tokens appeared or vanished"
+            );
+        });
+    }
+}
