@@ -194,6 +194,38 @@ sp_api::impl_runtime_apis! {
         }
     }
 
+    impl crate::mosaic_api::MosaicApi<
+        Block,
+        AccountId,
+        Balance,
+        pallet_mosaic_market::OrderOf<Runtime>,
+        pallet_mosaic_market::ShardOf<Runtime>,
+        pallet_mosaic_providers::ProviderOf<Runtime>,
+    > for Runtime {
+        fn quote(
+            size: u64,
+            coding: pallet_mosaic_market::CodingParams,
+            periods: u32,
+            max_price: Balance,
+        ) -> Result<pallet_mosaic_market::Quote<AccountId, Balance>, sp_runtime::DispatchError> {
+            pallet_mosaic_market::Pallet::<Runtime>::quote(size, coding, periods, max_price)
+        }
+
+        fn order(
+            id: pallet_mosaic_market::OrderId,
+        ) -> Option<(pallet_mosaic_market::OrderOf<Runtime>, Vec<pallet_mosaic_market::ShardOf<Runtime>>)> {
+            pallet_mosaic_market::Pallet::<Runtime>::order_with_shards(id)
+        }
+
+        fn provider(who: AccountId) -> Option<pallet_mosaic_providers::ProviderOf<Runtime>> {
+            pallet_mosaic_providers::Providers::<Runtime>::get(who)
+        }
+
+        fn challenge(who: AccountId) -> Option<pallet_mosaic_audit::Challenge> {
+            pallet_mosaic_audit::Challenges::<Runtime>::get(who)
+        }
+    }
+
     impl sp_genesis_builder::GenesisBuilder<Block> for Runtime {
         fn build_state(config: Vec<u8>) -> sp_genesis_builder::Result {
             build_state::<RuntimeGenesisConfig>(config)

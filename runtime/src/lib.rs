@@ -16,6 +16,7 @@
 
 pub mod apis;
 pub mod genesis;
+pub mod mosaic_api;
 #[cfg(test)]
 mod tests;
 

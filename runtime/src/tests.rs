@@ -384,3 +384,40 @@ fn transactions_with_a_wrong_nonce_or_genesis_are_refused() {
     );
     assert!(applied.is_err(), "{applied:?}");
 }
+
+#[test]
+fn the_mosaic_api_answers_by_name() {
+    let chain = Chain::new(genesis_through_api(genesis::DEV));
+    let mut overlay = OverlayedChanges::default();
+    let coding = pallet_mosaic_market::CodingParams::new(4, 2).unwrap();
+    let args = (1_000_000u64, coding, 10u32, UNIT).encode();
+    let quote: Result<pallet_mosaic_market::Quote<AccountId, Balance>, sp_runtime::DispatchError> =
+        decode(call(&chain.backend, &mut overlay, "MosaicApi_quote", &args).unwrap());
+    // No provider has registered on a fresh chain.
+    let no_providers: sp_runtime::DispatchError =
+        pallet_mosaic_market::Error::<Runtime>::NoProviders.into();
+    assert_eq!(quote, Err(no_providers));
+    let order: Option<(
+        pallet_mosaic_market::OrderOf<Runtime>,
+        Vec<pallet_mosaic_market::ShardOf<Runtime>>,
+    )> = decode(
+        call(
+            &chain.backend,
+            &mut overlay,
+            "MosaicApi_order",
+            &0u64.encode(),
+        )
+        .unwrap(),
+    );
+    assert!(order.is_none());
+    let challenge: Option<pallet_mosaic_audit::Challenge> = decode(
+        call(
+            &chain.backend,
+            &mut overlay,
+            "MosaicApi_challenge",
+            &Sr25519Keyring::Bob.to_account_id().encode(),
+        )
+        .unwrap(),
+    );
+    assert!(challenge.is_none());
+}

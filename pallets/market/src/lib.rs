@@ -136,6 +136,17 @@ pub struct Shard<AccountId, Balance> {
     pub paid_until: PeriodIndex,
 }
 
+/// What storing an object would cost, as `store` would compute it now.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct Quote<AccountId, Balance> {
+    /// Escrow held for the whole duration.
+    pub escrow: Balance,
+    /// Storage deposit held until the order ends.
+    pub deposit: Balance,
+    /// The provider, its price and the shard size, per shard in order.
+    pub placements: Vec<(AccountId, Balance, u32)>,
+}
+
 /// A shard as the audit pallet draws it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ShardRef {
@@ -469,33 +480,20 @@ pub mod pallet {
         ) -> DispatchResult {
             let owner = ensure_signed(origin)?;
             mosaic_primitives::manifest::parse_object_cid(&cid).ok_or(Error::<T>::InvalidCid)?;
-            coding.validate().map_err(|_| Error::<T>::InvalidCoding)?;
-            ensure!(size > 0, Error::<T>::EmptyObject);
-            ensure!(
-                (T::MinPeriods::get()..=T::MaxPeriods::get()).contains(&periods),
-                Error::<T>::InvalidPeriods
-            );
-            let segments = coding.segment_count(size);
-            let expected = segments.saturating_mul(coding.total_shards() as u64);
-            ensure!(
-                expected <= u64::from(T::MaxShardsPerOrder::get()),
-                Error::<T>::TooManyShards
-            );
-            ensure!(roots.len() as u64 == expected, Error::<T>::WrongShardCount);
-
-            let assignment = Self::assign(&coding, size, max_price)?;
+            let Quote {
+                escrow,
+                deposit,
+                placements,
+            } = Self::quote(size, coding, periods, max_price)?;
+            ensure!(roots.len() == placements.len(), Error::<T>::WrongShardCount);
             let id = NextOrderId::<T>::mutate(|next| {
                 let id = *next;
                 *next = next.saturating_add(1);
                 id
             });
-            let mut escrow = BalanceOf::<T>::zero();
             for (number, (root, (provider, price, shard_size))) in
-                roots.iter().zip(assignment).enumerate()
+                roots.iter().zip(placements).enumerate()
             {
-                escrow = escrow
-                    .checked_add(&Self::cost(shard_size, price, periods)?)
-                    .ok_or(Error::<T>::Overflow)?;
                 T::Providers::reserve(&provider, shard_size.into())?;
                 let slot = Self::push_provider_shard(&provider, id, number as u32);
                 Shards::<T>::insert(
@@ -513,8 +511,6 @@ pub mod pallet {
                 );
             }
             let shard_count = roots.len() as u32;
-            let deposit = T::DepositBase::get()
-                .saturating_add(T::DepositPerShard::get().saturating_mul(shard_count.into()));
             T::Currency::hold(&HoldReason::Escrow.into(), &owner, escrow)?;
             T::Currency::hold(&HoldReason::Deposit.into(), &owner, deposit)?;
             let deadline =
@@ -665,6 +661,51 @@ pub mod pallet {
     }
 
     impl<T: Config> Pallet<T> {
+        /// What `store` would assign and hold for such an object now.
+        pub fn quote(
+            size: u64,
+            coding: CodingParams,
+            periods: u32,
+            max_price: BalanceOf<T>,
+        ) -> Result<Quote<T::AccountId, BalanceOf<T>>, DispatchError> {
+            coding.validate().map_err(|_| Error::<T>::InvalidCoding)?;
+            ensure!(size > 0, Error::<T>::EmptyObject);
+            ensure!(
+                (T::MinPeriods::get()..=T::MaxPeriods::get()).contains(&periods),
+                Error::<T>::InvalidPeriods
+            );
+            let shards = coding
+                .segment_count(size)
+                .saturating_mul(coding.total_shards() as u64);
+            ensure!(
+                shards <= u64::from(T::MaxShardsPerOrder::get()),
+                Error::<T>::TooManyShards
+            );
+            let placements = Self::assign(&coding, size, max_price)?;
+            let mut escrow = BalanceOf::<T>::zero();
+            for (_, price, shard_size) in &placements {
+                escrow = escrow
+                    .checked_add(&Self::cost(*shard_size, *price, periods)?)
+                    .ok_or(Error::<T>::Overflow)?;
+            }
+            let deposit = T::DepositBase::get()
+                .saturating_add(T::DepositPerShard::get().saturating_mul((shards as u32).into()));
+            Ok(Quote {
+                escrow,
+                deposit,
+                placements,
+            })
+        }
+
+        /// An order and its shards, in shard order.
+        pub fn order_with_shards(order: OrderId) -> Option<(OrderOf<T>, Vec<ShardOf<T>>)> {
+            let record = Orders::<T>::get(order)?;
+            let shards = (0..record.shard_count)
+                .filter_map(|n| Shards::<T>::get(order, n))
+                .collect();
+            Some((record, shards))
+        }
+
         /// The current audit period.
         pub fn current_period() -> PeriodIndex {
             let now = frame_system::Pallet::<T>::block_number();
