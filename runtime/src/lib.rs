@@ -19,6 +19,7 @@ pub mod genesis;
 pub mod mosaic_api;
 #[cfg(test)]
 mod tests;
+pub mod validators;
 
 use polkadot_sdk::frame_support::{
     derive_impl, parameter_types,
@@ -247,6 +248,10 @@ impl pallet_mosaic_providers::Config for Runtime {
     type WeightInfo = ();
 }
 
+impl validators::Config for Runtime {
+    type ChangeDelay = ConstU32<{ MINUTES }>;
+}
+
 /// Blocks per audit and payment period (five minutes).
 pub const PERIOD: BlockNumber = 5 * MINUTES;
 
@@ -324,6 +329,8 @@ mod runtime {
     pub type TransactionPayment = pallet_transaction_payment;
     #[runtime::pallet_index(6)]
     pub type Sudo = pallet_sudo;
+    #[runtime::pallet_index(7)]
+    pub type Validators = crate::validators;
     #[runtime::pallet_index(10)]
     pub type Providers = pallet_mosaic_providers;
     #[runtime::pallet_index(11)]

@@ -126,6 +126,11 @@ impl Chain {
             dest: MultiAddress::Id(to.to_account_id()),
             value: amount,
         });
+        self.signed(from, call, nonce)
+    }
+
+    /// `call` signed by `from` the way any Substrate client signs.
+    fn signed(&self, from: Sr25519Keyring, call: RuntimeCall, nonce: Nonce) -> UncheckedExtrinsic {
         let extension: TxExtension = (
             frame_system::AuthorizeCall::new(),
             frame_system::CheckNonZeroSender::new(),
@@ -207,7 +212,8 @@ impl Chain {
                 )
                 .unwrap(),
             );
-            assert!(matches!(applied, Ok(Ok(()))), "{applied:?}");
+            // Dispatch errors are included (fees were paid); invalid ones are not.
+            assert!(applied.is_ok(), "{applied:?}");
             extrinsics.push(xt);
         }
         let header: Header = decode(
@@ -383,6 +389,46 @@ fn transactions_with_a_wrong_nonce_or_genesis_are_refused() {
         .unwrap(),
     );
     assert!(applied.is_err(), "{applied:?}");
+}
+
+#[test]
+fn sudo_replaces_the_validator_set() {
+    use polkadot_sdk::sp_keyring::Ed25519Keyring;
+    let chain = Chain::new(genesis_through_api(genesis::DEV));
+    let keys = |v: Ed25519Keyring| validators::ValidatorKeys {
+        aura: v.public().into(),
+        grandpa: v.public().into(),
+        vrf: genesis::dev_vrf_key(v),
+    };
+    let set = vec![keys(Ed25519Keyring::Bob), keys(Ed25519Keyring::Charlie)];
+    let call = RuntimeCall::Sudo(polkadot_sdk::pallet_sudo::Call::sudo {
+        call: Box::new(RuntimeCall::Validators(validators::Call::set_validators {
+            validators: set.clone().try_into().unwrap(),
+        })),
+    });
+    let (block, _) = chain.author(11, vec![chain.signed(Sr25519Keyring::Alice, call, 0)]);
+    chain.after(&block, || {
+        let aura: Vec<AuraId> =
+            polkadot_sdk::pallet_aura::Authorities::<Runtime>::get().into_inner();
+        assert_eq!(aura, vec![set[0].aura.clone(), set[1].aura.clone()]);
+        assert_eq!(
+            pallet_mosaic_audit::VrfAuthorities::<Runtime>::get().into_inner(),
+            vec![set[0].vrf, set[1].vrf]
+        );
+        assert!(polkadot_sdk::pallet_grandpa::PendingChange::<Runtime>::get().is_some());
+    });
+
+    // Anyone but root is refused, and nothing changes.
+    let call = RuntimeCall::Validators(validators::Call::set_validators {
+        validators: set.try_into().unwrap(),
+    });
+    let (block, _) = chain.author(11, vec![chain.signed(Sr25519Keyring::Bob, call, 0)]);
+    chain.after(&block, || {
+        assert_eq!(
+            polkadot_sdk::pallet_aura::Authorities::<Runtime>::get().len(),
+            1
+        );
+    });
 }
 
 #[test]

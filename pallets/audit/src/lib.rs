@@ -338,6 +338,12 @@ pub mod pallet {
     }
 
     impl<T: Config> Pallet<T> {
+        /// Replaces the validators' VRF keys (in Aura authority order), for
+        /// the validator-set change that also changes the Aura authorities.
+        pub fn set_vrf_authorities(keys: BoundedVec<sr25519::Public, T::MaxAuthorities>) {
+            VrfAuthorities::<T>::put(keys);
+        }
+
         /// Mixes this block's VRF output into the accumulator. Panics (the
         /// block is invalid) when VRF keys are registered and the block lacks
         /// a valid VRF signature by its slot's author.
