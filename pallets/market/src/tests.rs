@@ -494,3 +494,53 @@ fn shards_nobody_can_take_stay_and_are_reported() {
         assert!(Market::shard_at(&10, 0).unwrap().auditable);
     });
 }
+
+#[test]
+fn deadlines_spill_over_to_later_blocks_until_none_has_room() {
+    ExtBuilder.run(|| {
+        providers(3, 1);
+        // Two orders fit in a block; sixteen blocks are tried.
+        let first_deadline = 1 + CONFIRM_WINDOW;
+        for _ in 0..32 {
+            store(1, 3);
+        }
+        for block in first_deadline..first_deadline + 16 {
+            assert_eq!(Deadlines::<Test>::get(block).len(), 2);
+        }
+        assert_noop!(
+            Market::store(
+                RuntimeOrigin::signed(1),
+                cid(),
+                SIZE,
+                coding(),
+                roots(6),
+                3,
+                1
+            ),
+            Error::<Test>::TooManyDeadlines
+        );
+        // Each is still cancelled, at the block it was queued in.
+        run_to(first_deadline + 16);
+        assert_eq!(Orders::<Test>::iter().count(), 0);
+        assert_eq!(Balances::balance(&1), ENDOWMENT);
+    });
+}
+
+#[test]
+fn absurd_prices_overflow_cleanly() {
+    ExtBuilder.run(|| {
+        providers(3, Balance::MAX / 2);
+        assert_noop!(
+            Market::store(
+                RuntimeOrigin::signed(1),
+                cid(),
+                SIZE,
+                coding(),
+                roots(6),
+                3,
+                Balance::MAX
+            ),
+            Error::<Test>::Overflow
+        );
+    });
+}
