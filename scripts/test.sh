@@ -13,6 +13,9 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== cargo test: pallet benchmarks, each run once as a test"
+cargo test --locked --features runtime-benchmarks \
+    -p pallet-mosaic-providers -p pallet-mosaic-market -p pallet-mosaic-audit benchmarking
 
 # cargo-fuzz needs nightly-only rustc flags (sanitizers, coverage); the
 # machine has stable Rust, which RUSTC_BOOTSTRAP lets use them.

@@ -136,6 +136,27 @@ pub fn run_to(n: u64) {
 
 pub const ENDOWMENT: Balance = 1_000_000_000;
 
+/// Accounts 1 to 19 hold `ENDOWMENT` and //Alice's VRF key is registered,
+/// at block 1.
+pub fn new_test_ext() -> sp_io::TestExternalities {
+    let storage = RuntimeGenesisConfig {
+        balances: pallet_balances::GenesisConfig {
+            balances: (1..20).map(|who| (who, ENDOWMENT)).collect(),
+            ..Default::default()
+        },
+        audit: pallet_mosaic_audit::GenesisConfig {
+            vrf_authorities: vec![validator().public()],
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .build_storage()
+    .expect("the mock genesis builds");
+    let mut ext = sp_io::TestExternalities::new(storage);
+    ext.execute_with(|| System::set_block_number(1));
+    ext
+}
+
 #[derive(Default)]
 pub struct ExtBuilder;
 
@@ -143,22 +164,7 @@ impl ExtBuilder {
     /// Runs `test`; then checks invariants and that total issuance moved
     /// only by minted rewards and burnt slashes.
     pub fn run(self, test: impl FnOnce()) {
-        let storage = RuntimeGenesisConfig {
-            balances: pallet_balances::GenesisConfig {
-                balances: (1..20).map(|who| (who, ENDOWMENT)).collect(),
-                ..Default::default()
-            },
-            audit: pallet_mosaic_audit::GenesisConfig {
-                vrf_authorities: vec![validator().public()],
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .build_storage()
-        .expect("the mock genesis builds");
-        let mut ext = sp_io::TestExternalities::new(storage);
-        ext.execute_with(|| {
-            System::set_block_number(1);
+        new_test_ext().execute_with(|| {
             test();
             Market::do_try_state().expect("market invariants hold");
             Providers::do_try_state().expect("provider invariants hold");

@@ -115,6 +115,22 @@ pub fn run_to(n: u64) {
     }
 }
 
+/// Accounts 1 to 19 hold `ENDOWMENT`, at block 1.
+pub fn new_test_ext() -> sp_io::TestExternalities {
+    let storage = RuntimeGenesisConfig {
+        balances: pallet_balances::GenesisConfig {
+            balances: (1..20).map(|who| (who, ENDOWMENT)).collect(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .build_storage()
+    .expect("the mock genesis builds");
+    let mut ext = sp_io::TestExternalities::new(storage);
+    ext.execute_with(|| System::set_block_number(1));
+    ext
+}
+
 #[derive(Default)]
 pub struct ExtBuilder;
 
@@ -122,18 +138,7 @@ impl ExtBuilder {
     /// Runs `test`, then checks both pallets' invariants and that the sum of
     /// balances equals total issuance, which nothing here changes.
     pub fn run(self, test: impl FnOnce()) {
-        let storage = RuntimeGenesisConfig {
-            balances: pallet_balances::GenesisConfig {
-                balances: (1..20).map(|who| (who, ENDOWMENT)).collect(),
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .build_storage()
-        .expect("the mock genesis builds");
-        let mut ext = sp_io::TestExternalities::new(storage);
-        ext.execute_with(|| {
-            System::set_block_number(1);
+        new_test_ext().execute_with(|| {
             test();
             Market::do_try_state().expect("market invariants hold");
             Providers::do_try_state().expect("provider invariants hold");

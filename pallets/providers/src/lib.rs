@@ -19,6 +19,8 @@ use parity_scale_codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use polkadot_sdk::{frame_support, frame_system, sp_runtime};
 use scale_info::TypeInfo;
 
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
@@ -136,6 +138,11 @@ pub trait ProviderRegistry<AccountId> {
 
     /// Stops `who` from taking new shards, as if it had unbonded.
     fn eject(who: &AccountId);
+
+    /// Funds and registers `who` as an active provider, for other pallets'
+    /// benchmarks.
+    #[cfg(feature = "runtime-benchmarks")]
+    fn register_for_benchmark(who: &AccountId, capacity: u64, price: Self::Balance);
 }
 
 #[frame_support::pallet]
@@ -477,7 +484,7 @@ pub mod pallet {
             Ok(())
         }
 
-        fn unbonding_end() -> BlockNumberFor<T> {
+        pub(crate) fn unbonding_end() -> BlockNumberFor<T> {
             frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingPeriod::get())
         }
 
@@ -577,6 +584,21 @@ pub mod pallet {
                 amount: burnt,
             });
             burnt
+        }
+
+        #[cfg(feature = "runtime-benchmarks")]
+        fn register_for_benchmark(who: &T::AccountId, capacity: u64, price: BalanceOf<T>) {
+            let (stake, _, _, peer_id, multiaddrs) = crate::benchmarking::terms::<T>(capacity);
+            crate::benchmarking::fund::<T>(who, stake);
+            Self::register(
+                frame_system::RawOrigin::Signed(who.clone()).into(),
+                stake,
+                capacity,
+                price,
+                peer_id,
+                multiaddrs,
+            )
+            .expect("a funded account with valid terms registers; qed");
         }
 
         fn eject(who: &T::AccountId) {

@@ -58,6 +58,22 @@ impl pallet_mosaic_providers::Config for Test {
 /// Accounts 1 to 9 start with `ENDOWMENT` each.
 pub const ENDOWMENT: Balance = 1_000_000;
 
+/// Accounts 1 to 9 hold `ENDOWMENT`, at block 1.
+pub fn new_test_ext() -> sp_io::TestExternalities {
+    let storage = RuntimeGenesisConfig {
+        balances: pallet_balances::GenesisConfig {
+            balances: (1..10).map(|who| (who, ENDOWMENT)).collect(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .build_storage()
+    .expect("the mock genesis builds");
+    let mut ext = sp_io::TestExternalities::new(storage);
+    ext.execute_with(|| System::set_block_number(1));
+    ext
+}
+
 #[derive(Default)]
 pub struct ExtBuilder;
 
@@ -65,18 +81,7 @@ impl ExtBuilder {
     /// Runs `test`, then checks the pallet's invariants and that no token
     /// was created or destroyed except by slashing.
     pub fn run(self, test: impl FnOnce()) {
-        let storage = RuntimeGenesisConfig {
-            balances: pallet_balances::GenesisConfig {
-                balances: (1..10).map(|who| (who, ENDOWMENT)).collect(),
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .build_storage()
-        .expect("the mock genesis builds");
-        let mut ext = sp_io::TestExternalities::new(storage);
-        ext.execute_with(|| {
-            System::set_block_number(1);
+        new_test_ext().execute_with(|| {
             test();
             Providers::do_try_state().expect("invariants hold");
             let slashed: Balance = System::events()
