@@ -340,6 +340,26 @@ pub mod pallet {
     }
 
     impl<T: Config> Pallet<T> {
+        /// Checks the pallet's invariants: nobody has reached `MaxMisses`
+        /// without being ejected, and every challenge names a real leaf.
+        pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+            for (_, misses) in Misses::<T>::iter() {
+                ensure!(
+                    misses < T::MaxMisses::get(),
+                    "a provider should have been ejected"
+                );
+            }
+            for (_, challenge) in Challenges::<T>::iter() {
+                let leaves = merkle::leaf_count(challenge.size.into())
+                    .map_err(|_| "a challenge names an impossible shard size")?;
+                ensure!(
+                    challenge.leaf < leaves,
+                    "a challenge names a leaf past the shard's end"
+                );
+            }
+            Ok(())
+        }
+
         /// Replaces the validators' VRF keys (in Aura authority order), for
         /// the validator-set change that also changes the Aura authorities.
         pub fn set_vrf_authorities(keys: BoundedVec<sr25519::Public, T::MaxAuthorities>) {

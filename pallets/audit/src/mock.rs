@@ -166,6 +166,7 @@ impl ExtBuilder {
     pub fn run(self, test: impl FnOnce()) {
         new_test_ext().execute_with(|| {
             test();
+            Audit::do_try_state().expect("audit invariants hold");
             Market::do_try_state().expect("market invariants hold");
             Providers::do_try_state().expect("provider invariants hold");
             let (mut minted, mut burnt) = (0, 0);
