@@ -17,6 +17,7 @@
 pub mod apis;
 pub mod genesis;
 pub mod mosaic_api;
+pub mod native;
 #[cfg(test)]
 mod tests;
 pub mod validators;

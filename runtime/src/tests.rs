@@ -2,8 +2,6 @@
 //! through the `GenesisBuilder` API, a block authored with inherents and a
 //! signed transfer, then imported by `Core_execute_block` on a fresh state.
 
-use std::panic::AssertUnwindSafe;
-
 use parity_scale_codec::{Decode, Encode};
 use polkadot_sdk::frame_support::traits::fungible::Inspect;
 use polkadot_sdk::sp_consensus_aura::{Slot, AURA_ENGINE_ID};
@@ -13,36 +11,16 @@ use polkadot_sdk::sp_inherents::InherentData;
 use polkadot_sdk::sp_keyring::Sr25519Keyring;
 use polkadot_sdk::sp_runtime::generic::{Digest, DigestItem, Era};
 use polkadot_sdk::sp_runtime::traits::{BlakeTwo256, Hash as _, Header as _};
-use polkadot_sdk::sp_runtime::{ApplyExtrinsicResult, MultiAddress, MultiSignature};
+use polkadot_sdk::sp_runtime::{MultiAddress, MultiSignature};
 use polkadot_sdk::sp_state_machine::{BasicExternalities, Ext, InMemoryBackend, OverlayedChanges};
 use polkadot_sdk::{frame_system, pallet_balances, pallet_transaction_payment, sp_timestamp};
 
 use crate::apis::api::dispatch;
 use crate::genesis::{self, DEV_ENDOWMENT};
+use crate::native::{call, execute_block, BlockBuilder, ExecutionError};
 use crate::*;
 
 type Backend = InMemoryBackend<BlakeTwo256>;
-
-/// Runs one runtime API call natively; a panic or unknown method is an error.
-fn call(
-    backend: &Backend,
-    overlay: &mut OverlayedChanges<BlakeTwo256>,
-    method: &str,
-    args: &[u8],
-) -> Result<Vec<u8>, String> {
-    let mut extensions = Extensions::default();
-    overlay.enter_runtime().expect("not in the runtime yet");
-    let result = {
-        let mut ext = Ext::new(overlay, backend, Some(&mut extensions));
-        std::panic::catch_unwind(AssertUnwindSafe(|| {
-            set_and_run_with_externalities(&mut ext, || dispatch(method, args))
-        }))
-    };
-    overlay.exit_runtime().expect("in the runtime");
-    result
-        .map_err(|_| format!("{method} panicked"))?
-        .ok_or_else(|| format!("unknown method {method}"))
-}
 
 fn decode<T: Decode>(bytes: Vec<u8>) -> T {
     T::decode(&mut &bytes[..]).expect("the runtime returns valid SCALE")
@@ -168,23 +146,8 @@ impl Chain {
     /// Authors block 1 on genesis with `transactions`; returns the block and
     /// the post-state root the author computed.
     fn author(&self, slot: u64, transactions: Vec<UncheckedExtrinsic>) -> (Block, Hash) {
-        let mut overlay = OverlayedChanges::default();
-        let digest = block_digest(slot);
-        let header = Header::new(
-            1,
-            Default::default(),
-            Default::default(),
-            self.genesis_hash,
-            digest,
-        );
-        call(
-            &self.backend,
-            &mut overlay,
-            "Core_initialize_block",
-            &header.encode(),
-        )
-        .unwrap();
-
+        let mut builder =
+            BlockBuilder::new(&self.backend, self.genesis_hash, 1, block_digest(slot)).unwrap();
         let mut inherent_data = InherentData::new();
         inherent_data
             .put_data(
@@ -192,61 +155,19 @@ impl Chain {
                 &(slot * SLOT_DURATION_MS),
             )
             .unwrap();
-        let inherents: Vec<UncheckedExtrinsic> = decode(
-            call(
-                &self.backend,
-                &mut overlay,
-                "BlockBuilder_inherent_extrinsics",
-                &inherent_data.encode(),
-            )
-            .unwrap(),
-        );
-        let mut extrinsics = Vec::new();
-        for xt in inherents.into_iter().chain(transactions) {
-            let applied: ApplyExtrinsicResult = decode(
-                call(
-                    &self.backend,
-                    &mut overlay,
-                    "BlockBuilder_apply_extrinsic",
-                    &xt.encode(),
-                )
-                .unwrap(),
-            );
+        builder.push_inherents(&inherent_data).unwrap();
+        for xt in transactions {
             // Dispatch errors are included (fees were paid); invalid ones are not.
-            assert!(applied.is_ok(), "{applied:?}");
-            extrinsics.push(xt);
+            let _outcome = builder.push(xt).unwrap();
         }
-        let header: Header = decode(
-            call(
-                &self.backend,
-                &mut overlay,
-                "BlockBuilder_finalize_block",
-                &[],
-            )
-            .unwrap(),
-        );
-        let changes = overlay
-            .drain_storage_changes(&self.backend, StateVersion::V1)
-            .unwrap();
-        assert_eq!(changes.transaction_storage_root, *header.state_root());
-        (
-            Block { header, extrinsics },
-            changes.transaction_storage_root,
-        )
+        let (block, changes) = builder.build().unwrap();
+        assert_eq!(changes.transaction_storage_root, *block.header.state_root());
+        (block, changes.transaction_storage_root)
     }
 
     /// Imports `block` on genesis; returns the post-state root.
-    fn import(&self, block: &Block) -> Result<Hash, String> {
-        let mut overlay = OverlayedChanges::default();
-        call(
-            &self.backend,
-            &mut overlay,
-            "Core_execute_block",
-            &block.encode(),
-        )?;
-        Ok(overlay
-            .drain_storage_changes(&self.backend, StateVersion::V1)?
-            .transaction_storage_root)
+    fn import(&self, block: &Block) -> Result<Hash, ExecutionError> {
+        Ok(execute_block(&self.backend, block)?.transaction_storage_root)
     }
 
     /// Reads state after importing `block`.
@@ -347,48 +268,40 @@ fn blocks_authored_natively_import_with_the_same_state_root() {
 #[test]
 fn transactions_with_a_wrong_nonce_or_genesis_are_refused() {
     let chain = Chain::new(genesis_through_api(genesis::DEV));
-    let mut overlay = OverlayedChanges::default();
-    let digest = block_digest(7);
-    let header = Header::new(
-        1,
-        Default::default(),
-        Default::default(),
-        chain.genesis_hash,
-        digest,
-    );
-    call(
-        &chain.backend,
-        &mut overlay,
-        "Core_initialize_block",
-        &header.encode(),
-    )
-    .unwrap();
+    let mut builder =
+        BlockBuilder::new(&chain.backend, chain.genesis_hash, 1, block_digest(7)).unwrap();
     let stale = chain.transfer(Sr25519Keyring::Alice, Sr25519Keyring::Bob, UNIT, 5);
-    let applied: ApplyExtrinsicResult = decode(
-        call(
-            &chain.backend,
-            &mut overlay,
-            "BlockBuilder_apply_extrinsic",
-            &stale.encode(),
-        )
-        .unwrap(),
-    );
-    assert!(applied.is_err(), "{applied:?}");
+    assert!(matches!(
+        builder.push(stale),
+        Err(ExecutionError::Invalid(_))
+    ));
     let other_chain = Chain {
         backend: Backend::from((genesis_through_api(genesis::DEV), StateVersion::V1)),
         genesis_hash: Hash::repeat_byte(1),
     };
     let foreign = other_chain.transfer(Sr25519Keyring::Alice, Sr25519Keyring::Bob, UNIT, 0);
-    let applied: ApplyExtrinsicResult = decode(
+    assert!(matches!(
+        builder.push(foreign),
+        Err(ExecutionError::Invalid(_))
+    ));
+    // Neither left a trace: the right transaction still applies with nonce 0.
+    let good = chain.transfer(Sr25519Keyring::Alice, Sr25519Keyring::Bob, UNIT, 0);
+    assert_eq!(builder.push(good), Ok(Ok(())));
+    // Garbage arguments are a caught failure, not a crash.
+    let mut overlay = Default::default();
+    assert!(matches!(
         call(
             &chain.backend,
             &mut overlay,
             "BlockBuilder_apply_extrinsic",
-            &foreign.encode(),
-        )
-        .unwrap(),
+            &[1, 2, 3]
+        ),
+        Err(ExecutionError::Panicked { .. })
+    ));
+    assert_eq!(
+        call(&chain.backend, &mut overlay, "Nope_nothing", &[]),
+        Err(ExecutionError::UnknownMethod("Nope_nothing".into()))
     );
-    assert!(applied.is_err(), "{applied:?}");
 }
 
 #[test]
