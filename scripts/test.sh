@@ -15,7 +15,7 @@ echo "== cargo test"
 cargo test --workspace --locked
 echo "== cargo test: pallet benchmarks, each run once as a test"
 cargo test --locked --features runtime-benchmarks \
-    -p pallet-mosaic-providers -p pallet-mosaic-market -p pallet-mosaic-audit benchmarking
+    -p pallet-mosaic-providers -p pallet-mosaic-market -p pallet-mosaic-audit -p mosaic-runtime benchmark
 
 # cargo-fuzz needs nightly-only rustc flags (sanitizers, coverage); the
 # machine has stable Rust, which RUSTC_BOOTSTRAP lets use them.

@@ -14,6 +14,18 @@
 //!
 //! Genesis presets `dev` and `local` live in [`genesis`].
 
+// The benchmark list macros must be in textual scope before `apis` uses them.
+#[cfg(feature = "runtime-benchmarks")]
+#[macro_use]
+mod benches {
+    polkadot_sdk::frame_benchmarking::define_benchmarks!(
+        [pallet_balances, crate::Balances]
+        [pallet_mosaic_providers, crate::Providers]
+        [pallet_mosaic_market, crate::Market]
+        [pallet_mosaic_audit, crate::Audit]
+    );
+}
+
 pub mod apis;
 pub mod genesis;
 pub mod mosaic_api;

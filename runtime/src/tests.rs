@@ -380,3 +380,35 @@ fn the_mosaic_api_answers_by_name() {
     );
     assert!(challenge.is_none());
 }
+
+#[cfg(feature = "runtime-benchmarks")]
+#[test]
+fn the_benchmark_api_lists_every_mosaic_pallet() {
+    use polkadot_sdk::frame_benchmarking::BenchmarkList;
+    use polkadot_sdk::frame_support::traits::StorageInfo;
+    let chain = Chain::new(genesis_through_api(genesis::DEV));
+    let mut overlay = Default::default();
+    let (list, _): (Vec<BenchmarkList>, Vec<StorageInfo>) = decode(
+        call(
+            &chain.backend,
+            &mut overlay,
+            "Benchmark_benchmark_metadata",
+            &false.encode(),
+        )
+        .unwrap(),
+    );
+    let pallets: Vec<String> = list
+        .iter()
+        .map(|l| String::from_utf8(l.pallet.clone()).unwrap())
+        .collect();
+    for pallet in [
+        "pallet_mosaic_providers",
+        "pallet_mosaic_market",
+        "pallet_mosaic_audit",
+    ] {
+        assert!(
+            pallets.iter().any(|p| p == pallet),
+            "{pallet} missing from {pallets:?}"
+        );
+    }
+}
