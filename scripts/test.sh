@@ -11,11 +11,13 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+benchmarked=(-p pallet-mosaic-providers -p pallet-mosaic-market -p pallet-mosaic-audit -p mosaic-runtime)
+echo "== cargo clippy: benchmark code"
+cargo clippy --all-targets --locked --features runtime-benchmarks "${benchmarked[@]}" -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== cargo test: pallet benchmarks, each run once as a test"
-cargo test --locked --features runtime-benchmarks \
-    -p pallet-mosaic-providers -p pallet-mosaic-market -p pallet-mosaic-audit -p mosaic-runtime benchmark
+cargo test --locked --features runtime-benchmarks "${benchmarked[@]}" benchmark
 
 # cargo-fuzz needs nightly-only rustc flags (sanitizers, coverage); the
 # machine has stable Rust, which RUSTC_BOOTSTRAP lets use them.

@@ -23,7 +23,7 @@ use polkadot_sdk::sp_runtime::{
 };
 use polkadot_sdk::sp_version::RuntimeVersion;
 use polkadot_sdk::{
-    frame_support, frame_system_rpc_runtime_api, pallet_aura, pallet_grandpa,
+    frame_system_rpc_runtime_api, pallet_aura, pallet_grandpa,
     pallet_transaction_payment_rpc_runtime_api, sp_api, sp_block_builder, sp_consensus_aura,
     sp_core, sp_genesis_builder, sp_inherents, sp_offchain, sp_session, sp_transaction_pool,
 };
@@ -232,9 +232,9 @@ sp_api::impl_runtime_apis! {
             extra: bool,
         ) -> (
             Vec<polkadot_sdk::frame_benchmarking::BenchmarkList>,
-            Vec<frame_support::traits::StorageInfo>,
+            Vec<polkadot_sdk::frame_support::traits::StorageInfo>,
         ) {
-            use frame_support::traits::StorageInfoTrait;
+            use polkadot_sdk::frame_support::traits::StorageInfoTrait;
             use polkadot_sdk::frame_benchmarking::BenchmarkList;
             let mut list = Vec::<BenchmarkList>::new();
             list_benchmarks!(list, extra);
@@ -244,7 +244,7 @@ sp_api::impl_runtime_apis! {
         fn dispatch_benchmark(
             config: polkadot_sdk::frame_benchmarking::BenchmarkConfig,
         ) -> Result<Vec<polkadot_sdk::frame_benchmarking::BenchmarkBatch>, alloc::string::String> {
-            use frame_support::traits::WhitelistedStorageKeys;
+            use polkadot_sdk::frame_support::traits::WhitelistedStorageKeys;
             use polkadot_sdk::frame_benchmarking::BenchmarkBatch;
             let whitelist = crate::AllPalletsWithSystem::whitelisted_storage_keys();
             let mut batches = Vec::<BenchmarkBatch>::new();

@@ -15,8 +15,10 @@
 //! Genesis presets `dev` and `local` live in [`genesis`].
 
 // The benchmark list macros must be in textual scope before `apis` uses them.
+// They are used only in this crate, so `crate::` paths in them are right.
 #[cfg(feature = "runtime-benchmarks")]
 #[macro_use]
+#[allow(clippy::crate_in_macro_def)]
 mod benches {
     polkadot_sdk::frame_benchmarking::define_benchmarks!(
         [pallet_balances, crate::Balances]
