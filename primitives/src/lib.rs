@@ -15,6 +15,7 @@
 //!
 //! [`pipeline`] runs put and get over a stream in bounded memory on several
 //! threads; get verifies every shard against its root before use.
+//! [`memory`] has in-memory shard stores for tests, caches and dry runs.
 
 pub mod encryption;
 pub mod erasure;
