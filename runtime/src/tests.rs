@@ -412,3 +412,47 @@ fn the_benchmark_api_lists_every_mosaic_pallet() {
         );
     }
 }
+
+mod bad_input {
+    //! Damaged blocks and garbage extrinsics are refused with an error,
+    //! never a crash and never a changed state.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn any_damaged_byte_of_a_block_makes_import_fail(
+            at in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let chain = Chain::new(genesis_through_api(genesis::DEV));
+            let transfer = chain.transfer(Sr25519Keyring::Alice, Sr25519Keyring::Bob, UNIT, 0);
+            let (block, root) = chain.author(3, vec![transfer]);
+            let mut bytes = block.encode();
+            let i = at.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+            match Block::decode(&mut &bytes[..]) {
+                // Bytes that no longer decode never reach the runtime.
+                Err(_) => {}
+                Ok(damaged) => prop_assert!(chain.import(&damaged).is_err(), "byte {i} bit {bit} accepted"),
+            }
+            // The intact block still imports to the same root.
+            prop_assert_eq!(chain.import(&block), Ok(root));
+        }
+
+        #[test]
+        fn garbage_extrinsics_are_refused(garbage in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let chain = Chain::new(genesis_through_api(genesis::DEV));
+            let mut builder =
+                BlockBuilder::new(&chain.backend, chain.genesis_hash, 1, block_digest(5)).unwrap();
+            if let Ok(xt) = UncheckedExtrinsic::decode(&mut &garbage[..]) {
+                prop_assert!(builder.push(xt).is_err());
+            }
+            let mut overlay = Default::default();
+            prop_assert!(call(&chain.backend, &mut overlay, "BlockBuilder_apply_extrinsic", &garbage).is_err());
+        }
+    }
+}
