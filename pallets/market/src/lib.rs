@@ -134,7 +134,8 @@ pub struct Shard<AccountId, Balance> {
     pub confirmed: bool,
     /// Position in the provider's shard list.
     pub slot: u32,
-    /// Periods before this one are settled.
+    /// Periods before this one are settled (payment never starts before
+    /// the order's first live period, whatever this says).
     pub paid_until: PeriodIndex,
 }
 
@@ -570,14 +571,6 @@ pub mod pallet {
                     let end = start.saturating_add(record.periods);
                     record.due = Self::schedule(Self::period_start(end), order)?;
                     record.state = OrderState::Live { start, end };
-                    for number in 0..record.shard_count {
-                        Shards::<T>::mutate(order, number, |s| {
-                            if let Some(s) = s {
-                                s.paid_until = start;
-                            }
-                        });
-                    }
-                    entry.paid_until = start;
                     Self::deposit_event(Event::Live { order, start, end });
                 }
             }
@@ -823,14 +816,16 @@ pub mod pallet {
             shard: &mut ShardOf<T>,
             upto: PeriodIndex,
         ) {
-            let OrderState::Live { end, .. } = record.state else {
+            let OrderState::Live { start, end } = record.state else {
                 return;
             };
+            // Nothing before the order's first period is ever owed.
+            let from = shard.paid_until.max(start);
             let upto = upto.min(end);
-            if !shard.confirmed || shard.paid_until >= upto {
+            if !shard.confirmed || from >= upto {
                 return;
             }
-            let proven = T::Proofs::proven_periods(&shard.provider, shard.paid_until, upto);
+            let proven = T::Proofs::proven_periods(&shard.provider, from, upto);
             shard.paid_until = upto;
             let Ok(amount) = Self::cost(shard.size, shard.price, proven) else {
                 return;

@@ -9,7 +9,7 @@ use crate::{
 use mosaic_primitives::unixfs::file_cid;
 use polkadot_sdk::frame_support::traits::fungible::{Inspect, InspectHold};
 use polkadot_sdk::frame_support::{assert_noop, assert_ok, BoundedVec};
-use polkadot_sdk::sp_runtime::TokenError;
+use polkadot_sdk::sp_runtime::{DispatchResult, TokenError};
 
 const GIB: u64 = 1 << 30;
 /// 300 KiB in 256 KiB segments, 2 + 1 shards: 2 segments, 6 shards of
@@ -43,16 +43,21 @@ fn providers(n: u64, price: Balance) {
     }
 }
 
-fn store(owner: AccountId, periods: u32) -> u64 {
-    assert_ok!(Market::store(
+/// `store` of the test object by `owner` for `periods` at `max_price`.
+fn store_call(owner: AccountId, periods: u32, max_price: Balance) -> DispatchResult {
+    Market::store(
         RuntimeOrigin::signed(owner),
         cid(),
         SIZE,
         coding(),
         roots(6),
         periods,
-        1
-    ));
+        max_price,
+    )
+}
+
+fn store(owner: AccountId, periods: u32) -> u64 {
+    assert_ok!(store_call(owner, periods, 1));
     crate::NextOrderId::<Test>::get() - 1
 }
 
@@ -139,14 +144,8 @@ fn store_rejects_bad_input_and_changes_nothing() {
             Market::store(origin(), cid(), 0, coding(), roots(0), 3, 1),
             Error::<Test>::EmptyObject
         );
-        assert_noop!(
-            Market::store(origin(), cid(), SIZE, coding(), roots(6), 0, 1),
-            Error::<Test>::InvalidPeriods
-        );
-        assert_noop!(
-            Market::store(origin(), cid(), SIZE, coding(), roots(6), 101, 1),
-            Error::<Test>::InvalidPeriods
-        );
+        assert_noop!(store_call(1, 0, 1), Error::<Test>::InvalidPeriods);
+        assert_noop!(store_call(1, 101, 1), Error::<Test>::InvalidPeriods);
         assert_noop!(
             Market::store(origin(), cid(), SIZE, coding(), roots(5), 3, 1),
             Error::<Test>::WrongShardCount
@@ -156,23 +155,9 @@ fn store_rejects_bad_input_and_changes_nothing() {
             Error::<Test>::TooManyShards
         );
         // Price below every provider's.
-        assert_noop!(
-            Market::store(origin(), cid(), SIZE, coding(), roots(6), 3, 0),
-            Error::<Test>::NoProviders
-        );
+        assert_noop!(store_call(1, 3, 0), Error::<Test>::NoProviders);
         // An owner who cannot pay.
-        assert_noop!(
-            Market::store(
-                RuntimeOrigin::signed(99),
-                cid(),
-                SIZE,
-                coding(),
-                roots(6),
-                3,
-                1
-            ),
-            TokenError::FundsUnavailable
-        );
+        assert_noop!(store_call(99, 3, 1), TokenError::FundsUnavailable);
     });
 }
 
@@ -181,18 +166,7 @@ fn an_order_no_set_of_providers_can_serve_is_rejected() {
     ExtBuilder.run(|| {
         // Two providers cannot give three shards of a segment three homes.
         providers(2, 1);
-        assert_noop!(
-            Market::store(
-                RuntimeOrigin::signed(1),
-                cid(),
-                SIZE,
-                coding(),
-                roots(6),
-                3,
-                1
-            ),
-            Error::<Test>::NoProviders
-        );
+        assert_noop!(store_call(1, 3, 1), Error::<Test>::NoProviders);
     });
 }
 
@@ -507,18 +481,7 @@ fn deadlines_spill_over_to_later_blocks_until_none_has_room() {
         for block in first_deadline..first_deadline + 16 {
             assert_eq!(Deadlines::<Test>::get(block).len(), 2);
         }
-        assert_noop!(
-            Market::store(
-                RuntimeOrigin::signed(1),
-                cid(),
-                SIZE,
-                coding(),
-                roots(6),
-                3,
-                1
-            ),
-            Error::<Test>::TooManyDeadlines
-        );
+        assert_noop!(store_call(1, 3, 1), Error::<Test>::TooManyDeadlines);
         // Each is still cancelled, at the block it was queued in.
         run_to(first_deadline + 16);
         assert_eq!(Orders::<Test>::iter().count(), 0);
@@ -530,17 +493,6 @@ fn deadlines_spill_over_to_later_blocks_until_none_has_room() {
 fn absurd_prices_overflow_cleanly() {
     ExtBuilder.run(|| {
         providers(3, Balance::MAX / 2);
-        assert_noop!(
-            Market::store(
-                RuntimeOrigin::signed(1),
-                cid(),
-                SIZE,
-                coding(),
-                roots(6),
-                3,
-                Balance::MAX
-            ),
-            Error::<Test>::Overflow
-        );
+        assert_noop!(store_call(1, 3, Balance::MAX), Error::<Test>::Overflow);
     });
 }

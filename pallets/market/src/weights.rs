@@ -10,7 +10,7 @@ use polkadot_sdk::frame_support::weights::{constants::RocksDbWeight, Weight};
 pub trait WeightInfo {
     /// `store` with `n` shards.
     fn store(n: u32) -> Weight;
-    /// `confirm` (the last confirmation touches every shard).
+    /// `confirm`.
     fn confirm() -> Weight;
     /// `extend` of an order with `n` shards.
     fn extend(n: u32) -> Weight;
@@ -35,7 +35,7 @@ impl WeightInfo for () {
         cost(8 + 3 * u64::from(n), 8 + 4 * u64::from(n))
     }
     fn confirm() -> Weight {
-        cost(4 + SHARDS_BOUND, 4 + SHARDS_BOUND)
+        cost(4, 4)
     }
     fn extend(n: u32) -> Weight {
         cost(4 + u64::from(n), 4)
