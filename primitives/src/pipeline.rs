@@ -59,9 +59,8 @@ impl PutOptions {
     /// Encrypted to `owner` with default coding, on every core.
     pub fn encrypted_to(owner: PublicKey) -> Self {
         PutOptions {
-            coding: CodingParams::default(),
             recipients: vec![owner],
-            threads: default_threads(),
+            ..Self::public()
         }
     }
 
