@@ -1,4 +1,24 @@
-//! `mosaic-node`: block store (RocksDB), native execution of the runtime,
-//! Aura-style authoring, GRANDPA finality, libp2p networking and JSON-RPC.
+//! `mosaic-node`: a validator or full node of the Mosaic chain.
 //!
-//! Status: placeholder; built under issues 4 and 5.
+//! How a block flows through it:
+//! - [`author`] builds a block in each of our Aura slots from the
+//!   [`pool`]'s ready transactions, seals it and hands it to [`chain`];
+//! - [`chain`] checks a block (parent, slot, seal, author), executes it
+//!   natively with the runtime on its parent's state, and writes it with its
+//!   new trie nodes into the [`store`] (RocksDB) in one batch; it then
+//!   announces the import, which the pool (to drop included transactions)
+//!   and the JSON-RPC subscriptions follow;
+//! - [`rpc`] answers Substrate's JSON-RPC methods over HTTP and WebSocket;
+//!   [`metrics`] serves Prometheus metrics;
+//! - [`service`] wires it together from a [`service::Config`], which the
+//!   binary builds from its command line.
+
+pub mod author;
+pub mod chain;
+pub mod keystore;
+pub mod pool;
+pub mod store;
+pub mod metrics;
+pub mod node_key;
+pub mod rpc;
+pub mod service;

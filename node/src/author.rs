@@ -1,0 +1,190 @@
+//! Aura-style block authoring.
+//!
+//! Time is cut into slots of [`SLOT_DURATION_MS`]; the author of slot `s` is
+//! `authorities[s % n]` in the best block's state. When that is one of our
+//! keys, we build a block on the best block: the pre-runtime digests carry the
+//! slot and our VRF signature over the audit randomness and the slot, the
+//! timestamp inherent is the slot's start, then ready transactions go in by
+//! priority until the block is full or a third of the slot is spent. The
+//! header is sealed with our ed25519 Aura key and imported.
+//!
+//! Until GRANDPA votes (the network issue), a chain whose GRANDPA authority
+//! set is a single key we hold is finalized by us as we author: a one-voter
+//! GRANDPA round would decide exactly that.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mosaic_runtime::native::{BlockBuilder, ExecutionError};
+use mosaic_runtime::{Hash, Runtime, SLOT_DURATION_MS};
+use parity_scale_codec::{Decode, Encode};
+use polkadot_sdk::sp_consensus_aura::{Slot, AURA_ENGINE_ID};
+use polkadot_sdk::sp_core::crypto::{Pair as _, VrfSecret};
+use polkadot_sdk::sp_core::{ed25519, sr25519};
+use polkadot_sdk::sp_inherents::InherentData;
+use polkadot_sdk::sp_runtime::traits::Header as _;
+use polkadot_sdk::sp_runtime::transaction_validity::{
+    InvalidTransaction, TransactionValidityError,
+};
+use polkadot_sdk::sp_runtime::{Digest, DigestItem};
+
+use crate::chain::{now_ms, slot_of, CallError, Chain, ImportError};
+use crate::keystore::{self, Keystore};
+use crate::pool::Pool;
+
+/// Why a slot produced no block.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorError {
+    /// The best block's state could not be read.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// Building the block failed.
+    #[error("building: {0}")]
+    Build(#[from] ExecutionError),
+    /// Importing it failed.
+    #[error("importing: {0}")]
+    Import(#[from] ImportError),
+    /// We hold the Aura key but not the slot's VRF key: the block would be
+    /// invalid.
+    #[error("the VRF key for this slot is not in the keystore")]
+    NoVrfKey,
+    /// The audit pallet's state does not decode.
+    #[error("the audit state does not decode")]
+    AuditState,
+}
+
+/// Blocks authored, by slot; runs until the task is dropped.
+pub async fn run(chain: Arc<Chain>, pool: Arc<Pool>, keystore: Arc<Keystore>) {
+    loop {
+        let now = now_ms();
+        let next_slot = now / SLOT_DURATION_MS + 1;
+        tokio::time::sleep(Duration::from_millis(next_slot * SLOT_DURATION_MS - now)).await;
+        let (chain, pool, keystore) = (chain.clone(), pool.clone(), keystore.clone());
+        let authored =
+            tokio::task::spawn_blocking(move || author_slot(&chain, &pool, &keystore, next_slot))
+                .await;
+        match authored {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(target: "mosaic::author", slot = next_slot, "no block: {e}")
+            }
+            Err(e) => tracing::error!(target: "mosaic::author", "authoring task failed: {e}"),
+        }
+    }
+}
+
+/// Authors the block of `slot` if it is ours; returns its hash.
+pub fn author_slot(
+    chain: &Chain,
+    pool: &Pool,
+    keystore: &Keystore,
+    slot: u64,
+) -> Result<Option<Hash>, AuthorError> {
+    let info = chain.info();
+    let parent = chain
+        .store()
+        .expect_header(info.best_hash)
+        .map_err(CallError::from)?;
+    if slot_of(&parent).is_some_and(|parent_slot| parent_slot >= slot) {
+        return Ok(None);
+    }
+    let authorities = chain.authorities(info.best_hash)?;
+    if authorities.is_empty() {
+        return Ok(None);
+    }
+    let index = (slot % authorities.len() as u64) as usize;
+    let aura_public: &ed25519::Public = authorities[index].as_ref();
+    let Some(aura_key) = keystore.ed25519(keystore::AURA, aura_public) else {
+        return Ok(None);
+    };
+    let vrf_key = vrf_key(chain, keystore, info.best_hash, index)?;
+    let randomness = chain
+        .storage(
+            info.best_hash,
+            &pallet_mosaic_audit::Randomness::<Runtime>::hashed_key(),
+        )?
+        .map(|raw| <[u8; 32]>::decode(&mut &raw[..]).map_err(|_| AuthorError::AuditState))
+        .transpose()?
+        .unwrap_or_default();
+    let transcript = pallet_mosaic_audit::vrf_transcript(&randomness, slot);
+    let vrf = vrf_key.vrf_sign(&transcript.into_sign_data());
+    let digest = Digest {
+        logs: vec![
+            DigestItem::PreRuntime(AURA_ENGINE_ID, Slot::from(slot).encode()),
+            DigestItem::PreRuntime(pallet_mosaic_audit::VRF_ENGINE_ID, vrf.encode()),
+        ],
+    };
+
+    let state = chain.store().state(info.best_hash).map_err(CallError::from)?;
+    let mut builder = BlockBuilder::new(&state, info.best_hash, info.best_number + 1, digest)?;
+    let mut inherents = InherentData::new();
+    inherents
+        .put_data(
+            polkadot_sdk::sp_timestamp::INHERENT_IDENTIFIER,
+            &(slot * SLOT_DURATION_MS),
+        )
+        .expect("a u64 encodes; qed");
+    builder.push_inherents(&inherents)?;
+    let deadline = std::time::Instant::now() + Duration::from_millis(SLOT_DURATION_MS / 3);
+    let mut invalid = Vec::new();
+    for tx in pool.ready() {
+        if std::time::Instant::now() > deadline {
+            break;
+        }
+        match builder.push(tx.extrinsic.clone()) {
+            Ok(_) => {}
+            Err(ExecutionError::Invalid(TransactionValidityError::Invalid(
+                InvalidTransaction::ExhaustsResources,
+            ))) => break,
+            Err(ExecutionError::Invalid(TransactionValidityError::Unknown(_))) => {}
+            Err(e) => {
+                tracing::debug!(target: "mosaic::author", hash = ?tx.hash, "left out: {e}");
+                invalid.push(tx.hash);
+            }
+        }
+    }
+    pool.remove_invalid(&invalid);
+    let (mut block, changes) = builder.build()?;
+    let seal = aura_key.sign(block.header.hash().as_bytes());
+    block
+        .header
+        .digest_mut()
+        .push(DigestItem::Seal(AURA_ENGINE_ID, seal.encode()));
+    let number = *block.header.number();
+    let hash = chain.import_built(block, changes.transaction)?;
+    tracing::info!(target: "mosaic::author", number, ?hash, slot, "authored");
+    finalize_alone(chain, keystore, hash);
+    Ok(Some(hash))
+}
+
+/// The VRF key registered for authority `index`, from the keystore.
+fn vrf_key(
+    chain: &Chain,
+    keystore: &Keystore,
+    at: Hash,
+    index: usize,
+) -> Result<sr25519::Pair, AuthorError> {
+    let raw = chain
+        .storage(at, &pallet_mosaic_audit::VrfAuthorities::<Runtime>::hashed_key())?
+        .unwrap_or_default();
+    let keys = Vec::<sr25519::Public>::decode(&mut &raw[..]).map_err(|_| AuthorError::AuditState)?;
+    let public = keys.get(index).ok_or(AuthorError::NoVrfKey)?;
+    keystore
+        .sr25519(keystore::VRF, public)
+        .ok_or(AuthorError::NoVrfKey)
+}
+
+/// Finalizes `hash` when we are the only GRANDPA authority.
+fn finalize_alone(chain: &Chain, keystore: &Keystore, hash: Hash) {
+    let authorities: Result<Vec<(ed25519::Public, u64)>, _> =
+        chain.call_decoded(hash, "GrandpaApi_grandpa_authorities", &[]);
+    match authorities.as_deref() {
+        Ok([(only, _)]) if keystore.has(keystore::GRANDPA, only.as_ref()) => {
+            if let Err(e) = chain.finalize(hash, None) {
+                tracing::warn!(target: "mosaic::author", "finalizing {hash:?}: {e}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(target: "mosaic::author", "GRANDPA authorities: {e}"),
+    }
+}

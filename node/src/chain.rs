@@ -1,0 +1,348 @@
+//! The chain: block import with its checks, runtime calls at any kept block,
+//! and notifications of new and finalized blocks.
+//!
+//! Import of a block from outside: the parent must be known and not below the
+//! finalized block; the header must carry an Aura slot later than the
+//! parent's and not in the future, and end in an ed25519 seal by the slot's
+//! authority (`authorities[slot % n]` in the parent's state); then the block,
+//! without its seal, is executed natively on the parent's state and must give
+//! the header's state root (the runtime checks the parent, extrinsics root and
+//! digest). Only then is it written, in one batch. A rejected block changes
+//! nothing.
+
+use std::sync::Mutex;
+
+use mosaic_runtime::native::{self, ExecutionError, Hashing, Overlay};
+use mosaic_runtime::{AuraId, Block, BlockNumber, Hash, Header, SLOT_DURATION_MS};
+use parity_scale_codec::Decode;
+use polkadot_sdk::sp_consensus_aura::{Slot, AURA_ENGINE_ID};
+use polkadot_sdk::sp_core::ed25519;
+use polkadot_sdk::sp_runtime::traits::{Header as _, Verify};
+use polkadot_sdk::sp_runtime::{DigestItem, Justifications};
+use polkadot_sdk::sp_state_machine::{Backend as _, BackendTransaction};
+use tokio::sync::broadcast;
+
+use crate::metrics::Metrics;
+use crate::store::{ChainInfo, State, Store, StoreError};
+
+/// How far ahead of the local clock a block's slot may start: clocks differ.
+pub const MAX_CLOCK_DRIFT_MS: u64 = 500;
+/// Chain events kept for slow subscribers; a subscriber that falls further
+/// behind is told it lagged.
+const EVENT_BUFFER: usize = 256;
+
+/// Something that happened to the chain.
+#[derive(Clone, Debug)]
+pub enum ChainEvent {
+    /// A block was imported.
+    Imported {
+        /// Its header.
+        header: Header,
+        /// It is the new best block.
+        is_new_best: bool,
+        /// Blocks that left the best chain because of it, highest first.
+        retracted: Vec<Hash>,
+    },
+    /// Blocks were finalized, lowest first.
+    Finalized(Vec<Header>),
+}
+
+/// Why a block was not imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// Already in the database.
+    #[error("block {0:?} is already known")]
+    Known(Hash),
+    /// Its parent is unknown.
+    #[error("unknown parent {0:?}")]
+    UnknownParent(Hash),
+    /// Its number is not its parent's plus one.
+    #[error("block number {number} does not follow its parent's {parent}")]
+    BadNumber {
+        /// The block's.
+        number: BlockNumber,
+        /// The parent's.
+        parent: BlockNumber,
+    },
+    /// It forks off below the finalized block.
+    #[error("block forks below the finalized block #{0}")]
+    BelowFinalized(BlockNumber),
+    /// No (or a malformed) Aura slot digest.
+    #[error("header has no valid Aura slot")]
+    NoSlot,
+    /// Its slot is not after its parent's.
+    #[error("slot {slot} is not after the parent's slot {parent}")]
+    SlotNotIncreasing {
+        /// The block's.
+        slot: u64,
+        /// The parent's.
+        parent: u64,
+    },
+    /// Its slot has not started yet.
+    #[error("slot {0} is in the future")]
+    FutureSlot(u64),
+    /// No seal, or not an ed25519 signature.
+    #[error("header has no valid seal")]
+    NoSeal,
+    /// The parent's state has no authorities.
+    #[error("no authorities at the parent")]
+    NoAuthorities,
+    /// The seal is not the slot's authority's signature.
+    #[error("seal is not by slot {slot}'s author {expected:?}")]
+    BadSeal {
+        /// The slot.
+        slot: u64,
+        /// Who should have sealed.
+        expected: AuraId,
+    },
+    /// Execution failed or gave another state root.
+    #[error("execution: {0}")]
+    Execution(#[from] ExecutionError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a runtime call or state read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The block or its state is not available.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The runtime failed.
+    #[error(transparent)]
+    Execution(#[from] ExecutionError),
+}
+
+/// The chain: the store plus import and execution.
+pub struct Chain {
+    store: Store,
+    metrics: Option<Metrics>,
+    events: broadcast::Sender<ChainEvent>,
+    /// One import at a time: checks and commit must see the same chain.
+    import: Mutex<()>,
+}
+
+/// The slot in a header's Aura pre-runtime digest.
+pub fn slot_of(header: &Header) -> Option<u64> {
+    header.digest().logs().iter().find_map(|item| match item {
+        DigestItem::PreRuntime(id, data) if *id == AURA_ENGINE_ID => {
+            Slot::decode(&mut &data[..]).ok().map(u64::from)
+        }
+        _ => None,
+    })
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+impl Chain {
+    /// The chain over `store`; imports are timed into `metrics`.
+    pub fn new(store: Store, metrics: Option<Metrics>) -> Self {
+        Chain {
+            store,
+            metrics,
+            events: broadcast::channel(EVENT_BUFFER).0,
+            import: Mutex::new(()),
+        }
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The heads of the chain.
+    pub fn info(&self) -> ChainInfo {
+        self.store.info()
+    }
+
+    /// New and finalized blocks from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
+        self.events.subscribe()
+    }
+
+    /// Calls a runtime API method on the state after `at`; its changes are
+    /// thrown away.
+    pub fn call(&self, at: Hash, method: &str, args: &[u8]) -> Result<Vec<u8>, CallError> {
+        let state = self.store.state(at)?;
+        Ok(native::call(&state, &mut Overlay::default(), method, args)?)
+    }
+
+    /// [`Chain::call`], decoding the answer.
+    pub fn call_decoded<R: Decode>(
+        &self,
+        at: Hash,
+        method: &str,
+        args: &[u8],
+    ) -> Result<R, CallError> {
+        let state = self.store.state(at)?;
+        Ok(native::call_decoded(
+            &state,
+            &mut Overlay::default(),
+            method,
+            args,
+        )?)
+    }
+
+    /// A storage value after `at`.
+    pub fn storage(&self, at: Hash, key: &[u8]) -> Result<Option<Vec<u8>>, CallError> {
+        self.store
+            .state(at)?
+            .storage(key)
+            .map_err(|e| ExecutionError::State(e.to_string()).into())
+    }
+
+    /// The Aura authorities after `at`.
+    pub fn authorities(&self, at: Hash) -> Result<Vec<AuraId>, CallError> {
+        self.call_decoded(at, "AuraApi_authorities", &[])
+    }
+
+    /// Checks and imports a block received from elsewhere; `now_ms` is the
+    /// local clock.
+    pub fn import(&self, block: Block, now_ms: u64) -> Result<Hash, ImportError> {
+        let _guard = self.import.lock().expect("never poisoned; qed");
+        let _timer = self.metrics.as_ref().map(|m| m.import_seconds.start_timer());
+        let hash = block.header.hash();
+        if self.store.header(hash)?.is_some() {
+            return Err(ImportError::Known(hash));
+        }
+        let parent = self.parent_of(&block.header)?;
+        let state = self.store.state(parent.hash())?;
+        let (slot, expected) = self.check_slot(&block.header, &parent, &state, now_ms)?;
+        let sealed = block.header.clone();
+        let unsealed = check_seal(block, slot, &expected)?;
+        let changes = native::execute_block(&state, &unsealed)?;
+        let block = Block {
+            header: sealed,
+            extrinsics: unsealed.extrinsics,
+        };
+        self.commit(block, changes.transaction)?;
+        Ok(hash)
+    }
+
+    /// Imports a block this node authored and executed itself.
+    pub fn import_built(
+        &self,
+        block: Block,
+        changes: BackendTransaction<Hashing>,
+    ) -> Result<Hash, ImportError> {
+        let _guard = self.import.lock().expect("never poisoned; qed");
+        let hash = block.header.hash();
+        if self.store.header(hash)?.is_some() {
+            return Err(ImportError::Known(hash));
+        }
+        self.parent_of(&block.header)?;
+        self.commit(block, changes)?;
+        Ok(hash)
+    }
+
+    /// Finalizes `hash` and its ancestors.
+    pub fn finalize(
+        &self,
+        hash: Hash,
+        justification: Option<Justifications>,
+    ) -> Result<(), StoreError> {
+        let _guard = self.import.lock().expect("never poisoned; qed");
+        let finalized = self.store.finalize(hash, justification)?;
+        if let Some(last) = finalized.last() {
+            tracing::debug!(target: "mosaic::import", number = last.number(), hash = ?hash, "finalized");
+            let _ = self.events.send(ChainEvent::Finalized(finalized));
+        }
+        Ok(())
+    }
+
+    fn parent_of(&self, header: &Header) -> Result<Header, ImportError> {
+        let parent = self
+            .store
+            .header(*header.parent_hash())?
+            .ok_or(ImportError::UnknownParent(*header.parent_hash()))?;
+        if *header.number() != parent.number() + 1 {
+            return Err(ImportError::BadNumber {
+                number: *header.number(),
+                parent: *parent.number(),
+            });
+        }
+        let finalized = self.store.info().finalized_number;
+        if *parent.number() < finalized {
+            return Err(ImportError::BelowFinalized(finalized));
+        }
+        Ok(parent)
+    }
+
+    fn check_slot(
+        &self,
+        header: &Header,
+        parent: &Header,
+        state: &State,
+        now_ms: u64,
+    ) -> Result<(u64, AuraId), ImportError> {
+        let slot = slot_of(header).ok_or(ImportError::NoSlot)?;
+        let parent_slot = slot_of(parent).unwrap_or(0);
+        if slot <= parent_slot && *parent.number() > 0 {
+            return Err(ImportError::SlotNotIncreasing {
+                slot,
+                parent: parent_slot,
+            });
+        }
+        if slot.saturating_mul(SLOT_DURATION_MS) > now_ms.saturating_add(MAX_CLOCK_DRIFT_MS) {
+            return Err(ImportError::FutureSlot(slot));
+        }
+        let authorities: Vec<AuraId> =
+            native::call_decoded(state, &mut Overlay::default(), "AuraApi_authorities", &[])?;
+        if authorities.is_empty() {
+            return Err(ImportError::NoAuthorities);
+        }
+        let expected = authorities[(slot % authorities.len() as u64) as usize].clone();
+        Ok((slot, expected))
+    }
+
+    fn commit(
+        &self,
+        block: Block,
+        changes: BackendTransaction<Hashing>,
+    ) -> Result<(), ImportError> {
+        let change = self.store.commit(&block, changes)?;
+        tracing::info!(
+            target: "mosaic::import",
+            number = block.header.number(),
+            hash = ?block.header.hash(),
+            extrinsics = block.extrinsics.len(),
+            best = change.is_new_best,
+            "imported"
+        );
+        let _ = self.events.send(ChainEvent::Imported {
+            header: block.header,
+            is_new_best: change.is_new_best,
+            retracted: change.retracted,
+        });
+        Ok(())
+    }
+}
+
+/// Checks that `block` ends in `expected`'s seal over the rest of the header;
+/// returns the block without its seal, as the runtime executes it.
+fn check_seal(mut block: Block, slot: u64, expected: &AuraId) -> Result<Block, ImportError> {
+    let Some(DigestItem::Seal(id, signature)) = block.header.digest_mut().pop() else {
+        return Err(ImportError::NoSeal);
+    };
+    if id != AURA_ENGINE_ID {
+        return Err(ImportError::NoSeal);
+    }
+    let signature =
+        ed25519::Signature::decode(&mut &signature[..]).map_err(|_| ImportError::NoSeal)?;
+    let pre_hash = block.header.hash();
+    let author: &ed25519::Public = expected.as_ref();
+    if !signature.verify(pre_hash.as_bytes(), author) {
+        return Err(ImportError::BadSeal {
+            slot,
+            expected: expected.clone(),
+        });
+    }
+    Ok(block)
+}

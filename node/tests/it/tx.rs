@@ -1,0 +1,230 @@
+//! Signed extrinsics built the way any Substrate client builds them, from what
+//! the node's RPC says (genesis hash, runtime version, next nonce), and their
+//! submission and watching.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
+use jsonrpsee::core::ClientError;
+use jsonrpsee::rpc_params;
+use jsonrpsee::ws_client::WsClient;
+use mosaic_runtime::{
+    Balance, Hash, Nonce, RuntimeCall, SignedPayload, TxExtension, UncheckedExtrinsic,
+};
+use parity_scale_codec::Encode;
+use polkadot_sdk::sp_core::crypto::Ss58Codec;
+use polkadot_sdk::sp_keyring::Sr25519Keyring;
+use polkadot_sdk::sp_runtime::generic::Era;
+use polkadot_sdk::sp_runtime::{MultiAddress, MultiSignature};
+use polkadot_sdk::{frame_system, pallet_balances, pallet_transaction_payment};
+use serde::Deserialize;
+
+use crate::rpc::{block_hash, to_hex};
+
+/// A transaction's status, as `author_extrinsicUpdate` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TxStatus {
+    /// Waiting for a transaction it depends on.
+    Future,
+    /// Can go into the next block.
+    Ready,
+    /// Sent to peers.
+    Broadcast(Vec<String>),
+    /// Included in a block.
+    InBlock(Hash),
+    /// Its block left the best chain.
+    Retracted(Hash),
+    /// Its block was not finalized in time.
+    FinalityTimeout(Hash),
+    /// Its block was finalized.
+    Finalized(Hash),
+    /// Replaced by another transaction.
+    Usurped(Hash),
+    /// Removed from the pool.
+    Dropped,
+    /// No longer valid.
+    Invalid,
+}
+
+impl TxStatus {
+    /// Whether no further status follows.
+    fn is_final(&self) -> bool {
+        matches!(
+            self,
+            TxStatus::Finalized(_)
+                | TxStatus::FinalityTimeout(_)
+                | TxStatus::Usurped(_)
+                | TxStatus::Dropped
+                | TxStatus::Invalid
+        )
+    }
+}
+
+/// Signs for the chain a node runs.
+pub struct Signer {
+    genesis: Hash,
+    spec_version: u32,
+    transaction_version: u32,
+}
+
+impl Signer {
+    /// What signing needs, from the node's RPC.
+    pub async fn from_node(client: &WsClient) -> Result<Signer> {
+        let genesis = block_hash(client, 0).await?.context("no genesis block")?;
+        let version: serde_json::Value = client
+            .request("state_getRuntimeVersion", rpc_params![])
+            .await?;
+        let field = |name: &str| -> Result<u32> {
+            let value = version[name]
+                .as_u64()
+                .with_context(|| format!("runtime version without {name}: {version}"))?;
+            Ok(u32::try_from(value)?)
+        };
+        Ok(Signer {
+            genesis,
+            spec_version: field("specVersion")?,
+            transaction_version: field("transactionVersion")?,
+        })
+    }
+
+    /// `call` from `from` with `nonce`, immortal, without tip.
+    pub fn sign(&self, from: Sr25519Keyring, call: RuntimeCall, nonce: Nonce) -> UncheckedExtrinsic {
+        self.sign_claiming(from, from, call, nonce)
+    }
+
+    /// `call` claiming to come from `sender` but signed with `key`'s key: a
+    /// forgery unless they are the same.
+    pub fn sign_claiming(
+        &self,
+        key: Sr25519Keyring,
+        sender: Sr25519Keyring,
+        call: RuntimeCall,
+        nonce: Nonce,
+    ) -> UncheckedExtrinsic {
+        let extension: TxExtension = (
+            frame_system::AuthorizeCall::new(),
+            frame_system::CheckNonZeroSender::new(),
+            frame_system::CheckSpecVersion::new(),
+            frame_system::CheckTxVersion::new(),
+            frame_system::CheckGenesis::new(),
+            frame_system::CheckEra::from(Era::Immortal),
+            frame_system::CheckNonce::from(nonce),
+            frame_system::CheckWeight::new(),
+            pallet_transaction_payment::ChargeTransactionPayment::from(0),
+            frame_system::WeightReclaim::new(),
+        );
+        // What the extensions add to the signed payload without carrying it:
+        // versions, and the genesis hash twice (CheckGenesis, and CheckEra's
+        // birth block, which for an immortal transaction is genesis).
+        let implicit = (
+            (),
+            (),
+            self.spec_version,
+            self.transaction_version,
+            self.genesis,
+            self.genesis,
+            (),
+            (),
+            (),
+            (),
+        );
+        let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
+        let signature = payload.using_encoded(|bytes| key.sign(bytes));
+        UncheckedExtrinsic::new_signed(
+            call,
+            MultiAddress::Id(sender.to_account_id()),
+            MultiSignature::Sr25519(signature),
+            extension,
+        )
+    }
+}
+
+/// A transfer of `amount` to `to`, keeping the sender alive.
+pub fn transfer(to: Sr25519Keyring, amount: Balance) -> RuntimeCall {
+    RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+        dest: MultiAddress::Id(to.to_account_id()),
+        value: amount,
+    })
+}
+
+/// The hex of an extrinsic, as the author RPC takes it.
+pub fn extrinsic_hex(extrinsic: &UncheckedExtrinsic) -> String {
+    to_hex(extrinsic.encode())
+}
+
+/// `who`'s SS58 address.
+pub fn address(who: Sr25519Keyring) -> String {
+    who.to_account_id().to_ss58check()
+}
+
+/// `who`'s next nonce, counting its transactions in the pool.
+pub async fn next_nonce(client: &WsClient, who: Sr25519Keyring) -> Result<Nonce> {
+    Ok(client
+        .request("system_accountNextIndex", rpc_params![address(who)])
+        .await?)
+}
+
+/// `author_submitExtrinsic` of hex (well-formed or not).
+pub async fn submit_hex(client: &WsClient, hex: &str) -> Result<Hash, ClientError> {
+    client
+        .request("author_submitExtrinsic", rpc_params![hex])
+        .await
+}
+
+/// `author_submitAndWatchExtrinsic`.
+pub async fn submit_and_watch(
+    client: &WsClient,
+    extrinsic: &UncheckedExtrinsic,
+) -> Result<Subscription<TxStatus>> {
+    Ok(client
+        .subscribe(
+            "author_submitAndWatchExtrinsic",
+            rpc_params![extrinsic_hex(extrinsic)],
+            "author_unwatchExtrinsic",
+        )
+        .await?)
+}
+
+/// Every status of a watched transaction up to the final one.
+pub async fn statuses_to_end(
+    watch: &mut Subscription<TxStatus>,
+    within: Duration,
+) -> Result<Vec<TxStatus>> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut statuses = Vec::new();
+    while statuses.last().is_none_or(|s: &TxStatus| !s.is_final()) {
+        let status = tokio::time::timeout_at(deadline, watch.next())
+            .await
+            .with_context(|| format!("no final status within {within:?}: {statuses:?}"))?
+            .with_context(|| format!("the watch ended after {statuses:?}"))??;
+        statuses.push(status);
+    }
+    Ok(statuses)
+}
+
+/// Waits until a watched transaction is in a block; returns the block.
+pub async fn in_block(watch: &mut Subscription<TxStatus>, within: Duration) -> Result<Hash> {
+    let status = crate::rpc::next_matching(watch, within, |status| {
+        !matches!(
+            status,
+            TxStatus::Future | TxStatus::Ready | TxStatus::Broadcast(_)
+        )
+    })
+    .await?;
+    match status {
+        TxStatus::InBlock(block) | TxStatus::Finalized(block) => Ok(block),
+        other => bail!("the transaction ended {other:?} instead of entering a block"),
+    }
+}
+
+/// Submits `extrinsic` and waits until it is in a block; returns the block.
+pub async fn submit_until_in_block(
+    client: &WsClient,
+    extrinsic: &UncheckedExtrinsic,
+    within: Duration,
+) -> Result<Hash> {
+    let mut watch = submit_and_watch(client, extrinsic).await?;
+    in_block(&mut watch, within).await
+}
