@@ -15,8 +15,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mosaic_runtime::native::{BlockBuilder, ExecutionError};
-use mosaic_runtime::{Hash, Runtime, SLOT_DURATION_MS};
+use mosaic_runtime::native::{BlockBuilder, ExecutionError, Hashing};
+use mosaic_runtime::{Block, Hash, Runtime, SLOT_DURATION_MS};
 use parity_scale_codec::{Decode, Encode};
 use polkadot_sdk::sp_consensus_aura::{Slot, AURA_ENGINE_ID};
 use polkadot_sdk::sp_core::crypto::{Pair as _, VrfSecret};
@@ -27,6 +27,7 @@ use polkadot_sdk::sp_runtime::transaction_validity::{
     InvalidTransaction, TransactionValidityError,
 };
 use polkadot_sdk::sp_runtime::{Digest, DigestItem};
+use polkadot_sdk::sp_state_machine::BackendTransaction;
 
 use crate::chain::{now_ms, slot_of, CallError, Chain, ImportError};
 use crate::keystore::{self, Keystore};
@@ -73,22 +74,42 @@ pub async fn run(chain: Arc<Chain>, pool: Arc<Pool>, keystore: Arc<Keystore>) {
     }
 }
 
-/// Authors the block of `slot` if it is ours; returns its hash.
+/// Authors the block of `slot` on the best block if the slot is ours;
+/// returns its hash.
 pub fn author_slot(
     chain: &Chain,
     pool: &Pool,
     keystore: &Keystore,
     slot: u64,
 ) -> Result<Option<Hash>, AuthorError> {
-    let info = chain.info();
-    let parent = chain
+    let best = chain.info().best_hash;
+    let Some((block, changes)) = build_block(chain, keystore, best, slot, Some(pool))? else {
+        return Ok(None);
+    };
+    let number = *block.header.number();
+    let hash = chain.import_built(block, changes)?;
+    tracing::info!(target: "mosaic::author", number, ?hash, slot, "authored");
+    finalize_alone(chain, keystore, hash);
+    Ok(Some(hash))
+}
+
+/// Builds and seals the block of `slot` on `parent` if the slot is ours,
+/// with the pool's ready transactions; returns it with its state changes.
+pub fn build_block(
+    chain: &Chain,
+    keystore: &Keystore,
+    parent: Hash,
+    slot: u64,
+    pool: Option<&Pool>,
+) -> Result<Option<(Block, BackendTransaction<Hashing>)>, AuthorError> {
+    let parent_header = chain
         .store()
-        .expect_header(info.best_hash)
+        .expect_header(parent)
         .map_err(CallError::from)?;
-    if slot_of(&parent).is_some_and(|parent_slot| parent_slot >= slot) {
+    if slot_of(&parent_header).is_some_and(|parent_slot| parent_slot >= slot) {
         return Ok(None);
     }
-    let authorities = chain.authorities(info.best_hash)?;
+    let authorities = chain.authorities(parent)?;
     if authorities.is_empty() {
         return Ok(None);
     }
@@ -97,10 +118,10 @@ pub fn author_slot(
     let Some(aura_key) = keystore.ed25519(keystore::AURA, aura_public) else {
         return Ok(None);
     };
-    let vrf_key = vrf_key(chain, keystore, info.best_hash, index)?;
+    let vrf_key = vrf_key(chain, keystore, parent, index)?;
     let randomness = chain
         .storage(
-            info.best_hash,
+            parent,
             &pallet_mosaic_audit::Randomness::<Runtime>::hashed_key(),
         )?
         .map(|raw| <[u8; 32]>::decode(&mut &raw[..]).map_err(|_| AuthorError::AuditState))
@@ -115,8 +136,8 @@ pub fn author_slot(
         ],
     };
 
-    let state = chain.store().state(info.best_hash).map_err(CallError::from)?;
-    let mut builder = BlockBuilder::new(&state, info.best_hash, info.best_number + 1, digest)?;
+    let state = chain.store().state(parent).map_err(CallError::from)?;
+    let mut builder = BlockBuilder::new(&state, parent, parent_header.number() + 1, digest)?;
     let mut inherents = InherentData::new();
     inherents
         .put_data(
@@ -125,6 +146,24 @@ pub fn author_slot(
         )
         .expect("a u64 encodes; qed");
     builder.push_inherents(&inherents)?;
+    if let Some(pool) = pool {
+        push_transactions(&mut builder, pool);
+    }
+    let (mut block, changes) = builder.build()?;
+    let seal = aura_key.sign(block.header.hash().as_bytes());
+    block
+        .header
+        .digest_mut()
+        .push(DigestItem::Seal(AURA_ENGINE_ID, seal.encode()));
+    Ok(Some((block, changes.transaction)))
+}
+
+/// Fills the block with ready transactions by priority until it is full or
+/// a third of the slot is spent; invalid ones leave the pool.
+fn push_transactions<B: polkadot_sdk::sp_state_machine::Backend<Hashing>>(
+    builder: &mut BlockBuilder<'_, B>,
+    pool: &Pool,
+) {
     let deadline = std::time::Instant::now() + Duration::from_millis(SLOT_DURATION_MS / 3);
     let mut invalid = Vec::new();
     for tx in pool.ready() {
@@ -144,17 +183,6 @@ pub fn author_slot(
         }
     }
     pool.remove_invalid(&invalid);
-    let (mut block, changes) = builder.build()?;
-    let seal = aura_key.sign(block.header.hash().as_bytes());
-    block
-        .header
-        .digest_mut()
-        .push(DigestItem::Seal(AURA_ENGINE_ID, seal.encode()));
-    let number = *block.header.number();
-    let hash = chain.import_built(block, changes.transaction)?;
-    tracing::info!(target: "mosaic::author", number, ?hash, slot, "authored");
-    finalize_alone(chain, keystore, hash);
-    Ok(Some(hash))
 }
 
 /// The VRF key registered for authority `index`, from the keystore.
@@ -165,9 +193,13 @@ fn vrf_key(
     index: usize,
 ) -> Result<sr25519::Pair, AuthorError> {
     let raw = chain
-        .storage(at, &pallet_mosaic_audit::VrfAuthorities::<Runtime>::hashed_key())?
+        .storage(
+            at,
+            &pallet_mosaic_audit::VrfAuthorities::<Runtime>::hashed_key(),
+        )?
         .unwrap_or_default();
-    let keys = Vec::<sr25519::Public>::decode(&mut &raw[..]).map_err(|_| AuthorError::AuditState)?;
+    let keys =
+        Vec::<sr25519::Public>::decode(&mut &raw[..]).map_err(|_| AuthorError::AuditState)?;
     let public = keys.get(index).ok_or(AuthorError::NoVrfKey)?;
     keystore
         .sr25519(keystore::VRF, public)

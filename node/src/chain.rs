@@ -207,7 +207,10 @@ impl Chain {
     /// local clock.
     pub fn import(&self, block: Block, now_ms: u64) -> Result<Hash, ImportError> {
         let _guard = self.import.lock().expect("never poisoned; qed");
-        let _timer = self.metrics.as_ref().map(|m| m.import_seconds.start_timer());
+        let _timer = self
+            .metrics
+            .as_ref()
+            .map(|m| m.import_seconds.start_timer());
         let hash = block.header.hash();
         if self.store.header(hash)?.is_some() {
             return Err(ImportError::Known(hash));
@@ -346,3 +349,6 @@ fn check_seal(mut block: Block, slot: u64, expected: &AuraId) -> Result<Block, I
     }
     Ok(block)
 }
+
+#[cfg(test)]
+mod tests;

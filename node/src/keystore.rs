@@ -116,7 +116,9 @@ impl Keystore {
                 Some((key_type, public, suri)) => {
                     keys.insert((key_type, public), suri);
                 }
-                None => tracing::warn!(target: "mosaic::keystore", path = %path.display(), "not a key file, skipped"),
+                None => {
+                    tracing::warn!(target: "mosaic::keystore", path = %path.display(), "not a key file, skipped")
+                }
             }
         }
         Ok(Keystore {
@@ -230,7 +232,10 @@ mod tests {
             keystore.insert(GRANDPA, "//Bob", Some(&alice)),
             Err(KeystoreError::PublicMismatch)
         ));
-        assert!(matches!(key_type("babe"), Err(KeystoreError::UnsupportedKeyType(_))));
+        assert!(matches!(
+            key_type("babe"),
+            Err(KeystoreError::UnsupportedKeyType(_))
+        ));
         std::fs::write(dir.path().join("garbage"), b"x").unwrap();
         let reopened = Keystore::open(dir.path()).unwrap();
         let public = ed25519::Public::from_raw(alice.try_into().unwrap());

@@ -16,9 +16,9 @@
 pub mod author;
 pub mod chain;
 pub mod keystore;
-pub mod pool;
-pub mod store;
 pub mod metrics;
 pub mod node_key;
+pub mod pool;
 pub mod rpc;
 pub mod service;
+pub mod store;

@@ -17,7 +17,11 @@ use polkadot_sdk::sp_core::crypto::{Pair, Ss58Codec};
 use polkadot_sdk::sp_core::{ed25519, sr25519};
 
 #[derive(Parser)]
-#[command(name = "mosaic-node", version, about = "A Mosaic validator or full node")]
+#[command(
+    name = "mosaic-node",
+    version,
+    about = "A Mosaic validator or full node"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -324,9 +328,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(list) => Some(list.split(',').map(|o| o.trim().to_owned()).collect()),
         None if shared.dev => None,
         None => Some(
-            ["http://localhost", "http://127.0.0.1", "https://localhost", "https://127.0.0.1"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "http://localhost",
+                "http://127.0.0.1",
+                "https://localhost",
+                "https://127.0.0.1",
+            ]
+            .map(String::from)
+            .to_vec(),
         ),
     };
     let rpc = (!args.no_rpc).then(|| RpcConfig {
@@ -347,8 +356,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         .node_key
         .as_deref()
         .map(|hex_key| -> anyhow::Result<[u8; 32]> {
-            let bytes = hex::decode(hex_key.trim_start_matches("0x"))
-                .context("--node-key is not hex")?;
+            let bytes =
+                hex::decode(hex_key.trim_start_matches("0x")).context("--node-key is not hex")?;
             bytes
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("--node-key must be 32 bytes"))

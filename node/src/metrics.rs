@@ -26,8 +26,8 @@ pub struct Metrics {
 impl Metrics {
     /// Registers every metric.
     pub fn new() -> Self {
-        let registry = Registry::new_custom(Some("mosaic".into()), None)
-            .expect("a valid prefix; qed");
+        let registry =
+            Registry::new_custom(Some("mosaic".into()), None).expect("a valid prefix; qed");
         let block_height = IntGaugeVec::new(
             Opts::new("block_height", "Block height of the chain"),
             &["status"],
@@ -99,11 +99,9 @@ pub async fn serve(
             tokio::spawn(async move {
                 // Read the request head (bounded); every path answers the metrics.
                 let mut head = [0u8; 2048];
-                let read = tokio::time::timeout(
-                    std::time::Duration::from_secs(5),
-                    stream.read(&mut head),
-                )
-                .await;
+                let read =
+                    tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut head))
+                        .await;
                 if !matches!(read, Ok(Ok(n)) if n > 0) {
                     return;
                 }

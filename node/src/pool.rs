@@ -107,7 +107,10 @@ pub enum TxStatus {
 impl TxStatus {
     /// No further status follows.
     pub fn is_final(&self) -> bool {
-        matches!(self, TxStatus::Finalized(_) | TxStatus::Dropped | TxStatus::Invalid)
+        matches!(
+            self,
+            TxStatus::Finalized(_) | TxStatus::Dropped | TxStatus::Invalid
+        )
     }
 }
 
@@ -240,7 +243,9 @@ impl Pool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().expect("never poisoned: no panics under the lock; qed")
+        self.inner
+            .lock()
+            .expect("never poisoned: no panics under the lock; qed")
     }
 
     /// Number of transactions held.
@@ -295,7 +300,11 @@ impl Pool {
         });
         inner.notify(
             hash,
-            if ready { TxStatus::Ready } else { TxStatus::Future },
+            if ready {
+                TxStatus::Ready
+            } else {
+                TxStatus::Future
+            },
         );
         Ok((hash, receiver))
     }
@@ -362,7 +371,11 @@ impl Pool {
 
     /// Encodings of every transaction held.
     pub fn pending(&self) -> Vec<Vec<u8>> {
-        self.lock().txs.values().map(|t| t.encoded.clone()).collect()
+        self.lock()
+            .txs
+            .values()
+            .map(|t| t.encoded.clone())
+            .collect()
     }
 
     /// Removes transactions the block builder found invalid.

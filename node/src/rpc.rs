@@ -11,7 +11,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use jsonrpsee::server::{PendingSubscriptionSink, RpcModule, Server, ServerHandle, SubscriptionMessage};
+use jsonrpsee::server::{
+    PendingSubscriptionSink, RpcModule, Server, ServerHandle, SubscriptionMessage,
+};
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, Params};
 use mosaic_runtime::{AccountId, Balance, BlockNumber, Hash, UncheckedExtrinsic};
 use parity_scale_codec::{Decode, Encode};
@@ -248,7 +250,10 @@ impl RpcContext {
         if self.unsafe_methods {
             Ok(())
         } else {
-            Err(error(codes::UNSAFE, "RPC call is unsafe to be called externally"))
+            Err(error(
+                codes::UNSAFE,
+                "RPC call is unsafe to be called externally",
+            ))
         }
     }
 }
@@ -321,10 +326,16 @@ where
 
 fn register_system(module: &mut RpcModule<RpcContext>) {
     method(module, "system_name", |_, ctx| Ok(ctx.info.name.clone()));
-    method(module, "system_version", |_, ctx| Ok(ctx.info.version.clone()));
+    method(module, "system_version", |_, ctx| {
+        Ok(ctx.info.version.clone())
+    });
     method(module, "system_chain", |_, ctx| Ok(ctx.info.chain.clone()));
-    method(module, "system_chainType", |_, ctx| Ok(ctx.info.chain_type.clone()));
-    method(module, "system_properties", |_, ctx| Ok(ctx.info.properties.clone()));
+    method(module, "system_chainType", |_, ctx| {
+        Ok(ctx.info.chain_type.clone())
+    });
+    method(module, "system_properties", |_, ctx| {
+        Ok(ctx.info.properties.clone())
+    });
     method(module, "system_health", |_, ctx| {
         Ok(json!({
             "peers": 0,
@@ -333,8 +344,12 @@ fn register_system(module: &mut RpcModule<RpcContext>) {
         }))
     });
     method(module, "system_peers", |_, _| Ok(Vec::<Value>::new()));
-    method(module, "system_localPeerId", |_, ctx| Ok(ctx.info.peer_id.clone()));
-    method(module, "system_localListenAddresses", |_, _| Ok(Vec::<String>::new()));
+    method(module, "system_localPeerId", |_, ctx| {
+        Ok(ctx.info.peer_id.clone())
+    });
+    method(module, "system_localListenAddresses", |_, _| {
+        Ok(Vec::<String>::new())
+    });
     method(module, "system_accountNextIndex", |params, ctx| {
         let address: String = params.one()?;
         let account = parse_account(&address)?;
@@ -382,8 +397,20 @@ fn register_chain(module: &mut RpcModule<RpcContext>) {
         .register_alias("chain_getHead", "chain_getBlockHash")
         .expect("registered above; qed");
 
-    heads(module, "chain_subscribeNewHeads", "chain_newHead", "chain_unsubscribeNewHeads", Heads::Best);
-    heads(module, "chain_subscribeAllHeads", "chain_allHead", "chain_unsubscribeAllHeads", Heads::All);
+    heads(
+        module,
+        "chain_subscribeNewHeads",
+        "chain_newHead",
+        "chain_unsubscribeNewHeads",
+        Heads::Best,
+    );
+    heads(
+        module,
+        "chain_subscribeAllHeads",
+        "chain_allHead",
+        "chain_unsubscribeAllHeads",
+        Heads::All,
+    );
     heads(
         module,
         "chain_subscribeFinalizedHeads",
@@ -409,31 +436,46 @@ fn heads(
     kind: Heads,
 ) {
     module
-        .register_subscription(subscribe, notification, unsubscribe, move |_, pending, ctx, _| async move {
-            let events = ctx.chain.subscribe();
-            let info = ctx.chain.info();
-            let first = match kind {
-                Heads::Best => Some(info.best_hash),
-                Heads::Finalized => Some(info.finalized_hash),
-                Heads::All => None,
-            };
-            let first = first
-                .map(|hash| ctx.chain.store().expect_header(hash))
-                .transpose()
-                .ok()
-                .flatten();
-            follow(pending, events, first.into_iter().map(|h| json!(h)).collect(), move |event| {
-                match (kind, event) {
-                    (Heads::Best, ChainEvent::Imported { header, is_new_best: true, .. })
-                    | (Heads::All, ChainEvent::Imported { header, .. }) => vec![json!(header)],
-                    (Heads::Finalized, ChainEvent::Finalized(headers)) => {
-                        headers.iter().map(|h| json!(h)).collect()
-                    }
-                    _ => Vec::new(),
-                }
-            })
-            .await;
-        })
+        .register_subscription(
+            subscribe,
+            notification,
+            unsubscribe,
+            move |_, pending, ctx, _| async move {
+                let events = ctx.chain.subscribe();
+                let info = ctx.chain.info();
+                let first = match kind {
+                    Heads::Best => Some(info.best_hash),
+                    Heads::Finalized => Some(info.finalized_hash),
+                    Heads::All => None,
+                };
+                let first = first
+                    .map(|hash| ctx.chain.store().expect_header(hash))
+                    .transpose()
+                    .ok()
+                    .flatten();
+                follow(
+                    pending,
+                    events,
+                    first.into_iter().map(|h| json!(h)).collect(),
+                    move |event| match (kind, event) {
+                        (
+                            Heads::Best,
+                            ChainEvent::Imported {
+                                header,
+                                is_new_best: true,
+                                ..
+                            },
+                        )
+                        | (Heads::All, ChainEvent::Imported { header, .. }) => vec![json!(header)],
+                        (Heads::Finalized, ChainEvent::Finalized(headers)) => {
+                            headers.iter().map(|h| json!(h)).collect()
+                        }
+                        _ => Vec::new(),
+                    },
+                )
+                .await;
+            },
+        )
         .expect("each name is registered once; qed");
 }
 
@@ -560,7 +602,9 @@ fn register_state(module: &mut RpcModule<RpcContext>) {
             return Err(invalid_params(format!("at most {MAX_STORAGE_KEYS} keys")));
         }
         let at = ctx.at(at);
-        Ok(vec![json!({ "block": at, "changes": ctx.storage_changes(at, &keys)? })])
+        Ok(vec![
+            json!({ "block": at, "changes": ctx.storage_changes(at, &keys)? }),
+        ])
     });
 
     module
@@ -583,13 +627,20 @@ fn register_state(module: &mut RpcModule<RpcContext>) {
                 let events = ctx.chain.subscribe();
                 let best = ctx.chain.info().best_hash;
                 let Ok(mut last) = ctx.storage_changes(best, &keys) else {
-                    pending.reject(error(codes::STATE, "state unavailable")).await;
+                    pending
+                        .reject(error(codes::STATE, "state unavailable"))
+                        .await;
                     return;
                 };
                 let first = json!({ "block": best, "changes": last });
                 let ctx2 = ctx.clone();
                 follow(pending, events, vec![first], move |event| {
-                    let ChainEvent::Imported { header, is_new_best: true, .. } = event else {
+                    let ChainEvent::Imported {
+                        header,
+                        is_new_best: true,
+                        ..
+                    } = event
+                    else {
                         return Vec::new();
                     };
                     let hash = header.hash();
@@ -622,12 +673,19 @@ fn register_state(module: &mut RpcModule<RpcContext>) {
             |_, pending, ctx, _| async move {
                 let events = ctx.chain.subscribe();
                 let Ok(mut last) = ctx.runtime_version(ctx.chain.info().best_hash) else {
-                    pending.reject(error(codes::STATE, "state unavailable")).await;
+                    pending
+                        .reject(error(codes::STATE, "state unavailable"))
+                        .await;
                     return;
                 };
                 let ctx2 = ctx.clone();
                 follow(pending, events, vec![last.clone()], move |event| {
-                    let ChainEvent::Imported { header, is_new_best: true, .. } = event else {
+                    let ChainEvent::Imported {
+                        header,
+                        is_new_best: true,
+                        ..
+                    } = event
+                    else {
                         return Vec::new();
                     };
                     match ctx2.runtime_version(header.hash()) {
@@ -643,7 +701,10 @@ fn register_state(module: &mut RpcModule<RpcContext>) {
         )
         .expect("registered once; qed");
     module
-        .register_alias("chain_subscribeRuntimeVersion", "state_subscribeRuntimeVersion")
+        .register_alias(
+            "chain_subscribeRuntimeVersion",
+            "state_subscribeRuntimeVersion",
+        )
         .expect("registered above; qed");
 }
 
@@ -653,7 +714,12 @@ fn register_author(module: &mut RpcModule<RpcContext>) {
         Ok(ctx.pool.submit(&bytes)?)
     });
     method(module, "author_pendingExtrinsics", |_, ctx| {
-        Ok(ctx.pool.pending().into_iter().map(Bytes).collect::<Vec<_>>())
+        Ok(ctx
+            .pool
+            .pending()
+            .into_iter()
+            .map(Bytes)
+            .collect::<Vec<_>>())
     });
     method(module, "author_insertKey", |params, ctx| {
         ctx.check_unsafe()?;
@@ -685,7 +751,6 @@ fn register_author(module: &mut RpcModule<RpcContext>) {
             |params, pending, ctx, _| async move {
                 let submitted = params
                     .one::<Bytes>()
-                    .map_err(ErrorObjectOwned::from)
                     .and_then(|bytes| {
                         let pool = ctx.pool.clone();
                         // Validation runs the runtime: keep it off the
@@ -782,12 +847,14 @@ fn register_mosaic(module: &mut RpcModule<RpcContext>) {
             parity_shards,
             segment_size,
         };
-        let answer: Result<mosaic_runtime::mosaic_api::Quote<AccountId, Balance>, polkadot_sdk::sp_runtime::DispatchError> =
-            ctx.chain.call_decoded(
-                ctx.at(at),
-                "MosaicApi_quote",
-                &(size, coding, periods, max_price).encode(),
-            )?;
+        let answer: Result<
+            mosaic_runtime::mosaic_api::Quote<AccountId, Balance>,
+            polkadot_sdk::sp_runtime::DispatchError,
+        > = ctx.chain.call_decoded(
+            ctx.at(at),
+            "MosaicApi_quote",
+            &(size, coding, periods, max_price).encode(),
+        )?;
         answer
             .map(|quote| Bytes(quote.encode()))
             .map_err(|e| error(codes::STATE, format!("{e:?}")))
@@ -796,7 +863,9 @@ fn register_mosaic(module: &mut RpcModule<RpcContext>) {
         let mut seq = params.sequence();
         let id: u64 = seq.next()?;
         let at: Option<Hash> = seq.optional_next()?;
-        let raw = ctx.chain.call(ctx.at(at), "MosaicApi_order", &id.encode())?;
+        let raw = ctx
+            .chain
+            .call(ctx.at(at), "MosaicApi_order", &id.encode())?;
         Ok(Bytes(raw))
     });
     method(module, "mosaic_provider", |params, ctx| {
@@ -804,19 +873,30 @@ fn register_mosaic(module: &mut RpcModule<RpcContext>) {
         let who: String = seq.next()?;
         let at: Option<Hash> = seq.optional_next()?;
         let who = parse_account(&who)?;
-        Ok(Bytes(ctx.chain.call(ctx.at(at), "MosaicApi_provider", &who.encode())?))
+        Ok(Bytes(ctx.chain.call(
+            ctx.at(at),
+            "MosaicApi_provider",
+            &who.encode(),
+        )?))
     });
     method(module, "mosaic_challenge", |params, ctx| {
         let mut seq = params.sequence();
         let who: String = seq.next()?;
         let at: Option<Hash> = seq.optional_next()?;
         let who = parse_account(&who)?;
-        Ok(Bytes(ctx.chain.call(ctx.at(at), "MosaicApi_challenge", &who.encode())?))
+        Ok(Bytes(ctx.chain.call(
+            ctx.at(at),
+            "MosaicApi_challenge",
+            &who.encode(),
+        )?))
     });
 }
 
 /// Starts the server; returns the address it listens on and its handle.
-pub async fn start(config: &RpcConfig, ctx: RpcContext) -> std::io::Result<(SocketAddr, ServerHandle)> {
+pub async fn start(
+    config: &RpcConfig,
+    ctx: RpcContext,
+) -> std::io::Result<(SocketAddr, ServerHandle)> {
     use tower_http::cors::{AllowOrigin, CorsLayer};
     let origins = match &config.cors {
         None => AllowOrigin::any(),

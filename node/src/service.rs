@@ -153,24 +153,26 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
             metrics: Some(metrics.clone()),
             unsafe_methods: rpc_config.unsafe_methods,
         };
-        let (addr, handle) = rpc::start(rpc_config, ctx)
-            .await
-            .map_err(|source| ServiceError::Bind {
-                what: "JSON-RPC",
-                source,
-            })?;
+        let (addr, handle) =
+            rpc::start(rpc_config, ctx)
+                .await
+                .map_err(|source| ServiceError::Bind {
+                    what: "JSON-RPC",
+                    source,
+                })?;
         tracing::info!(target: "mosaic::rpc", "JSON-RPC listening on {addr}");
         rpc_addr = Some(addr);
         rpc = Some(handle);
     }
     let mut prometheus_addr = None;
     if let Some(addr) = config.prometheus {
-        let (addr, task) = crate::metrics::serve(addr, metrics.clone())
-            .await
-            .map_err(|source| ServiceError::Bind {
-                what: "Prometheus",
-                source,
-            })?;
+        let (addr, task) =
+            crate::metrics::serve(addr, metrics.clone())
+                .await
+                .map_err(|source| ServiceError::Bind {
+                    what: "Prometheus",
+                    source,
+                })?;
         tracing::info!(target: "mosaic::metrics", "Prometheus listening on {addr}");
         prometheus_addr = Some(addr);
         tasks.push(tokio::spawn(task));

@@ -177,10 +177,16 @@ pub struct StateNodes {
 
 impl TrieBackendStorage<Hashing> for StateNodes {
     fn get(&self, key: &Hash, prefix: (&[u8], Option<u8>)) -> Result<Option<Vec<u8>>, String> {
-        let cf = self.db.cf_handle(STATE).expect("opened with every column; qed");
+        let cf = self
+            .db
+            .cf_handle(STATE)
+            .expect("opened with every column; qed");
         let stored = self
             .db
-            .get_cf(cf, polkadot_sdk::sp_trie::prefixed_key::<Hashing>(key, prefix))
+            .get_cf(
+                cf,
+                polkadot_sdk::sp_trie::prefixed_key::<Hashing>(key, prefix),
+            )
             .map_err(|e| e.to_string())?;
         stored
             .map(|node| split_count(node).map(|(value, _)| value))
@@ -236,8 +242,8 @@ impl Store {
                 })
             }
             Some(_) => {
-                let found: StatePruning =
-                    read(&db, META, META_PRUNING, "pruning")?.ok_or(StoreError::Corrupt("pruning"))?;
+                let found: StatePruning = read(&db, META, META_PRUNING, "pruning")?
+                    .ok_or(StoreError::Corrupt("pruning"))?;
                 if found != pruning {
                     return Err(StoreError::WrongPruning {
                         requested: pruning,
@@ -264,7 +270,10 @@ impl Store {
 
     /// The heads of the chain.
     pub fn info(&self) -> ChainInfo {
-        *self.info.read().expect("never poisoned: no panics under the lock; qed")
+        *self
+            .info
+            .read()
+            .expect("never poisoned: no panics under the lock; qed")
     }
 
     /// A block's header.
@@ -446,11 +455,7 @@ impl Store {
                     self.discard(sibling, &mut batch, &mut counts, &mut leaves)?;
                 }
             }
-            batch.put_cf(
-                self.cf(CHILDREN),
-                parent,
-                vec![finalized.hash()].encode(),
-            );
+            batch.put_cf(self.cf(CHILDREN), parent, vec![finalized.hash()].encode());
         }
         if let Some(justification) = justification {
             batch.put_cf(self.cf(JUSTIFICATIONS), hash, justification.encode());
@@ -546,6 +551,14 @@ impl Store {
         Ok(())
     }
 
+    /// Number of trie nodes stored.
+    #[cfg(test)]
+    pub fn state_node_count(&self) -> usize {
+        self.db
+            .iterator_cf(self.cf(STATE), rocksdb::IteratorMode::Start)
+            .count()
+    }
+
     /// Flushes RocksDB's memtables to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         Ok(self.db.flush()?)
@@ -591,7 +604,8 @@ fn write_genesis(
     genesis: &Header,
     storage: Storage,
 ) -> Result<(), StoreError> {
-    let backend = InMemoryBackend::<Hashing>::from((storage, mosaic_runtime::VERSION.state_version()));
+    let backend =
+        InMemoryBackend::<Hashing>::from((storage, mosaic_runtime::VERSION.state_version()));
     if backend.root() != genesis.state_root() {
         return Err(StoreError::GenesisMismatch);
     }
@@ -634,7 +648,10 @@ impl<'a> NodeCounts<'a> {
 
     fn current(&mut self, key: &[u8]) -> Result<Option<&mut (Vec<u8>, u32)>, StoreError> {
         if !self.pending.contains_key(key) {
-            let cf = self.db.cf_handle(STATE).expect("opened with every column; qed");
+            let cf = self
+                .db
+                .cf_handle(STATE)
+                .expect("opened with every column; qed");
             let Some(stored) = self.db.get_cf(cf, key)? else {
                 return Ok(None);
             };
