@@ -66,6 +66,12 @@ impl AccountKey {
         }
     }
 
+    /// The secret seed; the account's sr25519 key is the one `sp-core`
+    /// derives from it.
+    pub fn seed(&self) -> &[u8; 32] {
+        &self.seed
+    }
+
     /// Reads a key file.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         let io = |source| KeyError::Io {

@@ -7,7 +7,9 @@
 //!   form of a stored object that `mosaic encode` writes and `mosaic decode`
 //!   reads.
 //!
-//! Chain access (orders, uploads to providers) joins once the node exists.
+//! * [`chain`]: a node's JSON-RPC: account state, signing and submitting
+//!   extrinsics, transfers.
 
+pub mod chain;
 pub mod keys;
 pub mod shard_dir;

@@ -1,8 +1,9 @@
 //! `mosaic`: the Mosaic command-line client.
 //!
-//! Offline commands for now: account keys, IPFS-compatible CIDs, and encoding
-//! a file into shards plus a manifest (and back). Chain commands (`put`,
-//! `get`, `status`, …) arrive with the node.
+//! Offline commands: account keys, IPFS-compatible CIDs, and encoding a file
+//! into shards plus a manifest (and back). Chain commands over a node's
+//! JSON-RPC: `balance`, `transfer`; storage orders (`put`, `get`, …) come
+//! with the storage workers.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -11,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use mosaic_client::chain::{self, ChainClient};
 use mosaic_client::keys::{parse_encryption_key, AccountKey};
 use mosaic_client::shard_dir::{ShardDir, MANIFEST_FILE};
 use mosaic_primitives::erasure::{
@@ -43,6 +45,41 @@ enum Command {
     Decode(DecodeArgs),
     /// Let another public key read an encrypted object (no data re-encrypted).
     Share(ShareArgs),
+    /// Print an account's balance.
+    Balance {
+        /// The SS58 address.
+        address: String,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Send tokens and wait until a block includes the transfer.
+    Transfer(TransferArgs),
+}
+
+/// Which node to talk to.
+#[derive(Args)]
+struct NodeArgs {
+    /// The node's JSON-RPC WebSocket address.
+    #[arg(long, default_value = "ws://127.0.0.1:9944")]
+    rpc: String,
+}
+
+#[derive(Args)]
+struct TransferArgs {
+    /// The recipient's SS58 address.
+    #[arg(long)]
+    to: String,
+    /// The amount in tokens (12 decimals), e.g. `1.5`.
+    #[arg(long)]
+    amount: String,
+    /// The sender's key file.
+    #[arg(long, conflicts_with = "suri")]
+    key: Option<PathBuf>,
+    /// The sender as a secret URI, e.g. `//Alice` on a development chain.
+    #[arg(long)]
+    suri: Option<String>,
+    #[command(flatten)]
+    node: NodeArgs,
 }
 
 #[derive(Subcommand)]
@@ -134,7 +171,84 @@ fn run(cli: Cli) -> Result<()> {
         Command::Encode(args) => encode(args)?,
         Command::Decode(args) => decode(args)?,
         Command::Share(args) => share(args)?,
+        Command::Balance { address, node } => on_chain(balance(&address, &node))?,
+        Command::Transfer(args) => on_chain(transfer(&args))?,
     }
+    Ok(())
+}
+
+/// Runs a chain command on a Tokio runtime.
+fn on_chain(work: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(work)
+}
+
+/// Decimal places of the token.
+const DECIMALS: u32 = 12;
+
+/// Parses a token amount such as `1.5` into the smallest unit.
+fn parse_amount(text: &str) -> Result<u128> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if fraction.len() > DECIMALS as usize
+        || whole.is_empty() && fraction.is_empty()
+        || !whole
+            .chars()
+            .chain(fraction.chars())
+            .all(|c| c.is_ascii_digit())
+    {
+        bail!("`{text}` is not an amount with at most {DECIMALS} decimals");
+    }
+    let padded = format!("{fraction:0<width$}", width = DECIMALS as usize);
+    let unit = 10u128.pow(DECIMALS);
+    whole
+        .parse::<u128>()
+        .unwrap_or(0)
+        .checked_mul(unit)
+        .and_then(|w| w.checked_add(padded.parse::<u128>().unwrap_or(0)))
+        .with_context(|| format!("`{text}` is too large"))
+}
+
+fn format_amount(amount: u128) -> String {
+    let unit = 10u128.pow(DECIMALS);
+    let fraction = format!("{:0width$}", amount % unit, width = DECIMALS as usize);
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        format!("{}", amount / unit)
+    } else {
+        format!("{}.{fraction}", amount / unit)
+    }
+}
+
+async fn balance(address: &str, node: &NodeArgs) -> Result<()> {
+    let who = chain::parse_address(address)?;
+    let client = ChainClient::connect(&node.rpc)
+        .await
+        .with_context(|| format!("connecting to {}", node.rpc))?;
+    let account = client.account(&who).await?;
+    println!("free:     {}", format_amount(account.free));
+    println!("reserved: {}", format_amount(account.reserved));
+    println!("nonce:    {}", account.nonce);
+    Ok(())
+}
+
+async fn transfer(args: &TransferArgs) -> Result<()> {
+    use polkadot_sdk::sp_core::{sr25519, Pair};
+    let signer = match (&args.key, &args.suri) {
+        (Some(path), _) => sr25519::Pair::from_seed(AccountKey::load(path)?.seed()),
+        (None, Some(suri)) => {
+            sr25519::Pair::from_string(suri, None).map_err(|e| anyhow::anyhow!("--suri: {e:?}"))?
+        }
+        (None, None) => bail!("give the sender with --key FILE or --suri URI"),
+    };
+    let to = chain::parse_address(&args.to)?;
+    let amount = parse_amount(&args.amount)?;
+    let client = ChainClient::connect(&args.node.rpc)
+        .await
+        .with_context(|| format!("connecting to {}", args.node.rpc))?;
+    let block = client.transfer(&signer, to, amount).await?;
+    println!("transferred {} in block {block:?}", format_amount(amount));
     Ok(())
 }
 
