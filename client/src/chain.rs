@@ -67,6 +67,65 @@ struct HeaderJson {
     number: String,
 }
 
+/// What a signature commits to besides the call.
+#[derive(Clone, Copy, Debug)]
+pub struct SigningParams {
+    /// The chain's genesis hash.
+    pub genesis: Hash,
+    /// The runtime's `spec_version`.
+    pub spec_version: u32,
+    /// The runtime's `transaction_version`.
+    pub transaction_version: u32,
+    /// The sender's nonce.
+    pub nonce: Nonce,
+    /// How long the transaction stays valid.
+    pub era: Era,
+    /// The hash of the block the era starts at (the genesis hash for an
+    /// immortal era).
+    pub era_birth: Hash,
+}
+
+/// Signs `call` with the standard transaction extensions, as any Substrate
+/// client does.
+pub fn sign_extrinsic(
+    signer: &sr25519::Pair,
+    call: RuntimeCall,
+    params: &SigningParams,
+) -> UncheckedExtrinsic {
+    let extension: TxExtension = (
+        frame_system::AuthorizeCall::new(),
+        frame_system::CheckNonZeroSender::new(),
+        frame_system::CheckSpecVersion::new(),
+        frame_system::CheckTxVersion::new(),
+        frame_system::CheckGenesis::new(),
+        frame_system::CheckEra::from(params.era),
+        frame_system::CheckNonce::from(params.nonce),
+        frame_system::CheckWeight::new(),
+        pallet_transaction_payment::ChargeTransactionPayment::from(0),
+        frame_system::WeightReclaim::new(),
+    );
+    let implicit = (
+        (),
+        (),
+        params.spec_version,
+        params.transaction_version,
+        params.genesis,
+        params.era_birth,
+        (),
+        (),
+        (),
+        (),
+    );
+    let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
+    let signature = payload.using_encoded(|bytes| signer.sign(bytes));
+    UncheckedExtrinsic::new_signed(
+        call,
+        MultiAddress::Id(AccountId::from(signer.public())),
+        MultiSignature::Sr25519(signature),
+        extension,
+    )
+}
+
 /// A connection to a node.
 pub struct ChainClient {
     ws: WsClient,
@@ -135,37 +194,17 @@ impl ChainClient {
             .ws
             .request("chain_getBlockHash", rpc_params![era.birth(best)])
             .await?;
-        let extension: TxExtension = (
-            frame_system::AuthorizeCall::new(),
-            frame_system::CheckNonZeroSender::new(),
-            frame_system::CheckSpecVersion::new(),
-            frame_system::CheckTxVersion::new(),
-            frame_system::CheckGenesis::new(),
-            frame_system::CheckEra::from(era),
-            frame_system::CheckNonce::from(nonce),
-            frame_system::CheckWeight::new(),
-            pallet_transaction_payment::ChargeTransactionPayment::from(0),
-            frame_system::WeightReclaim::new(),
-        );
-        let implicit = (
-            (),
-            (),
-            version.spec_version,
-            version.transaction_version,
-            genesis,
-            birth,
-            (),
-            (),
-            (),
-            (),
-        );
-        let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
-        let signature = payload.using_encoded(|bytes| signer.sign(bytes));
-        Ok(UncheckedExtrinsic::new_signed(
+        Ok(sign_extrinsic(
+            signer,
             call,
-            MultiAddress::Id(who),
-            MultiSignature::Sr25519(signature),
-            extension,
+            &SigningParams {
+                genesis,
+                spec_version: version.spec_version,
+                transaction_version: version.transaction_version,
+                nonce,
+                era,
+                era_birth: birth,
+            },
         ))
     }
 

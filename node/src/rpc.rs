@@ -749,15 +749,13 @@ fn register_author(module: &mut RpcModule<RpcContext>) {
             "author_extrinsicUpdate",
             "author_unwatchExtrinsic",
             |params, pending, ctx, _| async move {
-                let submitted = params
-                    .one::<Bytes>()
-                    .and_then(|bytes| {
-                        let pool = ctx.pool.clone();
-                        // Validation runs the runtime: keep it off the
-                        // server's async threads.
-                        tokio::task::block_in_place(|| pool.submit_and_watch(&bytes))
-                            .map_err(ErrorObjectOwned::from)
-                    });
+                let submitted = params.one::<Bytes>().and_then(|bytes| {
+                    let pool = ctx.pool.clone();
+                    // Validation runs the runtime: keep it off the
+                    // server's async threads.
+                    tokio::task::block_in_place(|| pool.submit_and_watch(&bytes))
+                        .map_err(ErrorObjectOwned::from)
+                });
                 let (_, mut statuses) = match submitted {
                     Ok(watch) => watch,
                     Err(e) => {

@@ -61,6 +61,9 @@ fn resealed(mut block: Block, signer: &ed25519::Pair, change: impl FnOnce(&mut B
     block
 }
 
+/// Whether an import error is the one a test expects.
+type IsExpected = fn(&ImportError) -> bool;
+
 #[test]
 fn blocks_import_into_a_second_node_and_bad_ones_change_nothing() {
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -91,7 +94,7 @@ fn blocks_import_into_a_second_node_and_bad_ones_change_nothing() {
         block
     };
     let before = b.info();
-    let bad: Vec<(Block, fn(&ImportError) -> bool)> = vec![
+    let bad: Vec<(Block, IsExpected)> = vec![
         (
             resealed(next.clone(), &alice_key, |b| {
                 b.header.state_root = Hash::repeat_byte(7)

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{ensure, Context, Result};
 use mosaic_chain_spec::{ChainSpec, Genesis, RuntimeGenesis};
 use polkadot_sdk::sp_keyring::Sr25519Keyring::Alice;
-use polkadot_sdk::sp_runtime::traits::Header as _;
 use serde_json::Value;
 
 use crate::harness::{run_subcommand, Node};
@@ -36,7 +35,10 @@ async fn build_spec_prints_the_raw_dev_spec_and_the_local_spec() -> Result<()> {
 
     let local = ChainSpec::from_json(&run_subcommand(&["build-spec", "--chain", "local"]).await?)?;
     assert!(
-        matches!(local.genesis, Genesis::RuntimeGenesis(RuntimeGenesis::Patch(_))),
+        matches!(
+            local.genesis,
+            Genesis::RuntimeGenesis(RuntimeGenesis::Patch(_))
+        ),
         "build-spec without --raw prints a raw genesis"
     );
     assert_eq!(
@@ -66,7 +68,10 @@ fn databases(root: &Path) -> Result<Vec<PathBuf>> {
 #[tokio::test(flavor = "multi_thread")]
 async fn purge_chain_removes_the_database() -> Result<()> {
     let base_path = tempfile::tempdir()?;
-    let base = base_path.path().to_str().context("base path is not UTF-8")?;
+    let base = base_path
+        .path()
+        .to_str()
+        .context("base path is not UTF-8")?;
     let node = Node::dev_at(base_path.path()).await?;
     let client = node.ws_client().await?;
     wait_for_block(&client, 1, BLOCK_WAIT).await?;

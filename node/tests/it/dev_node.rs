@@ -11,7 +11,6 @@ use mosaic_runtime::{BlockNumber, Hash, Header};
 use parity_scale_codec::Encode;
 use polkadot_sdk::frame_support::storage::storage_prefix;
 use polkadot_sdk::sp_keyring::Sr25519Keyring;
-use polkadot_sdk::sp_runtime::traits::Header as _;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -215,7 +214,11 @@ async fn chain_is_linked(client: &WsClient, head: &Header) -> Result<()> {
         .as_array()
         .with_context(|| format!("chain_getBlock shape: {body}"))?;
     // At least the timestamp inherent.
-    ensure!(!extrinsics.is_empty(), "block {} has no extrinsics", head.number);
+    ensure!(
+        !extrinsics.is_empty(),
+        "block {} has no extrinsics",
+        head.number
+    );
     let fetched: Header = serde_json::from_value(body["block"]["header"].clone())?;
     assert_eq!(fetched.hash(), head.hash());
     Ok(())
@@ -244,18 +247,25 @@ async fn storage_is_consistent_with_headers(client: &WsClient) -> Result<()> {
             .with_context(|| format!("no System::Number in {set:?}"))?;
         let number: BlockNumber = decode(&from_hex(value)?)?;
         assert_eq!(header(client, set.block).await?.number, number);
-        let stored: Option<BlockNumber> = storage(client, &block_number_key(), Some(set.block)).await?;
+        let stored: Option<BlockNumber> =
+            storage(client, &block_number_key(), Some(set.block)).await?;
         assert_eq!(stored, Some(number));
 
         let queried: Vec<StorageChangeSet> = client
-            .request("state_queryStorageAt", rpc_params![vec![key.clone()], set.block])
+            .request(
+                "state_queryStorageAt",
+                rpc_params![vec![key.clone()], set.block],
+            )
             .await?;
         let value = queried
             .iter()
             .flat_map(|q| &q.changes)
             .find(|(k, _)| *k == key)
             .and_then(|(_, v)| v.clone());
-        assert_eq!(value.as_deref().map(from_hex).transpose()?, Some(number.encode()));
+        assert_eq!(
+            value.as_deref().map(from_hex).transpose()?,
+            Some(number.encode())
+        );
     }
     Ok(())
 }

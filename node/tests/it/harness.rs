@@ -214,7 +214,12 @@ impl Logs {
     fn tail(&self) -> String {
         let lines = self.0.lock().expect("no panics while the lock is held");
         let skip = lines.len().saturating_sub(LOG_LINES_SHOWN);
-        lines.iter().skip(skip).cloned().collect::<Vec<_>>().join("\n")
+        lines
+            .iter()
+            .skip(skip)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -275,6 +280,9 @@ fn the_rpc_address_is_read_from_plain_and_coloured_log_lines() {
     let coloured = strip_ansi(
         "\u{1b}[2m2025\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m JSON-RPC listening on 127.0.0.1:9944, ws and http",
     );
-    assert_eq!(rpc_address(&coloured), Some("127.0.0.1:9944".parse().unwrap()));
+    assert_eq!(
+        rpc_address(&coloured),
+        Some("127.0.0.1:9944".parse().unwrap())
+    );
     assert_eq!(rpc_address("Prometheus listening on 127.0.0.1:9615"), None);
 }

@@ -9,7 +9,6 @@ use jsonrpsee::ws_client::WsClient;
 use mosaic_runtime::{BlockNumber, Header};
 use polkadot_sdk::frame_support::storage::storage_prefix;
 use polkadot_sdk::sp_keyring::Sr25519Keyring::Alice;
-use polkadot_sdk::sp_runtime::traits::Header as _;
 
 use crate::harness::Node;
 use crate::rpc::{
@@ -21,6 +20,9 @@ use crate::rpc::{
 const KILLS: usize = 2;
 /// How long a subscription may linger once its node has exited.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// The values of [`sample_keys`] in one block's state.
+type StateSample = Vec<Option<Vec<u8>>>;
 
 /// Keys whose values differ from block to block or are written at genesis.
 fn sample_keys() -> Vec<Vec<u8>> {
@@ -73,7 +75,7 @@ async fn resumed_from(
 }
 
 /// The values of [`sample_keys`] in the state of `head`.
-async fn sample_state(client: &WsClient, head: &Header) -> Result<Vec<Option<Vec<u8>>>> {
+async fn sample_state(client: &WsClient, head: &Header) -> Result<StateSample> {
     let mut values = Vec::new();
     for key in sample_keys() {
         values.push(storage_raw(client, &key, Some(head.hash())).await?);
@@ -125,7 +127,7 @@ async fn after_sigkill_while_authoring_the_database_is_consistent() -> Result<()
     let mut node = Node::dev_at(base_path.path()).await?;
     // The last block seen finalized before a kill, a finalized block whose
     // state was sampled, and that state.
-    let mut before_kill: Option<(Header, Header, Vec<Option<Vec<u8>>>)> = None;
+    let mut before_kill: Option<(Header, Header, StateSample)> = None;
     for kill in 0..=KILLS {
         let client = node.ws_client().await?;
         if let Some((finalized, sampled, state)) = &before_kill {

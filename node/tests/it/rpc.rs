@@ -48,8 +48,7 @@ pub fn from_hex(text: &str) -> Result<Vec<u8>> {
 
 /// Decodes `bytes` as exactly one `T`.
 pub fn decode<T: Decode>(bytes: &[u8]) -> Result<T> {
-    T::decode_all(&mut &bytes[..])
-        .map_err(|e| anyhow!("not a {}: {e}", std::any::type_name::<T>()))
+    T::decode_all(&mut &bytes[..]).map_err(|e| anyhow!("not a {}: {e}", std::any::type_name::<T>()))
 }
 
 /// The head subscriptions.
@@ -136,9 +135,7 @@ pub async fn best_header(client: &WsClient) -> Result<Header> {
 
 /// The header of a known block.
 pub async fn header(client: &WsClient, hash: Hash) -> Result<Header> {
-    let header: Option<Header> = client
-        .request("chain_getHeader", rpc_params![hash])
-        .await?;
+    let header: Option<Header> = client.request("chain_getHeader", rpc_params![hash]).await?;
     header.with_context(|| format!("no header for {hash:?}"))
 }
 

@@ -23,10 +23,14 @@ use crate::tx::{
 /// Distinct amounts, so that a transfer counted twice or lost shows.
 const AMOUNTS: [Balance; 4] = [UNIT + 1, 2 * UNIT + 20, 3 * UNIT + 300, 4 * UNIT + 4_000];
 
-/// A fee as `payment_queryInfo` gives it: a decimal string or a number.
+/// A fee as `payment_queryInfo` gives it: a number, or a decimal or
+/// `0x`-prefixed hex string.
 fn balance(value: &Value) -> Option<Balance> {
     match value {
-        Value::String(text) => text.parse().ok(),
+        Value::String(text) => match text.strip_prefix("0x") {
+            Some(digits) => Balance::from_str_radix(digits, 16).ok(),
+            None => text.parse().ok(),
+        },
         other => other.as_u64().map(Balance::from),
     }
 }
@@ -87,9 +91,7 @@ async fn signed_transfers_are_included_finalized_and_credited_once() -> Result<(
         other => anyhow::bail!("expected ready, inBlock, finalized; got {other:?}"),
     };
 
-    let body: Value = client
-        .request("chain_getBlock", rpc_params![block])
-        .await?;
+    let body: Value = client.request("chain_getBlock", rpc_params![block]).await?;
     let included = body["block"]["extrinsics"]
         .as_array()
         .with_context(|| format!("chain_getBlock shape: {body}"))?;

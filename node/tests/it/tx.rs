@@ -90,7 +90,12 @@ impl Signer {
     }
 
     /// `call` from `from` with `nonce`, immortal, without tip.
-    pub fn sign(&self, from: Sr25519Keyring, call: RuntimeCall, nonce: Nonce) -> UncheckedExtrinsic {
+    pub fn sign(
+        &self,
+        from: Sr25519Keyring,
+        call: RuntimeCall,
+        nonce: Nonce,
+    ) -> UncheckedExtrinsic {
         self.sign_claiming(from, from, call, nonce)
     }
 
