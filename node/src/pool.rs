@@ -98,6 +98,8 @@ pub enum TxStatus {
     Retracted(Hash),
     /// Its block was finalized.
     Finalized(Hash),
+    /// Replaced by this transaction (same sender and nonce, higher tip).
+    Usurped(Hash),
     /// Removed: the pool was full or it expired.
     Dropped,
     /// No longer valid.
@@ -290,6 +292,7 @@ impl Pool {
         if inner.txs.contains_key(&hash) {
             return Err(PoolError::AlreadyImported);
         }
+        self.replace_clashing(&mut inner, &tx)?;
         self.make_room(&mut inner, &tx)?;
         let ready = tx.requires.iter().all(|t| inner.providers.contains_key(t));
         inner.insert(tx);
@@ -342,6 +345,28 @@ impl Pool {
                 .saturating_add(valid.longevity.min(u64::from(u32::MAX)) as u32),
             seq,
         }))
+    }
+
+    /// A transaction that provides what one in the pool provides (the same
+    /// sender and nonce) replaces it if its priority is higher (a higher
+    /// tip), and is refused otherwise.
+    fn replace_clashing(&self, inner: &mut Inner, tx: &PoolTx) -> Result<(), PoolError> {
+        let clashing: BTreeSet<Hash> = tx
+            .provides
+            .iter()
+            .filter_map(|tag| inner.providers.get(tag).copied())
+            .collect();
+        if clashing
+            .iter()
+            .any(|old| inner.txs[old].priority >= tx.priority)
+        {
+            return Err(PoolError::TooLowPriority);
+        }
+        for old in clashing {
+            inner.remove(&old);
+            inner.notify(old, TxStatus::Usurped(tx.hash));
+        }
+        Ok(())
     }
 
     /// Evicts lower-priority transactions until `tx` fits, or refuses it.

@@ -141,6 +141,16 @@ impl From<CallError> for ErrorObjectOwned {
     }
 }
 
+/// A chain query's error. An unknown block is an error, where Substrate
+/// answers `null`: a client asking for a block by hash learns why it got
+/// nothing.
+fn chain_error(e: StoreError) -> ErrorObjectOwned {
+    match e {
+        StoreError::UnknownBlock(_) => error(codes::CHAIN, e.to_string()),
+        e => error(codes::INTERNAL, e.to_string()),
+    }
+}
+
 impl From<PoolError> for ErrorObjectOwned {
     fn from(e: PoolError) -> Self {
         let (code, message) = match &e {
@@ -211,25 +221,28 @@ impl RpcContext {
         at.unwrap_or_else(|| self.chain.info().best_hash)
     }
 
-    fn header_json(&self, hash: Hash) -> RpcResult<Option<Value>> {
-        let header = self.chain.store().header(hash).map_err(CallError::from)?;
-        Ok(header.map(|h| serde_json::to_value(h).expect("headers serialize; qed")))
+    fn header_json(&self, hash: Hash) -> RpcResult<Value> {
+        let header = self
+            .chain
+            .store()
+            .expect_header(hash)
+            .map_err(chain_error)?;
+        Ok(serde_json::to_value(header).expect("headers serialize; qed"))
     }
 
-    fn block_json(&self, hash: Hash) -> RpcResult<Option<Value>> {
+    fn block_json(&self, hash: Hash) -> RpcResult<Value> {
         let store = self.chain.store();
-        let (Some(header), Some(body)) = (
-            store.header(hash).map_err(CallError::from)?,
-            store.body(hash).map_err(CallError::from)?,
-        ) else {
-            return Ok(None);
-        };
-        let justifications = store.justifications(hash).map_err(CallError::from)?;
+        let header = store.expect_header(hash).map_err(chain_error)?;
+        let body = store
+            .body(hash)
+            .map_err(chain_error)?
+            .ok_or_else(|| chain_error(StoreError::UnknownBlock(hash)))?;
+        let justifications = store.justifications(hash).map_err(chain_error)?;
         let extrinsics: Vec<String> = body.iter().map(|xt| hex(&xt.encode())).collect();
-        Ok(Some(json!({
+        Ok(json!({
             "block": { "header": header, "extrinsics": extrinsics },
             "justifications": justifications,
-        })))
+        }))
     }
 
     fn runtime_version(&self, at: Hash) -> RpcResult<Value> {

@@ -165,7 +165,7 @@ async fn invalid_transactions(client: &WsClient, signer: &Signer) -> Result<()> 
     );
 
     // Bob signs a transfer claiming to be Alice's.
-    let forged = signer.sign_claiming(Bob, Alice, transfer(Bob, UNIT), nonce + 1);
+    let forged = signer.forge(Bob, Alice, transfer(Bob, UNIT), nonce + 1);
     let error = expect_code(
         "a forged signature",
         submit_hex(client, &extrinsic_hex(&forged)).await,
@@ -185,6 +185,11 @@ async fn invalid_transactions(client: &WsClient, signer: &Signer) -> Result<()> 
     submit_hex(client, &valid).await?;
     let again = submit_hex(client, &valid).await;
     expect_code("a duplicate", again, &[code::ALREADY_IMPORTED])?;
+    // Another transfer with the same nonce and no higher tip does not
+    // replace it.
+    let rival = extrinsic_hex(&signer.sign(Alice, transfer(Charlie, 3 * UNIT), nonce + 1));
+    let rival = submit_hex(client, &rival).await;
+    expect_code("a same-nonce rival", rival, &[code::TOO_LOW_PRIORITY])?;
     let pending: Vec<String> = client
         .request("author_pendingExtrinsics", rpc_params![])
         .await?;

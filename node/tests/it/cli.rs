@@ -84,7 +84,7 @@ async fn purge_chain_removes_the_database() -> Result<()> {
         "no database under {base}"
     );
 
-    run_subcommand(&["purge-chain", "--base-path", base, "-y"]).await?;
+    run_subcommand(&["purge-chain", "--chain", "dev", "--base-path", base, "-y"]).await?;
     let left = databases(base_path.path())?;
     ensure!(left.is_empty(), "purge-chain left {left:?}");
 

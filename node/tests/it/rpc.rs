@@ -31,6 +31,8 @@ pub mod code {
     pub const INVALID_TRANSACTION: i32 = 1010;
     /// The same transaction is already in the pool.
     pub const ALREADY_IMPORTED: i32 = 1013;
+    /// The pool holds a transaction with the same nonce and no lower tip.
+    pub const TOO_LOW_PRIORITY: i32 = 1014;
 }
 
 /// `0x`-prefixed lowercase hex.

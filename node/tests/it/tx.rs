@@ -1,6 +1,6 @@
 //! Signed extrinsics built the way any Substrate client builds them, from what
-//! the node's RPC says (genesis hash, runtime version, next nonce), and their
-//! submission and watching.
+//! the node's RPC says (genesis hash, runtime version, next nonce), with the
+//! client library's signing; their submission and watching.
 
 use std::time::Duration;
 
@@ -9,15 +9,14 @@ use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
 use jsonrpsee::core::ClientError;
 use jsonrpsee::rpc_params;
 use jsonrpsee::ws_client::WsClient;
-use mosaic_runtime::{
-    Balance, Hash, Nonce, RuntimeCall, SignedPayload, TxExtension, UncheckedExtrinsic,
-};
+use mosaic_client::chain::{sign_extrinsic, SigningParams};
+use mosaic_runtime::{Balance, Hash, Nonce, RuntimeCall, UncheckedExtrinsic};
 use parity_scale_codec::Encode;
+use polkadot_sdk::pallet_balances;
 use polkadot_sdk::sp_core::crypto::Ss58Codec;
 use polkadot_sdk::sp_keyring::Sr25519Keyring;
-use polkadot_sdk::sp_runtime::generic::Era;
-use polkadot_sdk::sp_runtime::{MultiAddress, MultiSignature};
-use polkadot_sdk::{frame_system, pallet_balances, pallet_transaction_payment};
+use polkadot_sdk::sp_runtime::generic::{Era, Preamble};
+use polkadot_sdk::sp_runtime::MultiAddress;
 use serde::Deserialize;
 
 use crate::rpc::{block_hash, to_hex};
@@ -96,53 +95,31 @@ impl Signer {
         call: RuntimeCall,
         nonce: Nonce,
     ) -> UncheckedExtrinsic {
-        self.sign_claiming(from, from, call, nonce)
+        let params = SigningParams {
+            genesis: self.genesis,
+            spec_version: self.spec_version,
+            transaction_version: self.transaction_version,
+            nonce,
+            era: Era::Immortal,
+            era_birth: self.genesis,
+        };
+        sign_extrinsic(&from.pair(), call, &params)
     }
 
-    /// `call` claiming to come from `sender` but signed with `key`'s key: a
-    /// forgery unless they are the same.
-    pub fn sign_claiming(
+    /// `call` signed with `key`'s key but claiming to come from `sender`: a
+    /// forgery.
+    pub fn forge(
         &self,
         key: Sr25519Keyring,
         sender: Sr25519Keyring,
         call: RuntimeCall,
         nonce: Nonce,
     ) -> UncheckedExtrinsic {
-        let extension: TxExtension = (
-            frame_system::AuthorizeCall::new(),
-            frame_system::CheckNonZeroSender::new(),
-            frame_system::CheckSpecVersion::new(),
-            frame_system::CheckTxVersion::new(),
-            frame_system::CheckGenesis::new(),
-            frame_system::CheckEra::from(Era::Immortal),
-            frame_system::CheckNonce::from(nonce),
-            frame_system::CheckWeight::new(),
-            pallet_transaction_payment::ChargeTransactionPayment::from(0),
-            frame_system::WeightReclaim::new(),
-        );
-        // What the extensions add to the signed payload without carrying it:
-        // versions, and the genesis hash twice (CheckGenesis, and CheckEra's
-        // birth block, which for an immortal transaction is genesis).
-        let implicit = (
-            (),
-            (),
-            self.spec_version,
-            self.transaction_version,
-            self.genesis,
-            self.genesis,
-            (),
-            (),
-            (),
-            (),
-        );
-        let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
-        let signature = payload.using_encoded(|bytes| key.sign(bytes));
-        UncheckedExtrinsic::new_signed(
-            call,
-            MultiAddress::Id(sender.to_account_id()),
-            MultiSignature::Sr25519(signature),
-            extension,
-        )
+        let mut extrinsic = self.sign(key, call, nonce);
+        if let Preamble::Signed(address, _, _) = &mut extrinsic.preamble {
+            *address = MultiAddress::Id(sender.to_account_id());
+        }
+        extrinsic
     }
 }
 
