@@ -236,6 +236,10 @@ impl Chain {
         changes: BackendTransaction<Hashing>,
     ) -> Result<Hash, ImportError> {
         let _guard = self.import.lock().expect("never poisoned; qed");
+        let _timer = self
+            .metrics
+            .as_ref()
+            .map(|m| m.import_seconds.start_timer());
         let hash = block.header.hash();
         if self.store.header(hash)?.is_some() {
             return Err(ImportError::Known(hash));

@@ -22,3 +22,5 @@ pub mod pool;
 pub mod rpc;
 pub mod service;
 pub mod store;
+#[cfg(test)]
+mod testing;

@@ -513,3 +513,6 @@ impl Pool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

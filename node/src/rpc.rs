@@ -295,7 +295,8 @@ fn parse_account(address: &str) -> RpcResult<AccountId> {
         .map_err(|_| invalid_params(format!("`{address}` is not an SS58 or hex account id")))
 }
 
-/// The methods a node with unsafe methods disabled lists in `rpc_methods`.
+/// Key management: refused, and left out of `rpc_methods`, unless unsafe
+/// methods are enabled.
 const UNSAFE_METHODS: [&str; 2] = ["author_insertKey", "author_hasKey"];
 
 /// Builds the method table.

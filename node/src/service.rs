@@ -133,6 +133,20 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
         )));
     }
 
+    // Metrics first: once JSON-RPC is announced, every server is up.
+    let mut prometheus_addr = None;
+    if let Some(addr) = config.prometheus {
+        let (addr, task) =
+            crate::metrics::serve(addr, metrics.clone())
+                .await
+                .map_err(|source| ServiceError::Bind {
+                    what: "Prometheus",
+                    source,
+                })?;
+        tracing::info!(target: "mosaic::metrics", "Prometheus listening on {addr}");
+        prometheus_addr = Some(addr);
+        tasks.push(tokio::spawn(task));
+    }
     let (mut rpc_addr, mut rpc) = (None, None);
     if let Some(rpc_config) = &config.rpc {
         let spec = &config.chain_spec;
@@ -163,19 +177,6 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
         tracing::info!(target: "mosaic::rpc", "JSON-RPC listening on {addr}");
         rpc_addr = Some(addr);
         rpc = Some(handle);
-    }
-    let mut prometheus_addr = None;
-    if let Some(addr) = config.prometheus {
-        let (addr, task) =
-            crate::metrics::serve(addr, metrics.clone())
-                .await
-                .map_err(|source| ServiceError::Bind {
-                    what: "Prometheus",
-                    source,
-                })?;
-        tracing::info!(target: "mosaic::metrics", "Prometheus listening on {addr}");
-        prometheus_addr = Some(addr);
-        tasks.push(tokio::spawn(task));
     }
     Ok(Node {
         chain,

@@ -1,8 +1,6 @@
 //! Import, forks, finality and pruning on real RocksDB stores, with blocks
 //! authored by `author::build_block` as a validator would.
 
-use std::path::Path;
-
 use mosaic_chain_spec::ChainSpec;
 use mosaic_runtime::{Block, Hash, SLOT_DURATION_MS};
 use parity_scale_codec::Encode;
@@ -14,40 +12,8 @@ use polkadot_sdk::sp_state_machine::Backend as _;
 
 use super::*;
 use crate::author::build_block;
-use crate::keystore::Keystore;
 use crate::store::{StatePruning, Store};
-
-fn open(path: &Path, pruning: StatePruning) -> Result<Chain, StoreError> {
-    let spec = ChainSpec::dev();
-    let store = Store::open(
-        path,
-        pruning,
-        &spec.genesis_header().unwrap(),
-        spec.genesis_storage().unwrap(),
-    )?;
-    Ok(Chain::new(store, None))
-}
-
-fn alice() -> Keystore {
-    let keystore = Keystore::in_memory();
-    keystore.insert_dev("//Alice").unwrap();
-    keystore
-}
-
-/// A slot well in the past, so that blocks at the following slots are not
-/// in the future.
-fn base_slot() -> u64 {
-    now_ms() / SLOT_DURATION_MS - 1000
-}
-
-/// Builds and stores the block of `slot` on `parent`.
-fn author(chain: &Chain, parent: Hash, slot: u64) -> Block {
-    let (block, changes) = build_block(chain, &alice(), parent, slot, None)
-        .unwrap()
-        .expect("every dev slot is Alice's");
-    chain.import_built(block.clone(), changes).unwrap();
-    block
-}
+use crate::testing::{alice, author, base_slot, open};
 
 /// The block with its header's seal replaced by `signer`'s over the rest.
 fn resealed(mut block: Block, signer: &ed25519::Pair, change: impl FnOnce(&mut Block)) -> Block {

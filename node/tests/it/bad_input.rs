@@ -233,3 +233,21 @@ async fn oversized_request(node: &Node) -> Result<()> {
     );
     Ok(())
 }
+
+/// With `--rpc-methods safe`, key management is refused and not listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn unsafe_methods_are_refused_when_disabled() -> Result<()> {
+    let node = Node::start(&["--dev", "--rpc-methods", "safe"]).await?;
+    let client = node.ws_client().await?;
+    let alice_aura = "0x88dc3417d5058ec4b4503e0c12ea1a0a89be200fe98922423d4334014fa6b0ee";
+    let has_key: Result<bool, _> = client
+        .request("author_hasKey", rpc_params![alice_aura, "aura"])
+        .await;
+    expect_code("author_hasKey on a safe node", has_key, &[code::UNSAFE])?;
+    let methods: Value = client.request("rpc_methods", rpc_params![]).await?;
+    ensure!(
+        !methods.to_string().contains("author_insertKey"),
+        "unsafe methods listed: {methods}"
+    );
+    Ok(())
+}

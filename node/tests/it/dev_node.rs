@@ -269,3 +269,40 @@ async fn storage_is_consistent_with_headers(client: &WsClient) -> Result<()> {
     }
     Ok(())
 }
+
+/// The Prometheus endpoint serves the chain's height and counts RPC calls.
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_metrics_follow_the_chain_and_count_rpc_calls() -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let node = Node::dev().await?;
+    let client = node.ws_client().await?;
+    wait_for_block(&client, 2, BLOCK_WAIT).await?;
+    let _: String = client.request("system_name", rpc_params![]).await?;
+    let logs = node.recent_logs();
+    let addr = logs
+        .lines()
+        .find_map(|line| line.split("Prometheus listening on ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .context("no Prometheus line in the logs")?;
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    ensure!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let value = |name: &str| -> Option<f64> {
+        response
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let best = value("mosaic_block_height{status=\"best\"}").context("best height")?;
+    ensure!(best >= 2.0, "best height {best}");
+    ensure!(value("mosaic_block_height{status=\"finalized\"}").is_some());
+    let calls = value("mosaic_rpc_calls_total{method=\"system_name\"}").context("rpc calls")?;
+    ensure!(calls >= 1.0, "system_name calls {calls}");
+    ensure!(value("mosaic_txpool_size").is_some());
+    Ok(())
+}

@@ -33,6 +33,8 @@ pub mod code {
     pub const ALREADY_IMPORTED: i32 = 1013;
     /// The pool holds a transaction with the same nonce and no lower tip.
     pub const TOO_LOW_PRIORITY: i32 = 1014;
+    /// An unsafe method on a node that refuses them.
+    pub const UNSAFE: i32 = -32601;
 }
 
 /// `0x`-prefixed lowercase hex.

@@ -1,0 +1,105 @@
+//! The pool against a real dev chain: ordering by nonce, bounds, and
+//! maintenance after a block.
+
+use mosaic_client::chain::{sign_extrinsic, SigningParams};
+use mosaic_runtime::{Nonce, RuntimeCall, VERSION};
+use polkadot_sdk::pallet_balances;
+use polkadot_sdk::sp_keyring::Sr25519Keyring::{self, Alice, Bob, Charlie, Dave};
+use polkadot_sdk::sp_runtime::generic::Era;
+use polkadot_sdk::sp_runtime::transaction_validity::InvalidTransaction;
+use polkadot_sdk::sp_runtime::MultiAddress;
+
+use super::*;
+use crate::author::build_block;
+use crate::store::StatePruning;
+use crate::testing::{alice, base_slot, open};
+
+fn transfer(chain: &Chain, from: Sr25519Keyring, nonce: Nonce, amount: u128) -> Vec<u8> {
+    let genesis = chain.info().genesis_hash;
+    let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+        dest: MultiAddress::Id(Dave.to_account_id()),
+        value: amount,
+    });
+    let params = SigningParams {
+        genesis,
+        spec_version: VERSION.spec_version,
+        transaction_version: VERSION.transaction_version,
+        nonce,
+        era: Era::Immortal,
+        era_birth: genesis,
+    };
+    sign_extrinsic(&from.pair(), call, &params).encode()
+}
+
+fn pool(limit: usize) -> (tempfile::TempDir, Arc<Chain>, Pool) {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Arc::new(open(dir.path(), StatePruning::Archive).unwrap());
+    let config = PoolConfig {
+        max_count: limit,
+        max_bytes: usize::MAX,
+    };
+    let pool = Pool::new(chain.clone(), config);
+    (dir, chain, pool)
+}
+
+#[test]
+fn transactions_are_ready_in_nonce_order_and_the_pool_stays_bounded() {
+    let (_dir, chain, pool) = pool(3);
+    let second = pool.submit(&transfer(&chain, Alice, 1, 1_000)).unwrap();
+    assert!(pool.ready().is_empty(), "nonce 1 waits for nonce 0");
+    let nonce_zero = transfer(&chain, Alice, 0, 1_000);
+    let first = pool.submit(&nonce_zero).unwrap();
+    let order: Vec<Hash> = pool.ready().iter().map(|t| t.hash).collect();
+    assert_eq!(order, vec![first, second]);
+    assert_eq!(pool.next_nonce(&Alice.to_account_id()).unwrap(), 2);
+
+    assert!(matches!(
+        pool.submit(&nonce_zero),
+        Err(PoolError::AlreadyImported)
+    ));
+    // Another transfer with the same nonce and the same tip.
+    assert!(matches!(
+        pool.submit(&transfer(&chain, Alice, 0, 2_000)),
+        Err(PoolError::TooLowPriority)
+    ));
+    pool.submit(&transfer(&chain, Bob, 0, 1_000)).unwrap();
+    assert!(matches!(
+        pool.submit(&transfer(&chain, Charlie, 0, 1_000)),
+        Err(PoolError::TooLowPriority)
+    ));
+    assert_eq!(pool.len(), 3);
+    assert!(matches!(
+        pool.submit(b"\x01\x02"),
+        Err(PoolError::BadFormat)
+    ));
+}
+
+#[test]
+fn a_block_takes_ready_transactions_and_maintenance_clears_them() {
+    let (_dir, chain, pool) = pool(16);
+    let watched = transfer(&chain, Alice, 0, 1_000);
+    let (hash, mut watch) = pool.submit_and_watch(&watched).unwrap();
+    assert_eq!(hash, tx_hash(&watched));
+    pool.submit(&transfer(&chain, Alice, 1, 1_000)).unwrap();
+    pool.submit(&transfer(&chain, Bob, 5, 1_000)).unwrap();
+    let genesis = chain.info().genesis_hash;
+    let (block, changes) = build_block(&chain, &alice(), genesis, base_slot() + 1, Some(&pool))
+        .unwrap()
+        .unwrap();
+    // The timestamp and Alice's two transfers; Bob's nonce 5 is not ready.
+    assert_eq!(block.extrinsics.len(), 3);
+    let mut events = chain.subscribe();
+    let block_hash = chain.import_built(block, changes).unwrap();
+    let event = events.try_recv().unwrap();
+    pool.maintain(&event);
+    assert_eq!(pool.len(), 1, "only Bob's future transfer is left");
+    assert_eq!(watch.try_recv().unwrap(), TxStatus::Ready);
+    assert_eq!(watch.try_recv().unwrap(), TxStatus::InBlock(block_hash));
+    chain.finalize(block_hash, None).unwrap();
+    pool.maintain(&events.try_recv().unwrap());
+    assert_eq!(watch.try_recv().unwrap(), TxStatus::Finalized(block_hash));
+    assert!(matches!(
+        pool.submit(&transfer(&chain, Alice, 0, 1_000)),
+        Err(PoolError::Invalid(InvalidTransaction::Stale))
+    ));
+}
