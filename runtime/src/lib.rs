@@ -152,9 +152,13 @@ const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
 
 parameter_types! {
     pub const Version: RuntimeVersion = VERSION;
-    /// Two seconds of compute per three-second block, 5 MiB of proof.
+    /// Two seconds of compute per three-second block. Proof size is not
+    /// limited: this chain has no relay chain to ship proofs of validity to,
+    /// so the weights' proof-size part (sized for parachains) would only cap
+    /// blocks far below their compute; `RuntimeBlockLength` bounds a block's
+    /// bytes.
     pub RuntimeBlockWeights: BlockWeights = BlockWeights::with_sensible_defaults(
-        Weight::from_parts(2 * WEIGHT_REF_TIME_PER_SECOND, 5 * 1024 * 1024),
+        Weight::from_parts(2 * WEIGHT_REF_TIME_PER_SECOND, u64::MAX),
         NORMAL_DISPATCH_RATIO,
     );
     pub RuntimeBlockLength: BlockLength = BlockLength::builder()
