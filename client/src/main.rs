@@ -201,12 +201,16 @@ fn parse_amount(text: &str) -> Result<u128> {
         bail!("`{text}` is not an amount with at most {DECIMALS} decimals");
     }
     let padded = format!("{fraction:0<width$}", width = DECIMALS as usize);
-    let unit = 10u128.pow(DECIMALS);
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole
+            .parse()
+            .with_context(|| format!("`{text}` is too large"))?
+    };
     whole
-        .parse::<u128>()
-        .unwrap_or(0)
-        .checked_mul(unit)
-        .and_then(|w| w.checked_add(padded.parse::<u128>().unwrap_or(0)))
+        .checked_mul(10u128.pow(DECIMALS))
+        .and_then(|w| w.checked_add(padded.parse::<u128>().ok()?))
         .with_context(|| format!("`{text}` is too large"))
 }
 
@@ -391,4 +395,25 @@ fn share(args: ShareArgs) -> Result<()> {
     dir.write_manifest(&manifest)?;
     println!("{}", Manifest::cid_of_bytes(&manifest.to_bytes()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_parse_to_the_smallest_unit_and_print_back() {
+        assert_eq!(parse_amount("1.5").unwrap(), 1_500_000_000_000);
+        assert_eq!(parse_amount("0.000000000001").unwrap(), 1);
+        assert_eq!(parse_amount(".5").unwrap(), 500_000_000_000);
+        assert_eq!(parse_amount("7").unwrap(), 7_000_000_000_000);
+        for bad in ["", ".", "1.0000000000001", "-1", "1e3", "1,5", "abc"] {
+            assert!(parse_amount(bad).is_err(), "{bad:?} parsed");
+        }
+        assert!(parse_amount(&u128::MAX.to_string()).is_err());
+        assert!(parse_amount(&format!("{}0", u128::MAX)).is_err());
+        for text in ["1.5", "0.000000000001", "7", "1000000.25"] {
+            assert_eq!(format_amount(parse_amount(text).unwrap()), text);
+        }
+    }
 }
