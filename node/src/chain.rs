@@ -207,14 +207,8 @@ impl Chain {
     /// local clock.
     pub fn import(&self, block: Block, now_ms: u64) -> Result<Hash, ImportError> {
         let _guard = self.import.lock().expect("never poisoned; qed");
-        let _timer = self
-            .metrics
-            .as_ref()
-            .map(|m| m.import_seconds.start_timer());
-        let hash = block.header.hash();
-        if self.store.header(hash)?.is_some() {
-            return Err(ImportError::Known(hash));
-        }
+        let _timer = self.import_timer();
+        let hash = self.check_new(&block.header)?;
         let parent = self.parent_of(&block.header)?;
         let state = self.store.state(parent.hash())?;
         let (slot, expected) = self.check_slot(&block.header, &parent, &state, now_ms)?;
@@ -236,14 +230,8 @@ impl Chain {
         changes: BackendTransaction<Hashing>,
     ) -> Result<Hash, ImportError> {
         let _guard = self.import.lock().expect("never poisoned; qed");
-        let _timer = self
-            .metrics
-            .as_ref()
-            .map(|m| m.import_seconds.start_timer());
-        let hash = block.header.hash();
-        if self.store.header(hash)?.is_some() {
-            return Err(ImportError::Known(hash));
-        }
+        let _timer = self.import_timer();
+        let hash = self.check_new(&block.header)?;
         self.parent_of(&block.header)?;
         self.commit(block, changes)?;
         Ok(hash)
@@ -262,6 +250,21 @@ impl Chain {
             let _ = self.events.send(ChainEvent::Finalized(finalized));
         }
         Ok(())
+    }
+
+    fn import_timer(&self) -> Option<prometheus::HistogramTimer> {
+        self.metrics
+            .as_ref()
+            .map(|m| m.import_seconds.start_timer())
+    }
+
+    /// The header's hash, or [`ImportError::Known`] if it is stored.
+    fn check_new(&self, header: &Header) -> Result<Hash, ImportError> {
+        let hash = header.hash();
+        if self.store.header(hash)?.is_some() {
+            return Err(ImportError::Known(hash));
+        }
+        Ok(hash)
     }
 
     fn parent_of(&self, header: &Header) -> Result<Header, ImportError> {

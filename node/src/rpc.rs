@@ -251,9 +251,13 @@ impl RpcContext {
     }
 
     fn storage_changes(&self, at: Hash, keys: &[Bytes]) -> RpcResult<Vec<(Bytes, Option<Bytes>)>> {
+        // One state for every key: opening it reads the header.
+        let state = self.chain.store().state(at).map_err(CallError::from)?;
         keys.iter()
             .map(|key| {
-                let value = self.chain.storage(at, key)?;
+                let value = state
+                    .storage(key)
+                    .map_err(|e| error(codes::STATE, e.to_string()))?;
                 Ok((key.clone(), value.map(Bytes)))
             })
             .collect()
@@ -806,29 +810,27 @@ fn status_json(status: &TxStatus) -> Value {
     serde_json::to_value(status).expect("statuses serialize; qed")
 }
 
+/// Calls a `TransactionPaymentApi` method on the extrinsic and block the
+/// parameters name (`[extrinsic, at?]`).
+fn payment_call<R: Decode>(params: Params, ctx: &RpcContext, api: &str) -> RpcResult<R> {
+    let mut seq = params.sequence();
+    let bytes: Bytes = seq.next()?;
+    let at: Option<Hash> = seq.optional_next()?;
+    let xt = decode_extrinsic(&bytes)?;
+    Ok(ctx
+        .chain
+        .call_decoded(ctx.at(at), api, &(xt, bytes.len() as u32).encode())?)
+}
+
 fn register_payment(module: &mut RpcModule<RpcContext>) {
     method(module, "payment_queryInfo", |params, ctx| {
-        let mut seq = params.sequence();
-        let bytes: Bytes = seq.next()?;
-        let at: Option<Hash> = seq.optional_next()?;
-        let xt = decode_extrinsic(&bytes)?;
-        let info: RuntimeDispatchInfo<Balance> = ctx.chain.call_decoded(
-            ctx.at(at),
-            "TransactionPaymentApi_query_info",
-            &(xt, bytes.len() as u32).encode(),
-        )?;
+        let info: RuntimeDispatchInfo<Balance> =
+            payment_call(params, ctx, "TransactionPaymentApi_query_info")?;
         Ok(serde_json::to_value(info).expect("dispatch info serializes; qed"))
     });
     method(module, "payment_queryFeeDetails", |params, ctx| {
-        let mut seq = params.sequence();
-        let bytes: Bytes = seq.next()?;
-        let at: Option<Hash> = seq.optional_next()?;
-        let xt = decode_extrinsic(&bytes)?;
-        let details: FeeDetails<Balance> = ctx.chain.call_decoded(
-            ctx.at(at),
-            "TransactionPaymentApi_query_fee_details",
-            &(xt, bytes.len() as u32).encode(),
-        )?;
+        let details: FeeDetails<Balance> =
+            payment_call(params, ctx, "TransactionPaymentApi_query_fee_details")?;
         let inclusion_fee = details.inclusion_fee.map(|fee| {
             json!({
                 "baseFee": balance_json(fee.base_fee),
