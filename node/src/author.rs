@@ -7,10 +7,6 @@
 //! timestamp inherent is the slot's start, then ready transactions go in by
 //! priority until the block is full or a third of the slot is spent. The
 //! header is sealed with our ed25519 Aura key and imported.
-//!
-//! Until GRANDPA votes (the network issue), a chain whose GRANDPA authority
-//! set is a single key we hold is finalized by us as we author: a one-voter
-//! GRANDPA round would decide exactly that.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,8 +50,14 @@ pub enum AuthorError {
     AuditState,
 }
 
-/// Blocks authored, by slot; runs until the task is dropped.
-pub async fn run(chain: Arc<Chain>, pool: Arc<Pool>, keystore: Arc<Keystore>) {
+/// Blocks authored, by slot, each handed to `announce`; runs until the task
+/// is dropped.
+pub async fn run(
+    chain: Arc<Chain>,
+    pool: Arc<Pool>,
+    keystore: Arc<Keystore>,
+    announce: impl Fn(Block) + Send + 'static,
+) {
     loop {
         let now = now_ms();
         let next_slot = now / SLOT_DURATION_MS + 1;
@@ -65,7 +67,8 @@ pub async fn run(chain: Arc<Chain>, pool: Arc<Pool>, keystore: Arc<Keystore>) {
             tokio::task::spawn_blocking(move || author_slot(&chain, &pool, &keystore, next_slot))
                 .await;
         match authored {
-            Ok(Ok(_)) => {}
+            Ok(Ok(Some(block))) => announce(block),
+            Ok(Ok(None)) => {}
             Ok(Err(e)) => {
                 tracing::warn!(target: "mosaic::author", slot = next_slot, "no block: {e}")
             }
@@ -75,22 +78,21 @@ pub async fn run(chain: Arc<Chain>, pool: Arc<Pool>, keystore: Arc<Keystore>) {
 }
 
 /// Authors the block of `slot` on the best block if the slot is ours;
-/// returns its hash.
+/// returns it, imported.
 pub fn author_slot(
     chain: &Chain,
     pool: &Pool,
     keystore: &Keystore,
     slot: u64,
-) -> Result<Option<Hash>, AuthorError> {
+) -> Result<Option<Block>, AuthorError> {
     let best = chain.info().best_hash;
     let Some((block, changes)) = build_block(chain, keystore, best, slot, Some(pool))? else {
         return Ok(None);
     };
     let number = *block.header.number();
-    let hash = chain.import_built(block, changes)?;
+    let hash = chain.import_built(block.clone(), changes)?;
     tracing::info!(target: "mosaic::author", number, ?hash, slot, "authored");
-    finalize_alone(chain, keystore, hash);
-    Ok(Some(hash))
+    Ok(Some(block))
 }
 
 /// Builds and seals the block of `slot` on `parent` if the slot is ours,
@@ -204,19 +206,4 @@ fn vrf_key(
     keystore
         .sr25519(keystore::VRF, public)
         .ok_or(AuthorError::NoVrfKey)
-}
-
-/// Finalizes `hash` when we are the only GRANDPA authority.
-fn finalize_alone(chain: &Chain, keystore: &Keystore, hash: Hash) {
-    let authorities: Result<Vec<(ed25519::Public, u64)>, _> =
-        chain.call_decoded(hash, "GrandpaApi_grandpa_authorities", &[]);
-    match authorities.as_deref() {
-        Ok([(only, _)]) if keystore.has(keystore::GRANDPA, only.as_ref()) => {
-            if let Err(e) = chain.finalize(hash, None) {
-                tracing::warn!(target: "mosaic::author", "finalizing {hash:?}: {e}");
-            }
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(target: "mosaic::author", "GRANDPA authorities: {e}"),
-    }
 }

@@ -43,8 +43,32 @@ pub enum ChainEvent {
         /// Blocks that left the best chain because of it, highest first.
         retracted: Vec<Hash>,
     },
+    /// Finality moved the best block to an already imported block (the old
+    /// best was on a branch finality discarded).
+    NewBest {
+        /// The new best block.
+        header: Header,
+        /// Blocks that left the best chain, highest first.
+        retracted: Vec<Hash>,
+    },
     /// Blocks were finalized, lowest first.
     Finalized(Vec<Header>),
+}
+
+impl ChainEvent {
+    /// The new best block and the blocks that left the best chain, if the
+    /// best block changed.
+    pub fn new_best(&self) -> Option<(&Header, &[Hash])> {
+        match self {
+            ChainEvent::Imported {
+                header,
+                is_new_best: true,
+                retracted,
+            }
+            | ChainEvent::NewBest { header, retracted } => Some((header, retracted)),
+            _ => None,
+        }
+    }
 }
 
 /// Why a block was not imported.
@@ -245,9 +269,12 @@ impl Chain {
     ) -> Result<(), StoreError> {
         let _guard = self.import.lock().expect("never poisoned; qed");
         let finalized = self.store.finalize(hash, justification)?;
-        if let Some(last) = finalized.last() {
-            tracing::debug!(target: "mosaic::import", number = last.number(), hash = ?hash, "finalized");
-            let _ = self.events.send(ChainEvent::Finalized(finalized));
+        if let Some(last) = finalized.route.last() {
+            tracing::info!(target: "mosaic::import", number = last.number(), hash = ?hash, "finalized");
+            let _ = self.events.send(ChainEvent::Finalized(finalized.route));
+        }
+        if let Some((header, retracted)) = finalized.best_change {
+            let _ = self.events.send(ChainEvent::NewBest { header, retracted });
         }
         Ok(())
     }

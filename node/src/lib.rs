@@ -8,6 +8,11 @@
 //!   new trie nodes into the [`store`] (RocksDB) in one batch; it then
 //!   announces the import, which the pool (to drop included transactions)
 //!   and the JSON-RPC subscriptions follow;
+//! - [`network`] gossips our blocks, transactions and GRANDPA votes to peers
+//!   over libp2p, checks what peers send before passing it on, and syncs
+//!   the chain from peers that are ahead;
+//! - [`grandpa`] runs a GRANDPA voter on the network's votes and finalizes
+//!   blocks in [`chain`], storing each commit as a justification;
 //! - [`rpc`] answers Substrate's JSON-RPC methods over HTTP and WebSocket;
 //!   [`metrics`] serves Prometheus metrics;
 //! - [`service`] wires it together from a [`service::Config`], which the
@@ -15,8 +20,10 @@
 
 pub mod author;
 pub mod chain;
+pub mod grandpa;
 pub mod keystore;
 pub mod metrics;
+pub mod network;
 pub mod node_key;
 pub mod pool;
 pub mod rpc;

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use mosaic_chain_spec::ChainSpec;
 use mosaic_node::keystore::{self, Keystore};
+use mosaic_node::network::{Multiaddr, NetworkConfig};
 use mosaic_node::pool::PoolConfig;
 use mosaic_node::rpc::RpcConfig;
 use mosaic_node::service::{self, Config};
@@ -101,9 +102,28 @@ struct RunArgs {
     /// The node's name, shown by `system_name`.
     #[arg(long)]
     name: Option<String>,
-    /// The p2p port (used by the network; accepted now).
+    /// The p2p TCP port, on every interface (default 30333; 0 picks a
+    /// free one). Ignored with `--listen-addr`.
     #[arg(long)]
     port: Option<u16>,
+    /// Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/30333`.
+    #[arg(long, num_args = 1..)]
+    listen_addr: Vec<Multiaddr>,
+    /// Multiaddrs to tell peers we are reachable at.
+    #[arg(long, num_args = 1..)]
+    public_addr: Vec<Multiaddr>,
+    /// Peers to start from: multiaddrs ending in `/p2p/<peer id>`.
+    #[arg(long, num_args = 1..)]
+    bootnodes: Vec<Multiaddr>,
+    /// Peers to stay connected to: multiaddrs ending in `/p2p/<peer id>`.
+    #[arg(long, num_args = 1..)]
+    reserved_nodes: Vec<Multiaddr>,
+    /// Connect to reserved nodes only.
+    #[arg(long)]
+    reserved_only: bool,
+    /// Most peer connections.
+    #[arg(long, default_value_t = 50)]
+    max_peers: u32,
     /// JSON-RPC port (HTTP and WebSocket).
     #[arg(long, default_value_t = 9944)]
     rpc_port: u16,
@@ -151,8 +171,11 @@ struct RunArgs {
     #[arg(long, default_value_t = 20480)]
     pool_kbytes: usize,
     /// The libp2p node key, as 64 hex digits.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "node_key_file")]
     node_key: Option<String>,
+    /// A file holding the libp2p node key: 32 raw bytes or 64 hex digits.
+    #[arg(long)]
+    node_key_file: Option<PathBuf>,
     /// Log filter, as RUST_LOG (e.g. `info,mosaic::import=debug`).
     #[arg(long, short = 'l')]
     log: Option<String>,
@@ -352,17 +375,34 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         Ipv4Addr::LOCALHOST.into()
     };
-    let node_key = args
-        .node_key
-        .as_deref()
-        .map(|hex_key| -> anyhow::Result<[u8; 32]> {
-            let bytes =
-                hex::decode(hex_key.trim_start_matches("0x")).context("--node-key is not hex")?;
-            bytes
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("--node-key must be 32 bytes"))
-        })
-        .transpose()?;
+    let node_key = match (&args.node_key, &args.node_key_file) {
+        (Some(hex_key), _) => Some(parse_node_key(hex_key.as_bytes()).context("--node-key")?),
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading --node-key-file {}", path.display()))?;
+            Some(
+                parse_node_key(&bytes)
+                    .with_context(|| format!("--node-key-file {}", path.display()))?,
+            )
+        }
+        (None, None) => None,
+    };
+    let listen = if args.listen_addr.is_empty() {
+        let port = args.port.unwrap_or(30333);
+        vec![format!("/ip4/0.0.0.0/tcp/{port}")
+            .parse()
+            .expect("a valid multiaddr; qed")]
+    } else {
+        args.listen_addr.clone()
+    };
+    let network = NetworkConfig {
+        listen,
+        public: args.public_addr.clone(),
+        bootnodes: args.bootnodes.clone(),
+        reserved: args.reserved_nodes.clone(),
+        max_peers: args.max_peers,
+        reserved_only: args.reserved_only,
+    };
     let config = Config {
         name: args.name.clone().unwrap_or_else(|| "mosaic".into()),
         validator: args.validator || dev_seed.is_some(),
@@ -372,6 +412,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         prometheus: (!args.no_prometheus)
             .then(|| SocketAddr::new(prometheus_ip, args.prometheus_port)),
         node_key,
+        network,
         pool: PoolConfig {
             max_count: args.pool_limit,
             max_bytes: args.pool_kbytes.saturating_mul(1024),
@@ -379,9 +420,6 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         chain_spec: spec,
         chain_dir,
     };
-    if let Some(port) = args.port {
-        tracing::debug!(target: "mosaic::service", port, "p2p port noted; the network comes with GRANDPA");
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -394,6 +432,21 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     })?;
     drop(tmp);
     Ok(())
+}
+
+/// A node key: 32 raw bytes, or 64 hex digits (optionally `0x`, trailing
+/// whitespace allowed).
+fn parse_node_key(bytes: &[u8]) -> anyhow::Result<[u8; 32]> {
+    if let Ok(raw) = <[u8; 32]>::try_from(bytes) {
+        return Ok(raw);
+    }
+    let text = std::str::from_utf8(bytes)
+        .context("neither 32 bytes nor hex")?
+        .trim();
+    let decoded = hex::decode(text.trim_start_matches("0x")).context("not hex")?;
+    decoded
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("a node key is 32 bytes"))
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -227,7 +227,11 @@ pub struct Pool {
     chain: Arc<Chain>,
     config: PoolConfig,
     inner: Mutex<Inner>,
+    local: tokio::sync::broadcast::Sender<Vec<u8>>,
 }
+
+/// Local submissions buffered for the network, at most.
+const LOCAL_BUFFER: usize = 4096;
 
 /// Blake2-256 of an extrinsic's encoding: its hash in RPC answers.
 pub fn tx_hash(encoded: &[u8]) -> Hash {
@@ -241,7 +245,20 @@ impl Pool {
             chain,
             config,
             inner: Mutex::new(Inner::default()),
+            local: tokio::sync::broadcast::channel(LOCAL_BUFFER).0,
         }
+    }
+
+    /// Transactions submitted here (not by peers) from now on, which the
+    /// network gossips.
+    pub fn local_submissions(&self) -> tokio::sync::broadcast::Receiver<Vec<u8>> {
+        self.local.subscribe()
+    }
+
+    /// Validates and adds a transaction a peer gossiped.
+    pub fn submit_from_peer(&self, encoded: &[u8]) -> Result<Hash, PoolError> {
+        self.submit_inner(encoded, false, false)
+            .map(|(hash, _)| hash)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -262,7 +279,8 @@ impl Pool {
 
     /// Validates and adds an encoded extrinsic; returns its hash.
     pub fn submit(&self, encoded: &[u8]) -> Result<Hash, PoolError> {
-        self.submit_inner(encoded, false).map(|(hash, _)| hash)
+        self.submit_inner(encoded, false, true)
+            .map(|(hash, _)| hash)
     }
 
     /// [`Pool::submit`], with a channel of its status changes.
@@ -270,7 +288,7 @@ impl Pool {
         &self,
         encoded: &[u8],
     ) -> Result<(Hash, mpsc::Receiver<TxStatus>), PoolError> {
-        let (hash, watcher) = self.submit_inner(encoded, true)?;
+        let (hash, watcher) = self.submit_inner(encoded, true, true)?;
         Ok((hash, watcher.expect("asked for; qed")))
     }
 
@@ -278,6 +296,7 @@ impl Pool {
         &self,
         encoded: &[u8],
         watch: bool,
+        local: bool,
     ) -> Result<(Hash, Option<mpsc::Receiver<TxStatus>>), PoolError> {
         let extrinsic = UncheckedExtrinsic::decode(&mut &encoded[..])
             .ok()
@@ -309,6 +328,11 @@ impl Pool {
                 TxStatus::Future
             },
         );
+        drop(inner);
+        if local {
+            // Nobody listening (no network) is fine.
+            let _ = self.local.send(encoded.to_vec());
+        }
         Ok((hash, receiver))
     }
 
@@ -429,20 +453,15 @@ impl Pool {
 
     /// Brings the pool up to date with a chain event.
     pub fn maintain(&self, event: &ChainEvent) {
-        match event {
-            ChainEvent::Imported {
-                header,
-                is_new_best: true,
-                retracted,
-            } => self.on_new_best(header.hash(), retracted),
-            ChainEvent::Imported { .. } => {}
-            ChainEvent::Finalized(headers) => {
-                let mut inner = self.lock();
-                for header in headers {
-                    let block = header.hash();
-                    for tx in inner.in_block.remove(&block).unwrap_or_default() {
-                        inner.notify(tx, TxStatus::Finalized(block));
-                    }
+        if let Some((header, retracted)) = event.new_best() {
+            self.on_new_best(header.hash(), retracted);
+        }
+        if let ChainEvent::Finalized(headers) = event {
+            let mut inner = self.lock();
+            for header in headers {
+                let block = header.hash();
+                for tx in inner.in_block.remove(&block).unwrap_or_default() {
+                    inner.notify(tx, TxStatus::Finalized(block));
                 }
             }
         }

@@ -30,6 +30,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::chain::{CallError, Chain, ChainEvent};
 use crate::keystore::{self, Keystore};
 use crate::metrics::Metrics;
+use crate::network::{Multiaddr, Network, PeerId, PeerInfo};
 use crate::pool::{Pool, PoolError, TxStatus};
 use crate::store::StoreError;
 
@@ -112,6 +113,8 @@ pub struct RpcContext {
     pub pool: Arc<Pool>,
     /// The keys.
     pub keystore: Arc<Keystore>,
+    /// The peer-to-peer network, if there is one.
+    pub network: Option<Network>,
     /// `system_*` facts.
     pub info: NodeInfo,
     /// Call counters.
@@ -216,7 +219,23 @@ fn hex(bytes: &[u8]) -> String {
     format!("0x{}", hex::encode(bytes))
 }
 
+/// `system_health` reports syncing while a peer is further ahead than this.
+const SYNCING_DISTANCE: u32 = 4;
+
 impl RpcContext {
+    fn network(&self) -> RpcResult<&Network> {
+        self.network
+            .as_ref()
+            .ok_or_else(|| error(codes::INTERNAL, "this node has no network"))
+    }
+
+    fn peers(&self) -> Vec<PeerInfo> {
+        self.network
+            .as_ref()
+            .map(Network::peers)
+            .unwrap_or_default()
+    }
+
     fn at(&self, at: Option<Hash>) -> Hash {
         at.unwrap_or_else(|| self.chain.info().best_hash)
     }
@@ -301,7 +320,12 @@ fn parse_account(address: &str) -> RpcResult<AccountId> {
 
 /// Key management: refused, and left out of `rpc_methods`, unless unsafe
 /// methods are enabled.
-const UNSAFE_METHODS: [&str; 2] = ["author_insertKey", "author_hasKey"];
+const UNSAFE_METHODS: [&str; 4] = [
+    "author_insertKey",
+    "author_hasKey",
+    "system_addReservedPeer",
+    "system_removeReservedPeer",
+];
 
 /// Builds the method table.
 pub fn module(ctx: RpcContext) -> RpcModule<RpcContext> {
@@ -355,18 +379,69 @@ fn register_system(module: &mut RpcModule<RpcContext>) {
         Ok(ctx.info.properties.clone())
     });
     method(module, "system_health", |_, ctx| {
+        let peers = ctx.peers();
+        let best = ctx.chain.info().best_number;
+        // Syncing: a peer is more than a few blocks ahead.
+        let is_syncing = peers
+            .iter()
+            .filter_map(|p| p.status)
+            .any(|s| s.best_number > best.saturating_add(SYNCING_DISTANCE));
         Ok(json!({
-            "peers": 0,
-            "isSyncing": false,
+            "peers": peers.len(),
+            "isSyncing": is_syncing,
             "shouldHavePeers": ctx.info.should_have_peers,
         }))
     });
-    method(module, "system_peers", |_, _| Ok(Vec::<Value>::new()));
+    method(module, "system_peers", |_, ctx| {
+        Ok(ctx
+            .peers()
+            .into_iter()
+            .map(|p| {
+                json!({
+                    "peerId": p.peer_id.to_string(),
+                    "roles": "FULL",
+                    "bestHash": p.status.map(|s| s.best_hash),
+                    "bestNumber": p.status.map(|s| s.best_number),
+                })
+            })
+            .collect::<Vec<_>>())
+    });
     method(module, "system_localPeerId", |_, ctx| {
         Ok(ctx.info.peer_id.clone())
     });
-    method(module, "system_localListenAddresses", |_, _| {
-        Ok(Vec::<String>::new())
+    method(module, "system_localListenAddresses", |_, ctx| {
+        Ok(ctx
+            .network
+            .as_ref()
+            .map(|n| n.listen_addresses().iter().map(|a| a.to_string()).collect())
+            .unwrap_or_else(Vec::<String>::new))
+    });
+    method(module, "system_reservedPeers", |_, ctx| {
+        Ok(ctx
+            .network()?
+            .reserved()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>())
+    });
+    method(module, "system_addReservedPeer", |params, ctx| {
+        ctx.check_unsafe()?;
+        let addr: String = params.one()?;
+        let addr: Multiaddr = addr
+            .parse()
+            .map_err(|e| invalid_params(format!("not a multiaddr: {e}")))?;
+        ctx.network()?
+            .add_reserved(addr)
+            .map_err(|e| invalid_params(e.to_string()))
+    });
+    method(module, "system_removeReservedPeer", |params, ctx| {
+        ctx.check_unsafe()?;
+        let peer: String = params.one()?;
+        let peer: PeerId = peer
+            .parse()
+            .map_err(|e| invalid_params(format!("not a peer id: {e}")))?;
+        ctx.network()?.remove_reserved(peer);
+        Ok(())
     });
     method(module, "system_accountNextIndex", |params, ctx| {
         let address: String = params.one()?;
@@ -476,15 +551,12 @@ fn heads(
                     events,
                     first.into_iter().map(|h| json!(h)).collect(),
                     move |event| match (kind, event) {
-                        (
-                            Heads::Best,
-                            ChainEvent::Imported {
-                                header,
-                                is_new_best: true,
-                                ..
-                            },
-                        )
-                        | (Heads::All, ChainEvent::Imported { header, .. }) => vec![json!(header)],
+                        (Heads::Best, event) => event
+                            .new_best()
+                            .map(|(h, _)| json!(h))
+                            .into_iter()
+                            .collect(),
+                        (Heads::All, ChainEvent::Imported { header, .. }) => vec![json!(header)],
                         (Heads::Finalized, ChainEvent::Finalized(headers)) => {
                             headers.iter().map(|h| json!(h)).collect()
                         }
@@ -653,12 +725,7 @@ fn register_state(module: &mut RpcModule<RpcContext>) {
                 let first = json!({ "block": best, "changes": last });
                 let ctx2 = ctx.clone();
                 follow(pending, events, vec![first], move |event| {
-                    let ChainEvent::Imported {
-                        header,
-                        is_new_best: true,
-                        ..
-                    } = event
-                    else {
+                    let Some((header, _)) = event.new_best() else {
                         return Vec::new();
                     };
                     let hash = header.hash();
@@ -698,12 +765,7 @@ fn register_state(module: &mut RpcModule<RpcContext>) {
                 };
                 let ctx2 = ctx.clone();
                 follow(pending, events, vec![last.clone()], move |event| {
-                    let ChainEvent::Imported {
-                        header,
-                        is_new_best: true,
-                        ..
-                    } = event
-                    else {
+                    let Some((header, _)) = event.new_best() else {
                         return Vec::new();
                     };
                     match ctx2.runtime_version(header.hash()) {

@@ -10,8 +10,10 @@ use mosaic_chain_spec::{ChainSpec, ChainSpecError};
 use tokio::task::JoinHandle;
 
 use crate::chain::Chain;
+use crate::grandpa;
 use crate::keystore::{Keystore, KeystoreError};
 use crate::metrics::Metrics;
+use crate::network::{Network, NetworkConfig, NetworkError};
 use crate::node_key::{self, NodeKeyError};
 use crate::pool::{Pool, PoolConfig};
 use crate::rpc::{self, NodeInfo, RpcConfig, RpcContext};
@@ -37,6 +39,8 @@ pub struct Config {
     pub prometheus: Option<SocketAddr>,
     /// `--node-key`, overriding the stored one.
     pub node_key: Option<[u8; 32]>,
+    /// The peer-to-peer network.
+    pub network: NetworkConfig,
     /// Pool limits.
     pub pool: PoolConfig,
 }
@@ -56,6 +60,9 @@ pub enum ServiceError {
     /// The node key could not be loaded.
     #[error(transparent)]
     NodeKey(#[from] NodeKeyError),
+    /// The network could not start.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
     /// A server could not bind.
     #[error("binding {what}: {source}")]
     Bind {
@@ -72,6 +79,8 @@ pub struct Node {
     pub chain: Arc<Chain>,
     /// The transaction pool.
     pub pool: Arc<Pool>,
+    /// The network.
+    pub network: Network,
     /// Where JSON-RPC listens.
     pub rpc_addr: Option<SocketAddr>,
     /// Where Prometheus metrics are served.
@@ -125,11 +134,32 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
         pool.clone(),
         metrics.clone(),
     )));
+    let (network, worker) = Network::new(peer_id);
+    let (grandpa_link, grandpa_incoming) = grandpa::link();
+    let network_task = crate::network::start(
+        config.network.clone(),
+        node_key,
+        chain.clone(),
+        pool.clone(),
+        grandpa_link.clone(),
+        worker,
+    )
+    .await?;
+    tasks.push(tokio::spawn(network_task));
+    tasks.push(tokio::spawn(grandpa::run(
+        chain.clone(),
+        keystore.clone(),
+        network.clone(),
+        grandpa_link,
+        grandpa_incoming,
+    )));
     if config.validator {
+        let announcer = network.clone();
         tasks.push(tokio::spawn(crate::author::run(
             chain.clone(),
             pool.clone(),
             keystore.clone(),
+            move |block| announcer.announce_block(block),
         )));
     }
 
@@ -154,6 +184,7 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
             chain: chain.clone(),
             pool: pool.clone(),
             keystore: keystore.clone(),
+            network: Some(network.clone()),
             info: NodeInfo {
                 name: config.name.clone(),
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -181,6 +212,7 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
     Ok(Node {
         chain,
         pool,
+        network,
         rpc_addr,
         prometheus_addr,
         rpc,

@@ -161,6 +161,16 @@ pub struct BestChange {
     pub retracted: Vec<Hash>,
 }
 
+/// What a finalization changed.
+#[derive(Clone, Debug, Default)]
+pub struct Finalized {
+    /// The newly finalized blocks, lowest first.
+    pub route: Vec<Header>,
+    /// The new best block, if finality moved it off a discarded branch, with
+    /// the blocks that left the best chain, highest first.
+    pub best_change: Option<(Header, Vec<Hash>)>,
+}
+
 /// Trie nodes added and removed by a block relative to its parent, with
 /// their reference-count changes.
 #[derive(Default, Encode, Decode)]
@@ -417,19 +427,18 @@ impl Store {
 
     /// Finalizes `hash` and its ancestors, storing `justification` with it.
     /// Blocks that do not descend from it are discarded; the best block
-    /// becomes the longest chain through it; old state is pruned. Returns the
-    /// newly finalized blocks, lowest first.
+    /// becomes the longest chain through it; old state is pruned.
     pub fn finalize(
         &self,
         hash: Hash,
         justification: Option<Justifications>,
-    ) -> Result<Vec<Header>, StoreError> {
+    ) -> Result<Finalized, StoreError> {
         let _guard = self.write.lock().expect("never poisoned; qed");
         let mut info = self.info();
         let header = self.expect_header(hash)?;
         if *header.number() <= info.finalized_number {
             return if self.canonical_hash(*header.number())? == Some(hash) {
-                Ok(Vec::new())
+                Ok(Finalized::default())
             } else {
                 Err(StoreError::NotDescendant(hash))
             };
@@ -463,8 +472,10 @@ impl Store {
         // The best block is the highest leaf left, all of which descend from
         // the finalized block now.
         let best = self.highest(&leaves)?.unwrap_or_else(|| header.clone());
+        let mut best_change = None;
         if best.hash() != info.best_hash {
-            self.set_best(&mut batch, &best, &mut info)?;
+            let change = self.set_best(&mut batch, &best, &mut info)?;
+            best_change = Some((best, change.retracted));
         }
         info.finalized_hash = hash;
         info.finalized_number = *header.number();
@@ -474,7 +485,7 @@ impl Store {
         counts.write(&mut batch, self.cf(STATE));
         self.db.write(batch)?;
         *self.info.write().expect("never poisoned; qed") = info;
-        Ok(route)
+        Ok(Finalized { route, best_change })
     }
 
     fn highest(&self, leaves: &[Hash]) -> Result<Option<Header>, StoreError> {
@@ -559,10 +570,31 @@ impl Store {
             .count()
     }
 
+    /// A value another component stored with [`Store::put_aux`].
+    pub fn aux<T: Decode>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        read(&self.db, META, &aux_key(key), "auxiliary record")
+    }
+
+    /// Stores a value for another component (GRANDPA's round, for one),
+    /// durably: it is written through the write-ahead log before this
+    /// returns.
+    pub fn put_aux(&self, key: &[u8], value: &impl Encode) -> Result<(), StoreError> {
+        let mut options = rocksdb::WriteOptions::default();
+        options.set_sync(true);
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(META), aux_key(key), value.encode());
+        Ok(self.db.write_opt(batch, &options)?)
+    }
+
     /// Flushes RocksDB's memtables to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         Ok(self.db.flush()?)
     }
+}
+
+/// Auxiliary records live in the meta column under their own prefix.
+fn aux_key(key: &[u8]) -> Vec<u8> {
+    [b"aux:".as_slice(), key].concat()
 }
 
 /// Reads and decodes one record.

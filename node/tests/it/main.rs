@@ -16,5 +16,6 @@ mod bad_input;
 mod cli;
 mod dev_node;
 mod market;
+mod network;
 mod restart;
 mod transfers;

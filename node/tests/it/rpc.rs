@@ -131,6 +131,22 @@ pub async fn wait_for_block(
         .with_context(|| format!("waiting for block {number}"))
 }
 
+/// The finalized header once it is at `number` or above.
+pub async fn wait_for_finalized(
+    client: &WsClient,
+    number: BlockNumber,
+    within: Duration,
+) -> Result<Header> {
+    let mut heads = subscribe_heads(client, Heads::Finalized).await?;
+    let finalized = finalized_header(client).await?;
+    if finalized.number >= number {
+        return Ok(finalized);
+    }
+    next_matching(&mut heads, within, |head: &Header| head.number >= number)
+        .await
+        .with_context(|| format!("waiting for block {number} to be finalized"))
+}
+
 /// The best block's header.
 pub async fn best_header(client: &WsClient) -> Result<Header> {
     let header: Option<Header> = client.request("chain_getHeader", rpc_params![]).await?;

@@ -1,0 +1,1033 @@
+//! The peer-to-peer network (rust-libp2p): TCP with Noise and Yamux,
+//! Kademlia and Identify to find peers, gossipsub for transactions, blocks
+//! and GRANDPA messages, and request-response for [`Status`], block ranges
+//! (sync) and GRANDPA catch-ups.
+//!
+//! One task owns the swarm. Blocks and transactions a peer sends are checked
+//! by [`import`]'s tasks, off the swarm's task, and only then forwarded
+//! (gossipsub's validation mode). A peer that sends garbage, an invalid block
+//! or a forged vote loses reputation; at [`BAN_THRESHOLD`] it is
+//! disconnected and refused for [`BAN_DURATION`].
+//!
+//! Sync: every peer's [`Status`] is asked on connection and every few
+//! seconds. While a peer's best block is higher than ours, we ask it for the
+//! blocks of its best chain after ours, 128 at a time, and import them
+//! (every seal and state root is checked); should the first not attach to our
+//! chain, we ask again from our finalized block, which honest peers share.
+//! Blocks come with their GRANDPA justifications, which are verified and
+//! finalize them.
+
+mod import;
+pub mod protocol;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{allow_block_list, connection_limits, identify, kad, noise, ping, tcp, yamux, Swarm};
+pub use libp2p::{Multiaddr, PeerId};
+use libp2p_identity::Keypair;
+use mosaic_runtime::{Block, BlockNumber, Hash};
+use parity_scale_codec::Encode;
+use polkadot_sdk::sp_runtime::traits::Header as _;
+use tokio::sync::mpsc;
+
+use crate::chain::Chain;
+use crate::grandpa;
+use crate::pool::Pool;
+use protocol::{GrandpaMessage, Protocols, Request, Response, Status, SyncBlock};
+
+/// Reputation at which a peer is banned.
+pub const BAN_THRESHOLD: i32 = -100;
+/// How long a banned peer stays banned.
+pub const BAN_DURATION: Duration = Duration::from_secs(600);
+/// What misbehaviour costs, in reputation.
+pub mod cost {
+    /// Bytes that do not decode, or a message too large.
+    pub const GARBAGE: i32 = -100;
+    /// A block that fails its checks.
+    pub const INVALID_BLOCK: i32 = -100;
+    /// A vote, commit or catch-up with a bad signature or bad content.
+    pub const INVALID_GRANDPA: i32 = -100;
+    /// A transaction that can never be valid (bad signature, say).
+    pub const INVALID_TRANSACTION: i32 = -20;
+    /// A peer of another chain.
+    pub const WRONG_GENESIS: i32 = -100;
+}
+
+/// Commands from the rest of the node.
+#[derive(Debug)]
+enum Command {
+    /// Gossip a block we authored.
+    AnnounceBlock(Block),
+    /// Gossip a GRANDPA message.
+    Grandpa(GrandpaMessage),
+    /// Ask a peer for its last completed round.
+    CatchUp { peer: PeerId, set_id: u64 },
+    /// Fetch a block and its missing ancestors from a peer.
+    Fetch { peer: PeerId, hash: Hash },
+    /// Add a reserved peer.
+    AddReserved(Multiaddr),
+    /// Remove a reserved peer.
+    RemoveReserved(PeerId),
+}
+
+/// Network settings.
+#[derive(Clone, Debug)]
+pub struct NetworkConfig {
+    /// Addresses to listen on (`--listen-addr`, or `--port` on every
+    /// interface).
+    pub listen: Vec<Multiaddr>,
+    /// Addresses to tell peers about (`--public-addr`).
+    pub public: Vec<Multiaddr>,
+    /// Peers to start from, each with its `/p2p/<peer id>`.
+    pub bootnodes: Vec<Multiaddr>,
+    /// Peers to stay connected to, each with its `/p2p/<peer id>`.
+    pub reserved: Vec<Multiaddr>,
+    /// Connections at most.
+    pub max_peers: u32,
+    /// Connect to reserved peers only.
+    pub reserved_only: bool,
+}
+
+/// A connected peer, for `system_peers`.
+#[derive(Clone, Debug)]
+pub struct PeerInfo {
+    /// Its id.
+    pub peer_id: PeerId,
+    /// Its chain, once it has told us.
+    pub status: Option<Status>,
+}
+
+#[derive(Default)]
+struct Shared {
+    peers: HashMap<PeerId, Option<Status>>,
+    listen: Vec<Multiaddr>,
+    reserved: Vec<PeerId>,
+}
+
+/// The rest of the node's handle on the network.
+#[derive(Clone)]
+pub struct Network {
+    local_peer_id: PeerId,
+    commands: mpsc::Sender<Command>,
+    shared: Arc<RwLock<Shared>>,
+}
+
+/// The worker's end of [`Network`].
+pub struct NetworkWorker {
+    commands: mpsc::Receiver<Command>,
+    shared: Arc<RwLock<Shared>>,
+}
+
+/// Commands queued for the worker at most; more are dropped with a warning.
+const COMMAND_QUEUE: usize = 1024;
+
+impl Network {
+    /// A handle and the worker end it talks to; [`start`] runs the worker.
+    pub fn new(local_peer_id: PeerId) -> (Network, NetworkWorker) {
+        let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
+        let shared = Arc::new(RwLock::new(Shared::default()));
+        (
+            Network {
+                local_peer_id,
+                commands,
+                shared: shared.clone(),
+            },
+            NetworkWorker {
+                commands: receiver,
+                shared,
+            },
+        )
+    }
+
+    /// Our peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    /// Connected peers.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        let shared = self.shared.read().expect("never poisoned; qed");
+        shared
+            .peers
+            .iter()
+            .map(|(peer_id, status)| PeerInfo {
+                peer_id: *peer_id,
+                status: *status,
+            })
+            .collect()
+    }
+
+    /// Where we listen, with our peer id.
+    pub fn listen_addresses(&self) -> Vec<Multiaddr> {
+        let shared = self.shared.read().expect("never poisoned; qed");
+        shared
+            .listen
+            .iter()
+            .map(|a| a.clone().with(Protocol::P2p(self.local_peer_id)))
+            .collect()
+    }
+
+    /// Gossips a block this node authored.
+    pub fn announce_block(&self, block: Block) {
+        self.send(Command::AnnounceBlock(block));
+    }
+
+    /// Gossips a GRANDPA message.
+    pub fn gossip_grandpa(&self, message: GrandpaMessage) {
+        self.send(Command::Grandpa(message));
+    }
+
+    /// Asks `peer` for its last completed GRANDPA round of `set_id`; the
+    /// answer goes to GRANDPA.
+    pub fn request_catch_up(&self, peer: PeerId, set_id: u64) {
+        self.send(Command::CatchUp { peer, set_id });
+    }
+
+    /// Fetches block `hash` with the ancestors we lack from `peer`, and
+    /// imports them.
+    pub fn fetch_block(&self, peer: PeerId, hash: Hash) {
+        self.send(Command::Fetch { peer, hash });
+    }
+
+    /// Adds a reserved peer (`system_addReservedPeer`); it must end in
+    /// `/p2p/<peer id>`.
+    pub fn add_reserved(&self, addr: Multiaddr) -> Result<(), NetworkError> {
+        peer_id_of(&addr).ok_or_else(|| NetworkError::NoPeerId(addr.clone()))?;
+        self.send(Command::AddReserved(addr));
+        Ok(())
+    }
+
+    /// Removes a reserved peer (`system_removeReservedPeer`); with
+    /// `--reserved-only` it is disconnected.
+    pub fn remove_reserved(&self, peer: PeerId) {
+        self.send(Command::RemoveReserved(peer));
+    }
+
+    /// The reserved peers.
+    pub fn reserved(&self) -> Vec<PeerId> {
+        self.shared
+            .read()
+            .expect("never poisoned; qed")
+            .reserved
+            .clone()
+    }
+
+    fn send(&self, command: Command) {
+        if let Err(e) = self.commands.try_send(command) {
+            tracing::warn!(target: "mosaic::network", "network busy, dropped: {e}");
+        }
+    }
+}
+
+/// Why the network could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// libp2p refused the transport or behaviour.
+    #[error("libp2p: {0}")]
+    Setup(String),
+    /// An address could not be listened on.
+    #[error("listening on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: Multiaddr,
+        /// The cause.
+        reason: String,
+    },
+    /// A bootnode or reserved node without `/p2p/<peer id>`.
+    #[error("{0} has no /p2p/<peer id>")]
+    NoPeerId(Multiaddr),
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    limits: connection_limits::Behaviour,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
+    gossip: gossipsub::Behaviour,
+    sync: request_response::Behaviour<protocol::Codec>,
+}
+
+/// The peer id at the end of a multiaddr.
+pub fn peer_id_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        Protocol::P2p(peer) => Some(peer),
+        _ => None,
+    })
+}
+
+/// How often sync and peer statuses are looked at.
+const TICK: Duration = Duration::from_secs(1);
+/// How often each peer's status is asked again.
+const STATUS_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a block request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Ancestry fetches in flight at most.
+const MAX_FETCHES: usize = 16;
+/// Blocks asked per sync request.
+const SYNC_BATCH: u32 = protocol::MAX_BLOCKS_PER_RESPONSE;
+
+/// Starts the network worker: binds the listen addresses and dials the
+/// bootnodes and reserved nodes. Returns once it listens.
+pub async fn start(
+    config: NetworkConfig,
+    key: Keypair,
+    chain: Arc<Chain>,
+    pool: Arc<Pool>,
+    grandpa: grandpa::NetworkLink,
+    worker: NetworkWorker,
+) -> Result<impl std::future::Future<Output = ()>, NetworkError> {
+    let genesis = chain.info().genesis_hash;
+    let protocols = Protocols::new(genesis);
+    let mut swarm = build_swarm(key, &protocols, config.max_peers)?;
+    for addr in &config.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NetworkError::Listen {
+                addr: addr.clone(),
+                reason: e.to_string(),
+            })?;
+    }
+    // Wait for the listeners, so the caller can print real addresses.
+    let mut listening = 0;
+    while listening < config.listen.len() {
+        match swarm.select_next_some().await {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(target: "mosaic::network", "listening on {address}/p2p/{}", swarm.local_peer_id());
+                worker
+                    .shared
+                    .write()
+                    .expect("never poisoned; qed")
+                    .listen
+                    .push(address);
+                listening += 1;
+            }
+            SwarmEvent::ListenerError { error, .. }
+            | SwarmEvent::ListenerClosed {
+                reason: Err(error), ..
+            } => {
+                return Err(NetworkError::Listen {
+                    addr: config.listen[listening].clone(),
+                    reason: error.to_string(),
+                })
+            }
+            _ => {}
+        }
+    }
+    for addr in &config.public {
+        swarm.add_external_address(addr.clone());
+    }
+    let mut reserved = Vec::new();
+    for addr in config.bootnodes.iter().chain(&config.reserved) {
+        let peer = peer_id_of(addr).ok_or_else(|| NetworkError::NoPeerId(addr.clone()))?;
+        if config.reserved.contains(addr) {
+            reserved.push((peer, addr.clone()));
+        } else if config.reserved_only {
+            continue;
+        }
+        swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+        if let Err(e) = swarm.dial(addr.clone()) {
+            tracing::warn!(target: "mosaic::network", "dialing {addr}: {e}");
+        }
+    }
+    worker.shared.write().expect("never poisoned; qed").reserved =
+        reserved.iter().map(|(peer, _)| *peer).collect();
+    for topic in [
+        &protocols.transactions,
+        &protocols.blocks,
+        &protocols.grandpa,
+    ] {
+        swarm
+            .behaviour_mut()
+            .gossip
+            .subscribe(&IdentTopic::new(topic.clone()))
+            .map_err(|e| NetworkError::Setup(e.to_string()))?;
+    }
+    let (importer, outcomes) = import::spawn(chain.clone(), pool.clone());
+    let mut local_txs = pool.local_submissions();
+    let mut state = Worker {
+        swarm,
+        protocols,
+        chain,
+        grandpa,
+        importer,
+        shared: worker.shared,
+        reputation: HashMap::new(),
+        banned: Vec::new(),
+        reserved,
+        reserved_only: config.reserved_only,
+        fetches: HashMap::new(),
+        statuses: HashMap::new(),
+        status_asked: HashMap::new(),
+        sync: None,
+        importing: false,
+        catch_ups: HashMap::new(),
+    };
+    let mut commands = worker.commands;
+    let mut outcomes = outcomes;
+    Ok(async move {
+        let mut tick = tokio::time::interval(TICK);
+        let mut bootstrap = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tokio::select! {
+                event = state.swarm.select_next_some() => state.on_swarm(event),
+                Some(command) = commands.recv() => state.on_command(command),
+                Some(outcome) = outcomes.recv() => state.on_outcome(outcome),
+                tx = local_txs.recv() => match tx {
+                    Ok(tx) => state.publish(Topic::Transactions, tx),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(target: "mosaic::network", "{n} local transactions not gossiped")
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                _ = tick.tick() => state.on_tick(),
+                _ = bootstrap.tick(), if !state.reserved_only => {
+                    // Fails only while we know no peer, which the next
+                    // round fixes.
+                    let _ = state.swarm.behaviour_mut().kad.bootstrap();
+                }
+            }
+        }
+    })
+}
+
+fn build_swarm(
+    key: Keypair,
+    protocols: &Protocols,
+    max_peers: u32,
+) -> Result<Swarm<Behaviour>, NetworkError> {
+    let setup = |e: &dyn std::fmt::Display| NetworkError::Setup(e.to_string());
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| setup(&e))?
+        .with_behaviour(
+            |key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+                let peer_id = key.public().to_peer_id();
+                let gossip_config = gossipsub::ConfigBuilder::default()
+                    .validation_mode(gossipsub::ValidationMode::Strict)
+                    .validate_messages()
+                    .max_transmit_size(protocol::MAX_GOSSIP)
+                    .heartbeat_interval(Duration::from_millis(500))
+                    .heartbeat_initial_delay(Duration::from_millis(100))
+                    .message_id_fn(message_id)
+                    .build()?;
+                let gossip = gossipsub::Behaviour::new(
+                    gossipsub::MessageAuthenticity::Signed(key.clone()),
+                    gossip_config,
+                )?;
+                let mut kad_config = kad::Config::new(protocols.kad.clone());
+                kad_config.set_query_timeout(Duration::from_secs(30));
+                let mut kad = kad::Behaviour::with_config(
+                    peer_id,
+                    kad::store::MemoryStore::new(peer_id),
+                    kad_config,
+                );
+                kad.set_mode(Some(kad::Mode::Server));
+                let limits = connection_limits::ConnectionLimits::default()
+                    .with_max_established(Some(max_peers))
+                    .with_max_established_per_peer(Some(2))
+                    .with_max_pending_incoming(Some(max_peers));
+                Ok(Behaviour {
+                    blocked: Default::default(),
+                    limits: connection_limits::Behaviour::new(limits),
+                    identify: identify::Behaviour::new(identify::Config::new(
+                        "/mosaic/1".into(),
+                        key.public(),
+                    )),
+                    ping: ping::Behaviour::default(),
+                    kad,
+                    gossip,
+                    sync: request_response::Behaviour::new(
+                        [(protocols.sync.clone(), ProtocolSupport::Full)],
+                        request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+                    ),
+                })
+            },
+        )
+        .map_err(|e| setup(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    Ok(swarm)
+}
+
+/// Gossip message ids: transactions and blocks by content, so one that
+/// reaches us from two peers is checked once; GRANDPA messages by content
+/// and sequence number, so a vote sent again (for peers that missed it) is
+/// delivered again.
+fn message_id(message: &gossipsub::Message) -> MessageId {
+    use polkadot_sdk::sp_runtime::traits::{BlakeTwo256, Hash as _};
+    let mut bytes = message.data.clone();
+    if message.topic.as_str().ends_with("/grandpa/1") {
+        bytes.extend(message.sequence_number.unwrap_or_default().to_le_bytes());
+        bytes.extend(message.source.map(|p| p.to_bytes()).unwrap_or_default());
+    }
+    MessageId::from(BlakeTwo256::hash(&bytes).as_bytes().to_vec())
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Topic {
+    Transactions,
+    Blocks,
+    Grandpa,
+}
+
+/// An in-flight sync request.
+struct SyncRequest {
+    id: OutboundRequestId,
+    /// Asked from our finalized block, after a batch that did not attach.
+    from_finalized: bool,
+}
+
+struct Worker {
+    swarm: Swarm<Behaviour>,
+    protocols: Protocols,
+    chain: Arc<Chain>,
+    grandpa: grandpa::NetworkLink,
+    importer: import::Importer,
+    shared: Arc<RwLock<Shared>>,
+    reputation: HashMap<PeerId, i32>,
+    banned: Vec<(Instant, PeerId)>,
+    reserved: Vec<(PeerId, Multiaddr)>,
+    reserved_only: bool,
+    /// Ancestry requests in flight.
+    fetches: HashMap<OutboundRequestId, PeerId>,
+    statuses: HashMap<PeerId, Status>,
+    status_asked: HashMap<PeerId, Instant>,
+    sync: Option<SyncRequest>,
+    importing: bool,
+    catch_ups: HashMap<OutboundRequestId, PeerId>,
+}
+
+impl Worker {
+    fn topic(&self, topic: Topic) -> IdentTopic {
+        IdentTopic::new(match topic {
+            Topic::Transactions => &self.protocols.transactions,
+            Topic::Blocks => &self.protocols.blocks,
+            Topic::Grandpa => &self.protocols.grandpa,
+        })
+    }
+
+    fn publish(&mut self, topic: Topic, data: Vec<u8>) {
+        let topic_hash = self.topic(topic);
+        match self.swarm.behaviour_mut().gossip.publish(topic_hash, data) {
+            Ok(_) | Err(gossipsub::PublishError::InsufficientPeers) => {}
+            Err(gossipsub::PublishError::Duplicate) => {}
+            Err(e) => tracing::debug!(target: "mosaic::network", ?topic, "not gossiped: {e}"),
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::AnnounceBlock(block) => self.publish(Topic::Blocks, block.encode()),
+            Command::Grandpa(message) => self.publish(Topic::Grandpa, message.encode()),
+            Command::CatchUp { peer, set_id } => {
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&peer, Request::CatchUp { set_id });
+                self.catch_ups.insert(id, peer);
+            }
+            Command::Fetch { peer, hash } => {
+                if self.fetches.len() < MAX_FETCHES {
+                    let id = self.swarm.behaviour_mut().sync.send_request(
+                        &peer,
+                        Request::Ancestry {
+                            hash,
+                            max: SYNC_BATCH,
+                        },
+                    );
+                    self.fetches.insert(id, peer);
+                }
+            }
+            Command::AddReserved(addr) => {
+                let Some(peer) = peer_id_of(&addr) else {
+                    return;
+                };
+                self.reserved.retain(|(p, _)| *p != peer);
+                self.reserved.push((peer, addr.clone()));
+                self.publish_reserved();
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .add_address(&peer, addr.clone());
+                if !self.swarm.is_connected(&peer) {
+                    let _ = self.swarm.dial(addr);
+                }
+            }
+            Command::RemoveReserved(peer) => {
+                self.reserved.retain(|(p, _)| *p != peer);
+                self.publish_reserved();
+                if self.reserved_only {
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+            }
+        }
+    }
+
+    fn publish_reserved(&self) {
+        self.shared.write().expect("never poisoned; qed").reserved =
+            self.reserved.iter().map(|(peer, _)| *peer).collect();
+    }
+
+    /// Lowers `peer`'s reputation; bans it at the threshold.
+    fn report(&mut self, peer: PeerId, cost: i32, why: &str) {
+        let reputation = self.reputation.entry(peer).or_default();
+        *reputation = reputation.saturating_add(cost);
+        tracing::warn!(target: "mosaic::network", %peer, reputation, "misbehaved: {why}");
+        if *reputation <= BAN_THRESHOLD {
+            tracing::warn!(target: "mosaic::network", %peer, "banned for {BAN_DURATION:?}");
+            self.reputation.remove(&peer);
+            self.banned.push((Instant::now() + BAN_DURATION, peer));
+            self.swarm.behaviour_mut().blocked.block_peer(peer);
+            self.swarm.behaviour_mut().kad.remove_peer(&peer);
+        }
+    }
+
+    fn validated(&mut self, id: &MessageId, peer: &PeerId, acceptance: MessageAcceptance) {
+        // False only when the message aged out of the cache meanwhile.
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .gossip
+            .report_message_validation_result(id, peer, acceptance);
+    }
+
+    fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if self.reserved_only && !self.reserved.iter().any(|(p, _)| *p == peer_id) {
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
+                if num_established.get() == 1 {
+                    tracing::debug!(target: "mosaic::network", %peer_id, "connected");
+                    self.shared
+                        .write()
+                        .expect("never poisoned; qed")
+                        .peers
+                        .insert(peer_id, None);
+                    self.ask_status(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                tracing::debug!(target: "mosaic::network", %peer_id, "disconnected");
+                self.shared
+                    .write()
+                    .expect("never poisoned; qed")
+                    .peers
+                    .remove(&peer_id);
+                self.statuses.remove(&peer_id);
+                self.status_asked.remove(&peer_id);
+            }
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let mut shared = self.shared.write().expect("never poisoned; qed");
+                if !shared.listen.contains(&address) {
+                    shared.listen.push(address);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                for addr in info.listen_addrs {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.on_gossip(propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
+            _ => {}
+        }
+    }
+
+    fn on_gossip(&mut self, peer: PeerId, id: MessageId, message: gossipsub::Message) {
+        let topic = message.topic.as_str();
+        if topic == self.protocols.transactions {
+            self.importer.transaction(peer, id, message.data);
+        } else if topic == self.protocols.blocks {
+            match protocol::decode::<Block>(&message.data) {
+                Some(block) => {
+                    self.note_best(peer, &block);
+                    self.importer.block(peer, id, block);
+                }
+                None => {
+                    self.validated(&id, &peer, MessageAcceptance::Reject);
+                    self.report(peer, cost::GARBAGE, "undecodable block");
+                }
+            }
+        } else if topic == self.protocols.grandpa {
+            let Some(grandpa_message) = protocol::decode::<GrandpaMessage>(&message.data) else {
+                self.validated(&id, &peer, MessageAcceptance::Reject);
+                return self.report(peer, cost::GARBAGE, "undecodable GRANDPA message");
+            };
+            match self.grandpa.check(&grandpa_message) {
+                grandpa::Check::Valid => {
+                    self.validated(&id, &peer, MessageAcceptance::Accept);
+                    self.grandpa
+                        .deliver(grandpa::Incoming::Message(peer, grandpa_message));
+                }
+                grandpa::Check::OtherSet => self.validated(&id, &peer, MessageAcceptance::Ignore),
+                grandpa::Check::Invalid(why) => {
+                    self.validated(&id, &peer, MessageAcceptance::Reject);
+                    self.report(peer, cost::INVALID_GRANDPA, why);
+                }
+            }
+        }
+    }
+
+    /// A gossiped block tells us its sender's best block is at least that
+    /// high.
+    fn note_best(&mut self, peer: PeerId, block: &Block) {
+        if let Some(status) = self.statuses.get_mut(&peer) {
+            if *block.header.number() > status.best_number {
+                status.best_number = *block.header.number();
+                status.best_hash = block.header.hash();
+            }
+        }
+    }
+
+    fn ask_status(&mut self, peer: PeerId) {
+        self.status_asked.insert(peer, Instant::now());
+        self.swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, Request::Status);
+    }
+
+    fn on_sync(&mut self, event: request_response::Event<Request, Response>) {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let response = self.answer(request);
+                // Fails only if the peer went away.
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response);
+            }
+            Event::Message {
+                peer,
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+            } => self.on_response(peer, request_id, response),
+            Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+            } => {
+                tracing::debug!(target: "mosaic::network", %peer, "request failed: {error}");
+                self.catch_ups.remove(&request_id);
+                self.fetches.remove(&request_id);
+                if self.sync.as_ref().is_some_and(|s| s.id == request_id) {
+                    self.sync = None;
+                }
+            }
+            Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(target: "mosaic::network", %peer, "answering failed: {error}");
+            }
+            Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn answer(&self, request: Request) -> Response {
+        match request {
+            Request::Status => Response::Status(self.status()),
+            Request::Blocks { from, max } => Response::Blocks(self.blocks(from, max)),
+            Request::Ancestry { hash, max } => Response::Blocks(self.ancestry(hash, max)),
+            Request::CatchUp { set_id } => Response::CatchUp(self.grandpa.catch_up(set_id)),
+        }
+    }
+
+    /// Block `hash` and its ancestors, highest first, bounded in count and
+    /// size.
+    fn ancestry(&self, mut hash: Hash, max: u32) -> Vec<SyncBlock> {
+        let mut blocks = Vec::new();
+        let mut size = 0;
+        while blocks.len() < max.min(SYNC_BATCH) as usize {
+            let Some(block) = self.sync_block(hash) else {
+                break;
+            };
+            size += block.encoded_size();
+            if size > protocol::MAX_RESPONSE - 1024 && !blocks.is_empty() {
+                break;
+            }
+            hash = *block.block.header.parent_hash();
+            let genesis = *block.block.header.number() == 0;
+            blocks.push(block);
+            if genesis {
+                break;
+            }
+        }
+        blocks
+    }
+
+    /// A stored block with its justification.
+    fn sync_block(&self, hash: Hash) -> Option<SyncBlock> {
+        let store = self.chain.store();
+        let header = store.header(hash).ok()??;
+        let extrinsics = store.body(hash).ok()??;
+        let justification = store
+            .justifications(hash)
+            .ok()
+            .flatten()
+            .and_then(|j| j.into_justification(grandpa::ENGINE_ID));
+        Some(SyncBlock {
+            block: Block { header, extrinsics },
+            justification,
+        })
+    }
+
+    fn status(&self) -> Status {
+        let info = self.chain.info();
+        Status {
+            genesis: info.genesis_hash,
+            best_number: info.best_number,
+            best_hash: info.best_hash,
+            finalized_number: info.finalized_number,
+        }
+    }
+
+    /// Our best chain from `from` up, bounded in count and size.
+    fn blocks(&self, from: BlockNumber, max: u32) -> Vec<SyncBlock> {
+        let store = self.chain.store();
+        let mut blocks = Vec::new();
+        let mut size = 0;
+        for number in from..from.saturating_add(max.min(SYNC_BATCH)) {
+            let Some(block) = store
+                .canonical_hash(number)
+                .ok()
+                .flatten()
+                .and_then(|hash| self.sync_block(hash))
+            else {
+                break;
+            };
+            size += block.encoded_size();
+            if size > protocol::MAX_RESPONSE - 1024 && !blocks.is_empty() {
+                break;
+            }
+            blocks.push(block);
+        }
+        blocks
+    }
+
+    fn on_response(&mut self, peer: PeerId, id: OutboundRequestId, response: Response) {
+        match response {
+            Response::Status(status) => {
+                if status.genesis != self.chain.info().genesis_hash {
+                    self.report(peer, cost::WRONG_GENESIS, "on another chain");
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                    return;
+                }
+                self.statuses.insert(peer, status);
+                if let Some(entry) = self
+                    .shared
+                    .write()
+                    .expect("never poisoned; qed")
+                    .peers
+                    .get_mut(&peer)
+                {
+                    *entry = Some(status);
+                }
+                self.maybe_sync();
+            }
+            Response::Blocks(mut blocks) if self.fetches.remove(&id).is_some() => {
+                // Lowest first, and only what we lack.
+                blocks.reverse();
+                let store = self.chain.store();
+                let known = blocks
+                    .iter()
+                    .take_while(|b| matches!(store.header(b.block.header.hash()), Ok(Some(_))))
+                    .count();
+                blocks.drain(..known);
+                if !blocks.is_empty() {
+                    self.importer
+                        .sync_batch(peer, blocks, import::Batch::Fetched);
+                }
+            }
+            Response::Blocks(blocks) => {
+                let Some(request) = self.sync.take_if(|s| s.id == id) else {
+                    return self.report(peer, cost::GARBAGE, "blocks nobody asked for");
+                };
+                if blocks.is_empty() {
+                    // The peer's chain moved; its status will tell.
+                    self.statuses.remove(&peer);
+                    return;
+                }
+                self.importing = true;
+                let batch = if request.from_finalized {
+                    import::Batch::FromFinalized
+                } else {
+                    import::Batch::FromBest
+                };
+                self.importer.sync_batch(peer, blocks, batch);
+            }
+            Response::CatchUp(catch_up) => {
+                if self.catch_ups.remove(&id).is_none() {
+                    return self.report(peer, cost::GARBAGE, "a catch-up nobody asked for");
+                }
+                if let Some(catch_up) = catch_up {
+                    self.grandpa
+                        .deliver(grandpa::Incoming::CatchUp(peer, catch_up));
+                }
+            }
+        }
+    }
+
+    fn on_outcome(&mut self, outcome: import::Outcome) {
+        match outcome {
+            import::Outcome::Gossip { peer, id, verdict } => {
+                let acceptance = match verdict {
+                    import::Verdict::Accept => MessageAcceptance::Accept,
+                    import::Verdict::Ignore => MessageAcceptance::Ignore,
+                    import::Verdict::UnknownParent => {
+                        self.maybe_sync();
+                        MessageAcceptance::Ignore
+                    }
+                    import::Verdict::Reject { cost, why } => {
+                        self.report(peer, cost, &why);
+                        MessageAcceptance::Reject
+                    }
+                };
+                self.validated(&id, &peer, acceptance);
+            }
+            import::Outcome::SyncBatch {
+                peer,
+                verdict: import::Verdict::Reject { cost, why },
+                fetched: true,
+                ..
+            } => self.report(peer, cost, &why),
+            import::Outcome::SyncBatch { fetched: true, .. } => {}
+            import::Outcome::SyncBatch {
+                peer,
+                verdict,
+                imported,
+                ..
+            } => {
+                self.importing = false;
+                match verdict {
+                    import::Verdict::Reject { cost, why } => self.report(peer, cost, &why),
+                    import::Verdict::UnknownParent => {
+                        // Our best chain is not the peer's: start from our
+                        // finalized block.
+                        self.request_blocks(peer, true);
+                        return;
+                    }
+                    // Nothing new from this peer: wait for its next status.
+                    _ if imported == 0 => {
+                        self.statuses.remove(&peer);
+                    }
+                    _ => {}
+                }
+                tracing::debug!(target: "mosaic::network", %peer, imported, "sync batch done");
+                self.maybe_sync();
+            }
+        }
+    }
+
+    /// Asks the peer with the highest best block for blocks, if it is
+    /// ahead of us and no request is out.
+    fn maybe_sync(&mut self) {
+        if self.sync.is_some() || self.importing {
+            return;
+        }
+        let best = self.chain.info().best_number;
+        let ahead = self
+            .statuses
+            .iter()
+            .filter(|(_, s)| s.best_number > best)
+            .max_by_key(|(_, s)| s.best_number)
+            .map(|(peer, _)| *peer);
+        if let Some(peer) = ahead {
+            self.request_blocks(peer, false);
+        }
+    }
+
+    fn request_blocks(&mut self, peer: PeerId, from_finalized: bool) {
+        let info = self.chain.info();
+        let from = if from_finalized {
+            info.finalized_number + 1
+        } else {
+            info.best_number + 1
+        };
+        let id = self.swarm.behaviour_mut().sync.send_request(
+            &peer,
+            Request::Blocks {
+                from,
+                max: SYNC_BATCH,
+            },
+        );
+        self.sync = Some(SyncRequest { id, from_finalized });
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<PeerId> = self
+            .banned
+            .iter()
+            .filter(|(until, _)| *until <= now)
+            .map(|(_, peer)| *peer)
+            .collect();
+        self.banned.retain(|(until, _)| *until > now);
+        for peer in expired {
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+        }
+        let connected: HashSet<PeerId> = self.swarm.connected_peers().copied().collect();
+        for (peer, addr) in self.reserved.clone() {
+            if !connected.contains(&peer) && !self.is_banned(&peer) {
+                let _ = self.swarm.dial(addr);
+            }
+        }
+        let stale: Vec<PeerId> = connected
+            .into_iter()
+            .filter(|peer| {
+                self.status_asked
+                    .get(peer)
+                    .is_none_or(|at| now.duration_since(*at) >= STATUS_INTERVAL)
+            })
+            .collect();
+        for peer in stale {
+            self.ask_status(peer);
+        }
+        self.maybe_sync();
+    }
+
+    fn is_banned(&self, peer: &PeerId) -> bool {
+        self.banned.iter().any(|(_, p)| p == peer)
+    }
+}

@@ -1,0 +1,284 @@
+//! Checking what peers send, off the swarm's task: gossiped blocks and
+//! sync batches are imported (and their justifications verified) one at a
+//! time, gossiped transactions are validated by the pool. Each outcome goes
+//! back to the swarm's task, which forwards or drops the message and scores
+//! the peer.
+
+use std::sync::Arc;
+
+use libp2p::gossipsub::MessageId;
+use libp2p::PeerId;
+use mosaic_runtime::Block;
+use polkadot_sdk::sp_runtime::traits::Header as _;
+use polkadot_sdk::sp_runtime::Justifications;
+use tokio::sync::mpsc;
+
+use super::cost;
+use super::protocol::SyncBlock;
+use crate::chain::{now_ms, Chain, ImportError};
+use crate::grandpa::{self, GrandpaError};
+use crate::pool::{Pool, PoolError};
+
+/// Jobs queued per kind at most; more are dropped.
+const QUEUE: usize = 256;
+
+/// What a checked message deserves.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Valid and new: forward it.
+    Accept,
+    /// Not wrong, but not to forward (known, stale, early).
+    Ignore,
+    /// Its parent is unknown: we are behind and should sync.
+    UnknownParent,
+    /// Invalid: drop it and score the peer down.
+    Reject {
+        /// The reputation it costs.
+        cost: i32,
+        /// Why, for the log.
+        why: String,
+    },
+}
+
+/// A checked job.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A gossiped block or transaction.
+    Gossip {
+        /// Who sent it.
+        peer: PeerId,
+        /// The gossip message.
+        id: MessageId,
+        /// What it deserves.
+        verdict: Verdict,
+    },
+    /// A batch of blocks we asked for.
+    SyncBatch {
+        /// Who sent it.
+        peer: PeerId,
+        /// The worst of it.
+        verdict: Verdict,
+        /// Blocks newly imported.
+        imported: usize,
+        /// Blocks fetched for a vote, not a sync batch.
+        fetched: bool,
+    },
+}
+
+/// Where a batch of blocks comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batch {
+    /// Our best chain's continuation, asked from our best block.
+    FromBest,
+    /// The same, asked from our finalized block.
+    FromFinalized,
+    /// A block some vote names, with its ancestors.
+    Fetched,
+}
+
+enum BlockJob {
+    Gossip(PeerId, MessageId, Block),
+    Sync(PeerId, Vec<SyncBlock>, Batch),
+}
+
+/// The queues of the checking tasks.
+pub struct Importer {
+    blocks: mpsc::Sender<BlockJob>,
+    transactions: mpsc::Sender<(PeerId, MessageId, Vec<u8>)>,
+}
+
+impl Importer {
+    /// Queues a gossiped block.
+    pub fn block(&self, peer: PeerId, id: MessageId, block: Block) {
+        if self
+            .blocks
+            .try_send(BlockJob::Gossip(peer, id, block))
+            .is_err()
+        {
+            tracing::debug!(target: "mosaic::network", "import queue full: block dropped");
+        }
+    }
+
+    /// Queues blocks we asked for, lowest first.
+    pub fn sync_batch(&self, peer: PeerId, blocks: Vec<SyncBlock>, batch: Batch) {
+        if self
+            .blocks
+            .try_send(BlockJob::Sync(peer, blocks, batch))
+            .is_err()
+        {
+            tracing::warn!(target: "mosaic::network", "import queue full: sync batch dropped");
+        }
+    }
+
+    /// Queues a gossiped transaction.
+    pub fn transaction(&self, peer: PeerId, id: MessageId, bytes: Vec<u8>) {
+        if self.transactions.try_send((peer, id, bytes)).is_err() {
+            tracing::debug!(target: "mosaic::network", "transaction queue full: dropped");
+        }
+    }
+}
+
+/// Starts the checking tasks.
+pub fn spawn(chain: Arc<Chain>, pool: Arc<Pool>) -> (Importer, mpsc::Receiver<Outcome>) {
+    let (outcomes, receiver) = mpsc::channel(QUEUE * 2);
+    let (blocks, mut block_jobs) = mpsc::channel(QUEUE);
+    let (transactions, mut tx_jobs) = mpsc::channel::<(PeerId, MessageId, Vec<u8>)>(QUEUE);
+    let block_outcomes = outcomes.clone();
+    tokio::spawn(async move {
+        while let Some(job) = block_jobs.recv().await {
+            let chain = chain.clone();
+            let Ok(outcome) = tokio::task::spawn_blocking(move || import(&chain, job)).await else {
+                continue;
+            };
+            if block_outcomes.send(outcome).await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some((peer, id, bytes)) = tx_jobs.recv().await {
+            let pool = pool.clone();
+            let Ok(verdict) = tokio::task::spawn_blocking(move || {
+                transaction_verdict(pool.submit_from_peer(&bytes))
+            })
+            .await
+            else {
+                continue;
+            };
+            if outcomes
+                .send(Outcome::Gossip { peer, id, verdict })
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (
+        Importer {
+            blocks,
+            transactions,
+        },
+        receiver,
+    )
+}
+
+fn import(chain: &Chain, job: BlockJob) -> Outcome {
+    match job {
+        BlockJob::Gossip(peer, id, block) => Outcome::Gossip {
+            peer,
+            id,
+            verdict: match chain.import(block, now_ms()) {
+                Ok(_) => Verdict::Accept,
+                Err(e) => import_verdict(e),
+            },
+        },
+        BlockJob::Sync(peer, blocks, batch) => {
+            let mut imported = 0;
+            let mut verdict = Verdict::Accept;
+            for (
+                i,
+                SyncBlock {
+                    block,
+                    justification,
+                },
+            ) in blocks.into_iter().enumerate()
+            {
+                let header = block.header.clone();
+                match chain.import(block, now_ms()) {
+                    Ok(_) => imported += 1,
+                    Err(ImportError::Known(_)) => {}
+                    // Our best chain is not the peer's; from our finalized
+                    // block on, a peer whose blocks do not attach is on
+                    // another finalized chain, or lying.
+                    Err(ImportError::UnknownParent(_)) => {
+                        verdict = if i == 0 && batch == Batch::FromBest {
+                            Verdict::UnknownParent
+                        } else {
+                            Verdict::Ignore
+                        };
+                        break;
+                    }
+                    Err(e) => {
+                        verdict = import_verdict(e);
+                        break;
+                    }
+                }
+                let Some(justification) = justification else {
+                    continue;
+                };
+                if *header.number() <= chain.info().finalized_number {
+                    continue;
+                }
+                if let Err(e) = finalize(chain, &header, &justification) {
+                    verdict = match e {
+                        GrandpaError::BadJustification(why) => Verdict::Reject {
+                            cost: cost::INVALID_GRANDPA,
+                            why: format!("justification of #{}: {why}", header.number()),
+                        },
+                        e => {
+                            tracing::warn!(target: "mosaic::network", "finalizing #{}: {e}", header.number());
+                            Verdict::Ignore
+                        }
+                    };
+                    break;
+                }
+            }
+            Outcome::SyncBatch {
+                peer,
+                verdict,
+                imported,
+                fetched: batch == Batch::Fetched,
+            }
+        }
+    }
+}
+
+/// Verifies a block's justification and finalizes it.
+fn finalize(
+    chain: &Chain,
+    header: &mosaic_runtime::Header,
+    encoded: &[u8],
+) -> Result<(), GrandpaError> {
+    grandpa::verify_justification(chain, header, encoded)?;
+    let justifications = Justifications::from((grandpa::ENGINE_ID, encoded.to_vec()));
+    chain.finalize(header.hash(), Some(justifications))?;
+    Ok(())
+}
+
+fn import_verdict(e: ImportError) -> Verdict {
+    match e {
+        ImportError::Known(_) | ImportError::BelowFinalized(_) | ImportError::FutureSlot(_) => {
+            Verdict::Ignore
+        }
+        ImportError::UnknownParent(_) => Verdict::UnknownParent,
+        // Our own failure, not the peer's.
+        ImportError::Store(e) => {
+            tracing::error!(target: "mosaic::network", "importing: {e}");
+            Verdict::Ignore
+        }
+        e => Verdict::Reject {
+            cost: cost::INVALID_BLOCK,
+            why: format!("invalid block: {e}"),
+        },
+    }
+}
+
+fn transaction_verdict(result: Result<mosaic_runtime::Hash, PoolError>) -> Verdict {
+    use polkadot_sdk::sp_runtime::transaction_validity::InvalidTransaction as Invalid;
+    match result {
+        Ok(_) => Verdict::Accept,
+        Err(PoolError::BadFormat) => Verdict::Reject {
+            cost: cost::GARBAGE,
+            why: "undecodable transaction".into(),
+        },
+        // Wrong whatever the state: the sender should have known.
+        Err(PoolError::Invalid(e @ (Invalid::BadProof | Invalid::BadSigner | Invalid::Call))) => {
+            Verdict::Reject {
+                cost: cost::INVALID_TRANSACTION,
+                why: format!("invalid transaction: {e:?}"),
+            }
+        }
+        Err(_) => Verdict::Ignore,
+    }
+}

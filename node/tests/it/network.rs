@@ -1,0 +1,408 @@
+//! Several real nodes on loopback: the `local` chain's four validators
+//! (//Alice, //Bob, //Charlie, //Dave) authoring in turn and finalizing with
+//! GRANDPA over libp2p, through stops, restarts and a partition, a full node
+//! syncing from genesis, and peers that send garbage or invalid blocks.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use futures::StreamExt;
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::rpc_params;
+use jsonrpsee::ws_client::WsClient;
+use libp2p::gossipsub::{self, IdentTopic};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId};
+use mosaic_node::network::protocol::Protocols;
+use mosaic_runtime::{Block, BlockNumber, Hash, Header};
+use parity_scale_codec::Encode;
+use polkadot_sdk::sp_runtime::DigestItem;
+use tempfile::TempDir;
+
+use crate::harness::Node;
+use crate::rpc::{
+    best_header, block_hash, finalized_header, from_hex, header, wait_for_block, wait_for_finalized,
+};
+
+/// Generous bound on what takes a few rounds of three-second slots.
+const WAIT: Duration = Duration::from_secs(120);
+const VALIDATORS: [&str; 4] = ["--alice", "--bob", "--charlie", "--dave"];
+const LOOPBACK: &str = "/ip4/127.0.0.1/tcp/0";
+
+/// A node of the `local` chain on `base_path` (kept across restarts).
+async fn local_node(base_path: &Path, extra: &[&str]) -> Result<Node> {
+    let base = base_path.to_str().context("base path is not UTF-8")?;
+    let mut args = vec![
+        "--chain",
+        "local",
+        "--base-path",
+        base,
+        "--listen-addr",
+        LOOPBACK,
+    ];
+    args.extend_from_slice(extra);
+    Node::start(&args).await
+}
+
+/// A node's p2p address on loopback, with its peer id.
+async fn p2p_addr(client: &WsClient) -> Result<String> {
+    let addrs: Vec<String> = client
+        .request("system_localListenAddresses", rpc_params![])
+        .await?;
+    addrs
+        .into_iter()
+        .find(|a| a.contains("127.0.0.1"))
+        .context("no loopback listen address")
+}
+
+struct Validator {
+    node: Option<Node>,
+    client: Option<WsClient>,
+    dir: TempDir,
+    flag: &'static str,
+}
+
+impl Validator {
+    async fn start(flag: &'static str, dir: TempDir, extra: &[&str]) -> Result<Validator> {
+        let mut args = vec![flag];
+        args.extend_from_slice(extra);
+        let node = local_node(dir.path(), &args).await?;
+        let client = node.ws_client().await?;
+        Ok(Validator {
+            node: Some(node),
+            client: Some(client),
+            dir,
+            flag,
+        })
+    }
+
+    fn client(&self) -> &WsClient {
+        self.client.as_ref().expect("running")
+    }
+
+    async fn stop(&mut self) -> Result<()> {
+        self.client = None;
+        let status = self.node.take().context("not running")?.terminate().await?;
+        ensure!(status.success(), "{} exited with {status}", self.flag);
+        Ok(())
+    }
+
+    async fn restart(&mut self, extra: &[&str]) -> Result<()> {
+        let mut args = vec![self.flag];
+        args.extend_from_slice(extra);
+        let node = local_node(self.dir.path(), &args).await?;
+        self.client = Some(node.ws_client().await?);
+        self.node = Some(node);
+        Ok(())
+    }
+}
+
+/// Four validators, the first the others' bootnode.
+async fn four_validators(extra: &[&str]) -> Result<(Vec<Validator>, String)> {
+    let first = Validator::start(VALIDATORS[0], tempfile::tempdir()?, extra).await?;
+    let bootnode = p2p_addr(first.client()).await?;
+    let mut validators = vec![first];
+    for flag in &VALIDATORS[1..] {
+        let mut args = extra.to_vec();
+        args.extend(["--bootnodes", bootnode.as_str()]);
+        validators.push(Validator::start(flag, tempfile::tempdir()?, &args).await?);
+    }
+    Ok((validators, bootnode))
+}
+
+/// Waits until every running node has finalized `number`, then checks that
+/// they agree on the finalized chain up to it.
+async fn all_finalize(nodes: &[&WsClient], number: BlockNumber) -> Result<()> {
+    for client in nodes {
+        wait_for_finalized(client, number, WAIT).await?;
+    }
+    let expected = block_hash(nodes[0], number).await?;
+    for client in &nodes[1..] {
+        ensure!(
+            block_hash(client, number).await? == expected,
+            "nodes disagree on finalized block #{number}"
+        );
+    }
+    Ok(())
+}
+
+fn running(validators: &[Validator]) -> Vec<&WsClient> {
+    validators
+        .iter()
+        .filter_map(|v| v.client.as_ref())
+        .collect()
+}
+
+/// The Aura slots of blocks `1..=to` modulo the authority count: who
+/// authored them.
+async fn authors(client: &WsClient, to: BlockNumber) -> Result<BTreeSet<u64>> {
+    let mut authors = BTreeSet::new();
+    for number in 1..=to {
+        let hash = block_hash(client, number).await?.context("no such block")?;
+        let slot = mosaic_node::chain::slot_of(&header(client, hash).await?).context("no slot")?;
+        authors.insert(slot % 4);
+    }
+    Ok(authors)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_validators_author_in_turn_finalize_and_survive_stops_and_restarts() -> Result<()> {
+    let (mut validators, bootnode) = four_validators(&[]).await?;
+
+    // Everyone authors; everyone agrees; finality advances.
+    all_finalize(&running(&validators), 8).await?;
+    let seen = authors(validators[0].client(), 8).await?;
+    ensure!(
+        seen.len() == 4,
+        "authors of blocks 1..=8: {seen:?}, not all four"
+    );
+
+    // One of four stops: blocks and finality go on.
+    validators[3].stop().await?;
+    let finalized = finalized_header(validators[0].client()).await?.number;
+    all_finalize(&running(&validators), finalized + 3).await?;
+
+    // Two of four stop: blocks go on, finality stalls.
+    validators[2].stop().await?;
+    let best = best_header(validators[0].client()).await?.number;
+    wait_for_block(validators[0].client(), best + 2, WAIT).await?;
+    let stalled = finalized_header(validators[0].client()).await?.number;
+    wait_for_block(validators[0].client(), best + 5, WAIT).await?;
+    for client in running(&validators) {
+        ensure!(
+            finalized_header(client).await?.number == stalled,
+            "finality moved with two of four validators down"
+        );
+    }
+
+    // One comes back: it catches up, and finality resumes past the stall.
+    validators[2].restart(&["--bootnodes", &bootnode]).await?;
+    let best = best_header(validators[0].client()).await?.number;
+    all_finalize(&running(&validators), best).await?;
+
+    // A full node started now syncs from genesis and follows.
+    let full_dir = tempfile::tempdir()?;
+    let full = local_node(full_dir.path(), &["--bootnodes", &bootnode]).await?;
+    let full_client = full.ws_client().await?;
+    let target = finalized_header(validators[0].client()).await?.number;
+    wait_for_finalized(&full_client, target, WAIT).await?;
+    let ahead = best_header(validators[0].client()).await?.number + 2;
+    wait_for_block(&full_client, ahead, WAIT).await?;
+    let mut all = running(&validators);
+    all.push(&full_client);
+    all_finalize(&all, target).await?;
+    let peers: Vec<serde_json::Value> = full_client.request("system_peers", rpc_params![]).await?;
+    ensure!(!peers.is_empty(), "the full node has no peers");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partition_heals_to_one_chain_without_reverting_finality() -> Result<()> {
+    // Reserved-only nodes, wired by hand, so that links can be cut.
+    let mut validators = Vec::new();
+    for flag in VALIDATORS {
+        validators.push(Validator::start(flag, tempfile::tempdir()?, &["--reserved-only"]).await?);
+    }
+    let mut addrs = Vec::new();
+    for v in &validators {
+        addrs.push(p2p_addr(v.client()).await?);
+    }
+    let link = |from: usize, to: usize, connect: bool| {
+        let (client, addr) = (validators[from].client(), addrs[to].clone());
+        async move {
+            if connect {
+                client
+                    .request::<(), _>("system_addReservedPeer", rpc_params![addr])
+                    .await
+            } else {
+                let peer = addr.rsplit('/').next().unwrap_or_default().to_owned();
+                client
+                    .request::<(), _>("system_removeReservedPeer", rpc_params![peer])
+                    .await
+            }
+        }
+    };
+    let pairs: Vec<(usize, usize)> = (0..4)
+        .flat_map(|a| (0..4).filter(move |b| *b != a).map(move |b| (a, b)))
+        .collect();
+    for (a, b) in &pairs {
+        link(*a, *b, true).await?;
+    }
+    all_finalize(&running(&validators), 4).await?;
+
+    // {Alice, Bob} | {Charlie, Dave}: both halves author, neither finalizes.
+    let across = |(a, b): &(usize, usize)| (*a < 2) != (*b < 2);
+    for pair in pairs.iter().filter(|p| across(p)) {
+        link(pair.0, pair.1, false).await?;
+    }
+    let before = finalized_header(validators[0].client()).await?;
+    let best = best_header(validators[0].client()).await?.number;
+    for v in &validators {
+        wait_for_block(v.client(), best + 3, WAIT).await?;
+    }
+    let left = best_header(validators[0].client()).await?;
+    let right = best_header(validators[2].client()).await?;
+    ensure!(left.hash() != right.hash(), "the halves did not fork");
+
+    // Heal: one chain, finalized past both halves' heads, with what was
+    // finalized before still in it.
+    for pair in pairs.iter().filter(|p| across(p)) {
+        link(pair.0, pair.1, true).await?;
+    }
+    let target = left.number.max(right.number) + 1;
+    all_finalize(&running(&validators), target).await?;
+    for client in running(&validators) {
+        ensure!(
+            block_hash(client, before.number).await? == Some(before.hash()),
+            "block #{} finalized before the partition was reverted",
+            before.number
+        );
+    }
+    Ok(())
+}
+
+/// A libp2p peer of our own that speaks only gossipsub: the fault injector.
+async fn rogue_peer(
+    target: &Multiaddr,
+    protocols: &Protocols,
+) -> Result<(libp2p::Swarm<gossipsub::Behaviour>, PeerId)> {
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )?
+        .with_behaviour(|key| {
+            let config = gossipsub::ConfigBuilder::default()
+                .max_transmit_size(8 << 20)
+                .build()
+                .expect("a valid config");
+            gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)
+                .expect("a valid behaviour")
+        })?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    swarm
+        .behaviour_mut()
+        .subscribe(&IdentTopic::new(protocols.blocks.clone()))?;
+    swarm.dial(target.clone())?;
+    let node = mosaic_node::network::peer_id_of(target).context("no peer id")?;
+    // Publish only once the node has said it listens on the topic.
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, .. }) =
+                swarm.select_next_some().await
+            {
+                if peer_id == node {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .context("the node never subscribed to blocks")?;
+    Ok((swarm, node))
+}
+
+/// Publishes `data` on the blocks topic and waits for the node to drop us.
+async fn is_dropped_for(
+    mut swarm: libp2p::Swarm<gossipsub::Behaviour>,
+    node: PeerId,
+    topic: &str,
+    data: Vec<u8>,
+) -> Result<()> {
+    swarm
+        .behaviour_mut()
+        .publish(IdentTopic::new(topic), data)?;
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } = swarm.select_next_some().await
+            {
+                if peer_id == node {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .context("the node kept the connection")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn peers_sending_garbage_or_invalid_blocks_are_dropped_and_the_network_goes_on() -> Result<()>
+{
+    let dev = Node::start(&["--dev", "--listen-addr", LOOPBACK]).await?;
+    let dev_client = dev.ws_client().await?;
+    let addr: Multiaddr = p2p_addr(&dev_client).await?.parse()?;
+    // `--chain dev` without `--dev`: no keys, a follower.
+    let bootnode = addr.to_string();
+    let follower = Node::start(&[
+        "--chain",
+        "dev",
+        "--listen-addr",
+        LOOPBACK,
+        "--bootnodes",
+        &bootnode,
+    ])
+    .await?;
+    let follower_client = follower.ws_client().await?;
+    let genesis: Hash = dev_client
+        .request("chain_getBlockHash", rpc_params![0])
+        .await?;
+    let protocols = Protocols::new(genesis);
+
+    // Bytes that are no block.
+    let (swarm, node) = rogue_peer(&addr, &protocols).await?;
+    is_dropped_for(swarm, node, &protocols.blocks, vec![0xde, 0xad, 0xbe, 0xef]).await?;
+
+    // The best block with its seal's last byte flipped: a new hash, a
+    // forged seal.
+    let head = wait_for_block(&dev_client, 2, WAIT).await?;
+    let mut block = block_of(&dev_client, head.hash()).await?;
+    let Some(DigestItem::Seal(_, seal)) = block.header.digest.logs.last_mut() else {
+        anyhow::bail!("the best block has no seal");
+    };
+    *seal.last_mut().context("empty seal")? ^= 1;
+    let (swarm, node) = rogue_peer(&addr, &protocols).await?;
+    is_dropped_for(swarm, node, &protocols.blocks, block.encode()).await?;
+
+    // The rest goes on: the follower still follows a finalizing chain.
+    let best = best_header(&dev_client).await?.number;
+    wait_for_finalized(&follower_client, best + 2, WAIT).await?;
+    ensure!(
+        block_hash(&follower_client, best).await? == block_hash(&dev_client, best).await?,
+        "the follower left the dev node's chain"
+    );
+    Ok(())
+}
+
+/// A block as the node stores it, from `chain_getBlock`.
+async fn block_of(client: &WsClient, hash: Hash) -> Result<Block> {
+    #[derive(serde::Deserialize)]
+    struct Signed {
+        block: Raw,
+    }
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        header: Header,
+        extrinsics: Vec<String>,
+    }
+    let signed: Signed = client.request("chain_getBlock", rpc_params![hash]).await?;
+    let extrinsics = signed
+        .block
+        .extrinsics
+        .iter()
+        .map(|x| crate::rpc::decode(&from_hex(x)?))
+        .collect::<Result<_>>()?;
+    Ok(Block {
+        header: signed.block.header,
+        extrinsics,
+    })
+}
