@@ -1104,3 +1104,6 @@ impl CommitSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
