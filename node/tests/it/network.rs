@@ -293,10 +293,10 @@ async fn rogue_peer(
     // Publish only once the node has said it listens on the topic.
     tokio::time::timeout(WAIT, async {
         loop {
-            if let SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, .. }) =
+            if let SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, topic }) =
                 swarm.select_next_some().await
             {
-                if peer_id == node {
+                if peer_id == node && topic.as_str() == protocols.blocks {
                     return;
                 }
             }
