@@ -404,7 +404,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         reserved_only: args.reserved_only,
     };
     let config = Config {
-        name: args.name.clone().unwrap_or_else(|| "mosaic".into()),
+        // `--alice` names the node Alice, as in Substrate.
+        name: args.name.clone().unwrap_or_else(|| {
+            args.dev_keys
+                .seed()
+                .map_or("mosaic", |seed| seed.trim_start_matches("//"))
+                .into()
+        }),
         validator: args.validator || dev_seed.is_some(),
         dev_seed,
         state_pruning: args.state_pruning,

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub import_seconds: Histogram,
     /// Transactions in the pool.
     pub pool_size: IntGauge,
+    /// Blocks between the best and the finalized block.
+    pub finality_lag: IntGauge,
     rpc_calls: IntCounterVec,
 }
 
@@ -40,6 +42,11 @@ impl Metrics {
         .expect("valid metric; qed");
         let pool_size =
             IntGauge::new("txpool_size", "Transactions in the pool").expect("valid metric; qed");
+        let finality_lag = IntGauge::new(
+            "finality_lag_blocks",
+            "Blocks between the best and the finalized block",
+        )
+        .expect("valid metric; qed");
         let rpc_calls = IntCounterVec::new(
             Opts::new("rpc_calls_total", "JSON-RPC calls by method"),
             &["method"],
@@ -49,6 +56,7 @@ impl Metrics {
             Box::new(block_height.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(import_seconds.clone()),
             Box::new(pool_size.clone()),
+            Box::new(finality_lag.clone()),
             Box::new(rpc_calls.clone()),
         ] {
             registry.register(metric).expect("registered once; qed");
@@ -58,6 +66,7 @@ impl Metrics {
             block_height,
             import_seconds,
             pool_size,
+            finality_lag,
             rpc_calls,
         }
     }

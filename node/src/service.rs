@@ -241,6 +241,9 @@ async fn follow_chain(chain: Arc<Chain>, pool: Arc<Pool>, metrics: Metrics) {
             .block_height
             .with_label_values(&["finalized"])
             .set(info.finalized_number.into());
+        metrics
+            .finality_lag
+            .set((info.best_number - info.finalized_number).into());
         let pool2 = pool.clone();
         let maintained = tokio::task::spawn_blocking(move || {
             pool2.maintain(&event);

@@ -276,7 +276,9 @@ async fn prometheus_metrics_follow_the_chain_and_count_rpc_calls() -> Result<()>
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let node = Node::dev().await?;
     let client = node.ws_client().await?;
-    wait_for_block(&client, 2, BLOCK_WAIT).await?;
+    // The metrics follow the chain's events as the subscriptions do, but on
+    // their own task: at block 3, block 2 is surely counted.
+    wait_for_block(&client, 3, BLOCK_WAIT).await?;
     let _: String = client.request("system_name", rpc_params![]).await?;
     let logs = node.recent_logs();
     let addr = logs
@@ -301,6 +303,12 @@ async fn prometheus_metrics_follow_the_chain_and_count_rpc_calls() -> Result<()>
     let best = value("mosaic_block_height{status=\"best\"}").context("best height")?;
     ensure!(best >= 2.0, "best height {best}");
     ensure!(value("mosaic_block_height{status=\"finalized\"}").is_some());
+    // Set with the heights, but not atomically with them: only bounds.
+    let lag = value("mosaic_finality_lag_blocks").context("finality lag")?;
+    ensure!(
+        (0.0..=best).contains(&lag),
+        "finality lag {lag} at best {best}"
+    );
     let calls = value("mosaic_rpc_calls_total{method=\"system_name\"}").context("rpc calls")?;
     ensure!(calls >= 1.0, "system_name calls {calls}");
     ensure!(value("mosaic_txpool_size").is_some());

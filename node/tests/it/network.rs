@@ -16,15 +16,18 @@ use libp2p::gossipsub::{self, IdentTopic};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId};
 use mosaic_node::network::protocol::Protocols;
-use mosaic_runtime::{Block, BlockNumber, Hash, Header};
+use mosaic_runtime::{Block, BlockNumber, Hash, Header, UNIT};
 use parity_scale_codec::Encode;
+use polkadot_sdk::sp_keyring::Sr25519Keyring;
 use polkadot_sdk::sp_runtime::DigestItem;
 use tempfile::TempDir;
 
 use crate::harness::Node;
 use crate::rpc::{
-    best_header, block_hash, finalized_header, from_hex, header, wait_for_block, wait_for_finalized,
+    best_header, block_hash, finalized_header, from_hex, header, next_matching, subscribe_heads,
+    wait_for_block, wait_for_finalized, Heads,
 };
+use crate::tx::{extrinsic_hex, in_block, next_nonce, submit_and_watch, transfer, Signer};
 
 /// Generous bound on what takes a few rounds of three-second slots.
 const WAIT: Duration = Duration::from_secs(120);
@@ -177,9 +180,16 @@ async fn four_validators_author_in_turn_finalize_and_survive_stops_and_restarts(
         );
     }
 
-    // One comes back: it catches up, and finality resumes past the stall.
+    // One comes back: it catches up, authors again, and finality resumes
+    // past the stall.
+    let mut heads = subscribe_heads(validators[0].client(), Heads::New).await?;
     validators[2].restart(&["--bootnodes", &bootnode]).await?;
     let best = best_header(validators[0].client()).await?.number;
+    next_matching(&mut heads, WAIT, |head: &Header| {
+        mosaic_node::chain::slot_of(head).is_some_and(|slot| slot % 4 == 2)
+    })
+    .await
+    .context("the restarted validator authored nothing")?;
     all_finalize(&running(&validators), best).await?;
 
     // A full node started now syncs from genesis and follows.
@@ -195,6 +205,26 @@ async fn four_validators_author_in_turn_finalize_and_survive_stops_and_restarts(
     all_finalize(&all, target).await?;
     let peers: Vec<serde_json::Value> = full_client.request("system_peers", rpc_params![]).await?;
     ensure!(!peers.is_empty(), "the full node has no peers");
+
+    // A transfer sent to the full node, which authors nothing, is gossiped
+    // to the validators and included.
+    let signer = Signer::from_node(&full_client).await?;
+    let nonce = next_nonce(&full_client, Sr25519Keyring::Alice).await?;
+    let extrinsic = signer.sign(
+        Sr25519Keyring::Alice,
+        transfer(Sr25519Keyring::Bob, UNIT),
+        nonce,
+    );
+    let mut watch = submit_and_watch(&full_client, &extrinsic).await?;
+    let block = in_block(&mut watch, WAIT).await?;
+    let body: serde_json::Value = validators[0]
+        .client()
+        .request("chain_getBlock", rpc_params![block])
+        .await?;
+    ensure!(
+        body.to_string().contains(&extrinsic_hex(&extrinsic)),
+        "the validators' block {block:?} lacks the transfer"
+    );
     Ok(())
 }
 
