@@ -44,7 +44,7 @@ use polkadot_sdk::sp_consensus_grandpa::{
     GrandpaJustification, GRANDPA_ENGINE_ID,
 };
 use polkadot_sdk::sp_core::{ed25519, Pair as _};
-use polkadot_sdk::sp_runtime::traits::Header as _;
+use polkadot_sdk::sp_runtime::traits::{BlakeTwo256, Hash as _, Header as _};
 use polkadot_sdk::sp_runtime::{ConsensusEngineId, Justifications};
 use tokio::sync::mpsc;
 
@@ -98,7 +98,14 @@ pub struct NetworkLink {
     set: Arc<RwLock<Option<AuthoritySet>>>,
     last_completed: Arc<Mutex<Option<(u64, CatchUp)>>>,
     incoming: mpsc::Sender<Incoming>,
+    /// The voter's newest round.
+    current_round: Arc<std::sync::atomic::AtomicU64>,
+    /// Hashes of the messages already checked and passed on.
+    seen: Arc<Mutex<HashSet<Hash>>>,
 }
+
+/// Messages remembered as seen, at most; the memory is cleared when full.
+const MAX_SEEN: usize = 16 * 1024;
 
 /// The result of [`NetworkLink::check`].
 #[derive(Debug, PartialEq, Eq)]
@@ -107,13 +114,46 @@ pub enum Check {
     Valid,
     /// For another set: not ours to judge.
     OtherSet,
+    /// A vote of a round long past, or a message already passed on: a
+    /// replay, which is dropped.
+    Stale,
     /// Forged or malformed.
     Invalid(&'static str),
 }
 
 impl NetworkLink {
-    /// Checks a gossiped message's signatures against the current set.
+    /// Checks a gossiped message against the current set: signatures,
+    /// bounds, and that it is neither a replay nor of a round long past.
     pub fn check(&self, message: &GrandpaMessage) -> Check {
+        let hash = BlakeTwo256::hash_of(message);
+        if self
+            .seen
+            .lock()
+            .expect("never poisoned; qed")
+            .contains(&hash)
+        {
+            return Check::Stale;
+        }
+        let current = self
+            .current_round
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if let GrandpaMessage::Vote { round, .. } = message {
+            if round.saturating_add(2) < current {
+                return Check::Stale;
+            }
+        }
+        let check = self.check_signatures(message);
+        if check == Check::Valid {
+            let mut seen = self.seen.lock().expect("never poisoned; qed");
+            if seen.len() >= MAX_SEEN {
+                seen.clear();
+            }
+            seen.insert(hash);
+        }
+        check
+    }
+
+    fn check_signatures(&self, message: &GrandpaMessage) -> Check {
         let set = self.set.read().expect("never poisoned; qed");
         let Some(set) = set.as_ref().filter(|s| s.set_id == message.set_id()) else {
             return Check::OtherSet;
@@ -165,7 +205,7 @@ impl NetworkLink {
 /// Checks that `votes` are signed by distinct members of `voters` holding a
 /// supermajority of the weight.
 fn check_votes<'a>(
-    votes: impl Iterator<
+    votes: impl ExactSizeIterator<
         Item = (
             Message<Hash, BlockNumber>,
             &'a AuthoritySignature,
@@ -176,6 +216,11 @@ fn check_votes<'a>(
     round: u64,
     set_id: u64,
 ) -> Check {
+    // Each voter once, an equivocator twice: more is padding, refused
+    // before any signature is checked.
+    if votes.len() > 2 * voters.len().get() {
+        return Check::Invalid("more votes than voters can cast");
+    }
     let mut seen = HashSet::new();
     let mut weight = 0u64;
     for (message, signature, id) in votes {
@@ -391,7 +436,10 @@ struct Environment {
     set: AuthoritySet,
     local: Option<(AuthorityId, ed25519::Pair)>,
     rounds: Arc<Mutex<Rounds>>,
+    /// The highest round we voted in, as stored.
+    voted: Mutex<u64>,
     last_completed: Arc<Mutex<Option<(u64, CatchUp)>>>,
+    current_round: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Environment {
@@ -438,14 +486,24 @@ impl Environment {
             }
             target = enacting;
         }
+        // The best block may have moved to another branch meanwhile.
+        if target.hash() != base && chain_ancestry(&self.chain, base, target.hash()).is_err() {
+            return Ok(Some((base, *base_header.number())));
+        }
         Ok(Some((target.hash(), *target.number())))
     }
 
+    /// Records that we voted in `round`. The record only goes up: a
+    /// background round voting late must not lower it.
     fn persist_voted(&self, round: u64) -> Result<(), GrandpaError> {
-        Ok(self
-            .chain
-            .store()
-            .put_aux(AUX_VOTED, &(self.set.set_id, round))?)
+        let mut voted = self.voted.lock().expect("never poisoned; qed");
+        if round > *voted {
+            self.chain
+                .store()
+                .put_aux(AUX_VOTED, &(self.set.set_id, round))?;
+            *voted = round;
+        }
+        Ok(())
     }
 
     fn justification(
@@ -460,12 +518,19 @@ impl Environment {
             .min_by_key(|p| p.precommit.target_number)
             .map(|p| p.precommit.target_hash)
             .unwrap_or(commit.target_hash);
+        let base_number = *store.expect_header(base)?.number();
         let mut ancestries = Vec::new();
         let mut seen = HashSet::new();
         for precommit in &commit.precommits {
             let mut hash = precommit.precommit.target_hash;
             while hash != base && seen.insert(hash) {
                 let header = store.expect_header(hash)?;
+                if *header.number() <= base_number {
+                    // An equivocator's vote on another branch.
+                    return Err(GrandpaError::BadJustification(
+                        "a precommit is not on the base's chain",
+                    ));
+                }
                 hash = *header.parent_hash();
                 ancestries.push(header);
             }
@@ -509,6 +574,8 @@ impl voter::Environment<Hash, BlockNumber> for Environment {
             rounds.current = round;
             rounds.moved_at = Some(Instant::now());
             rounds.sent.clear();
+            self.current_round
+                .store(round, std::sync::atomic::Ordering::Relaxed);
         }
         // Keep the inputs of the last few rounds only.
         rounds.inputs.retain(|r, _| r + 3 >= round);
@@ -608,9 +675,17 @@ impl voter::Environment<Hash, BlockNumber> for Environment {
         if number <= self.chain.info().finalized_number {
             return Ok(());
         }
-        let justification = self.justification(round, commit)?;
-        let justifications = Justifications::from((ENGINE_ID, justification.encode()));
-        match self.chain.finalize(hash, Some(justifications)) {
+        // A commit whose precommits cannot make a justification (an
+        // equivocator voted on another branch) still finalizes: the voter
+        // checked it. Only the proof for syncing nodes is missing.
+        let justifications = match self.justification(round, commit) {
+            Ok(justification) => Some(Justifications::from((ENGINE_ID, justification.encode()))),
+            Err(e) => {
+                tracing::warn!(target: "mosaic::grandpa", number, ?hash, "no justification: {e}");
+                None
+            }
+        };
+        match self.chain.finalize(hash, justifications) {
             Ok(()) => {
                 tracing::debug!(target: "mosaic::grandpa", number, ?hash, round, "finalized by GRANDPA");
                 Ok(())
@@ -738,6 +813,8 @@ pub fn link() -> (NetworkLink, mpsc::Receiver<Incoming>) {
             set: Default::default(),
             last_completed: Default::default(),
             incoming,
+            current_round: Default::default(),
+            seen: Default::default(),
         },
         receiver,
     )
@@ -745,28 +822,47 @@ pub fn link() -> (NetworkLink, mpsc::Receiver<Incoming>) {
 
 /// Where a voter of `set_id` starts after a restart: after the last round
 /// it completed or voted in.
+/// Where the voter of `set_id` starts: the last round it completed or voted
+/// in, whichever is later (its votes and base, if completed), the highest
+/// round voted in, and the completed round.
+struct RestartPoint {
+    round: u64,
+    votes: Vec<SignedVote>,
+    base: (Hash, BlockNumber),
+    voted: u64,
+    completed: Option<Completed>,
+}
+
 fn restart_point(
     chain: &Chain,
     set_id: u64,
     finalized: (Hash, BlockNumber),
-) -> (u64, Vec<SignedVote>, (Hash, BlockNumber), Option<Completed>) {
+) -> Result<RestartPoint, GrandpaError> {
     let store = chain.store();
     let completed = store
-        .aux::<Completed>(AUX_COMPLETED)
-        .ok()
-        .flatten()
+        .aux::<Completed>(AUX_COMPLETED)?
         .filter(|c| c.set_id == set_id);
     let voted = store
-        .aux::<(u64, u64)>(AUX_VOTED)
-        .ok()
-        .flatten()
+        .aux::<(u64, u64)>(AUX_VOTED)?
         .filter(|(id, _)| *id == set_id)
         .map_or(0, |(_, round)| round);
-    match completed {
-        Some(c) if c.round >= voted => (c.round, c.votes.clone(), c.base, Some(c)),
+    Ok(match completed {
+        Some(c) if c.round >= voted => RestartPoint {
+            round: c.round,
+            votes: c.votes.clone(),
+            base: c.base,
+            voted,
+            completed: Some(c),
+        },
         // We may have voted in a round that did not complete: skip it.
-        completed => (voted, Vec::new(), finalized, completed),
-    }
+        completed => RestartPoint {
+            round: voted,
+            votes: Vec::new(),
+            base: finalized,
+            voted,
+            completed,
+        },
+    })
 }
 
 /// Whether `hash` is an imported block numbered `number`.
@@ -799,7 +895,7 @@ impl Session {
             GrandpaMessage::Vote { round, vote, .. } => {
                 let rounds = self.env.rounds();
                 let current = rounds.current;
-                if round + 2 < current {
+                if round.saturating_add(2) < current {
                     return None;
                 }
                 let target = vote.message.target();
@@ -940,7 +1036,23 @@ impl Session {
                 .iter()
                 .all(|v| have(chain, v.precommit.target_hash, v.precommit.target_number));
         if !known {
-            self.fetch(peer, catch_up.base_hash);
+            let missing = std::iter::once((catch_up.base_hash, catch_up.base_number))
+                .chain(
+                    catch_up
+                        .prevotes
+                        .iter()
+                        .map(|v| (v.prevote.target_hash, v.prevote.target_number)),
+                )
+                .chain(
+                    catch_up
+                        .precommits
+                        .iter()
+                        .map(|v| (v.precommit.target_hash, v.precommit.target_number)),
+                )
+                .find(|(hash, number)| !have(chain, *hash, *number));
+            if let Some((hash, _)) = missing {
+                self.fetch(peer, hash);
+            }
             return;
         }
         let rounds = self.env.rounds();
@@ -1007,9 +1119,20 @@ pub async fn run(
                 .ed25519(keystore::GRANDPA, public)
                 .map(|pair| (id.clone(), pair))
         });
-        let (last_round, votes, base, completed) = restart_point(&chain, set.set_id, finalized);
-        *link.last_completed.lock().expect("never poisoned; qed") =
-            completed.map(|c| (set.set_id, catch_up_of(&c)));
+        let start = match restart_point(&chain, set.set_id, finalized) {
+            Ok(start) => start,
+            Err(e) => {
+                // Without our voting record, voting could equivocate.
+                tracing::error!(target: "mosaic::grandpa", "reading the voting record: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let last_round = start.round;
+        *link.last_completed.lock().expect("never poisoned; qed") = start
+            .completed
+            .as_ref()
+            .map(|c| (set.set_id, catch_up_of(c)));
         tracing::info!(
             target: "mosaic::grandpa",
             set_id = set.set_id,
@@ -1024,7 +1147,9 @@ pub async fn run(
             set: set.clone(),
             local: local.clone(),
             rounds: Default::default(),
+            voted: Mutex::new(start.voted),
             last_completed: link.last_completed.clone(),
+            current_round: link.current_round.clone(),
         });
         let (global, global_in) = fmpsc::unbounded();
         let commits = CommitSink {
@@ -1042,8 +1167,8 @@ pub async fn run(
             set.voters.clone(),
             (global_in, global_out),
             last_round,
-            votes,
-            base,
+            start.votes,
+            start.base,
             finalized,
         ));
         let mut session = Session {

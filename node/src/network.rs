@@ -54,8 +54,6 @@ pub mod cost {
     pub const INVALID_BLOCK: i32 = -100;
     /// A vote, commit or catch-up with a bad signature or bad content.
     pub const INVALID_GRANDPA: i32 = -100;
-    /// A transaction that can never be valid (bad signature, say).
-    pub const INVALID_TRANSACTION: i32 = -20;
     /// A peer of another chain.
     pub const WRONG_GENESIS: i32 = -100;
 }
@@ -270,6 +268,10 @@ const TICK: Duration = Duration::from_secs(1);
 const STATUS_INTERVAL: Duration = Duration::from_secs(5);
 /// How long a block request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Request streams open at once per connection, at most.
+const MAX_STREAMS: usize = 8;
+/// How long a peer that failed a sync request is left out of sync.
+const SYNC_BACKOFF: Duration = Duration::from_secs(30);
 /// Ancestry fetches in flight at most.
 const MAX_FETCHES: usize = 16;
 /// Blocks asked per sync request.
@@ -364,12 +366,11 @@ pub async fn start(
         banned: Vec::new(),
         reserved,
         reserved_only: config.reserved_only,
-        fetches: HashMap::new(),
+        pending: HashMap::new(),
         statuses: HashMap::new(),
         status_asked: HashMap::new(),
-        sync: None,
-        importing: false,
-        catch_ups: HashMap::new(),
+        sync: SyncState::Idle,
+        backoff: HashMap::new(),
     };
     let mut commands = worker.commands;
     let mut outcomes = outcomes;
@@ -422,6 +423,9 @@ fn build_swarm(
                     .max_transmit_size(protocol::MAX_GOSSIP)
                     .heartbeat_interval(Duration::from_millis(500))
                     .heartbeat_initial_delay(Duration::from_millis(100))
+                    // Messages wait for their check this long (20 heartbeats):
+                    // a block's import can take seconds.
+                    .history_length(20)
                     .message_id_fn(message_id)
                     .build()?;
                 let gossip = gossipsub::Behaviour::new(
@@ -452,7 +456,9 @@ fn build_swarm(
                     gossip,
                     sync: request_response::Behaviour::new(
                         [(protocols.sync.clone(), ProtocolSupport::Full)],
-                        request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+                        request_response::Config::default()
+                            .with_request_timeout(REQUEST_TIMEOUT)
+                            .with_max_concurrent_streams(MAX_STREAMS),
                     ),
                 })
             },
@@ -484,11 +490,27 @@ enum Topic {
     Grandpa,
 }
 
-/// An in-flight sync request.
-struct SyncRequest {
-    id: OutboundRequestId,
-    /// Asked from our finalized block, after a batch that did not attach.
-    from_finalized: bool,
+/// What an outbound request asked for.
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Status,
+    /// Sync: `from_finalized` when asked along the peer's chain from our
+    /// finalized block, after a batch that did not attach to our best.
+    Blocks {
+        from_finalized: bool,
+    },
+    Ancestry,
+    CatchUp,
+}
+
+/// Where sync is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SyncState {
+    Idle,
+    /// A block request is out.
+    Asking,
+    /// Its blocks are being imported.
+    Importing,
 }
 
 struct Worker {
@@ -502,13 +524,13 @@ struct Worker {
     banned: Vec<(Instant, PeerId)>,
     reserved: Vec<(PeerId, Multiaddr)>,
     reserved_only: bool,
-    /// Ancestry requests in flight.
-    fetches: HashMap<OutboundRequestId, PeerId>,
+    /// Outbound requests and what they asked.
+    pending: HashMap<OutboundRequestId, Pending>,
     statuses: HashMap<PeerId, Status>,
     status_asked: HashMap<PeerId, Instant>,
-    sync: Option<SyncRequest>,
-    importing: bool,
-    catch_ups: HashMap<OutboundRequestId, PeerId>,
+    sync: SyncState,
+    /// Peers not to sync from until then: they failed or gave nothing.
+    backoff: HashMap<PeerId, Instant>,
 }
 
 impl Worker {
@@ -534,23 +556,20 @@ impl Worker {
             Command::AnnounceBlock(block) => self.publish(Topic::Blocks, block.encode()),
             Command::Grandpa(message) => self.publish(Topic::Grandpa, message.encode()),
             Command::CatchUp { peer, set_id } => {
-                let id = self
-                    .swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_request(&peer, Request::CatchUp { set_id });
-                self.catch_ups.insert(id, peer);
+                self.request(peer, Request::CatchUp { set_id }, Pending::CatchUp)
             }
             Command::Fetch { peer, hash } => {
-                if self.fetches.len() < MAX_FETCHES {
-                    let id = self.swarm.behaviour_mut().sync.send_request(
-                        &peer,
-                        Request::Ancestry {
-                            hash,
-                            max: SYNC_BATCH,
-                        },
-                    );
-                    self.fetches.insert(id, peer);
+                let fetching = self
+                    .pending
+                    .values()
+                    .filter(|p| matches!(p, Pending::Ancestry))
+                    .count();
+                if fetching < MAX_FETCHES {
+                    let request = Request::Ancestry {
+                        hash,
+                        max: SYNC_BATCH,
+                    };
+                    self.request(peer, request, Pending::Ancestry);
                 }
             }
             Command::AddReserved(addr) => {
@@ -581,6 +600,11 @@ impl Worker {
     fn publish_reserved(&self) {
         self.shared.write().expect("never poisoned; qed").reserved =
             self.reserved.iter().map(|(peer, _)| *peer).collect();
+    }
+
+    fn request(&mut self, peer: PeerId, request: Request, kind: Pending) {
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+        self.pending.insert(id, kind);
     }
 
     /// Lowers `peer`'s reputation; bans it at the threshold.
@@ -640,6 +664,8 @@ impl Worker {
                     .remove(&peer_id);
                 self.statuses.remove(&peer_id);
                 self.status_asked.remove(&peer_id);
+                self.backoff.remove(&peer_id);
+                self.reputation.remove(&peer_id);
             }
             SwarmEvent::NewListenAddr { address, .. } => {
                 let mut shared = self.shared.write().expect("never poisoned; qed");
@@ -688,11 +714,27 @@ impl Worker {
             };
             match self.grandpa.check(&grandpa_message) {
                 grandpa::Check::Valid => {
-                    self.validated(&id, &peer, MessageAcceptance::Accept);
+                    // A commit's signatures do not cover its target: forward
+                    // it only when its target is a block we have.
+                    let forward = match &grandpa_message {
+                        GrandpaMessage::Commit { commit, .. } => matches!(
+                            self.chain.store().header(commit.target_hash),
+                            Ok(Some(h)) if *h.number() == commit.target_number
+                        ),
+                        GrandpaMessage::Vote { .. } => true,
+                    };
+                    let acceptance = if forward {
+                        MessageAcceptance::Accept
+                    } else {
+                        MessageAcceptance::Ignore
+                    };
+                    self.validated(&id, &peer, acceptance);
                     self.grandpa
                         .deliver(grandpa::Incoming::Message(peer, grandpa_message));
                 }
-                grandpa::Check::OtherSet => self.validated(&id, &peer, MessageAcceptance::Ignore),
+                grandpa::Check::OtherSet | grandpa::Check::Stale => {
+                    self.validated(&id, &peer, MessageAcceptance::Ignore)
+                }
                 grandpa::Check::Invalid(why) => {
                     self.validated(&id, &peer, MessageAcceptance::Reject);
                     self.report(peer, cost::INVALID_GRANDPA, why);
@@ -714,10 +756,7 @@ impl Worker {
 
     fn ask_status(&mut self, peer: PeerId) {
         self.status_asked.insert(peer, Instant::now());
-        self.swarm
-            .behaviour_mut()
-            .sync
-            .send_request(&peer, Request::Status);
+        self.request(peer, Request::Status, Pending::Status);
     }
 
     fn on_sync(&mut self, event: request_response::Event<Request, Response>) {
@@ -752,10 +791,9 @@ impl Worker {
                 error,
             } => {
                 tracing::debug!(target: "mosaic::network", %peer, "request failed: {error}");
-                self.catch_ups.remove(&request_id);
-                self.fetches.remove(&request_id);
-                if self.sync.as_ref().is_some_and(|s| s.id == request_id) {
-                    self.sync = None;
+                if let Some(Pending::Blocks { .. }) = self.pending.remove(&request_id) {
+                    self.sync = SyncState::Idle;
+                    self.back_off(peer);
                 }
             }
             Event::InboundFailure { peer, error, .. } => {
@@ -847,8 +885,11 @@ impl Worker {
     }
 
     fn on_response(&mut self, peer: PeerId, id: OutboundRequestId, response: Response) {
-        match response {
-            Response::Status(status) => {
+        let Some(kind) = self.pending.remove(&id) else {
+            return;
+        };
+        match (kind, response) {
+            (Pending::Status, Response::Status(status)) => {
                 if status.genesis != self.chain.info().genesis_hash {
                     self.report(peer, cost::WRONG_GENESIS, "on another chain");
                     let _ = self.swarm.disconnect_peer_id(peer);
@@ -866,7 +907,22 @@ impl Worker {
                 }
                 self.maybe_sync();
             }
-            Response::Blocks(mut blocks) if self.fetches.remove(&id).is_some() => {
+            (Pending::Blocks { from_finalized }, Response::Blocks(blocks)) => {
+                self.sync = SyncState::Idle;
+                if blocks.is_empty() {
+                    // It said it was ahead.
+                    return self.back_off(peer);
+                }
+                let batch = if from_finalized {
+                    import::Batch::FromFinalized
+                } else {
+                    import::Batch::FromBest
+                };
+                if self.importer.sync_batch(peer, blocks, batch) {
+                    self.sync = SyncState::Importing;
+                }
+            }
+            (Pending::Ancestry, Response::Blocks(mut blocks)) => {
                 // Lowest first, and only what we lack.
                 blocks.reverse();
                 let store = self.chain.store();
@@ -880,33 +936,24 @@ impl Worker {
                         .sync_batch(peer, blocks, import::Batch::Fetched);
                 }
             }
-            Response::Blocks(blocks) => {
-                let Some(request) = self.sync.take_if(|s| s.id == id) else {
-                    return self.report(peer, cost::GARBAGE, "blocks nobody asked for");
-                };
-                if blocks.is_empty() {
-                    // The peer's chain moved; its status will tell.
-                    self.statuses.remove(&peer);
-                    return;
-                }
-                self.importing = true;
-                let batch = if request.from_finalized {
-                    import::Batch::FromFinalized
-                } else {
-                    import::Batch::FromBest
-                };
-                self.importer.sync_batch(peer, blocks, batch);
-            }
-            Response::CatchUp(catch_up) => {
-                if self.catch_ups.remove(&id).is_none() {
-                    return self.report(peer, cost::GARBAGE, "a catch-up nobody asked for");
-                }
+            (Pending::CatchUp, Response::CatchUp(catch_up)) => {
                 if let Some(catch_up) = catch_up {
                     self.grandpa
                         .deliver(grandpa::Incoming::CatchUp(peer, catch_up));
                 }
             }
+            (kind, _) => {
+                if matches!(kind, Pending::Blocks { .. }) {
+                    self.sync = SyncState::Idle;
+                }
+                self.report(peer, cost::GARBAGE, "an answer to another question");
+            }
         }
+    }
+
+    /// Leaves `peer` out of sync for a while: it failed us or gave nothing.
+    fn back_off(&mut self, peer: PeerId) {
+        self.backoff.insert(peer, Instant::now() + SYNC_BACKOFF);
     }
 
     fn on_outcome(&mut self, outcome: import::Outcome) {
@@ -937,21 +984,25 @@ impl Worker {
                 peer,
                 verdict,
                 imported,
+                next,
                 ..
             } => {
-                self.importing = false;
+                self.sync = SyncState::Idle;
                 match verdict {
                     import::Verdict::Reject { cost, why } => self.report(peer, cost, &why),
                     import::Verdict::UnknownParent => {
-                        // Our best chain is not the peer's: start from our
-                        // finalized block.
-                        self.request_blocks(peer, true);
-                        return;
+                        // Our best chain is not the peer's: go along the
+                        // peer's chain from our finalized block.
+                        let from = self.chain.info().finalized_number + 1;
+                        return self.request_blocks(peer, from, true);
                     }
-                    // Nothing new from this peer: wait for its next status.
-                    _ if imported == 0 => {
-                        self.statuses.remove(&peer);
+                    // A whole batch we had: the fork is further up.
+                    _ if imported == 0 && next.is_some() => {
+                        let from = next.expect("checked; qed");
+                        return self.request_blocks(peer, from, true);
                     }
+                    // Nothing new from this peer: leave it for a while.
+                    _ if imported == 0 => self.back_off(peer),
                     _ => {}
                 }
                 tracing::debug!(target: "mosaic::network", %peer, imported, "sync batch done");
@@ -963,36 +1014,32 @@ impl Worker {
     /// Asks the peer with the highest best block for blocks, if it is
     /// ahead of us and no request is out.
     fn maybe_sync(&mut self) {
-        if self.sync.is_some() || self.importing {
+        if self.sync != SyncState::Idle {
             return;
         }
         let best = self.chain.info().best_number;
+        let now = Instant::now();
         let ahead = self
             .statuses
             .iter()
-            .filter(|(_, s)| s.best_number > best)
+            .filter(|(peer, s)| {
+                s.best_number > best && self.backoff.get(peer).is_none_or(|until| *until <= now)
+            })
             .max_by_key(|(_, s)| s.best_number)
             .map(|(peer, _)| *peer);
         if let Some(peer) = ahead {
-            self.request_blocks(peer, false);
+            self.request_blocks(peer, best + 1, false);
         }
     }
 
-    fn request_blocks(&mut self, peer: PeerId, from_finalized: bool) {
-        let info = self.chain.info();
-        let from = if from_finalized {
-            info.finalized_number + 1
-        } else {
-            info.best_number + 1
+    /// Asks `peer` for its best chain's blocks from `from` on.
+    fn request_blocks(&mut self, peer: PeerId, from: BlockNumber, from_finalized: bool) {
+        let request = Request::Blocks {
+            from,
+            max: SYNC_BATCH,
         };
-        let id = self.swarm.behaviour_mut().sync.send_request(
-            &peer,
-            Request::Blocks {
-                from,
-                max: SYNC_BATCH,
-            },
-        );
-        self.sync = Some(SyncRequest { id, from_finalized });
+        self.request(peer, request, Pending::Blocks { from_finalized });
+        self.sync = SyncState::Asking;
     }
 
     fn on_tick(&mut self) {

@@ -155,6 +155,8 @@ fn gossip_checks_take_the_current_set_only() {
     *link.set.write().unwrap() = authority_set(&chain, h[3].hash()).unwrap();
 
     assert_eq!(link.check(&vote(Alice, 1, 0)), Check::Valid);
+    // The same vote again is a replay.
+    assert_eq!(link.check(&vote(Alice, 1, 0)), Check::Stale);
     assert!(matches!(link.check(&vote(Alice, 2, 0)), Check::Invalid(_)));
     assert!(matches!(link.check(&vote(Eve, 1, 0)), Check::Invalid(_)));
     assert_eq!(link.check(&vote(Alice, 1, 1)), Check::OtherSet);
@@ -177,6 +179,14 @@ fn gossip_checks_take_the_current_set_only() {
         link.check(&commit(&[Alice, Bob, Bob])),
         Check::Invalid(_)
     ));
+    // Padding with copies of valid precommits is refused unchecked.
+    let padded: Vec<_> = std::iter::repeat_n(Alice, 9).chain([Bob, Dave]).collect();
+    assert!(matches!(link.check(&commit(&padded)), Check::Invalid(_)));
+
+    // Votes of rounds long past are replays too.
+    link.current_round
+        .store(10, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(link.check(&vote(Bob, 1, 0)), Check::Stale);
 }
 
 #[test]
@@ -185,8 +195,9 @@ fn a_restarted_voter_starts_after_every_round_it_voted_or_completed_in() {
     let (chain, h) = chain_of_three(dir.path());
     let finalized = (h[0].hash(), 0);
     let store = chain.store();
+    let start = |set_id| restart_point(&chain, set_id, finalized).unwrap();
     // Nothing stored: round 1 of the set.
-    assert_eq!(restart_point(&chain, 0, finalized).0, 0);
+    assert_eq!(start(0).round, 0);
 
     let completed = Completed {
         set_id: 0,
@@ -198,19 +209,27 @@ fn a_restarted_voter_starts_after_every_round_it_voted_or_completed_in() {
     store.put_aux(AUX_VOTED, &(0u64, 5u64)).unwrap();
     // Voted in 5, which did not complete: start at 6, from the finalized
     // block.
-    let (round, votes, base, _) = restart_point(&chain, 0, finalized);
-    assert_eq!((round, votes.len(), base), (5, 0, finalized));
+    let point = start(0);
+    assert_eq!(
+        (point.round, point.votes.len(), point.base),
+        (5, 0, finalized)
+    );
 
     let later = Completed {
         round: 7,
         ..completed
     };
     store.put_aux(AUX_COMPLETED, &later).unwrap();
-    let (round, _, base, _) = restart_point(&chain, 0, finalized);
-    assert_eq!((round, base), (7, (h[1].hash(), 1)));
+    let point = start(0);
+    assert_eq!((point.round, point.base), (7, (h[1].hash(), 1)));
 
     // Another set's records do not count.
-    assert_eq!(restart_point(&chain, 1, finalized).0, 0);
+    assert_eq!(start(1).round, 0);
+
+    // A record that does not decode stops the voter rather than letting it
+    // vote from round 1 again.
+    store.put_aux(AUX_VOTED, &7u8).unwrap();
+    assert!(restart_point(&chain, 0, finalized).is_err());
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use libp2p::gossipsub::MessageId;
 use libp2p::PeerId;
-use mosaic_runtime::Block;
+use mosaic_runtime::{Block, BlockNumber};
 use polkadot_sdk::sp_runtime::traits::Header as _;
 use polkadot_sdk::sp_runtime::Justifications;
 use tokio::sync::mpsc;
@@ -62,6 +62,9 @@ pub enum Outcome {
         imported: usize,
         /// Blocks fetched for a vote, not a sync batch.
         fetched: bool,
+        /// Where to go on along the peer's chain: after a whole batch
+        /// that was all processed.
+        next: Option<BlockNumber>,
     },
 }
 
@@ -81,9 +84,34 @@ enum BlockJob {
     Sync(PeerId, Vec<SyncBlock>, Batch),
 }
 
+impl BlockJob {
+    /// What to report if the job's task fails: nothing learnt.
+    fn failed(&self) -> Outcome {
+        match self {
+            BlockJob::Gossip(peer, id, _) => Outcome::Gossip {
+                peer: *peer,
+                id: id.clone(),
+                verdict: Verdict::Ignore,
+            },
+            BlockJob::Sync(peer, _, batch) => Outcome::SyncBatch {
+                peer: *peer,
+                verdict: Verdict::Ignore,
+                imported: 0,
+                fetched: *batch == Batch::Fetched,
+                next: None,
+            },
+        }
+    }
+}
+
+/// Sync batches queued at most (one sync request and the fetches are out
+/// at a time).
+const SYNC_QUEUE: usize = 32;
+
 /// The queues of the checking tasks.
 pub struct Importer {
     blocks: mpsc::Sender<BlockJob>,
+    batches: mpsc::Sender<BlockJob>,
     transactions: mpsc::Sender<(PeerId, MessageId, Vec<u8>)>,
 }
 
@@ -99,15 +127,17 @@ impl Importer {
         }
     }
 
-    /// Queues blocks we asked for, lowest first.
-    pub fn sync_batch(&self, peer: PeerId, blocks: Vec<SyncBlock>, batch: Batch) {
-        if self
-            .blocks
+    /// Queues blocks we asked for, lowest first; false if the queue is
+    /// full and they were dropped.
+    pub fn sync_batch(&self, peer: PeerId, blocks: Vec<SyncBlock>, batch: Batch) -> bool {
+        let queued = self
+            .batches
             .try_send(BlockJob::Sync(peer, blocks, batch))
-            .is_err()
-        {
+            .is_ok();
+        if !queued {
             tracing::warn!(target: "mosaic::network", "import queue full: sync batch dropped");
         }
+        queued
     }
 
     /// Queues a gossiped transaction.
@@ -122,14 +152,23 @@ impl Importer {
 pub fn spawn(chain: Arc<Chain>, pool: Arc<Pool>) -> (Importer, mpsc::Receiver<Outcome>) {
     let (outcomes, receiver) = mpsc::channel(QUEUE * 2);
     let (blocks, mut block_jobs) = mpsc::channel(QUEUE);
+    let (batches, mut batch_jobs) = mpsc::channel(SYNC_QUEUE);
     let (transactions, mut tx_jobs) = mpsc::channel::<(PeerId, MessageId, Vec<u8>)>(QUEUE);
     let block_outcomes = outcomes.clone();
     tokio::spawn(async move {
-        while let Some(job) = block_jobs.recv().await {
-            let chain = chain.clone();
-            let Ok(outcome) = tokio::task::spawn_blocking(move || import(&chain, job)).await else {
-                continue;
+        loop {
+            // Gossiped blocks first: they are the chain's head.
+            let job: BlockJob = tokio::select! {
+                biased;
+                Some(job) = block_jobs.recv() => job,
+                Some(job) = batch_jobs.recv() => job,
+                else => return,
             };
+            let failed = job.failed();
+            let chain = chain.clone();
+            let outcome = tokio::task::spawn_blocking(move || import(&chain, job))
+                .await
+                .unwrap_or(failed);
             if block_outcomes.send(outcome).await.is_err() {
                 return;
             }
@@ -157,6 +196,7 @@ pub fn spawn(chain: Arc<Chain>, pool: Arc<Pool>) -> (Importer, mpsc::Receiver<Ou
     (
         Importer {
             blocks,
+            batches,
             transactions,
         },
         receiver,
@@ -176,6 +216,8 @@ fn import(chain: &Chain, job: BlockJob) -> Outcome {
         BlockJob::Sync(peer, blocks, batch) => {
             let mut imported = 0;
             let mut verdict = Verdict::Accept;
+            let full = blocks.len() == super::protocol::MAX_BLOCKS_PER_RESPONSE as usize;
+            let mut last = None;
             for (
                 i,
                 SyncBlock {
@@ -204,6 +246,7 @@ fn import(chain: &Chain, job: BlockJob) -> Outcome {
                         break;
                     }
                 }
+                last = Some(*header.number());
                 let Some(justification) = justification else {
                     continue;
                 };
@@ -224,11 +267,13 @@ fn import(chain: &Chain, job: BlockJob) -> Outcome {
                     break;
                 }
             }
+            let whole = full && matches!(verdict, Verdict::Accept);
             Outcome::SyncBatch {
                 peer,
                 verdict,
                 imported,
                 fetched: batch == Batch::Fetched,
+                next: last.filter(|_| whole).map(|n| n + 1),
             }
         }
     }
@@ -264,21 +309,17 @@ fn import_verdict(e: ImportError) -> Verdict {
     }
 }
 
+/// Only undecodable bytes are surely the sender's fault: validity depends
+/// on the state, and even a signature does on the branch (a mortal
+/// transaction signs its birth block's hash), which the sender may see
+/// differently.
 fn transaction_verdict(result: Result<mosaic_runtime::Hash, PoolError>) -> Verdict {
-    use polkadot_sdk::sp_runtime::transaction_validity::InvalidTransaction as Invalid;
     match result {
         Ok(_) => Verdict::Accept,
         Err(PoolError::BadFormat) => Verdict::Reject {
             cost: cost::GARBAGE,
             why: "undecodable transaction".into(),
         },
-        // Wrong whatever the state: the sender should have known.
-        Err(PoolError::Invalid(e @ (Invalid::BadProof | Invalid::BadSigner | Invalid::Call))) => {
-            Verdict::Reject {
-                cost: cost::INVALID_TRANSACTION,
-                why: format!("invalid transaction: {e:?}"),
-            }
-        }
         Err(_) => Verdict::Ignore,
     }
 }
