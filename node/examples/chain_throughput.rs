@@ -2,7 +2,7 @@
 //! it validates, authors and imports signed balance transfers, the time to
 //! import a block, and resident memory.
 //!
-//! `cargo run --release -p mosaic-node --example throughput -- [transfers]`
+//! `cargo run --release -p mosaic-node --example chain_throughput -- [transfers]`
 //!
 //! Two RocksDB-backed chains from the dev spec: the author validates every
 //! transfer into its pool and builds full blocks from it; the importer
