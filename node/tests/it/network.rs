@@ -161,6 +161,16 @@ async fn four_validators_author_in_turn_finalize_and_survive_stops_and_restarts(
         seen.len() == 4,
         "authors of blocks 1..=8: {seen:?}, not all four"
     );
+    // Each was given only the first as a bootnode; Kademlia found the rest.
+    for v in &validators[1..] {
+        let health: serde_json::Value = v.client().request("system_health", rpc_params![]).await?;
+        ensure!(
+            health["peers"] == 3,
+            "{} knows {} peers, not 3",
+            v.flag,
+            health["peers"]
+        );
+    }
 
     // One of four stops: blocks and finality go on.
     validators[3].stop().await?;
