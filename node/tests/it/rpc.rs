@@ -120,15 +120,7 @@ pub async fn wait_for_block(
     number: BlockNumber,
     within: Duration,
 ) -> Result<Header> {
-    // Subscribe first, so that no block slips between the check and the wait.
-    let mut heads = subscribe_heads(client, Heads::New).await?;
-    let best = best_header(client).await?;
-    if best.number >= number {
-        return Ok(best);
-    }
-    next_matching(&mut heads, within, |head: &Header| head.number >= number)
-        .await
-        .with_context(|| format!("waiting for block {number}"))
+    wait_for(client, Heads::New, number, within).await
 }
 
 /// The finalized header once it is at `number` or above.
@@ -137,14 +129,32 @@ pub async fn wait_for_finalized(
     number: BlockNumber,
     within: Duration,
 ) -> Result<Header> {
-    let mut heads = subscribe_heads(client, Heads::Finalized).await?;
-    let finalized = finalized_header(client).await?;
-    if finalized.number >= number {
-        return Ok(finalized);
+    wait_for(client, Heads::Finalized, number, within).await
+}
+
+/// The best (`Heads::New`) or finalized header once it is at `number` or
+/// above.
+async fn wait_for(
+    client: &WsClient,
+    heads: Heads,
+    number: BlockNumber,
+    within: Duration,
+) -> Result<Header> {
+    let finalized = matches!(heads, Heads::Finalized);
+    // Subscribe first, so that no block slips between the check and the wait.
+    let mut subscription = subscribe_heads(client, heads).await?;
+    let now = match finalized {
+        true => finalized_header(client).await?,
+        false => best_header(client).await?,
+    };
+    if now.number >= number {
+        return Ok(now);
     }
-    next_matching(&mut heads, within, |head: &Header| head.number >= number)
-        .await
-        .with_context(|| format!("waiting for block {number} to be finalized"))
+    next_matching(&mut subscription, within, |head: &Header| {
+        head.number >= number
+    })
+    .await
+    .with_context(|| format!("waiting for block {number} (finalized: {finalized})"))
 }
 
 /// The best block's header.
