@@ -268,6 +268,8 @@ const TICK: Duration = Duration::from_secs(1);
 const STATUS_INTERVAL: Duration = Duration::from_secs(5);
 /// How long a block request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Requests answered at once, at most.
+const MAX_SERVING: usize = 4;
 /// Request streams open at once per connection, at most.
 const MAX_STREAMS: usize = 8;
 /// How long a peer that failed a sync request is left out of sync.
@@ -355,9 +357,16 @@ pub async fn start(
     }
     let (importer, outcomes) = import::spawn(chain.clone(), pool.clone());
     let mut local_txs = pool.local_submissions();
+    let (answers, mut answered) = mpsc::channel(MAX_SERVING);
     let mut state = Worker {
         swarm,
         protocols,
+        server: Arc::new(Server {
+            chain: chain.clone(),
+            grandpa: grandpa.clone(),
+        }),
+        answers,
+        serving: Arc::new(tokio::sync::Semaphore::new(MAX_SERVING)),
         chain,
         grandpa,
         importer,
@@ -382,6 +391,10 @@ pub async fn start(
                 event = state.swarm.select_next_some() => state.on_swarm(event),
                 Some(command) = commands.recv() => state.on_command(command),
                 Some(outcome) = outcomes.recv() => state.on_outcome(outcome),
+                Some((channel, response)) = answered.recv() => {
+                    // Fails only if the peer went away.
+                    let _ = state.swarm.behaviour_mut().sync.send_response(channel, response);
+                }
                 tx = local_txs.recv() => match tx {
                     Ok(tx) => state.publish(Topic::Transactions, tx),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -513,9 +526,102 @@ enum SyncState {
     Importing,
 }
 
+/// Answers peers' requests, on the blocking pool: they read the database.
+struct Server {
+    chain: Arc<Chain>,
+    grandpa: grandpa::NetworkLink,
+}
+
+impl Server {
+    fn answer(&self, request: Request) -> Response {
+        match request {
+            Request::Status => Response::Status(self.status()),
+            Request::Blocks { from, max } => Response::Blocks(self.blocks(from, max)),
+            Request::Ancestry { hash, max } => Response::Blocks(self.ancestry(hash, max)),
+            Request::CatchUp { set_id } => Response::CatchUp(self.grandpa.catch_up(set_id)),
+        }
+    }
+
+    /// Block `hash` and its ancestors, highest first, bounded in count and
+    /// size.
+    fn ancestry(&self, mut hash: Hash, max: u32) -> Vec<SyncBlock> {
+        let mut blocks = Vec::new();
+        let mut size = 0;
+        while blocks.len() < max.min(SYNC_BATCH) as usize {
+            let Some(block) = self.sync_block(hash) else {
+                break;
+            };
+            size += block.encoded_size();
+            if size > protocol::MAX_RESPONSE - 1024 && !blocks.is_empty() {
+                break;
+            }
+            hash = *block.block.header.parent_hash();
+            let genesis = *block.block.header.number() == 0;
+            blocks.push(block);
+            if genesis {
+                break;
+            }
+        }
+        blocks
+    }
+
+    /// A stored block with its justification.
+    fn sync_block(&self, hash: Hash) -> Option<SyncBlock> {
+        let store = self.chain.store();
+        let header = store.header(hash).ok()??;
+        let extrinsics = store.body(hash).ok()??;
+        let justification = store
+            .justifications(hash)
+            .ok()
+            .flatten()
+            .and_then(|j| j.into_justification(grandpa::ENGINE_ID));
+        Some(SyncBlock {
+            block: Block { header, extrinsics },
+            justification,
+        })
+    }
+
+    fn status(&self) -> Status {
+        let info = self.chain.info();
+        Status {
+            genesis: info.genesis_hash,
+            best_number: info.best_number,
+            best_hash: info.best_hash,
+            finalized_number: info.finalized_number,
+        }
+    }
+
+    /// Our best chain from `from` up, bounded in count and size.
+    fn blocks(&self, from: BlockNumber, max: u32) -> Vec<SyncBlock> {
+        let store = self.chain.store();
+        let mut blocks = Vec::new();
+        let mut size = 0;
+        for number in from..from.saturating_add(max.min(SYNC_BATCH)) {
+            let Some(block) = store
+                .canonical_hash(number)
+                .ok()
+                .flatten()
+                .and_then(|hash| self.sync_block(hash))
+            else {
+                break;
+            };
+            size += block.encoded_size();
+            if size > protocol::MAX_RESPONSE - 1024 && !blocks.is_empty() {
+                break;
+            }
+            blocks.push(block);
+        }
+        blocks
+    }
+}
+
 struct Worker {
     swarm: Swarm<Behaviour>,
     protocols: Protocols,
+    server: Arc<Server>,
+    answers: mpsc::Sender<(request_response::ResponseChannel<Response>, Response)>,
+    /// Requests being answered; more wait in libp2p's streams.
+    serving: Arc<tokio::sync::Semaphore>,
     chain: Arc<Chain>,
     grandpa: grandpa::NetworkLink,
     importer: import::Importer,
@@ -769,13 +875,18 @@ impl Worker {
                     },
                 ..
             } => {
-                let response = self.answer(request);
-                // Fails only if the peer went away.
-                let _ = self
-                    .swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_response(channel, response);
+                let Ok(permit) = self.serving.clone().try_acquire_owned() else {
+                    // Busy: dropping the channel fails the request, and the
+                    // peer asks elsewhere or again.
+                    tracing::debug!(target: "mosaic::network", "busy: request dropped");
+                    return;
+                };
+                let (server, answers) = (self.server.clone(), self.answers.clone());
+                tokio::task::spawn_blocking(move || {
+                    let response = server.answer(request);
+                    let _ = answers.blocking_send((channel, response));
+                    drop(permit);
+                });
             }
             Event::Message {
                 peer,
@@ -801,87 +912,6 @@ impl Worker {
             }
             Event::ResponseSent { .. } => {}
         }
-    }
-
-    fn answer(&self, request: Request) -> Response {
-        match request {
-            Request::Status => Response::Status(self.status()),
-            Request::Blocks { from, max } => Response::Blocks(self.blocks(from, max)),
-            Request::Ancestry { hash, max } => Response::Blocks(self.ancestry(hash, max)),
-            Request::CatchUp { set_id } => Response::CatchUp(self.grandpa.catch_up(set_id)),
-        }
-    }
-
-    /// Block `hash` and its ancestors, highest first, bounded in count and
-    /// size.
-    fn ancestry(&self, mut hash: Hash, max: u32) -> Vec<SyncBlock> {
-        let mut blocks = Vec::new();
-        let mut size = 0;
-        while blocks.len() < max.min(SYNC_BATCH) as usize {
-            let Some(block) = self.sync_block(hash) else {
-                break;
-            };
-            size += block.encoded_size();
-            if size > protocol::MAX_RESPONSE - 1024 && !blocks.is_empty() {
-                break;
-            }
-            hash = *block.block.header.parent_hash();
-            let genesis = *block.block.header.number() == 0;
-            blocks.push(block);
-            if genesis {
-                break;
-            }
-        }
-        blocks
-    }
-
-    /// A stored block with its justification.
-    fn sync_block(&self, hash: Hash) -> Option<SyncBlock> {
-        let store = self.chain.store();
-        let header = store.header(hash).ok()??;
-        let extrinsics = store.body(hash).ok()??;
-        let justification = store
-            .justifications(hash)
-            .ok()
-            .flatten()
-            .and_then(|j| j.into_justification(grandpa::ENGINE_ID));
-        Some(SyncBlock {
-            block: Block { header, extrinsics },
-            justification,
-        })
-    }
-
-    fn status(&self) -> Status {
-        let info = self.chain.info();
-        Status {
-            genesis: info.genesis_hash,
-            best_number: info.best_number,
-            best_hash: info.best_hash,
-            finalized_number: info.finalized_number,
-        }
-    }
-
-    /// Our best chain from `from` up, bounded in count and size.
-    fn blocks(&self, from: BlockNumber, max: u32) -> Vec<SyncBlock> {
-        let store = self.chain.store();
-        let mut blocks = Vec::new();
-        let mut size = 0;
-        for number in from..from.saturating_add(max.min(SYNC_BATCH)) {
-            let Some(block) = store
-                .canonical_hash(number)
-                .ok()
-                .flatten()
-                .and_then(|hash| self.sync_block(hash))
-            else {
-                break;
-            };
-            size += block.encoded_size();
-            if size > protocol::MAX_RESPONSE - 1024 && !blocks.is_empty() {
-                break;
-            }
-            blocks.push(block);
-        }
-        blocks
     }
 
     fn on_response(&mut self, peer: PeerId, id: OutboundRequestId, response: Response) {
