@@ -63,6 +63,8 @@ const GOSSIP_DURATION: Duration = Duration::from_millis(1000);
 const REBROADCAST: Duration = Duration::from_secs(3);
 /// A block a vote names is asked for at most this often.
 const FETCH_INTERVAL: Duration = Duration::from_secs(5);
+/// Blocks asked for within [`FETCH_INTERVAL`], at most.
+const MAX_FETCHING: usize = 256;
 /// Catch-up requests at most this often.
 const CATCH_UP_INTERVAL: Duration = Duration::from_secs(3);
 /// Messages held back for blocks we have not imported, at most.
@@ -820,8 +822,6 @@ pub fn link() -> (NetworkLink, mpsc::Receiver<Incoming>) {
     )
 }
 
-/// Where a voter of `set_id` starts after a restart: after the last round
-/// it completed or voted in.
 /// Where the voter of `set_id` starts: the last round it completed or voted
 /// in, whichever is later (its votes and base, if completed), the highest
 /// round voted in, and the completed round.
@@ -979,6 +979,9 @@ impl Session {
     /// [`FETCH_INTERVAL`] per block.
     fn fetch(&mut self, peer: PeerId, hash: Hash) {
         self.fetched.retain(|_, at| at.elapsed() < FETCH_INTERVAL);
+        if self.fetched.len() >= MAX_FETCHING {
+            return;
+        }
         if let std::collections::hash_map::Entry::Vacant(entry) = self.fetched.entry(hash) {
             entry.insert(Instant::now());
             self.env.network.fetch_block(peer, hash);

@@ -1,11 +1,13 @@
 //! The peer-to-peer network (rust-libp2p): TCP with Noise and Yamux,
 //! Kademlia and Identify to find peers, gossipsub for transactions, blocks
 //! and GRANDPA messages, and request-response for [`Status`], block ranges
-//! (sync) and GRANDPA catch-ups.
+//! (sync), a block's ancestry (for a block a vote names) and GRANDPA
+//! catch-ups.
 //!
 //! One task owns the swarm. Blocks and transactions a peer sends are checked
 //! by [`import`]'s tasks, off the swarm's task, and only then forwarded
-//! (gossipsub's validation mode). A peer that sends garbage, an invalid block
+//! (gossipsub's validation mode); requests are answered on the blocking
+//! pool, a few at a time. A peer that sends garbage, an invalid block
 //! or a forged vote loses reputation; at [`BAN_THRESHOLD`] it is
 //! disconnected and refused for [`BAN_DURATION`].
 //!
@@ -13,7 +15,8 @@
 //! seconds. While a peer's best block is higher than ours, we ask it for the
 //! blocks of its best chain after ours, 128 at a time, and import them
 //! (every seal and state root is checked); should the first not attach to our
-//! chain, we ask again from our finalized block, which honest peers share.
+//! chain, we ask again along the peer's chain from our finalized block, which
+//! honest peers share. A peer that fails us is left out for a while.
 //! Blocks come with their GRANDPA justifications, which are verified and
 //! finalize them.
 
