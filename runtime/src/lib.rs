@@ -29,6 +29,7 @@ mod benches {
 }
 
 pub mod apis;
+pub mod bench_state;
 pub mod genesis;
 pub mod mosaic_api;
 pub mod native;

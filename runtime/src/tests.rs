@@ -413,6 +413,45 @@ fn the_benchmark_api_lists_every_mosaic_pallet() {
     }
 }
 
+/// A benchmark run natively on the benchmarking state: its storage
+/// accesses are counted, it takes time, and the state is back at genesis
+/// after it.
+#[cfg(feature = "runtime-benchmarks")]
+#[test]
+fn a_benchmark_runs_natively_with_counted_reads_and_writes() {
+    use polkadot_sdk::frame_benchmarking::{BenchmarkBatch, BenchmarkConfig};
+    let state = crate::bench_state::BenchState::new(genesis_through_api(genesis::DEV));
+    let genesis_root = state.root();
+    let config = BenchmarkConfig {
+        pallet: b"pallet_mosaic_providers".to_vec(),
+        instance: b"crate::Providers".to_vec(),
+        benchmark: b"register".to_vec(),
+        selected_components: Vec::new(),
+        verify: true,
+        internal_repeats: 3,
+    };
+    let batches: Result<Vec<BenchmarkBatch>, String> = decode(
+        call(
+            &state,
+            &mut Default::default(),
+            "Benchmark_dispatch_benchmark",
+            &config.encode(),
+        )
+        .unwrap(),
+    );
+    let batches = batches.unwrap();
+    let results = &batches[0].results;
+    assert!(!results.is_empty());
+    for result in results {
+        // Registering reads the provider's account and the provider map,
+        // reserves stake and stores the provider.
+        assert!(result.reads >= 2, "{result:?}");
+        assert!(result.writes >= 2, "{result:?}");
+        assert!(result.extrinsic_time > 0, "{result:?}");
+    }
+    assert_eq!(state.root(), genesis_root, "the run did not wipe its state");
+}
+
 mod bad_input {
     //! Damaged blocks and garbage extrinsics are refused with an error,
     //! never a crash and never a changed state.
