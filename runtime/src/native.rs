@@ -245,3 +245,36 @@ impl<'a, B: Backend<Hashing>> BlockBuilder<'a, B> {
         ))
     }
 }
+
+/// The genesis storage of a preset (`dev`, `local`), built through the
+/// `GenesisBuilder` API as a chain spec builder does: the default config,
+/// patched with the preset, then `build_state`.
+pub fn genesis_storage(preset: &str) -> Result<polkadot_sdk::sp_core::storage::Storage, String> {
+    use crate::apis::api::dispatch;
+    let call = |method: &str, args: Vec<u8>| -> Result<Vec<u8>, String> {
+        dispatch(method, &args).ok_or_else(|| format!("no runtime method {method}"))
+    };
+    let decode = |bytes: Vec<u8>| -> Result<Option<Vec<u8>>, String> {
+        Option::<Vec<u8>>::decode(&mut &bytes[..]).map_err(|e| e.to_string())
+    };
+    let mut ext = polkadot_sdk::sp_state_machine::BasicExternalities::new_empty();
+    ext.execute_with(|| -> Result<(), String> {
+        let defaults = decode(call("GenesisBuilder_get_preset", None::<String>.encode())?)?
+            .ok_or("no default genesis config")?;
+        let patch = decode(call(
+            "GenesisBuilder_get_preset",
+            Some(preset.to_owned()).encode(),
+        )?)?
+        .ok_or_else(|| format!("no preset {preset}"))?;
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&defaults).map_err(|e| e.to_string())?;
+        crate::genesis::merge_json(
+            &mut config,
+            serde_json::from_slice(&patch).map_err(|e| e.to_string())?,
+        );
+        let config = serde_json::to_vec(&config).map_err(|e| e.to_string())?;
+        let built = call("GenesisBuilder_build_state", config.encode())?;
+        Result::<(), String>::decode(&mut &built[..]).map_err(|e| e.to_string())?
+    })?;
+    Ok(ext.into_storages())
+}

@@ -12,10 +12,9 @@ use polkadot_sdk::sp_keyring::Sr25519Keyring;
 use polkadot_sdk::sp_runtime::generic::{Digest, DigestItem, Era};
 use polkadot_sdk::sp_runtime::traits::{BlakeTwo256, Hash as _, Header as _};
 use polkadot_sdk::sp_runtime::{MultiAddress, MultiSignature};
-use polkadot_sdk::sp_state_machine::{BasicExternalities, Ext, InMemoryBackend, OverlayedChanges};
+use polkadot_sdk::sp_state_machine::{Ext, InMemoryBackend, OverlayedChanges};
 use polkadot_sdk::{frame_system, pallet_balances, pallet_transaction_payment, sp_timestamp};
 
-use crate::apis::api::dispatch;
 use crate::genesis::{self, DEV_ENDOWMENT};
 use crate::native::{call, execute_block, BlockBuilder, ExecutionError};
 use crate::*;
@@ -29,32 +28,7 @@ fn decode<T: Decode>(bytes: Vec<u8>) -> T {
 /// Genesis storage of a preset, built through the `GenesisBuilder` API the
 /// way a chain spec builder does.
 fn genesis_through_api(preset: &str) -> Storage {
-    let mut ext = BasicExternalities::new_empty();
-    ext.execute_with(|| {
-        let defaults: Option<Vec<u8>> =
-            decode(dispatch("GenesisBuilder_get_preset", &None::<String>.encode()).unwrap());
-        let patch: Option<Vec<u8>> = decode(
-            dispatch(
-                "GenesisBuilder_get_preset",
-                &Some(preset.to_owned()).encode(),
-            )
-            .unwrap(),
-        );
-        let mut config: serde_json::Value = serde_json::from_slice(&defaults.unwrap()).unwrap();
-        genesis::merge_json(
-            &mut config,
-            serde_json::from_slice(&patch.unwrap()).unwrap(),
-        );
-        let built: Result<(), String> = decode(
-            dispatch(
-                "GenesisBuilder_build_state",
-                &serde_json::to_vec(&config).unwrap().encode(),
-            )
-            .unwrap(),
-        );
-        built.unwrap();
-    });
-    ext.into_storages()
+    crate::native::genesis_storage(preset).unwrap()
 }
 
 /// The pre-runtime digest of block 1 at `slot`: Aura's slot and //Alice's

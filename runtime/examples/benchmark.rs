@@ -1,0 +1,113 @@
+//! Measures every Mosaic pallet call (a benchmark binary, not a test): runs
+//! each `frame-benchmarking` benchmark natively on the benchmarking state,
+//! sweeping each component over its range (the others at their maximum),
+//! and prints the least-squares fit of time, reads and writes.
+//!
+//! `cargo run --release -p mosaic-runtime --features runtime-benchmarks --example benchmark -- [steps] [repeats]`
+
+use mosaic_runtime::bench_state::BenchState;
+use mosaic_runtime::genesis::DEV;
+use mosaic_runtime::native::{call_decoded, genesis_storage, Overlay};
+use parity_scale_codec::Encode;
+use polkadot_sdk::frame_benchmarking::{
+    Analysis, BenchmarkBatch, BenchmarkConfig, BenchmarkList, BenchmarkResult, BenchmarkSelector,
+};
+use polkadot_sdk::frame_support::traits::StorageInfo;
+
+/// The pallets measured (balances is polkadot-sdk's, with its own weights).
+const PALLETS: [&str; 3] = [
+    "pallet_mosaic_providers",
+    "pallet_mosaic_market",
+    "pallet_mosaic_audit",
+];
+
+fn run(
+    state: &BenchState,
+    list: &BenchmarkList,
+    name: &[u8],
+    components: Vec<(polkadot_sdk::frame_benchmarking::BenchmarkParameter, u32)>,
+    repeats: u32,
+) -> Vec<BenchmarkResult> {
+    let config = BenchmarkConfig {
+        pallet: list.pallet.clone(),
+        instance: list.instance.clone(),
+        benchmark: name.to_vec(),
+        selected_components: components,
+        verify: false,
+        internal_repeats: repeats,
+    };
+    let batches: Result<Vec<BenchmarkBatch>, String> = call_decoded(
+        state,
+        &mut Overlay::default(),
+        "Benchmark_dispatch_benchmark",
+        &config.encode(),
+    )
+    .expect("the benchmark API runs");
+    batches
+        .expect("the benchmark runs")
+        .into_iter()
+        .flat_map(|b| b.results)
+        .collect()
+}
+
+fn fit(results: &Vec<BenchmarkResult>, selector: BenchmarkSelector) -> String {
+    match Analysis::min_squares_iqr(results, selector) {
+        Ok(analysis) => {
+            let mut text = analysis.base.to_string();
+            for (name, slope) in analysis.names.iter().zip(&analysis.slopes) {
+                text += &format!(" + {slope}·{name}");
+            }
+            text
+        }
+        Err(e) => format!("no fit: {e}"),
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let steps: u32 = args.next().map_or(10, |s| s.parse().expect("steps"));
+    let repeats: u32 = args.next().map_or(5, |s| s.parse().expect("repeats"));
+    let state = BenchState::new(genesis_storage(DEV).expect("the dev genesis builds"));
+    let (lists, _): (Vec<BenchmarkList>, Vec<StorageInfo>) = call_decoded(
+        &state,
+        &mut Overlay::default(),
+        "Benchmark_benchmark_metadata",
+        &false.encode(),
+    )
+    .expect("the benchmark API lists");
+    println!(
+        "call: time (ps) | distinct reads | distinct writes; slopes per unit of each component"
+    );
+    for list in lists
+        .iter()
+        .filter(|l| PALLETS.contains(&String::from_utf8_lossy(&l.pallet).as_ref()))
+    {
+        for benchmark in &list.benchmarks {
+            let mut results = Vec::new();
+            let highest: Vec<_> = benchmark
+                .components
+                .iter()
+                .map(|(p, _, high)| (*p, *high))
+                .collect();
+            if highest.is_empty() {
+                results.extend(run(&state, list, &benchmark.name, Vec::new(), repeats));
+            }
+            for (i, (_, low, high)) in benchmark.components.iter().enumerate() {
+                for step in 0..steps.max(2) {
+                    let value = low + (high - low) * step / (steps.max(2) - 1);
+                    let mut components = highest.clone();
+                    components[i].1 = value;
+                    results.extend(run(&state, list, &benchmark.name, components, repeats));
+                }
+            }
+            println!(
+                "{}::{}: {} ps | {} | {}",
+                String::from_utf8_lossy(&list.pallet),
+                String::from_utf8_lossy(&benchmark.name),
+                fit(&results, BenchmarkSelector::ExtrinsicTime),
+                fit(&results, BenchmarkSelector::Reads),
+                fit(&results, BenchmarkSelector::Writes),
+            );
+        }
+    }
+}
