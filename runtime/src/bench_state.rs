@@ -73,24 +73,19 @@ impl BenchState {
         self.whitelist.borrow().iter().any(|k| k.key == key)
     }
 
-    fn read(&self, key: &[u8]) {
+    /// Counts an access to `key` unless it is whitelisted.
+    fn count(&self, key: &[u8], count: impl FnOnce(&mut Access)) {
         if !self.whitelisted(key) {
-            self.accesses
-                .borrow_mut()
-                .entry(key.to_vec())
-                .or_default()
-                .reads += 1;
+            count(self.accesses.borrow_mut().entry(key.to_vec()).or_default());
         }
     }
 
+    fn read(&self, key: &[u8]) {
+        self.count(key, |a| a.reads += 1);
+    }
+
     fn written(&self, key: &[u8]) {
-        if !self.whitelisted(key) {
-            self.accesses
-                .borrow_mut()
-                .entry(key.to_vec())
-                .or_default()
-                .writes += 1;
-        }
+        self.count(key, |a| a.writes += 1);
     }
 }
 
