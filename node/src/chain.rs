@@ -222,6 +222,11 @@ impl Chain {
             .map_err(|e| ExecutionError::State(e.to_string()).into())
     }
 
+    /// Whether block `hash` is stored, numbered `number`.
+    pub fn has_block(&self, hash: Hash, number: BlockNumber) -> bool {
+        matches!(self.store.header(hash), Ok(Some(h)) if *h.number() == number)
+    }
+
     /// The Aura authorities after `at`.
     pub fn authorities(&self, at: Hash) -> Result<Vec<AuraId>, CallError> {
         self.call_decoded(at, "AuraApi_authorities", &[])

@@ -178,13 +178,12 @@ impl NetworkLink {
                 }
                 Check::Valid
             }
-            GrandpaMessage::Commit { round, commit, .. } => {
-                let votes = commit
-                    .precommits
-                    .iter()
-                    .map(|p| (Message::Precommit(p.precommit.clone()), &p.signature, &p.id));
-                check_votes(votes, &set.voters, *round, set.set_id)
-            }
+            GrandpaMessage::Commit { round, commit, .. } => check_votes(
+                precommit_votes(&commit.precommits),
+                &set.voters,
+                *round,
+                set.set_id,
+            ),
         }
     }
 
@@ -204,16 +203,41 @@ impl NetworkLink {
     }
 }
 
+/// A vote as [`check_votes`] takes it: message, signature, signer.
+type Vote<'a> = (
+    Message<Hash, BlockNumber>,
+    &'a AuthoritySignature,
+    &'a AuthorityId,
+);
+
+/// Precommits as [`Vote`]s.
+fn precommit_votes(
+    precommits: &[finality_grandpa::SignedPrecommit<
+        Hash,
+        BlockNumber,
+        AuthoritySignature,
+        AuthorityId,
+    >],
+) -> impl ExactSizeIterator<Item = Vote<'_>> {
+    precommits
+        .iter()
+        .map(|p| (Message::Precommit(p.precommit.clone()), &p.signature, &p.id))
+}
+
+/// The target of a commit's lowest precommit: the base its other
+/// precommits' routes lead down to.
+fn lowest_target(commit: &Commit) -> Option<Hash> {
+    commit
+        .precommits
+        .iter()
+        .min_by_key(|p| p.precommit.target_number)
+        .map(|p| p.precommit.target_hash)
+}
+
 /// Checks that `votes` are signed by distinct members of `voters` holding a
 /// supermajority of the weight.
 fn check_votes<'a>(
-    votes: impl ExactSizeIterator<
-        Item = (
-            Message<Hash, BlockNumber>,
-            &'a AuthoritySignature,
-            &'a AuthorityId,
-        ),
-    >,
+    votes: impl ExactSizeIterator<Item = Vote<'a>>,
     voters: &VoterSet<AuthorityId>,
     round: u64,
     set_id: u64,
@@ -296,20 +320,12 @@ pub fn verify_justification(
         Ok(result) if result.is_valid() => {}
         _ => return Err(bad("the precommits do not finalize the block")),
     }
-    let votes = commit
-        .precommits
-        .iter()
-        .map(|p| (Message::Precommit(p.precommit.clone()), &p.signature, &p.id));
+    let votes = precommit_votes(&commit.precommits);
     if let Check::Invalid(why) = check_votes(votes, &set.voters, justification.round, set.set_id) {
         return Err(bad(why));
     }
     // Every header must be on the route of some precommit: nothing unused.
-    let base = commit
-        .precommits
-        .iter()
-        .min_by_key(|p| p.precommit.target_number)
-        .map(|p| p.precommit.target_hash)
-        .ok_or(bad("no precommits"))?;
+    let base = lowest_target(commit).ok_or(bad("no precommits"))?;
     let mut visited = HashSet::new();
     for precommit in &commit.precommits {
         let target = precommit.precommit.target_hash;
@@ -514,12 +530,7 @@ impl Environment {
         commit: Commit,
     ) -> Result<GrandpaJustification<Header>, GrandpaError> {
         let store = self.chain.store();
-        let base = commit
-            .precommits
-            .iter()
-            .min_by_key(|p| p.precommit.target_number)
-            .map(|p| p.precommit.target_hash)
-            .unwrap_or(commit.target_hash);
+        let base = lowest_target(&commit).unwrap_or(commit.target_hash);
         let base_number = *store.expect_header(base)?.number();
         let mut ancestries = Vec::new();
         let mut seen = HashSet::new();
@@ -865,9 +876,14 @@ fn restart_point(
     })
 }
 
-/// Whether `hash` is an imported block numbered `number`.
-fn have(chain: &Chain, hash: Hash, number: BlockNumber) -> bool {
-    matches!(chain.store().header(hash), Ok(Some(h)) if *h.number() == number)
+/// The first of `blocks` that is not imported with its number.
+fn first_missing(
+    chain: &Chain,
+    mut blocks: impl Iterator<Item = (Hash, BlockNumber)>,
+) -> Option<Hash> {
+    blocks
+        .find(|(hash, number)| !chain.has_block(*hash, *number))
+        .map(|(hash, _)| hash)
 }
 
 /// One voter's lifetime: until the authority set changes or it fails.
@@ -912,7 +928,7 @@ impl Session {
                         },
                     ));
                 }
-                if !have(chain, *target.0, target.1) {
+                if !chain.has_block(*target.0, target.1) {
                     drop(rounds);
                     self.fetch(peer, *target.0);
                     return Some((
@@ -935,13 +951,14 @@ impl Session {
                 }
             }
             GrandpaMessage::Commit { round, commit, .. } => {
-                let known = have(chain, commit.target_hash, commit.target_number)
-                    && commit
+                let blocks = std::iter::once((commit.target_hash, commit.target_number)).chain(
+                    commit
                         .precommits
                         .iter()
-                        .all(|p| have(chain, p.precommit.target_hash, p.precommit.target_number));
-                if !known {
-                    self.fetch(peer, commit.target_hash);
+                        .map(|p| (p.precommit.target_hash, p.precommit.target_number)),
+                );
+                if let Some(missing) = first_missing(chain, blocks) {
+                    self.fetch(peer, missing);
                     return Some((
                         peer,
                         GrandpaMessage::Commit {
@@ -1014,48 +1031,37 @@ impl Session {
     fn on_catch_up(&mut self, peer: PeerId, catch_up: CatchUp) {
         let set = &self.env.set;
         let chain = &self.env.chain;
-        let prevotes = catch_up
-            .prevotes
-            .iter()
-            .map(|v| (Message::Prevote(v.prevote.clone()), &v.signature, &v.id));
-        let precommits = catch_up
-            .precommits
-            .iter()
-            .map(|v| (Message::Precommit(v.precommit.clone()), &v.signature, &v.id));
         let round = catch_up.round_number;
+        let prevotes = catch_up.prevotes.iter().map(|v| {
+            let message = Message::Prevote(v.prevote.clone());
+            (message, &v.signature, &v.id)
+        });
         let valid = check_votes(prevotes, &set.voters, round, set.set_id) == Check::Valid
-            && check_votes(precommits, &set.voters, round, set.set_id) == Check::Valid;
+            && check_votes(
+                precommit_votes(&catch_up.precommits),
+                &set.voters,
+                round,
+                set.set_id,
+            ) == Check::Valid;
         if !valid {
             tracing::warn!(target: "mosaic::grandpa", %peer, "invalid catch-up");
             return;
         }
-        let known = have(chain, catch_up.base_hash, catch_up.base_number)
-            && catch_up
-                .prevotes
-                .iter()
-                .all(|v| have(chain, v.prevote.target_hash, v.prevote.target_number))
-            && catch_up
-                .precommits
-                .iter()
-                .all(|v| have(chain, v.precommit.target_hash, v.precommit.target_number));
-        if !known {
-            let missing = std::iter::once((catch_up.base_hash, catch_up.base_number))
-                .chain(
-                    catch_up
-                        .prevotes
-                        .iter()
-                        .map(|v| (v.prevote.target_hash, v.prevote.target_number)),
-                )
-                .chain(
-                    catch_up
-                        .precommits
-                        .iter()
-                        .map(|v| (v.precommit.target_hash, v.precommit.target_number)),
-                )
-                .find(|(hash, number)| !have(chain, *hash, *number));
-            if let Some((hash, _)) = missing {
-                self.fetch(peer, hash);
-            }
+        let blocks = std::iter::once((catch_up.base_hash, catch_up.base_number))
+            .chain(
+                catch_up
+                    .prevotes
+                    .iter()
+                    .map(|v| (v.prevote.target_hash, v.prevote.target_number)),
+            )
+            .chain(
+                catch_up
+                    .precommits
+                    .iter()
+                    .map(|v| (v.precommit.target_hash, v.precommit.target_number)),
+            );
+        if let Some(missing) = first_missing(chain, blocks) {
+            self.fetch(peer, missing);
             return;
         }
         let rounds = self.env.rounds();

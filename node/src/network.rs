@@ -379,7 +379,6 @@ pub async fn start(
         reserved,
         reserved_only: config.reserved_only,
         pending: HashMap::new(),
-        statuses: HashMap::new(),
         status_asked: HashMap::new(),
         sync: SyncState::Idle,
         backoff: HashMap::new(),
@@ -547,25 +546,14 @@ impl Server {
 
     /// Block `hash` and its ancestors, highest first, bounded in count and
     /// size.
-    fn ancestry(&self, mut hash: Hash, max: u32) -> Vec<SyncBlock> {
-        let mut blocks = Vec::new();
-        let mut size = 0;
-        while blocks.len() < max.min(SYNC_BATCH) as usize {
-            let Some(block) = self.sync_block(hash) else {
-                break;
-            };
-            size += block.encoded_size();
-            if size > protocol::MAX_RESPONSE - 1024 && !blocks.is_empty() {
-                break;
-            }
-            hash = *block.block.header.parent_hash();
-            let genesis = *block.block.header.number() == 0;
-            blocks.push(block);
-            if genesis {
-                break;
-            }
-        }
-        blocks
+    fn ancestry(&self, hash: Hash, max: u32) -> Vec<SyncBlock> {
+        let blocks = std::iter::successors(self.sync_block(hash), |child| {
+            let header = &child.block.header;
+            (*header.number() > 0)
+                .then(|| self.sync_block(*header.parent_hash()))
+                .flatten()
+        });
+        bounded(blocks, max)
     }
 
     /// A stored block with its justification.
@@ -597,25 +585,27 @@ impl Server {
     /// Our best chain from `from` up, bounded in count and size.
     fn blocks(&self, from: BlockNumber, max: u32) -> Vec<SyncBlock> {
         let store = self.chain.store();
-        let mut blocks = Vec::new();
-        let mut size = 0;
-        for number in from..from.saturating_add(max.min(SYNC_BATCH)) {
-            let Some(block) = store
-                .canonical_hash(number)
-                .ok()
-                .flatten()
-                .and_then(|hash| self.sync_block(hash))
-            else {
-                break;
-            };
-            size += block.encoded_size();
-            if size > protocol::MAX_RESPONSE - 1024 && !blocks.is_empty() {
-                break;
-            }
-            blocks.push(block);
-        }
-        blocks
+        let blocks = (from..=BlockNumber::MAX).map_while(|number| {
+            let hash = store.canonical_hash(number).ok()??;
+            self.sync_block(hash)
+        });
+        bounded(blocks, max)
     }
+}
+
+/// The first of `blocks`, at most `max` (and [`SYNC_BATCH`]) of them and, but
+/// for the first, within [`protocol::MAX_RESPONSE`].
+fn bounded(blocks: impl Iterator<Item = SyncBlock>, max: u32) -> Vec<SyncBlock> {
+    let mut size = 0;
+    let mut taken = Vec::new();
+    for block in blocks.take(max.min(SYNC_BATCH) as usize) {
+        size += block.encoded_size();
+        if size > protocol::MAX_RESPONSE - 1024 && !taken.is_empty() {
+            break;
+        }
+        taken.push(block);
+    }
+    taken
 }
 
 struct Worker {
@@ -635,7 +625,6 @@ struct Worker {
     reserved_only: bool,
     /// Outbound requests and what they asked.
     pending: HashMap<OutboundRequestId, Pending>,
-    statuses: HashMap<PeerId, Status>,
     status_asked: HashMap<PeerId, Instant>,
     sync: SyncState,
     /// Peers not to sync from until then: they failed or gave nothing.
@@ -707,8 +696,13 @@ impl Worker {
     }
 
     fn publish_reserved(&self) {
-        self.shared.write().expect("never poisoned; qed").reserved =
-            self.reserved.iter().map(|(peer, _)| *peer).collect();
+        self.shared().reserved = self.reserved.iter().map(|(peer, _)| *peer).collect();
+    }
+
+    /// What RPC sees: connected peers with their statuses, listen
+    /// addresses, reserved peers. Sync reads the statuses from here too.
+    fn shared(&self) -> std::sync::RwLockWriteGuard<'_, Shared> {
+        self.shared.write().expect("never poisoned; qed")
     }
 
     fn request(&mut self, peer: PeerId, request: Request, kind: Pending) {
@@ -752,11 +746,7 @@ impl Worker {
                 }
                 if num_established.get() == 1 {
                     tracing::debug!(target: "mosaic::network", %peer_id, "connected");
-                    self.shared
-                        .write()
-                        .expect("never poisoned; qed")
-                        .peers
-                        .insert(peer_id, None);
+                    self.shared().peers.insert(peer_id, None);
                     self.ask_status(peer_id);
                 }
             }
@@ -766,18 +756,13 @@ impl Worker {
                 ..
             } => {
                 tracing::debug!(target: "mosaic::network", %peer_id, "disconnected");
-                self.shared
-                    .write()
-                    .expect("never poisoned; qed")
-                    .peers
-                    .remove(&peer_id);
-                self.statuses.remove(&peer_id);
+                self.shared().peers.remove(&peer_id);
                 self.status_asked.remove(&peer_id);
                 self.backoff.remove(&peer_id);
                 self.reputation.remove(&peer_id);
             }
             SwarmEvent::NewListenAddr { address, .. } => {
-                let mut shared = self.shared.write().expect("never poisoned; qed");
+                let mut shared = self.shared();
                 if !shared.listen.contains(&address) {
                     shared.listen.push(address);
                 }
@@ -826,10 +811,9 @@ impl Worker {
                     // A commit's signatures do not cover its target: forward
                     // it only when its target is a block we have.
                     let forward = match &grandpa_message {
-                        GrandpaMessage::Commit { commit, .. } => matches!(
-                            self.chain.store().header(commit.target_hash),
-                            Ok(Some(h)) if *h.number() == commit.target_number
-                        ),
+                        GrandpaMessage::Commit { commit, .. } => self
+                            .chain
+                            .has_block(commit.target_hash, commit.target_number),
                         GrandpaMessage::Vote { .. } => true,
                     };
                     let acceptance = if forward {
@@ -855,7 +839,7 @@ impl Worker {
     /// A gossiped block tells us its sender's best block is at least that
     /// high.
     fn note_best(&mut self, peer: PeerId, block: &Block) {
-        if let Some(status) = self.statuses.get_mut(&peer) {
+        if let Some(Some(status)) = self.shared().peers.get_mut(&peer) {
             if *block.header.number() > status.best_number {
                 status.best_number = *block.header.number();
                 status.best_hash = block.header.hash();
@@ -928,14 +912,7 @@ impl Worker {
                     let _ = self.swarm.disconnect_peer_id(peer);
                     return;
                 }
-                self.statuses.insert(peer, status);
-                if let Some(entry) = self
-                    .shared
-                    .write()
-                    .expect("never poisoned; qed")
-                    .peers
-                    .get_mut(&peer)
-                {
+                if let Some(entry) = self.shared().peers.get_mut(&peer) {
                     *entry = Some(status);
                 }
                 self.maybe_sync();
@@ -1053,13 +1030,15 @@ impl Worker {
         let best = self.chain.info().best_number;
         let now = Instant::now();
         let ahead = self
-            .statuses
+            .shared()
+            .peers
             .iter()
-            .filter(|(peer, s)| {
-                s.best_number > best && self.backoff.get(peer).is_none_or(|until| *until <= now)
+            .filter_map(|(peer, status)| Some((*peer, status.as_ref()?.best_number)))
+            .filter(|(peer, number)| {
+                *number > best && self.backoff.get(peer).is_none_or(|until| *until <= now)
             })
-            .max_by_key(|(_, s)| s.best_number)
-            .map(|(peer, _)| *peer);
+            .max_by_key(|(_, number)| *number)
+            .map(|(peer, _)| peer);
         if let Some(peer) = ahead {
             self.request_blocks(peer, best + 1, false);
         }
