@@ -1,7 +1,9 @@
 //! Measures every Mosaic pallet call (a benchmark binary, not a test): runs
 //! each `frame-benchmarking` benchmark natively on the benchmarking state,
 //! sweeping each component over its range (the others at their maximum),
-//! and prints the least-squares fit of time, reads and writes.
+//! and prints the least-squares fit of time, reads and writes, and the
+//! medians at both ends of each sweep. The weights in `pallets/*/src/
+//! weights.rs` bound both.
 //!
 //! `cargo run --release -p mosaic-runtime --features runtime-benchmarks --example benchmark -- [steps] [repeats]`
 
@@ -63,6 +65,26 @@ fn fit(results: &Vec<BenchmarkResult>, selector: BenchmarkSelector) -> String {
     }
 }
 
+/// Median time (ns), reads and writes of the results with `component` at
+/// `value`.
+fn median_at(results: &[BenchmarkResult], component: usize, value: u32) -> String {
+    let at: Vec<_> = results
+        .iter()
+        .filter(|r| r.components[component].1 == value)
+        .collect();
+    let median = |f: fn(&BenchmarkResult) -> u128| {
+        let mut values: Vec<u128> = at.iter().map(|r| f(r)).collect();
+        values.sort_unstable();
+        values[values.len() / 2]
+    };
+    format!(
+        "{} ns | {} | {}",
+        median(|r| r.extrinsic_time),
+        median(|r| r.reads.into()),
+        median(|r| r.writes.into()),
+    )
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let steps: u32 = args.next().map_or(10, |s| s.parse().expect("steps"));
@@ -92,13 +114,22 @@ fn main() {
             if highest.is_empty() {
                 results.extend(run(&state, list, &benchmark.name, Vec::new(), repeats));
             }
-            for (i, (_, low, high)) in benchmark.components.iter().enumerate() {
+            let mut ends = Vec::new();
+            for (i, (name, low, high)) in benchmark.components.iter().enumerate() {
+                let mut sweep = Vec::new();
                 for step in 0..steps.max(2) {
                     let value = low + (high - low) * step / (steps.max(2) - 1);
                     let mut components = highest.clone();
                     components[i].1 = value;
-                    results.extend(run(&state, list, &benchmark.name, components, repeats));
+                    sweep.extend(run(&state, list, &benchmark.name, components, repeats));
                 }
+                for value in [low, high] {
+                    ends.push(format!(
+                        "  {name:?} = {value}: {}",
+                        median_at(&sweep, i, *value)
+                    ));
+                }
+                results.extend(sweep);
             }
             println!(
                 "{}::{}: {} ps | {} | {}",
@@ -108,6 +139,9 @@ fn main() {
                 fit(&results, BenchmarkSelector::Reads),
                 fit(&results, BenchmarkSelector::Writes),
             );
+            for end in ends {
+                println!("{end}");
+            }
         }
     }
 }

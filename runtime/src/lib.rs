@@ -294,9 +294,11 @@ impl pallet_mosaic_market::Config for Runtime {
     // A year of five-minute periods.
     type MaxPeriods = ConstU32<105_120>;
     type ConfirmWindow = ConfirmWindow;
-    type MaxShardsPerOrder = ConstU32<4_096>;
+    type MaxShardsPerOrder = ConstU32<1_024>;
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<16>;
+    // One order of the most shards, or many smaller ones.
+    type MaxEndingShardsPerBlock = ConstU32<1_024>;
     type MaxRepairQueue = ConstU32<64>;
     type RepairsPerBlock = ConstU32<16>;
     type DepositBase = OrderDepositBase;

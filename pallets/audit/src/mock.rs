@@ -2,13 +2,11 @@
 //! with real Merkle roots, and blocks carrying real VRF signatures.
 
 use crate as pallet_mosaic_audit;
-use parity_scale_codec::Encode;
 use polkadot_sdk::frame_support::traits::{ConstU32, Hooks};
 use polkadot_sdk::frame_support::{derive_impl, parameter_types};
-use polkadot_sdk::sp_consensus_aura::AURA_ENGINE_ID;
-use polkadot_sdk::sp_core::crypto::{Pair as _, VrfSecret};
+use polkadot_sdk::sp_core::crypto::Pair as _;
 use polkadot_sdk::sp_core::sr25519;
-use polkadot_sdk::sp_runtime::{BuildStorage, Digest, DigestItem, Perbill};
+use polkadot_sdk::sp_runtime::{BuildStorage, Digest, Perbill};
 use polkadot_sdk::{frame_support, frame_system, pallet_balances, sp_io};
 
 type Block = frame_system::mocking::MockBlock<Test>;
@@ -80,6 +78,7 @@ impl pallet_mosaic_market::Config for Test {
     type MaxShardsPerOrder = ConstU32<64>;
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<4>;
+    type MaxEndingShardsPerBlock = ConstU32<64>;
     type MaxRepairQueue = ConstU32<4>;
     type RepairsPerBlock = ConstU32<8>;
     type DepositBase = DepositBase;
@@ -105,19 +104,9 @@ pub fn validator() -> sr25519::Pair {
     sr25519::Pair::from_string("//Alice", None).expect("a dev seed")
 }
 
-/// The digest of block `n` (slot `n`): Aura's slot and the VRF signature of
-/// `signer` over the current accumulator, or none.
+/// The digest of block `n` (slot `n`), signed by `signer` if given.
 pub fn digest(n: u64, signer: Option<&sr25519::Pair>) -> Digest {
-    let mut logs = vec![DigestItem::PreRuntime(AURA_ENGINE_ID, n.encode())];
-    if let Some(signer) = signer {
-        let transcript = crate::vrf_transcript(&crate::Randomness::<Test>::get(), n);
-        let signature = signer.vrf_sign(&transcript.into_sign_data());
-        logs.push(DigestItem::PreRuntime(
-            crate::VRF_ENGINE_ID,
-            signature.encode(),
-        ));
-    }
-    Digest { logs }
+    crate::slot_digest::<Test>(n, signer)
 }
 
 /// Runs blocks up to `n`, each signed by the validator.

@@ -27,8 +27,12 @@
 //! another shard of the same segment), who rebuild them from `k` survivors and
 //! `confirm`. The order stays live meanwhile.
 //!
-//! Every storage item is bounded: shards per order (`MaxShardsPerOrder`),
-//! deadlines per block, the repair queue, the CID length.
+//! **Bounds.** Every storage item is bounded: shards per order
+//! (`MaxShardsPerOrder`), deadlines per block, the repair queue, the CID
+//! length. Every block's hook is bounded too: the orders ending in one block
+//! hold at most `MaxEndingShardsPerBlock` shards together (an order whose
+//! deadline block is full is queued at the next one with room), and a repair
+//! pass moves at most `RepairsPerBlock` shards.
 
 pub use pallet::*;
 
@@ -60,6 +64,11 @@ pub type PeriodIndex = u32;
 pub trait ProofLedger<AccountId> {
     /// How many periods in `from..to` `who` passed its audit in.
     fn proven_periods(who: &AccountId, from: PeriodIndex, to: PeriodIndex) -> u32;
+
+    /// Records `who` as proven in every period of `from..to`, for the
+    /// market's benchmarks.
+    #[cfg(feature = "runtime-benchmarks")]
+    fn prove_for_benchmark(who: &AccountId, from: PeriodIndex, to: PeriodIndex);
 }
 
 /// Where an order stands.
@@ -173,6 +182,11 @@ pub trait ShardIndex<AccountId> {
     fn shard_count(who: &AccountId) -> u32;
     /// The `slot`-th shard of `who`, if any.
     fn shard_at(who: &AccountId, slot: u32) -> Option<ShardRef>;
+
+    /// Gives every registered provider a shard of a pending order, for the
+    /// audit pallet's benchmarks.
+    #[cfg(feature = "runtime-benchmarks")]
+    fn spread_for_benchmark();
 }
 
 #[frame_support::pallet]
@@ -258,6 +272,11 @@ pub mod pallet {
         /// Orders whose deadline or expiry may fall in one block.
         #[pallet::constant]
         type MaxDeadlinesPerBlock: Get<u32>;
+
+        /// Shards of all the orders ending in one block together: the block
+        /// hook's work is bounded by it. At least `MaxShardsPerOrder`.
+        #[pallet::constant]
+        type MaxEndingShardsPerBlock: Get<u32>;
 
         /// Providers waiting for their shards to be moved.
         #[pallet::constant]
@@ -393,6 +412,9 @@ pub mod pallet {
         TooManyDeadlines,
         /// An amount overflowed; the order is far too large or too long.
         Overflow,
+        /// The `shards` given is below the order's shard count (see
+        /// `MosaicApi::order`); the call is weighed by it.
+        WitnessTooLow,
     }
 
     /// The next order id.
@@ -418,13 +440,14 @@ pub mod pallet {
     pub type ProviderShardCount<T: Config> =
         StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
-    /// Orders with a deadline (pending) or an expiry (live) at a block.
+    /// Orders with a deadline (pending) or an expiry (live) at a block,
+    /// each with its shard count.
     #[pallet::storage]
     pub type Deadlines<T: Config> = StorageMap<
         _,
         Twox64Concat,
         BlockNumberFor<T>,
-        BoundedVec<OrderId, T::MaxDeadlinesPerBlock>,
+        BoundedVec<(OrderId, u32), T::MaxDeadlinesPerBlock>,
         ValueQuery,
     >;
 
@@ -437,12 +460,12 @@ pub mod pallet {
     #[pallet::hooks]
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
         fn on_initialize(now: BlockNumberFor<T>) -> Weight {
-            let ended = Deadlines::<T>::take(now);
-            for order in &ended {
-                Self::end_due(*order);
+            let mut weight = Weight::zero();
+            for (order, _) in Deadlines::<T>::take(now) {
+                weight.saturating_accrue(T::WeightInfo::end(Self::end_due(order)));
             }
             let repaired = Self::repair(T::RepairsPerBlock::get());
-            T::WeightInfo::on_initialize(ended.len() as u32, repaired)
+            weight.saturating_add(T::WeightInfo::repair(repaired))
         }
 
         fn integrity_test() {
@@ -458,6 +481,10 @@ pub mod pallet {
             assert!(
                 T::MaxShardsPerOrder::get() > 0,
                 "MaxShardsPerOrder must be positive"
+            );
+            assert!(
+                T::MaxEndingShardsPerBlock::get() >= T::MaxShardsPerOrder::get(),
+                "MaxEndingShardsPerBlock below MaxShardsPerOrder: the largest orders could never end"
             );
         }
 
@@ -518,7 +545,7 @@ pub mod pallet {
             T::Currency::hold(&HoldReason::Deposit.into(), &owner, deposit)?;
             let deadline =
                 frame_system::Pallet::<T>::block_number().saturating_add(T::ConfirmWindow::get());
-            let due = Self::schedule(deadline, id)?;
+            let due = Self::schedule(deadline, id, shard_count)?;
             Orders::<T>::insert(
                 id,
                 Order {
@@ -569,7 +596,8 @@ pub mod pallet {
                     Self::unschedule(record.due, order);
                     let start = Self::current_period().saturating_add(1);
                     let end = start.saturating_add(record.periods);
-                    record.due = Self::schedule(Self::period_start(end), order)?;
+                    record.due =
+                        Self::schedule(Self::period_start(end), order, record.shard_count)?;
                     record.state = OrderState::Live { start, end };
                     Self::deposit_event(Event::Live { order, start, end });
                 }
@@ -580,11 +608,20 @@ pub mod pallet {
         }
 
         /// Buys `periods` more periods of a live order at the recorded prices.
+        ///
+        /// `shards`, at least the order's shard count, weighs this call and
+        /// the two below, which visit every shard; the fee is for the
+        /// actual count.
         #[pallet::call_index(2)]
-        #[pallet::weight(T::WeightInfo::extend(T::MaxShardsPerOrder::get()))]
-        pub fn extend(origin: OriginFor<T>, order: OrderId, periods: u32) -> DispatchResult {
+        #[pallet::weight(T::WeightInfo::extend(*shards))]
+        pub fn extend(
+            origin: OriginFor<T>,
+            order: OrderId,
+            periods: u32,
+            shards: u32,
+        ) -> DispatchResultWithPostInfo {
             let owner = ensure_signed(origin)?;
-            let mut record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
+            let mut record = Self::witnessed(order, shards)?;
             ensure!(record.owner == owner, Error::<T>::NotOwner);
             let OrderState::Live { start, end } = record.state else {
                 return Err(Error::<T>::NotLive.into());
@@ -603,41 +640,51 @@ pub mod pallet {
             T::Currency::hold(&HoldReason::Escrow.into(), &owner, extra)?;
             let new_end = end.saturating_add(periods);
             Self::unschedule(record.due, order);
-            record.due = Self::schedule(Self::period_start(new_end), order)?;
+            record.due = Self::schedule(Self::period_start(new_end), order, record.shard_count)?;
             record.periods = total;
             record.escrow = record.escrow.saturating_add(extra);
             record.state = OrderState::Live {
                 start,
                 end: new_end,
             };
+            let shards = record.shard_count;
             Orders::<T>::insert(order, record);
             Self::deposit_event(Event::Extended {
                 order,
                 end: new_end,
                 escrow: extra,
             });
-            Ok(())
+            Ok(Some(T::WeightInfo::extend(shards)).into())
         }
 
         /// Ends an order: providers are paid for proven periods so far, the
         /// rest of the escrow and the deposit go back to the owner.
         #[pallet::call_index(3)]
-        #[pallet::weight(T::WeightInfo::delete(T::MaxShardsPerOrder::get()))]
-        pub fn delete(origin: OriginFor<T>, order: OrderId) -> DispatchResult {
+        #[pallet::weight(T::WeightInfo::delete(*shards))]
+        pub fn delete(
+            origin: OriginFor<T>,
+            order: OrderId,
+            shards: u32,
+        ) -> DispatchResultWithPostInfo {
             let owner = ensure_signed(origin)?;
-            let record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
+            let record = Self::witnessed(order, shards)?;
             ensure!(record.owner == owner, Error::<T>::NotOwner);
             Self::unschedule(record.due, order);
+            let shards = record.shard_count;
             Self::end(order, record, EndReason::Deleted);
-            Ok(())
+            Ok(Some(T::WeightInfo::delete(shards)).into())
         }
 
         /// A provider collects what it earned for proven periods of an order.
         #[pallet::call_index(4)]
-        #[pallet::weight(T::WeightInfo::claim(T::MaxShardsPerOrder::get()))]
-        pub fn claim(origin: OriginFor<T>, order: OrderId) -> DispatchResult {
+        #[pallet::weight(T::WeightInfo::claim(*shards))]
+        pub fn claim(
+            origin: OriginFor<T>,
+            order: OrderId,
+            shards: u32,
+        ) -> DispatchResultWithPostInfo {
             let provider = ensure_signed(origin)?;
-            let mut record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
+            let mut record = Self::witnessed(order, shards)?;
             let upto = Self::current_period();
             let mut any = false;
             for number in 0..record.shard_count {
@@ -650,8 +697,9 @@ pub mod pallet {
                 }
             }
             ensure!(any, Error::<T>::NotAssigned);
+            let shards = record.shard_count;
             Orders::<T>::insert(order, record);
-            Ok(())
+            Ok(Some(T::WeightInfo::claim(shards)).into())
         }
     }
 
@@ -789,15 +837,26 @@ pub mod pallet {
             }
         }
 
-        /// Queues `order` at the first block from `at` with room, trying a
-        /// few; returns that block.
+        /// Queues `order` of `shards` shards at the first block from `at`
+        /// with room for one more order and its shards, trying a few;
+        /// returns that block.
         fn schedule(
             at: BlockNumberFor<T>,
             order: OrderId,
+            shards: u32,
         ) -> Result<BlockNumberFor<T>, DispatchError> {
             let mut block = at;
             for _ in 0..SCHEDULE_TRIES {
-                if Deadlines::<T>::try_mutate(block, |orders| orders.try_push(order)).is_ok() {
+                let queued = Deadlines::<T>::try_mutate(block, |due| {
+                    let ending = due
+                        .iter()
+                        .fold(shards, |sum, (_, n)| sum.saturating_add(*n));
+                    if ending > T::MaxEndingShardsPerBlock::get() {
+                        return Err(());
+                    }
+                    due.try_push((order, shards)).map_err(|_| ())
+                });
+                if queued.is_ok() {
                     return Ok(block);
                 }
                 block = block.saturating_add(1u32.into());
@@ -806,7 +865,7 @@ pub mod pallet {
         }
 
         fn unschedule(at: BlockNumberFor<T>, order: OrderId) {
-            Deadlines::<T>::mutate(at, |orders| orders.retain(|o| *o != order));
+            Deadlines::<T>::mutate(at, |due| due.retain(|(o, _)| *o != order));
         }
 
         /// Pays `shard`'s provider for its proven periods before `upto`.
@@ -853,15 +912,26 @@ pub mod pallet {
             }
         }
 
-        /// Ends a pending order at its deadline or a live one at its expiry.
-        fn end_due(order: OrderId) {
-            if let Some(record) = Orders::<T>::get(order) {
-                let reason = match record.state {
-                    OrderState::Pending { .. } => EndReason::Unconfirmed,
-                    OrderState::Live { .. } => EndReason::Expired,
-                };
-                Self::end(order, record, reason);
-            }
+        /// The order, if `shards` covers its shard count.
+        fn witnessed(order: OrderId, shards: u32) -> Result<OrderOf<T>, Error<T>> {
+            let record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
+            ensure!(shards >= record.shard_count, Error::<T>::WitnessTooLow);
+            Ok(record)
+        }
+
+        /// Ends a pending order at its deadline or a live one at its expiry;
+        /// returns its shard count (0 if it is already gone).
+        fn end_due(order: OrderId) -> u32 {
+            let Some(record) = Orders::<T>::get(order) else {
+                return 0;
+            };
+            let reason = match record.state {
+                OrderState::Pending { .. } => EndReason::Unconfirmed,
+                OrderState::Live { .. } => EndReason::Expired,
+            };
+            let shards = record.shard_count;
+            Self::end(order, record, reason);
+            shards
         }
 
         /// Settles every shard, refunds the rest and removes the order.
@@ -896,7 +966,7 @@ pub mod pallet {
         /// Moves up to `budget` shards of leaving providers; returns how many
         /// shards were looked at. Each queue entry keeps a cursor: slots below
         /// it hold shards no provider could take, which stay until they expire.
-        fn repair(budget: u32) -> u32 {
+        pub(crate) fn repair(budget: u32) -> u32 {
             let mut done = 0;
             let mut queue = RepairQueue::<T>::get();
             while done < budget {
@@ -1049,6 +1119,11 @@ pub mod pallet {
                 size: shard.size,
                 auditable: live && shard.confirmed,
             })
+        }
+
+        #[cfg(feature = "runtime-benchmarks")]
+        fn spread_for_benchmark() {
+            crate::benchmarking::spread::<T>();
         }
     }
 }

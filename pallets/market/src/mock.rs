@@ -74,6 +74,14 @@ impl ProofLedger<AccountId> for Ledger {
     fn proven_periods(who: &AccountId, from: PeriodIndex, to: PeriodIndex) -> u32 {
         PROVEN.with(|p| p.borrow().range((*who, from)..(*who, to)).count() as u32)
     }
+
+    #[cfg(feature = "runtime-benchmarks")]
+    fn prove_for_benchmark(who: &AccountId, from: PeriodIndex, to: PeriodIndex) {
+        PROVEN.with(|p| {
+            p.borrow_mut()
+                .extend((from..to).map(|period| (*who, period)))
+        });
+    }
 }
 
 parameter_types! {
@@ -95,6 +103,7 @@ impl pallet_mosaic_market::Config for Test {
     type MaxShardsPerOrder = ConstU32<64>;
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<2>;
+    type MaxEndingShardsPerBlock = ConstU32<64>;
     type MaxRepairQueue = ConstU32<4>;
     type RepairsPerBlock = ConstU32<3>;
     type DepositBase = DepositBase;

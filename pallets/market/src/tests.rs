@@ -216,7 +216,10 @@ fn confirmations_make_an_order_live() {
             })
         );
         assert!(Deadlines::<Test>::get(1 + CONFIRM_WINDOW).is_empty());
-        assert_eq!(Deadlines::<Test>::get(4 * PERIOD).to_vec(), vec![order]);
+        assert_eq!(
+            Deadlines::<Test>::get(4 * PERIOD).to_vec(),
+            vec![(order, 6)]
+        );
     });
 }
 
@@ -270,7 +273,7 @@ fn proven_periods_are_paid_and_add_up_to_the_price() {
         // Claims along the way pay what is due so far.
         run_to(2 * PERIOD);
         for who in 10..13 {
-            assert_ok!(Market::claim(RuntimeOrigin::signed(who), order));
+            assert_ok!(Market::claim(RuntimeOrigin::signed(who), order, 6));
         }
         assert_eq!(escrow_held(1), 2 * per_period());
         run_to(4 * PERIOD);
@@ -324,16 +327,16 @@ fn deletion_refunds_exactly_the_unspent_part() {
         }
         run_to(3 * PERIOD + 4);
         assert_noop!(
-            Market::delete(RuntimeOrigin::signed(2), order),
+            Market::delete(RuntimeOrigin::signed(2), order, 6),
             Error::<Test>::NotOwner
         );
-        assert_ok!(Market::delete(RuntimeOrigin::signed(1), order));
+        assert_ok!(Market::delete(RuntimeOrigin::signed(1), order, 6));
         // Periods 1 and 2 were proven and paid; 3..6 come back.
         assert_eq!(Balances::balance(&1), ENDOWMENT - 2 * per_period());
         assert_eq!((escrow_held(1), deposit_held(1)), (0, 0));
         assert!(Deadlines::<Test>::get(6 * PERIOD).is_empty());
         assert_noop!(
-            Market::delete(RuntimeOrigin::signed(1), order),
+            Market::delete(RuntimeOrigin::signed(1), order, 6),
             Error::<Test>::UnknownOrder
         );
     });
@@ -345,20 +348,20 @@ fn extension_buys_more_periods_at_the_recorded_prices() {
         providers(3, 1);
         let order = store(1, 2);
         assert_noop!(
-            Market::extend(RuntimeOrigin::signed(1), order, 1),
+            Market::extend(RuntimeOrigin::signed(1), order, 1, 6),
             Error::<Test>::NotLive
         );
         confirm_all(order);
         assert_noop!(
-            Market::extend(RuntimeOrigin::signed(2), order, 1),
+            Market::extend(RuntimeOrigin::signed(2), order, 1, 6),
             Error::<Test>::NotOwner
         );
         assert_noop!(
-            Market::extend(RuntimeOrigin::signed(1), order, 99),
+            Market::extend(RuntimeOrigin::signed(1), order, 99, 6),
             Error::<Test>::InvalidPeriods
         );
         assert_noop!(
-            Market::extend(RuntimeOrigin::signed(1), order, 0),
+            Market::extend(RuntimeOrigin::signed(1), order, 0, 6),
             Error::<Test>::InvalidPeriods
         );
         // A provider raising its price does not change the deal.
@@ -370,14 +373,70 @@ fn extension_buys_more_periods_at_the_recorded_prices() {
             BoundedVec::truncate_from(b"peer".to_vec()),
             BoundedVec::truncate_from(vec![BoundedVec::truncate_from(b"/ip4/127.0.0.1".to_vec())]),
         ));
-        assert_ok!(Market::extend(RuntimeOrigin::signed(1), order, 3));
+        assert_ok!(Market::extend(RuntimeOrigin::signed(1), order, 3, 6));
         assert_eq!(escrow_held(1), 5 * per_period());
         assert_eq!(
             Orders::<Test>::get(order).unwrap().state,
             OrderState::Live { start: 1, end: 6 }
         );
-        assert_eq!(Deadlines::<Test>::get(6 * PERIOD).to_vec(), vec![order]);
+        assert_eq!(
+            Deadlines::<Test>::get(6 * PERIOD).to_vec(),
+            vec![(order, 6)]
+        );
         assert!(Deadlines::<Test>::get(3 * PERIOD).is_empty());
+    });
+}
+
+#[test]
+fn calls_over_an_order_are_weighed_by_the_witness_and_charged_for_its_shards() {
+    use crate::weights::WeightInfo;
+    use polkadot_sdk::frame_support::dispatch::GetDispatchInfo;
+    ExtBuilder.run(|| {
+        providers(3, 1);
+        let order = store(1, 5);
+        confirm_all(order);
+        run_to(2 * PERIOD);
+        // A witness below the order's 6 shards is refused before any work.
+        assert_noop!(
+            Market::extend(RuntimeOrigin::signed(1), order, 1, 5),
+            Error::<Test>::WitnessTooLow
+        );
+        assert_noop!(
+            Market::claim(RuntimeOrigin::signed(10), order, 5),
+            Error::<Test>::WitnessTooLow
+        );
+        assert_noop!(
+            Market::delete(RuntimeOrigin::signed(1), order, 5),
+            Error::<Test>::WitnessTooLow
+        );
+        // One above it is weighed as given, and refunded down to 6 shards.
+        let declared = |call: crate::Call<Test>| call.get_dispatch_info().call_weight;
+        let (periods, shards) = (1, 64);
+        let calls = [
+            (
+                Market::extend(RuntimeOrigin::signed(1), order, periods, shards),
+                declared(crate::Call::extend {
+                    order,
+                    periods,
+                    shards,
+                }),
+                <() as WeightInfo>::extend(6),
+            ),
+            (
+                Market::claim(RuntimeOrigin::signed(10), order, shards),
+                declared(crate::Call::claim { order, shards }),
+                <() as WeightInfo>::claim(6),
+            ),
+            (
+                Market::delete(RuntimeOrigin::signed(1), order, shards),
+                declared(crate::Call::delete { order, shards }),
+                <() as WeightInfo>::delete(6),
+            ),
+        ];
+        for (result, declared, actual) in calls {
+            assert_eq!(result.unwrap().actual_weight, Some(actual));
+            assert!(actual.all_lt(declared), "{actual:?} is below {declared:?}");
+        }
     });
 }
 
@@ -387,11 +446,11 @@ fn claims_need_an_assigned_shard() {
         providers(3, 1);
         let order = store(1, 2);
         assert_noop!(
-            Market::claim(RuntimeOrigin::signed(13), order),
+            Market::claim(RuntimeOrigin::signed(13), order, 6),
             Error::<Test>::NotAssigned
         );
         assert_noop!(
-            Market::claim(RuntimeOrigin::signed(10), 7),
+            Market::claim(RuntimeOrigin::signed(10), 7, 6),
             Error::<Test>::UnknownOrder
         );
     });
@@ -466,6 +525,30 @@ fn shards_nobody_can_take_stay_and_are_reported() {
         assert_eq!(failed, stuck);
         assert!(RepairQueue::<Test>::get().is_empty());
         assert!(Market::shard_at(&10, 0).unwrap().auditable);
+    });
+}
+
+#[test]
+fn orders_ending_in_one_block_are_bounded_in_shards() {
+    ExtBuilder.run(|| {
+        providers(3, 1);
+        // 21 segments, 63 shards of the 64 that may end in one block.
+        assert_ok!(Market::store(
+            RuntimeOrigin::signed(1),
+            cid(),
+            21 * 256 * 1024,
+            coding(),
+            roots(63),
+            3,
+            1,
+        ));
+        let small = store(1, 3);
+        let deadline = 1 + CONFIRM_WINDOW;
+        assert_eq!(Deadlines::<Test>::get(deadline).to_vec(), vec![(0, 63)]);
+        assert_eq!(
+            Deadlines::<Test>::get(deadline + 1).to_vec(),
+            vec![(small, 6)]
+        );
     });
 }
 

@@ -121,6 +121,11 @@ pub trait ProviderRegistry<AccountId> {
     /// most `max_price`, in no particular order; at most `MaxProviders`.
     fn offers(min_free: u64, max_price: Self::Balance) -> Vec<Offer<AccountId, Self::Balance>>;
 
+    /// The most providers the registry holds: `offers` reads every record,
+    /// so other pallets' benchmarks register this many.
+    #[cfg(feature = "runtime-benchmarks")]
+    fn max_providers() -> u32;
+
     /// Books `bytes` of `who`'s capacity for newly assigned shards.
     fn reserve(who: &AccountId, bytes: u64) -> sp_runtime::DispatchResult;
 
@@ -534,6 +539,11 @@ pub mod pallet {
                     price: p.price,
                 })
                 .collect()
+        }
+
+        #[cfg(feature = "runtime-benchmarks")]
+        fn max_providers() -> u32 {
+            T::MaxProviders::get()
         }
 
         fn reserve(who: &T::AccountId, bytes: u64) -> DispatchResult {
