@@ -460,7 +460,8 @@ pub mod pallet {
     #[pallet::hooks]
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
         fn on_initialize(now: BlockNumberFor<T>) -> Weight {
-            let mut weight = Weight::zero();
+            // The block's deadline list, read and removed.
+            let mut weight = T::DbWeight::get().reads_writes(1, 1);
             for (order, _) in Deadlines::<T>::take(now) {
                 weight.saturating_accrue(T::WeightInfo::end(Self::end_due(order)));
             }
