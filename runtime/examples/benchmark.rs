@@ -17,10 +17,11 @@ use polkadot_sdk::frame_benchmarking::{
 use polkadot_sdk::frame_support::traits::StorageInfo;
 
 /// The pallets measured (balances is polkadot-sdk's, with its own weights).
-const PALLETS: [&str; 3] = [
+const PALLETS: [&str; 4] = [
     "pallet_mosaic_providers",
     "pallet_mosaic_market",
     "pallet_mosaic_audit",
+    "validators",
 ];
 
 fn run(

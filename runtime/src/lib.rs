@@ -25,6 +25,7 @@ mod benches {
         [pallet_mosaic_providers, crate::Providers]
         [pallet_mosaic_market, crate::Market]
         [pallet_mosaic_audit, crate::Audit]
+        [validators, crate::Validators]
     );
 }
 

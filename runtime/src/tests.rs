@@ -379,6 +379,7 @@ fn the_benchmark_api_lists_every_mosaic_pallet() {
         "pallet_mosaic_providers",
         "pallet_mosaic_market",
         "pallet_mosaic_audit",
+        "validators",
     ] {
         assert!(
             pallets.iter().any(|p| p == pallet),
@@ -387,20 +388,24 @@ fn the_benchmark_api_lists_every_mosaic_pallet() {
     }
 }
 
-/// A benchmark run natively on the benchmarking state: its storage
-/// accesses are counted, it takes time, and the state is back at genesis
-/// after it.
+/// Runs `benchmark` of `pallet` with `components` natively on a fresh
+/// benchmarking state with its checks on, and returns its results after
+/// checking that the run left the state at genesis.
 #[cfg(feature = "runtime-benchmarks")]
-#[test]
-fn a_benchmark_runs_natively_with_counted_reads_and_writes() {
+fn run_benchmark(
+    pallet: &str,
+    instance: &str,
+    benchmark: &str,
+    components: &[(polkadot_sdk::frame_benchmarking::BenchmarkParameter, u32)],
+) -> Vec<polkadot_sdk::frame_benchmarking::BenchmarkResult> {
     use polkadot_sdk::frame_benchmarking::{BenchmarkBatch, BenchmarkConfig};
     let state = crate::bench_state::BenchState::new(genesis_through_api(genesis::DEV));
     let genesis_root = state.root();
     let config = BenchmarkConfig {
-        pallet: b"pallet_mosaic_providers".to_vec(),
-        instance: b"crate::Providers".to_vec(),
-        benchmark: b"register".to_vec(),
-        selected_components: Vec::new(),
+        pallet: pallet.as_bytes().to_vec(),
+        instance: instance.as_bytes().to_vec(),
+        benchmark: benchmark.as_bytes().to_vec(),
+        selected_components: components.to_vec(),
         verify: true,
         internal_repeats: 3,
     };
@@ -413,17 +418,51 @@ fn a_benchmark_runs_natively_with_counted_reads_and_writes() {
         )
         .unwrap(),
     );
-    let batches = batches.unwrap();
-    let results = &batches[0].results;
+    assert_eq!(state.root(), genesis_root, "the run did not wipe its state");
+    let results = batches.unwrap().remove(0).results;
     assert!(!results.is_empty());
-    for result in results {
+    results
+}
+
+/// A benchmark run natively on the benchmarking state: its storage
+/// accesses are counted, it takes time, and the state is back at genesis
+/// after it.
+#[cfg(feature = "runtime-benchmarks")]
+#[test]
+fn a_benchmark_runs_natively_with_counted_reads_and_writes() {
+    for result in run_benchmark(
+        "pallet_mosaic_providers",
+        "crate::Providers",
+        "register",
+        &[],
+    ) {
         // Registering reads the provider's account and the provider map,
         // reserves stake and stores the provider.
         assert!(result.reads >= 2, "{result:?}");
         assert!(result.writes >= 2, "{result:?}");
         assert!(result.extrinsic_time > 0, "{result:?}");
     }
-    assert_eq!(state.root(), genesis_root, "the run did not wipe its state");
+}
+
+/// The runtime's own pallet is benchmarked like the others: a new set of
+/// one or of the most validators writes the Aura, VRF and pending GRANDPA
+/// sets (the benchmark checks them).
+#[cfg(feature = "runtime-benchmarks")]
+#[test]
+fn the_validator_set_change_is_benchmarked() {
+    use polkadot_sdk::frame_benchmarking::BenchmarkParameter::v;
+    for count in [1, 32] {
+        let results = run_benchmark(
+            "validators",
+            "crate::Validators",
+            "set_validators",
+            &[(v, count)],
+        );
+        for result in results {
+            assert!(result.writes >= 3, "{result:?}");
+            assert!(result.extrinsic_time > 0, "{result:?}");
+        }
+    }
 }
 
 mod bad_input {

@@ -9,6 +9,19 @@
 
 pub use pallet::*;
 
+use polkadot_sdk::frame_support::weights::Weight;
+
+/// Weight of `set_validators` with `v` validators, measured like the Mosaic
+/// pallets' weights (see `pallets/market/src/weights.rs`) by the benchmark
+/// below.
+pub fn set_validators_weight(v: u32) -> Weight {
+    let v = u64::from(v);
+    pallet_mosaic_providers::weights::measured(WEIGHT_BASE + WEIGHT_PER_VALIDATOR * v, 4, 7)
+}
+
+const WEIGHT_BASE: u64 = 10_000_000;
+const WEIGHT_PER_VALIDATOR: u64 = 1_000_000;
+
 #[polkadot_sdk::frame_support::pallet]
 pub mod pallet {
     use parity_scale_codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
@@ -70,7 +83,7 @@ pub mod pallet {
     impl<T: Config> Pallet<T> {
         /// Replaces the validator set (root only).
         #[pallet::call_index(0)]
-        #[pallet::weight(T::DbWeight::get().reads_writes(4, 6).saturating_add(Weight::from_parts(10_000_000, 2_000)))]
+        #[pallet::weight(super::set_validators_weight(validators.len() as u32))]
         pub fn set_validators(origin: OriginFor<T>, validators: ValidatorsOf<T>) -> DispatchResult {
             ensure_root(origin)?;
             ensure!(!validators.is_empty(), Error::<T>::NoValidators);
@@ -86,6 +99,41 @@ pub mod pallet {
                 count: validators.len() as u32,
             });
             Ok(())
+        }
+    }
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking {
+    //! `set_validators` with up to `MaxAuthorities` new validators.
+
+    use super::*;
+    use polkadot_sdk::frame_benchmarking::v2::*;
+    use polkadot_sdk::frame_support::{traits::Get, BoundedVec};
+    use polkadot_sdk::frame_system::RawOrigin;
+    use polkadot_sdk::sp_core::{ed25519, sr25519};
+    use polkadot_sdk::{pallet_aura, pallet_grandpa};
+
+    #[benchmarks]
+    mod benchmarks {
+        use super::*;
+
+        #[benchmark]
+        fn set_validators(v: Linear<1, { <T as pallet_aura::Config>::MaxAuthorities::get() }>) {
+            let keys: Vec<ValidatorKeys> = (0..v)
+                .map(|i| {
+                    let seed = [i as u8 + 1; 32];
+                    ValidatorKeys {
+                        aura: ed25519::Public::from_raw(seed).into(),
+                        grandpa: ed25519::Public::from_raw(seed).into(),
+                        vrf: sr25519::Public::from_raw(seed),
+                    }
+                })
+                .collect();
+            #[extrinsic_call]
+            _(RawOrigin::Root, BoundedVec::truncate_from(keys));
+            assert_eq!(pallet_aura::Authorities::<T>::get().len() as u32, v);
+            assert!(pallet_grandpa::PendingChange::<T>::exists());
         }
     }
 }
