@@ -278,6 +278,38 @@ fn transactions_with_a_wrong_nonce_or_genesis_are_refused() {
     );
 }
 
+/// The block that enacts a scheduled GRANDPA change also raises the set id,
+/// so that nodes see the new set there; the blocks before it keep set 0.
+#[test]
+fn the_block_enacting_a_grandpa_change_raises_the_set_id() {
+    use polkadot_sdk::frame_support::traits::Hooks;
+    use polkadot_sdk::pallet_grandpa::CurrentSetId;
+    use polkadot_sdk::sp_keyring::Ed25519Keyring;
+    let storage = genesis_through_api(genesis::LOCAL);
+    polkadot_sdk::sp_io::TestExternalities::new(storage).execute_with(|| {
+        let keys = |v: Ed25519Keyring| validators::ValidatorKeys {
+            aura: v.public().into(),
+            grandpa: v.public().into(),
+            vrf: genesis::dev_vrf_key(v),
+        };
+        let set = vec![keys(Ed25519Keyring::Alice), keys(Ed25519Keyring::Bob)];
+        let scheduled = 5;
+        System::set_block_number(scheduled);
+        Validators::set_validators(RuntimeOrigin::root(), set.clone().try_into().unwrap()).unwrap();
+        Grandpa::on_finalize(scheduled);
+        let enacting = scheduled + MINUTES;
+        for number in scheduled + 1..=enacting {
+            System::set_block_number(number);
+            Validators::on_initialize(number);
+            Grandpa::on_finalize(number);
+            let expected = u64::from(number == enacting);
+            assert_eq!(CurrentSetId::<Runtime>::get(), expected, "at #{number}");
+        }
+        let grandpa: Vec<_> = set.into_iter().map(|k| (k.grandpa, 1)).collect();
+        assert_eq!(Grandpa::grandpa_authorities(), grandpa);
+    });
+}
+
 #[test]
 fn sudo_replaces_the_validator_set() {
     use polkadot_sdk::sp_keyring::Ed25519Keyring;

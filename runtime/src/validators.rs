@@ -6,6 +6,11 @@
 //! later governance) replaces all three sets together: Aura and the VRF keys
 //! from the next block, GRANDPA through a change scheduled `ChangeDelay`
 //! blocks ahead, applied once that block is finalized.
+//!
+//! The block that enacts the GRANDPA change also raises GRANDPA's set id:
+//! nodes see the new set there, and the old set finalizes up to it and no
+//! further. (`pallet_grandpa` raises the id only from a session handler,
+//! and this runtime has no sessions.)
 
 pub use pallet::*;
 
@@ -71,6 +76,31 @@ pub mod pallet {
         ValidatorsChanged { count: u32 },
     }
 
+    /// The block whose end enacts the scheduled GRANDPA change.
+    #[pallet::storage]
+    pub type Enacting<T: Config> = StorageValue<_, BlockNumberFor<T>>;
+
+    #[pallet::hooks]
+    impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+        fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+            if Enacting::<T>::get() != Some(now) {
+                return T::DbWeight::get().reads(1);
+            }
+            Enacting::<T>::kill();
+            pallet_grandpa::CurrentSetId::<T>::mutate(|id| *id += 1);
+            T::DbWeight::get().reads_writes(2, 2)
+        }
+
+        fn integrity_test() {
+            // The set id is raised in `on_initialize` of the enacting block,
+            // which must come after the scheduling one.
+            assert!(
+                !T::ChangeDelay::get().is_zero(),
+                "ChangeDelay must be positive"
+            );
+        }
+    }
+
     #[pallet::error]
     pub enum Error<T> {
         /// A validator set cannot be empty.
@@ -88,8 +118,11 @@ pub mod pallet {
             ensure_root(origin)?;
             ensure!(!validators.is_empty(), Error::<T>::NoValidators);
             let grandpa = validators.iter().map(|v| (v.grandpa.clone(), 1)).collect();
-            pallet_grandpa::Pallet::<T>::schedule_change(grandpa, T::ChangeDelay::get(), None)
+            let delay = T::ChangeDelay::get();
+            pallet_grandpa::Pallet::<T>::schedule_change(grandpa, delay, None)
                 .map_err(|_| Error::<T>::ChangePending)?;
+            let now = polkadot_sdk::frame_system::Pallet::<T>::block_number();
+            Enacting::<T>::put(now + delay);
             let aura =
                 BoundedVec::truncate_from(validators.iter().map(|v| v.aura.clone()).collect());
             pallet_aura::Pallet::<T>::change_authorities(aura);

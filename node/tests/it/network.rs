@@ -1,7 +1,8 @@
 //! Several real nodes on loopback: the `local` chain's four validators
 //! (//Alice, //Bob, //Charlie, //Dave) authoring in turn and finalizing with
-//! GRANDPA over libp2p, through stops, restarts and a partition, a full node
-//! syncing from genesis, and peers that send garbage or invalid blocks.
+//! GRANDPA over libp2p, through stops, restarts, a partition and a change of
+//! the validator set, a full node syncing from genesis, and peers that send
+//! garbage or invalid blocks.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -16,7 +17,7 @@ use libp2p::gossipsub::{self, IdentTopic};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId};
 use mosaic_node::network::protocol::Protocols;
-use mosaic_runtime::{Block, BlockNumber, Hash, Header, UNIT};
+use mosaic_runtime::{Block, BlockNumber, Hash, Header, RuntimeCall, UNIT};
 use parity_scale_codec::Encode;
 use polkadot_sdk::sp_keyring::Sr25519Keyring;
 use polkadot_sdk::sp_runtime::DigestItem;
@@ -25,7 +26,7 @@ use tempfile::TempDir;
 use crate::harness::Node;
 use crate::rpc::{
     best_header, block_hash, finalized_header, from_hex, header, next_matching, subscribe_heads,
-    wait_for_block, wait_for_finalized, Heads,
+    to_hex, wait_for_block, wait_for_finalized, Heads,
 };
 use crate::tx::{extrinsic_hex, in_block, next_nonce, submit_and_watch, transfer, Signer};
 
@@ -235,6 +236,60 @@ async fn four_validators_author_in_turn_finalize_and_survive_stops_and_restarts(
         body.to_string().contains(&extrinsic_hex(&extrinsic)),
         "block {block:?} lacks the transfer"
     );
+    Ok(())
+}
+
+/// Sudo replaces the four validators by //Alice and //Bob. Aura follows at
+/// once, GRANDPA once the change it scheduled `ChangeDelay` blocks ahead is
+/// finalized by the old set. Then the two finalize alone with //Charlie and
+/// //Dave stopped, which two of the old four could not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_validator_set_takes_over_authoring_and_finality() -> Result<()> {
+    use mosaic_runtime::validators::{self, ValidatorKeys};
+    use polkadot_sdk::pallet_sudo;
+    use polkadot_sdk::sp_keyring::Ed25519Keyring;
+
+    let (mut validators, _) = four_validators(&[]).await?;
+    all_finalize(&running(&validators), 2).await?;
+    let client = validators[0].client();
+    let keys = |v: Ed25519Keyring| ValidatorKeys {
+        aura: v.public().into(),
+        grandpa: v.public().into(),
+        vrf: mosaic_runtime::genesis::dev_vrf_key(v),
+    };
+    let set = vec![keys(Ed25519Keyring::Alice), keys(Ed25519Keyring::Bob)];
+    let call = RuntimeCall::Sudo(pallet_sudo::Call::sudo {
+        call: Box::new(RuntimeCall::Validators(validators::Call::set_validators {
+            validators: set.try_into().expect("two validators fit"),
+        })),
+    });
+    let signer = Signer::from_node(client).await?;
+    let nonce = next_nonce(client, Sr25519Keyring::Alice).await?;
+    let extrinsic = signer.sign(Sr25519Keyring::Alice, call, nonce);
+    let block = in_block(&mut submit_and_watch(client, &extrinsic).await?, WAIT).await?;
+    let changed = header(client, block).await?.number;
+
+    // The old set finalizes up to the block that enacts the new one, which
+    // starts GRANDPA's set 1.
+    let enacted = changed + mosaic_runtime::MINUTES;
+    all_finalize(&running(&validators), enacted).await?;
+    let at = block_hash(client, enacted).await?;
+    let set_id: String = client
+        .request(
+            "state_call",
+            rpc_params!["GrandpaApi_current_set_id", "0x", at],
+        )
+        .await?;
+    ensure!(
+        set_id == to_hex(1u64.encode()),
+        "set id {set_id} at #{enacted}"
+    );
+
+    // Charlie and Dave leave; the new set finalizes on its own.
+    validators[3].stop().await?;
+    validators[2].stop().await?;
+    let finalized = finalized_header(validators[0].client()).await?.number;
+    all_finalize(&running(&validators), finalized + 3).await?;
     Ok(())
 }
 
