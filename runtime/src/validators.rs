@@ -16,16 +16,13 @@ pub use pallet::*;
 
 use polkadot_sdk::frame_support::weights::Weight;
 
-/// Weight of `set_validators` with `v` validators, measured like the Mosaic
-/// pallets' weights (see `pallets/market/src/weights.rs`) by the benchmark
-/// below.
+/// Weight of `set_validators` with `v` validators, measured by the
+/// benchmark below like the Mosaic pallets' weights (see
+/// `pallets/market/src/weights.rs`).
 pub fn set_validators_weight(v: u32) -> Weight {
     let v = u64::from(v);
-    pallet_mosaic_providers::weights::measured(WEIGHT_BASE + WEIGHT_PER_VALIDATOR * v, 4, 7)
+    pallet_mosaic_providers::weights::measured(7_750_000 + 53_041 * v, 1, 4)
 }
-
-const WEIGHT_BASE: u64 = 10_000_000;
-const WEIGHT_PER_VALIDATOR: u64 = 1_000_000;
 
 #[polkadot_sdk::frame_support::pallet]
 pub mod pallet {
