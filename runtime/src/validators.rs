@@ -73,7 +73,8 @@ pub mod pallet {
         ValidatorsChanged { count: u32 },
     }
 
-    /// The block whose end enacts the scheduled GRANDPA change.
+    /// The block that enacts the scheduled GRANDPA change: the set id rises
+    /// as it starts, the authorities change as it ends.
     #[pallet::storage]
     pub type Enacting<T: Config> = StorageValue<_, BlockNumberFor<T>>;
 
