@@ -210,18 +210,24 @@ type Vote<'a> = (
     &'a AuthorityId,
 );
 
+/// A signed precommit, as commits and catch-ups carry them.
+type SignedPrecommit =
+    finality_grandpa::SignedPrecommit<Hash, BlockNumber, AuthoritySignature, AuthorityId>;
+
 /// Precommits as [`Vote`]s.
-fn precommit_votes(
-    precommits: &[finality_grandpa::SignedPrecommit<
-        Hash,
-        BlockNumber,
-        AuthoritySignature,
-        AuthorityId,
-    >],
-) -> impl ExactSizeIterator<Item = Vote<'_>> {
+fn precommit_votes(precommits: &[SignedPrecommit]) -> impl ExactSizeIterator<Item = Vote<'_>> {
     precommits
         .iter()
         .map(|p| (Message::Precommit(p.precommit.clone()), &p.signature, &p.id))
+}
+
+/// The blocks precommits name.
+fn precommit_targets(
+    precommits: &[SignedPrecommit],
+) -> impl Iterator<Item = (Hash, BlockNumber)> + '_ {
+    precommits
+        .iter()
+        .map(|p| (p.precommit.target_hash, p.precommit.target_number))
 }
 
 /// The target of a commit's lowest precommit: the base its other
@@ -790,13 +796,11 @@ fn catch_up_of(completed: &Completed) -> CatchUp {
                 signature: vote.signature.clone(),
                 id: vote.id.clone(),
             }),
-            Message::Precommit(precommit) => {
-                catch_up.precommits.push(finality_grandpa::SignedPrecommit {
-                    precommit: precommit.clone(),
-                    signature: vote.signature.clone(),
-                    id: vote.id.clone(),
-                })
-            }
+            Message::Precommit(precommit) => catch_up.precommits.push(SignedPrecommit {
+                precommit: precommit.clone(),
+                signature: vote.signature.clone(),
+                id: vote.id.clone(),
+            }),
             Message::PrimaryPropose(_) => {}
         }
     }
@@ -951,12 +955,8 @@ impl Session {
                 }
             }
             GrandpaMessage::Commit { round, commit, .. } => {
-                let blocks = std::iter::once((commit.target_hash, commit.target_number)).chain(
-                    commit
-                        .precommits
-                        .iter()
-                        .map(|p| (p.precommit.target_hash, p.precommit.target_number)),
-                );
+                let blocks = std::iter::once((commit.target_hash, commit.target_number))
+                    .chain(precommit_targets(&commit.precommits));
                 if let Some(missing) = first_missing(chain, blocks) {
                     self.fetch(peer, missing);
                     return Some((
@@ -1054,12 +1054,7 @@ impl Session {
                     .iter()
                     .map(|v| (v.prevote.target_hash, v.prevote.target_number)),
             )
-            .chain(
-                catch_up
-                    .precommits
-                    .iter()
-                    .map(|v| (v.precommit.target_hash, v.precommit.target_number)),
-            );
+            .chain(precommit_targets(&catch_up.precommits));
         if let Some(missing) = first_missing(chain, blocks) {
             self.fetch(peer, missing);
             return;

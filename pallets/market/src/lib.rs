@@ -462,8 +462,9 @@ pub mod pallet {
         fn on_initialize(now: BlockNumberFor<T>) -> Weight {
             // The block's deadline list, read and removed.
             let mut weight = T::DbWeight::get().reads_writes(1, 1);
-            for (order, _) in Deadlines::<T>::take(now) {
-                weight.saturating_accrue(T::WeightInfo::end(Self::end_due(order)));
+            for (order, shards) in Deadlines::<T>::take(now) {
+                Self::end_due(order);
+                weight.saturating_accrue(T::WeightInfo::end(shards));
             }
             let repaired = Self::repair(T::RepairsPerBlock::get());
             weight.saturating_add(T::WeightInfo::repair(repaired))
@@ -920,19 +921,15 @@ pub mod pallet {
             Ok(record)
         }
 
-        /// Ends a pending order at its deadline or a live one at its expiry;
-        /// returns its shard count (0 if it is already gone).
-        fn end_due(order: OrderId) -> u32 {
-            let Some(record) = Orders::<T>::get(order) else {
-                return 0;
-            };
-            let reason = match record.state {
-                OrderState::Pending { .. } => EndReason::Unconfirmed,
-                OrderState::Live { .. } => EndReason::Expired,
-            };
-            let shards = record.shard_count;
-            Self::end(order, record, reason);
-            shards
+        /// Ends a pending order at its deadline or a live one at its expiry.
+        fn end_due(order: OrderId) {
+            if let Some(record) = Orders::<T>::get(order) {
+                let reason = match record.state {
+                    OrderState::Pending { .. } => EndReason::Unconfirmed,
+                    OrderState::Live { .. } => EndReason::Expired,
+                };
+                Self::end(order, record, reason);
+            }
         }
 
         /// Settles every shard, refunds the rest and removes the order.
