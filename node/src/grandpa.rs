@@ -233,11 +233,9 @@ fn precommit_targets(
 /// The target of a commit's lowest precommit: the base its other
 /// precommits' routes lead down to.
 fn lowest_target(commit: &Commit) -> Option<Hash> {
-    commit
-        .precommits
-        .iter()
-        .min_by_key(|p| p.precommit.target_number)
-        .map(|p| p.precommit.target_hash)
+    precommit_targets(&commit.precommits)
+        .min_by_key(|(_, number)| *number)
+        .map(|(hash, _)| hash)
 }
 
 /// Checks that `votes` are signed by distinct members of `voters` holding a

@@ -12,7 +12,7 @@ use mosaic_runtime::genesis::DEV;
 use mosaic_runtime::native::{call_decoded, genesis_storage, Overlay};
 use parity_scale_codec::Encode;
 use polkadot_sdk::frame_benchmarking::{
-    Analysis, BenchmarkBatch, BenchmarkConfig, BenchmarkList, BenchmarkResult, BenchmarkSelector,
+    Analysis, BenchmarkConfig, BenchmarkList, BenchmarkResult, BenchmarkSelector,
 };
 use polkadot_sdk::frame_support::traits::StorageInfo;
 
@@ -39,14 +39,8 @@ fn run(
         verify: false,
         internal_repeats: repeats,
     };
-    let batches: Result<Vec<BenchmarkBatch>, String> = call_decoded(
-        state,
-        &mut Overlay::default(),
-        "Benchmark_dispatch_benchmark",
-        &config.encode(),
-    )
-    .expect("the benchmark API runs");
-    batches
+    state
+        .dispatch(&config)
         .expect("the benchmark runs")
         .into_iter()
         .flat_map(|b| b.results)

@@ -69,6 +69,19 @@ impl BenchState {
         *self.state.borrow().root()
     }
 
+    /// Runs the benchmark `config` selects through the runtime's
+    /// `Benchmark` API, on this state.
+    #[cfg(feature = "runtime-benchmarks")]
+    pub fn dispatch(
+        &self,
+        config: &polkadot_sdk::frame_benchmarking::BenchmarkConfig,
+    ) -> Result<Vec<polkadot_sdk::frame_benchmarking::BenchmarkBatch>, String> {
+        use parity_scale_codec::Encode;
+        let method = "Benchmark_dispatch_benchmark";
+        crate::native::call_decoded(self, &mut Default::default(), method, &config.encode())
+            .map_err(|e| e.to_string())?
+    }
+
     fn whitelisted(&self, key: &[u8]) -> bool {
         self.whitelist.borrow().iter().any(|k| k.key == key)
     }

@@ -430,7 +430,7 @@ fn run_benchmark(
     benchmark: &str,
     components: &[(polkadot_sdk::frame_benchmarking::BenchmarkParameter, u32)],
 ) -> Vec<polkadot_sdk::frame_benchmarking::BenchmarkResult> {
-    use polkadot_sdk::frame_benchmarking::{BenchmarkBatch, BenchmarkConfig};
+    use polkadot_sdk::frame_benchmarking::BenchmarkConfig;
     let state = crate::bench_state::BenchState::new(genesis_through_api(genesis::DEV));
     let genesis_root = state.root();
     let config = BenchmarkConfig {
@@ -441,15 +441,7 @@ fn run_benchmark(
         verify: true,
         internal_repeats: 3,
     };
-    let batches: Result<Vec<BenchmarkBatch>, String> = decode(
-        call(
-            &state,
-            &mut Default::default(),
-            "Benchmark_dispatch_benchmark",
-            &config.encode(),
-        )
-        .unwrap(),
-    );
+    let batches = state.dispatch(&config);
     assert_eq!(state.root(), genesis_root, "the run did not wipe its state");
     let results = batches.unwrap().remove(0).results;
     assert!(!results.is_empty());
@@ -469,9 +461,11 @@ fn a_benchmark_runs_natively_with_counted_reads_and_writes() {
         &[],
     ) {
         // Registering reads the provider's account and the provider map,
-        // reserves stake and stores the provider.
+        // reserves stake and stores the provider: the counts its weight
+        // uses.
         assert!(result.reads >= 2, "{result:?}");
         assert!(result.writes >= 2, "{result:?}");
+        assert_eq!((result.reads, result.writes), (3, 3), "{result:?}");
         assert!(result.extrinsic_time > 0, "{result:?}");
     }
 }
@@ -492,6 +486,7 @@ fn the_validator_set_change_is_benchmarked() {
         );
         for result in results {
             assert!(result.writes >= 3, "{result:?}");
+            assert_eq!((result.reads, result.writes), (1, 3), "{result:?}");
             assert!(result.extrinsic_time > 0, "{result:?}");
         }
     }

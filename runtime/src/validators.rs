@@ -21,7 +21,7 @@ use polkadot_sdk::frame_support::weights::Weight;
 /// `pallets/market/src/weights.rs`).
 pub fn set_validators_weight(v: u32) -> Weight {
     let v = u64::from(v);
-    pallet_mosaic_providers::weights::measured(7_750_000 + 53_041 * v, 1, 4)
+    pallet_mosaic_providers::weights::measured(7_750_000 + 53_041 * v, 1, 3)
 }
 
 #[polkadot_sdk::frame_support::pallet]
@@ -73,20 +73,19 @@ pub mod pallet {
         ValidatorsChanged { count: u32 },
     }
 
-    /// The block that enacts the scheduled GRANDPA change: the set id rises
-    /// as it starts, the authorities change as it ends.
-    #[pallet::storage]
-    pub type Enacting<T: Config> = StorageValue<_, BlockNumberFor<T>>;
-
     #[pallet::hooks]
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+        /// In the block that enacts a scheduled GRANDPA change, the set id
+        /// rises as it starts; `pallet_grandpa` changes the authorities as
+        /// it ends.
         fn on_initialize(now: BlockNumberFor<T>) -> Weight {
-            if Enacting::<T>::get() != Some(now) {
+            let enacting = pallet_grandpa::PendingChange::<T>::get()
+                .is_some_and(|change| change.scheduled_at + change.delay == now);
+            if !enacting {
                 return T::DbWeight::get().reads(1);
             }
-            Enacting::<T>::kill();
             pallet_grandpa::CurrentSetId::<T>::mutate(|id| *id += 1);
-            T::DbWeight::get().reads_writes(2, 2)
+            T::DbWeight::get().reads_writes(2, 1)
         }
 
         fn integrity_test() {
@@ -116,11 +115,8 @@ pub mod pallet {
             ensure_root(origin)?;
             ensure!(!validators.is_empty(), Error::<T>::NoValidators);
             let grandpa = validators.iter().map(|v| (v.grandpa.clone(), 1)).collect();
-            let delay = T::ChangeDelay::get();
-            pallet_grandpa::Pallet::<T>::schedule_change(grandpa, delay, None)
+            pallet_grandpa::Pallet::<T>::schedule_change(grandpa, T::ChangeDelay::get(), None)
                 .map_err(|_| Error::<T>::ChangePending)?;
-            let now = polkadot_sdk::frame_system::Pallet::<T>::block_number();
-            Enacting::<T>::put(now + delay);
             let aura =
                 BoundedVec::truncate_from(validators.iter().map(|v| v.aura.clone()).collect());
             pallet_aura::Pallet::<T>::change_authorities(aura);

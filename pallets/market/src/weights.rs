@@ -64,7 +64,8 @@ impl WeightInfo for () {
             // Nothing queued: the queue is read and put back.
             return measured(0, 1, 1);
         }
-        // The first move reads every provider's offer; later ones reuse them.
+        // Every move reads every provider's offer (time per move); the keys
+        // are the same each time, so the database reads count once.
         let r = u64::from(r);
         measured(576_427_811 + 2_563_949_917 * r, 1_026 + 5 * r, 3 + 6 * r)
     }
