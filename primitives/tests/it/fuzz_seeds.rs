@@ -1,14 +1,16 @@
 //! The fuzzers' seed inputs stay valid as the formats evolve, so that fuzzing
 //! starts from real manifests and proofs rather than noise.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use mosaic_primitives::manifest::Manifest;
 
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/seeds")
-        .join(target);
+    // Cargo sets this when it runs the test. The compile-time value can name
+    // another checkout whose build a shared target directory reused.
+    let root = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    let dir = root.join("fuzz/seeds").join(target);
     let seeds: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| {
