@@ -39,7 +39,7 @@ enum Command {
         /// The file.
         file: PathBuf,
     },
-    /// Encrypt, erasure-code and hash FILE into shard files and a manifest.
+    /// Encrypt, erasure-code and hash FILE into shard files, shard-root lists and a manifest.
     Encode(EncodeArgs),
     /// Rebuild a file from the shards in DIR, verifying each one.
     Decode(DecodeArgs),
@@ -308,6 +308,7 @@ fn encode(args: EncodeArgs) -> Result<()> {
     let options = PutOptions {
         coding,
         recipients,
+        key: None,
         threads: args.threads,
     };
     let input = open_input(&args.file)?;
@@ -316,18 +317,19 @@ fn encode(args: EncodeArgs) -> Result<()> {
     let manifest = pipeline::put(input, &options, &mut dir)
         .with_context(|| format!("cannot encode {}", args.file.display()))?;
     dir.write_manifest(&manifest)?;
-    let shards = manifest.shard_roots.len();
+    let pieces = coding.total_shards();
+    let shards = manifest.segment_count() as usize * pieces;
     eprintln!(
         "encoded {} bytes into {} segments × {} shards ({} + {}) in {}",
         manifest.size,
         manifest.segment_count(),
-        coding.total_shards(),
+        pieces,
         coding.data_shards,
         coding.parity_shards,
         throughput(manifest.size, started),
     );
     eprintln!(
-        "{shards} shard files and {MANIFEST_FILE} in {}",
+        "{shards} shard files, {pieces} shard-root lists and {MANIFEST_FILE} in {}",
         args.to.display()
     );
     eprintln!("object CID: {}", manifest.cid);

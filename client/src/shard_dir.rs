@@ -1,20 +1,25 @@
-//! A stored object as a directory: `manifest.bin` plus one file per shard,
-//! named `SSSSSS-II.shard` (segment, index).
+//! A stored object as a directory: `manifest.bin`, one file per shard named
+//! `SSSSSS-II.shard` (segment, index), and one file per piece named
+//! `PP.roots`: the piece's shard roots, 32 bytes each, in segment order.
 //!
 //! Writes are crash-safe: every file is written to a temporary name, synced,
 //! and renamed into place, and the manifest is written last, so a directory
-//! with a manifest holds every shard it names (until something damages them,
-//! which decoding detects shard by shard).
+//! with a manifest holds every shard and list it names (until something
+//! damages them, which decoding detects list by list and shard by shard).
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use mosaic_primitives::manifest::{Manifest, ManifestError, ShardId};
+use mosaic_primitives::merkle::ShardRoot;
+use mosaic_primitives::piece::MAX_SEGMENTS;
 use mosaic_primitives::pipeline::{ShardSink, ShardSource};
 
 /// File name of the manifest inside an object directory.
 pub const MANIFEST_FILE: &str = "manifest.bin";
+/// Largest shard-root list file: one root per segment of the largest object.
+pub const MAX_ROOTS_FILE_SIZE: u64 = MAX_SEGMENTS as u64 * 32;
 
 /// Why an object directory could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +98,13 @@ impl ShardDir {
             .join(format!("{:06}-{:02}.shard", id.segment, id.index))
     }
 
-    /// Writes the manifest (last, after every shard) and fsyncs the directory.
+    /// Path of one piece's shard-root list.
+    pub fn shard_roots_path(&self, piece: u8) -> PathBuf {
+        self.root.join(format!("{piece:02}.roots"))
+    }
+
+    /// Writes the manifest (last, after every shard and list) and fsyncs the
+    /// directory.
     pub fn write_manifest(&self, manifest: &Manifest) -> Result<(), ShardDirError> {
         write_atomic(&self.root.join(MANIFEST_FILE), &manifest.to_bytes())?;
         File::open(&self.root)
@@ -108,11 +119,36 @@ impl ShardSink for ShardDir {
     fn put_shard(&mut self, id: ShardId, shard: &[u8]) -> Result<(), ShardDirError> {
         write_atomic(&self.shard_path(id), shard)
     }
+
+    fn put_shard_roots(&mut self, piece: u8, roots: &[ShardRoot]) -> Result<(), ShardDirError> {
+        let bytes: Vec<u8> = roots.iter().flat_map(|root| root.0).collect();
+        write_atomic(&self.shard_roots_path(piece), &bytes)
+    }
 }
 
 impl ShardSource for ShardDir {
     fn shard(&self, id: ShardId) -> Option<Vec<u8>> {
         // A missing or unreadable shard is one the decoder does without.
         fs::read(self.shard_path(id)).ok()
+    }
+
+    fn shard_roots(&self, piece: u8) -> Option<Vec<ShardRoot>> {
+        // As for shards: a missing, unreadable or malformed list makes the
+        // piece one the decoder does without. Read at most one byte past the
+        // bound, whatever the file's size.
+        let file = File::open(self.shard_roots_path(piece)).ok()?;
+        let mut bytes = Vec::new();
+        file.take(MAX_ROOTS_FILE_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .ok()?;
+        if bytes.len() as u64 > MAX_ROOTS_FILE_SIZE || !bytes.len().is_multiple_of(32) {
+            return None;
+        }
+        Some(
+            bytes
+                .chunks_exact(32)
+                .map(|root| ShardRoot(root.try_into().expect("chunks of 32 bytes; qed")))
+                .collect(),
+        )
     }
 }

@@ -912,6 +912,7 @@ fn register_mosaic(module: &mut RpcModule<RpcContext>) {
         let data_shards: u8 = seq.next()?;
         let parity_shards: u8 = seq.next()?;
         let segment_size: u32 = seq.next()?;
+        let recipients: u32 = seq.next()?;
         let periods: u32 = seq.next()?;
         let max_price: String = seq.next()?;
         let at: Option<Hash> = seq.optional_next()?;
@@ -929,7 +930,7 @@ fn register_mosaic(module: &mut RpcModule<RpcContext>) {
         > = ctx.chain.call_decoded(
             ctx.at(at),
             "MosaicApi_quote",
-            &(size, coding, periods, max_price).encode(),
+            &(size, coding, recipients, periods, max_price).encode(),
         )?;
         answer
             .map(|quote| Bytes(quote.encode()))
@@ -943,6 +944,44 @@ fn register_mosaic(module: &mut RpcModule<RpcContext>) {
             .chain
             .call(ctx.at(at), "MosaicApi_order", &id.encode())?;
         Ok(Bytes(raw))
+    });
+    method(module, "mosaic_ordersOf", |params, ctx| {
+        let mut seq = params.sequence();
+        let owner: String = seq.next()?;
+        let after: Option<u64> = seq.next()?;
+        let limit: u32 = seq.next()?;
+        let at: Option<Hash> = seq.optional_next()?;
+        let owner = parse_account(&owner)?;
+        Ok(Bytes(ctx.chain.call(
+            ctx.at(at),
+            "MosaicApi_orders_of",
+            &(owner, after, limit).encode(),
+        )?))
+    });
+    method(module, "mosaic_ordersByCid", |params, ctx| {
+        let mut seq = params.sequence();
+        let cid: Bytes = seq.next()?;
+        let after: Option<u64> = seq.next()?;
+        let limit: u32 = seq.next()?;
+        let at: Option<Hash> = seq.optional_next()?;
+        Ok(Bytes(ctx.chain.call(
+            ctx.at(at),
+            "MosaicApi_orders_by_cid",
+            &(cid.0, after, limit).encode(),
+        )?))
+    });
+    method(module, "mosaic_piecesOf", |params, ctx| {
+        let mut seq = params.sequence();
+        let provider: String = seq.next()?;
+        let from: u32 = seq.next()?;
+        let limit: u32 = seq.next()?;
+        let at: Option<Hash> = seq.optional_next()?;
+        let provider = parse_account(&provider)?;
+        Ok(Bytes(ctx.chain.call(
+            ctx.at(at),
+            "MosaicApi_pieces_of",
+            &(provider, from, limit).encode(),
+        )?))
     });
     method(module, "mosaic_provider", |params, ctx| {
         let mut seq = params.sequence();

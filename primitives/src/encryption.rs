@@ -19,9 +19,10 @@ use hpke::{
     aead::ChaCha20Poly1305 as HpkeAead, kdf::HkdfSha256, kem::X25519HkdfSha256, Deserializable,
     Kem as _, OpModeR, OpModeS, Serializable,
 };
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
 use ring::rand::{SecureRandom, SystemRandom};
+use scale_info::TypeInfo;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Bytes of one encrypted frame, tag included.
@@ -80,6 +81,13 @@ pub fn plaintext_len(stored: u64) -> Result<u64, DecryptError> {
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct FileKey([u8; 32]);
 
+impl core::fmt::Debug for FileKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Never print the key itself.
+        f.write_str("FileKey(..)")
+    }
+}
+
 impl FileKey {
     /// A fresh random key.
     pub fn generate() -> Result<Self, RandomError> {
@@ -128,7 +136,9 @@ impl FileKey {
 pub struct SecretKey([u8; 32]);
 
 /// The public half of a [`SecretKey`].
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
 pub struct PublicKey(pub [u8; 32]);
 
 impl core::fmt::Debug for PublicKey {
@@ -176,8 +186,31 @@ impl SecretKey {
     }
 }
 
+/// How an object's frames are encrypted: recorded with the order, so that a
+/// reader knows what to decrypt with before touching a byte.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    TypeInfo,
+    MaxEncodedLen,
+)]
+pub enum CipherSuite {
+    /// ChaCha20-Poly1305 frames (the STREAM construction above), file keys
+    /// wrapped with HPKE (DHKEM(X25519, HKDF-SHA256), ChaCha20-Poly1305).
+    #[codec(index = 0)]
+    ChaCha20Poly1305,
+}
+
 /// A file key sealed to one recipient.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
 pub struct WrappedKey {
     /// Whom the key is wrapped to.
     pub recipient: PublicKey,

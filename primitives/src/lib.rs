@@ -8,13 +8,17 @@
 //!    public key with HPKE. Public files skip this step.
 //! 2. [`erasure`]: the stored bytes are cut into segments and each segment is
 //!    Reed-Solomon coded into `k` data and `m` parity shards.
-//! 3. [`merkle`]: every shard gets a SHA-256 Merkle root (its on-chain name);
-//!    leaf proofs answer audits.
+//! 3. [`merkle`]: every shard gets a SHA-256 Merkle root; [`piece`]: shard `i`
+//!    of every segment forms piece `i`, named on chain by the root over its
+//!    shard roots; piece leaf proofs answer audits.
 //! 4. [`unixfs`]: the stored bytes get an IPFS-compatible CIDv1.
-//! 5. [`manifest`]: a versioned SCALE record of all the above, with its own CID.
+//! 5. [`manifest`]: a versioned SCALE record of the CID, size, coding, wrapped
+//!    keys and the `k + m` piece roots, with its own CID. Each piece's list of
+//!    shard roots is stored beside its shards.
 //!
 //! [`pipeline`] runs put and get over a stream in bounded memory on several
-//! threads; get verifies every shard against its root before use.
+//! threads; get checks each piece's shard-root list against its piece root,
+//! and every shard against that list, before use.
 //! [`memory`] has in-memory shard stores for tests, caches and dry runs.
 
 pub mod encryption;
@@ -23,5 +27,6 @@ pub mod manifest;
 pub mod memory;
 pub mod merkle;
 pub(crate) mod parallel;
+pub mod piece;
 pub mod pipeline;
 pub mod unixfs;

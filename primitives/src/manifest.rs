@@ -1,11 +1,14 @@
 //! The manifest: everything needed to find, check and rebuild a stored object.
 //!
 //! A manifest records the object's CID (the IPFS CID of a public file, the
-//! CID of the shard roots for an encrypted one), its plaintext size, the coding
-//! parameters, the file key wrapped to each reader, and the Merkle root of
-//! every shard, segment by segment. The segment layout follows from these:
-//! segment `s` holds stored bytes `s * segment_size ..` and each of its
-//! `k + m` shards is `shard_size(segment_len)` bytes.
+//! CID of the piece roots for an encrypted one), its plaintext size, the
+//! coding parameters, the file key wrapped to each reader, and the root of
+//! each of the object's `k + m` [pieces](crate::piece). The segment layout
+//! follows from these: segment `s` holds stored bytes `s * segment_size ..`
+//! and each of its `k + m` shards is `shard_size(segment_len)` bytes. Shard
+//! roots are not in the manifest: each piece's list of them is kept beside
+//! its shards and checked against the piece root before use, so a manifest
+//! has a fixed size whatever the object's.
 //!
 //! On the wire a manifest is a version byte followed by the SCALE encoding of
 //! that version's fields. Its own CID is the raw CIDv1 of those bytes.
@@ -16,39 +19,44 @@ use parity_scale_codec::{Decode, DecodeAll, Encode};
 use sha2::{Digest, Sha256};
 
 use crate::encryption::{ciphertext_len, WrappedKey};
-use crate::erasure::{CodingParams, ParamsError, MAX_SEGMENT_SIZE};
-use crate::merkle::ShardRoot;
+use crate::erasure::{
+    CodingParams, ParamsError, MAX_DATA_SHARDS, MAX_PARITY_SHARDS, MAX_SEGMENT_SIZE,
+};
+use crate::piece::{self, Layout, LayoutError, PieceRoot, MAX_SEGMENTS};
 use crate::unixfs::{cid_v1, DAG_PB_CODEC, RAW_CODEC, SHA2_256};
 
-/// The manifest format this code writes.
-pub const MANIFEST_VERSION: u8 = 1;
+/// The manifest format this code writes (and the only one it reads).
+pub const MANIFEST_VERSION: u8 = 2;
 /// Most readers a file key may be wrapped to.
 pub const MAX_RECIPIENTS: usize = 16;
-/// Most shards one object may have (all segments together).
-pub const MAX_SHARDS: usize = 65_536;
-/// Largest object: every shard of the largest segments (the shard count
-/// bound is stricter for any real coding; this one keeps size arithmetic far
-/// from overflow before that is checked).
-pub const MAX_OBJECT_SIZE: u64 = MAX_SHARDS as u64 * MAX_SEGMENT_SIZE as u64;
-/// Largest encoded manifest: roots, wrapped keys and fixed fields.
-pub const MAX_MANIFEST_SIZE: usize = MAX_SHARDS * 32 + MAX_RECIPIENTS * 112 + 1024;
+/// Most pieces an object may have: `k + m` at the widest coding.
+pub const MAX_PIECES: usize = MAX_DATA_SHARDS as usize + MAX_PARITY_SHARDS as usize;
+/// Largest object: [`MAX_SEGMENTS`] of the largest segments, 64 TiB. Its
+/// coding bounds an object more tightly ([`Layout::max_stored_size`]); this
+/// bound is checked first and keeps size arithmetic far from overflow.
+pub const MAX_OBJECT_SIZE: u64 = MAX_SEGMENTS as u64 * MAX_SEGMENT_SIZE as u64;
+/// Largest encoded manifest: piece roots, wrapped keys and fixed fields.
+pub const MAX_MANIFEST_SIZE: usize = MAX_PIECES * 32 + MAX_RECIPIENTS * 112 + 1024;
 
-/// One shard of an object: segment and position within the segment.
+/// One shard of an object: segment and position within the segment, which
+/// is also the piece it belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
 pub struct ShardId {
     /// Segment number, from 0.
     pub segment: u32,
-    /// Shard number within the segment: `0..k` data, `k..k+m` parity.
+    /// Shard number within the segment, and so its piece: `0..k` data,
+    /// `k..k+m` parity.
     pub index: u8,
 }
 
-/// The CID of an encrypted object: the raw CIDv1 of its shard roots
-/// concatenated in manifest order. (Its ciphertext has no use outside Mosaic,
-/// so it is not worth a second hash pass to give it an IPFS CID; the roots
-/// already commit to every byte.)
-pub fn roots_cid(roots: &[ShardRoot]) -> Cid {
+/// The CID of an encrypted object: the raw CIDv1 of SHA-256 over its `k + m`
+/// piece roots concatenated in piece order. Each piece root commits to its
+/// piece's shard roots, and each shard root to every byte of its shard, so
+/// this commits to the whole ciphertext. (The ciphertext has no use outside
+/// Mosaic, so it is not worth a second hash pass to give it an IPFS CID.)
+pub fn roots_cid(piece_roots: &[PieceRoot]) -> Cid {
     let mut hasher = Sha256::new();
-    for root in roots {
+    for root in piece_roots {
         hasher.update(root.0);
     }
     cid_v1(RAW_CODEC, hasher.finalize().into())
@@ -75,7 +83,7 @@ pub fn parse_object_cid(bytes: &[u8]) -> Option<Cid> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
     /// The object's name: for a public file, the IPFS CID of its bytes; for
-    /// an encrypted one, [`roots_cid`].
+    /// an encrypted one, [`roots_cid`] of its piece roots.
     pub cid: Cid,
     /// Size of the plaintext in bytes.
     pub size: u64,
@@ -83,17 +91,18 @@ pub struct Manifest {
     pub coding: CodingParams,
     /// The file key wrapped to each reader, or `None` for a public file.
     pub recipients: Option<Vec<WrappedKey>>,
-    /// Shard roots, segment-major: `k + m` per segment.
-    pub shard_roots: Vec<ShardRoot>,
+    /// The root of each piece, `k + m` of them: [`piece::piece_root`] of the
+    /// piece's shard roots in segment order.
+    pub piece_roots: Vec<PieceRoot>,
 }
 
 #[derive(Encode, Decode)]
-struct WireV1 {
+struct WireV2 {
     cid: Vec<u8>,
     size: u64,
     coding: CodingParams,
     recipients: Option<Vec<WrappedKey>>,
-    shard_roots: Vec<ShardRoot>,
+    piece_roots: Vec<PieceRoot>,
 }
 
 /// Why a manifest was rejected.
@@ -105,14 +114,14 @@ pub enum ManifestError {
     /// No bytes at all.
     #[error("manifest is empty")]
     Empty,
-    /// Written by a newer (or unknown) format.
+    /// Written by an older, newer or unknown format.
     #[error("manifest version {0} is not supported (this build reads version {MANIFEST_VERSION})")]
     UnsupportedVersion(u8),
     /// The bytes are not a SCALE-encoded manifest.
     #[error("manifest is malformed")]
     Malformed(#[from] parity_scale_codec::Error),
     /// The CID does not parse or is not a CIDv1 over SHA-256 of raw or dag-pb
-    /// data, or (encrypted objects) is not the CID of the shard roots.
+    /// data, or (encrypted objects) is not the CID of the piece roots.
     #[error("manifest names an invalid object CID")]
     Cid,
     /// The object is larger than any manifest can describe.
@@ -121,19 +130,24 @@ pub enum ManifestError {
     /// Coding parameters out of bounds.
     #[error("manifest coding parameters are invalid")]
     Params(#[from] ParamsError),
+    /// The object has more segments than a piece may span.
+    #[error("manifest describes an object its coding cannot hold")]
+    Layout(#[source] LayoutError),
     /// An encrypted manifest without readers, or with too many.
     #[error("an encrypted object needs between 1 and {MAX_RECIPIENTS} wrapped keys, got {0}")]
     Recipients(usize),
-    /// The roots do not match the segment layout, or there are too many.
-    #[error(
-        "manifest has {actual} shard roots, its layout needs {expected} (at most {MAX_SHARDS})"
-    )]
-    ShardCount {
+    /// Not one root per piece.
+    #[error("manifest has {actual} piece roots, its coding needs {expected}")]
+    PieceCount {
         /// Roots present.
         actual: usize,
-        /// Roots the size and coding imply.
-        expected: u64,
+        /// `k + m`.
+        expected: usize,
     },
+    /// An empty public object has no segments, so each of its pieces has the
+    /// root of an empty list; this manifest names others.
+    #[error("an empty object's piece roots must be those of empty pieces")]
+    EmptyPieces,
 }
 
 /// Where a segment lies and how big its shards are.
@@ -158,10 +172,16 @@ impl Manifest {
         }
     }
 
-    /// Number of segments.
+    /// The shape of the object's pieces, or `None` for an empty public file,
+    /// which stores no bytes and has no segments. (An empty encrypted file
+    /// has one segment: the tag of its empty frame.)
+    pub fn layout(&self) -> Option<Layout> {
+        Layout::new(self.coding, self.stored_size()).ok()
+    }
+
+    /// Number of segments, 0 for an empty public file.
     pub fn segment_count(&self) -> u32 {
-        u32::try_from(self.coding.segment_count(self.stored_size()))
-            .expect("bounded by MAX_SHARDS through validation; qed")
+        self.layout().map_or(0, |layout| layout.segment_count())
     }
 
     /// Layout of segment `index` (`index < segment_count()`).
@@ -182,15 +202,9 @@ impl Manifest {
         (0..self.segment_count()).map(|i| self.segment(i))
     }
 
-    /// The root of one shard, if it exists.
-    pub fn shard_root(&self, id: ShardId) -> Option<ShardRoot> {
-        let per_segment = self.coding.total_shards();
-        if usize::from(id.index) >= per_segment {
-            return None;
-        }
-        self.shard_roots
-            .get(id.segment as usize * per_segment + usize::from(id.index))
-            .copied()
+    /// The root of piece `piece`, if the object has that piece.
+    pub fn piece_root(&self, piece: u8) -> Option<PieceRoot> {
+        self.piece_roots.get(usize::from(piece)).copied()
     }
 
     /// Checks every invariant; `from_bytes` runs this, builders should too.
@@ -207,17 +221,28 @@ impl Manifest {
                 return Err(ManifestError::Recipients(recipients.len()));
             }
         }
-        let expected = self
-            .coding
-            .segment_count(self.stored_size())
-            .saturating_mul(self.coding.total_shards() as u64);
-        if expected > MAX_SHARDS as u64 || self.shard_roots.len() as u64 != expected {
-            return Err(ManifestError::ShardCount {
-                actual: self.shard_roots.len(),
+        let empty = match Layout::new(self.coding, self.stored_size()) {
+            Ok(_) => false,
+            Err(LayoutError::Empty) => true,
+            Err(e) => return Err(ManifestError::Layout(e)),
+        };
+        let expected = self.coding.total_shards();
+        if self.piece_roots.len() != expected {
+            return Err(ManifestError::PieceCount {
+                actual: self.piece_roots.len(),
                 expected,
             });
         }
-        if self.recipients.is_some() && self.cid != roots_cid(&self.shard_roots) {
+        // One object, one manifest: the roots of no segments are fixed.
+        if empty
+            && self
+                .piece_roots
+                .iter()
+                .any(|r| *r != piece::piece_root(&[]))
+        {
+            return Err(ManifestError::EmptyPieces);
+        }
+        if self.recipients.is_some() && self.cid != roots_cid(&self.piece_roots) {
             return Err(ManifestError::Cid);
         }
         Ok(())
@@ -225,12 +250,12 @@ impl Manifest {
 
     /// The encoded manifest.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let wire = WireV1 {
+        let wire = WireV2 {
             cid: self.cid.to_bytes(),
             size: self.size,
             coding: self.coding,
             recipients: self.recipients.clone(),
-            shard_roots: self.shard_roots.clone(),
+            piece_roots: self.piece_roots.clone(),
         };
         let mut out = vec![MANIFEST_VERSION];
         wire.encode_to(&mut out);
@@ -246,14 +271,14 @@ impl Manifest {
         if version != MANIFEST_VERSION {
             return Err(ManifestError::UnsupportedVersion(version));
         }
-        let wire = WireV1::decode_all(&mut body)?;
+        let wire = WireV2::decode_all(&mut body)?;
         let cid = parse_object_cid(&wire.cid).ok_or(ManifestError::Cid)?;
         let manifest = Manifest {
             cid,
             size: wire.size,
             coding: wire.coding,
             recipients: wire.recipients,
-            shard_roots: wire.shard_roots,
+            piece_roots: wire.piece_roots,
         };
         manifest.validate()?;
         Ok(manifest)
@@ -268,6 +293,7 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encryption::{FileKey, SecretKey};
     use crate::unixfs::file_cid;
 
     fn sample() -> Manifest {
@@ -277,8 +303,13 @@ mod tests {
             size: 600 * 1024,
             coding,
             recipients: None,
-            shard_roots: (0..9u8).map(|i| ShardRoot([i; 32])).collect(),
+            piece_roots: (0..3u8).map(|i| PieceRoot([i; 32])).collect(),
         }
+    }
+
+    fn wrapped_key() -> WrappedKey {
+        let owner = SecretKey::from_seed(&[1; 32]).public();
+        FileKey::generate().unwrap().wrap(&owner)
     }
 
     #[test]
@@ -290,20 +321,65 @@ mod tests {
         assert_eq!(m.segment_count(), 3);
         assert_eq!(m.segment(2).len, 88 * 1024);
         assert_eq!(m.segment(2).shard_size, 44 * 1024);
-        assert_eq!(
-            m.shard_root(ShardId {
-                segment: 2,
-                index: 1
-            }),
-            Some(ShardRoot([7; 32]))
-        );
-        assert_eq!(
-            m.shard_root(ShardId {
-                segment: 2,
-                index: 3
-            }),
-            None
-        );
+        let layout = m.layout().unwrap();
+        assert_eq!(layout.segment_count(), 3);
+        assert_eq!(layout.shard_size(2), m.segment(2).shard_size);
+        assert_eq!(m.piece_root(2), Some(PieceRoot([2; 32])));
+        assert_eq!(m.piece_root(3), None);
+    }
+
+    #[test]
+    fn an_empty_public_file_has_no_segments_and_empty_pieces() {
+        let mut m = sample();
+        m.size = 0;
+        m.cid = file_cid(b"");
+        assert!(matches!(
+            Manifest::from_bytes(&m.to_bytes()),
+            Err(ManifestError::EmptyPieces)
+        ));
+        m.piece_roots = vec![piece::piece_root(&[]); 3];
+        let m = Manifest::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(m.layout(), None);
+        assert_eq!(m.segment_count(), 0);
+        assert_eq!(m.segments().count(), 0);
+
+        // An empty encrypted file stores one frame's tag: one segment.
+        let mut m = m;
+        m.recipients = Some(vec![wrapped_key()]);
+        m.piece_roots = (0..3u8).map(|i| PieceRoot([i; 32])).collect();
+        m.cid = roots_cid(&m.piece_roots);
+        let m = Manifest::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(m.segment_count(), 1);
+        assert_eq!(m.segment(0).len, 16);
+    }
+
+    #[test]
+    fn the_largest_manifest_fits_its_bound() {
+        let coding =
+            CodingParams::with_segment_size(MAX_DATA_SHARDS, MAX_PARITY_SHARDS, MAX_SEGMENT_SIZE)
+                .unwrap();
+        let piece_roots: Vec<PieceRoot> =
+            (0..MAX_PIECES).map(|i| PieceRoot([i as u8; 32])).collect();
+        let mut m = Manifest {
+            cid: roots_cid(&piece_roots),
+            // The largest plaintext whose ciphertext the coding holds.
+            size: Layout::max_stored_size(&coding) / crate::encryption::FRAME_SIZE as u64
+                * crate::encryption::FRAME_PAYLOAD as u64,
+            coding,
+            recipients: Some(vec![wrapped_key(); MAX_RECIPIENTS]),
+            piece_roots,
+        };
+        let bytes = m.to_bytes();
+        assert!(bytes.len() <= MAX_MANIFEST_SIZE, "{}", bytes.len());
+        assert_eq!(Manifest::from_bytes(&bytes).unwrap(), m);
+        assert_eq!(m.segment_count(), MAX_SEGMENTS);
+        // One more byte of plaintext needs one more segment.
+        m.size += 1;
+        assert!(matches!(
+            Manifest::from_bytes(&m.to_bytes()),
+            Err(ManifestError::Layout(LayoutError::TooManySegments { segments }))
+                if segments == u64::from(MAX_SEGMENTS) + 1
+        ));
     }
 
     #[test]
@@ -312,12 +388,15 @@ mod tests {
             Manifest::from_bytes(&[]),
             Err(ManifestError::Empty)
         ));
-        let mut bytes = sample().to_bytes();
-        bytes[0] = 2;
-        assert!(matches!(
-            Manifest::from_bytes(&bytes),
-            Err(ManifestError::UnsupportedVersion(2))
-        ));
+        // Version 1 (a root per shard) is no longer read, nor any other.
+        for version in [1, 3] {
+            let mut bytes = sample().to_bytes();
+            bytes[0] = version;
+            assert!(matches!(
+                Manifest::from_bytes(&bytes),
+                Err(ManifestError::UnsupportedVersion(v)) if v == version
+            ));
+        }
         let mut trailing = sample().to_bytes();
         trailing.push(0);
         assert!(matches!(
@@ -331,12 +410,21 @@ mod tests {
         ));
 
         let mut m = sample();
-        m.shard_roots.pop();
+        m.piece_roots.pop();
         assert!(matches!(
             Manifest::from_bytes(&m.to_bytes()),
-            Err(ManifestError::ShardCount {
-                actual: 8,
-                expected: 9
+            Err(ManifestError::PieceCount {
+                actual: 2,
+                expected: 3
+            })
+        ));
+        let mut m = sample();
+        m.piece_roots.push(PieceRoot([9; 32]));
+        assert!(matches!(
+            Manifest::from_bytes(&m.to_bytes()),
+            Err(ManifestError::PieceCount {
+                actual: 4,
+                expected: 3
             })
         ));
 
@@ -345,6 +433,14 @@ mod tests {
         assert!(matches!(
             Manifest::from_bytes(&m.to_bytes()),
             Err(ManifestError::Params(ParamsError::SegmentSize(1000)))
+        ));
+
+        // More segments than a piece may span, at the smallest segments.
+        let mut m = sample();
+        m.size = u64::from(MAX_SEGMENTS) * 256 * 1024 + 1;
+        assert!(matches!(
+            Manifest::from_bytes(&m.to_bytes()),
+            Err(ManifestError::Layout(LayoutError::TooManySegments { .. }))
         ));
 
         let mut m = sample();
@@ -360,19 +456,21 @@ mod tests {
             Err(ManifestError::Recipients(0))
         ));
 
-        // An encrypted object's CID must commit to its roots.
+        // An encrypted object's CID must commit to its piece roots.
         let mut m = sample();
-        let owner = crate::encryption::SecretKey::from_seed(&[1; 32]).public();
         m.size = 600 * 1024 - 10 * 16;
-        m.recipients = Some(vec![crate::encryption::FileKey::generate()
-            .unwrap()
-            .wrap(&owner)]);
+        m.recipients = Some(vec![wrapped_key()]);
         assert!(matches!(
             Manifest::from_bytes(&m.to_bytes()),
             Err(ManifestError::Cid)
         ));
-        m.cid = roots_cid(&m.shard_roots);
+        m.cid = roots_cid(&m.piece_roots);
         Manifest::from_bytes(&m.to_bytes()).unwrap();
+        m.piece_roots[1].0[0] ^= 1;
+        assert!(matches!(
+            Manifest::from_bytes(&m.to_bytes()),
+            Err(ManifestError::Cid)
+        ));
 
         // Trailing bytes after the CID, inside its length prefix (found by
         // the fuzzer).

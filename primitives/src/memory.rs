@@ -1,24 +1,30 @@
 //! Shard stores that live in memory: a full one for tests, caches and
 //! benchmarks, and one that keeps nothing, for computing a manifest (CID and
-//! shard roots) without storing anything.
+//! piece roots) without storing anything.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Mutex;
 
 use crate::manifest::ShardId;
+use crate::merkle::ShardRoot;
 use crate::pipeline::{ShardSink, ShardSource};
 
-/// Every shard in a map.
+/// Every shard and every piece's shard-root list in maps.
 #[derive(Default)]
-pub struct MemoryShards(Mutex<HashMap<ShardId, Vec<u8>>>);
+pub struct MemoryShards {
+    shards: HashMap<ShardId, Vec<u8>>,
+    shard_roots: HashMap<u8, Vec<ShardRoot>>,
+}
 
 impl MemoryShards {
     /// The shards, to inspect or damage them.
     pub fn shards_mut(&mut self) -> &mut HashMap<ShardId, Vec<u8>> {
-        self.0
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        &mut self.shards
+    }
+
+    /// The shard-root lists by piece, to inspect or damage them.
+    pub fn shard_roots_mut(&mut self) -> &mut HashMap<u8, Vec<ShardRoot>> {
+        &mut self.shard_roots
     }
 }
 
@@ -26,28 +32,37 @@ impl ShardSink for MemoryShards {
     type Error = Infallible;
 
     fn put_shard(&mut self, id: ShardId, shard: &[u8]) -> Result<(), Infallible> {
-        self.shards_mut().insert(id, shard.to_vec());
+        self.shards.insert(id, shard.to_vec());
+        Ok(())
+    }
+
+    fn put_shard_roots(&mut self, piece: u8, roots: &[ShardRoot]) -> Result<(), Infallible> {
+        self.shard_roots.insert(piece, roots.to_vec());
         Ok(())
     }
 }
 
 impl ShardSource for MemoryShards {
     fn shard(&self, id: ShardId) -> Option<Vec<u8>> {
-        let shards = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        shards.get(&id).cloned()
+        self.shards.get(&id).cloned()
+    }
+
+    fn shard_roots(&self, piece: u8) -> Option<Vec<ShardRoot>> {
+        self.shard_roots.get(&piece).cloned()
     }
 }
 
-/// Keeps no shard.
+/// Keeps no shard and no list.
 pub struct DiscardShards;
 
 impl ShardSink for DiscardShards {
     type Error = Infallible;
 
     fn put_shard(&mut self, _: ShardId, _: &[u8]) -> Result<(), Infallible> {
+        Ok(())
+    }
+
+    fn put_shard_roots(&mut self, _: u8, _: &[ShardRoot]) -> Result<(), Infallible> {
         Ok(())
     }
 }

@@ -1,5 +1,5 @@
-//! Merkle trees over shards: the shard root recorded on chain, and the leaf
-//! proofs that audits check.
+//! Merkle trees over shards: the shard root (a leaf of its piece's tree, see
+//! [`piece`](crate::piece)) and the leaf proofs that audits check.
 //!
 //! A shard is cut into [`LEAF_SIZE`]-byte leaves (the last may be shorter).
 //! Hashes are SHA-256 with domain separation, so that a leaf can never pass
@@ -12,7 +12,7 @@
 //! [`MAX_SHARD_SIZE`](crate::erasure::MAX_SHARD_SIZE). Verification needs the
 //! root and the shard size (both on chain) and costs at most 17 hashes.
 
-use parity_scale_codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use parity_scale_codec::{Decode, DecodeWithMemTracking, Encode};
 use scale_info::TypeInfo;
 use sha2::{Digest, Sha256};
 
@@ -33,30 +33,41 @@ const NODE_TAG: u8 = 1;
 /// A SHA-256 hash in the tree.
 pub type Hash = [u8; 32];
 
-/// The Merkle root of one shard: the shard's name on chain.
-#[derive(
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Encode,
-    Decode,
-    DecodeWithMemTracking,
-    TypeInfo,
-    MaxEncodedLen,
-)]
-pub struct ShardRoot(pub Hash);
+/// Declares a named 32-byte root: SCALE-encoded as its bytes, printed in hex.
+macro_rules! root_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            parity_scale_codec::Encode,
+            parity_scale_codec::Decode,
+            parity_scale_codec::DecodeWithMemTracking,
+            scale_info::TypeInfo,
+            parity_scale_codec::MaxEncodedLen,
+        )]
+        pub struct $name(pub $crate::merkle::Hash);
 
-impl core::fmt::Debug for ShardRoot {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "ShardRoot(")?;
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))?;
-        write!(f, ")")
-    }
+        impl core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, concat!(stringify!($name), "("))?;
+                self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))?;
+                write!(f, ")")
+            }
+        }
+    };
 }
+pub(crate) use root_type;
+
+root_type!(
+    /// The Merkle root of one shard: a leaf of its piece's upper tree.
+    ShardRoot
+);
 
 /// A leaf and the sibling hashes from it up to the root.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
@@ -97,6 +108,14 @@ pub enum ProofError {
         /// Length the tree shape implies.
         expected: usize,
     },
+    /// The leaf is past the piece's last leaf.
+    #[error("piece leaf {leaf} is out of range for {leaves} leaves")]
+    PieceLeafOutOfRange {
+        /// The requested leaf.
+        leaf: u64,
+        /// Leaves in the piece.
+        leaves: u64,
+    },
     /// Everything is well formed but the hashes do not lead to the root.
     #[error("proof does not match the shard root")]
     RootMismatch,
@@ -110,7 +129,7 @@ pub fn leaf_count(shard_size: u64) -> Result<u32, ProofError> {
     Ok(u32::try_from(shard_size.div_ceil(LEAF_SIZE as u64)).expect("bounded by MAX_LEAVES; qed"))
 }
 
-fn hash_leaf(leaf: &[u8]) -> Hash {
+pub(crate) fn hash_leaf(leaf: &[u8]) -> Hash {
     Sha256::new()
         .chain_update([LEAF_TAG])
         .chain_update(leaf)
@@ -142,29 +161,20 @@ fn leaf_hashes(shard: &[u8]) -> Vec<Hash> {
     shard.chunks(LEAF_SIZE).map(hash_leaf).collect()
 }
 
-/// The root of a non-empty shard of at most [`MAX_SHARD_SIZE`] bytes.
-pub fn root(shard: &[u8]) -> Result<ShardRoot, ProofError> {
-    leaf_count(shard.len() as u64)?;
-    let mut level = leaf_hashes(shard);
+/// The root of the tree over a non-empty level of hashes (consumed as scratch).
+pub(crate) fn root_of(mut level: Vec<Hash>) -> Hash {
     let mut len = level.len();
     while len > 1 {
         len = reduce(&mut level[..len]);
     }
-    Ok(ShardRoot(level[0]))
+    level[0]
 }
 
-/// A proof for leaf `index` of `shard`.
-pub fn prove(shard: &[u8], index: u32) -> Result<MerkleProof, ProofError> {
-    let leaves = leaf_count(shard.len() as u64)?;
-    if index >= leaves {
-        return Err(ProofError::IndexOutOfRange { index, leaves });
-    }
-    let start = index as usize * LEAF_SIZE;
-    let leaf = shard[start..shard.len().min(start + LEAF_SIZE)].to_vec();
-    let mut level = leaf_hashes(shard);
+/// The sibling hashes from `index` of a non-empty level up to its root.
+pub(crate) fn path_of(mut level: Vec<Hash>, index: usize) -> Vec<Hash> {
     let mut len = level.len();
-    let mut position = index as usize;
-    let mut path = Vec::with_capacity(MAX_PROOF_DEPTH);
+    let mut position = index;
+    let mut path = Vec::new();
     while len > 1 {
         let sibling = position ^ 1;
         if sibling < len {
@@ -173,32 +183,14 @@ pub fn prove(shard: &[u8], index: u32) -> Result<MerkleProof, ProofError> {
         len = reduce(&mut level[..len]);
         position /= 2;
     }
-    Ok(MerkleProof { leaf, path })
+    path
 }
 
-/// Checks that `proof` shows leaf `index` of a shard of `shard_size` bytes
-/// whose root is `root`. Never panics, whatever the input.
-pub fn verify(
-    root: &ShardRoot,
-    shard_size: u64,
-    index: u32,
-    proof: &MerkleProof,
-) -> Result<(), ProofError> {
-    let leaves = leaf_count(shard_size)?;
-    if index >= leaves {
-        return Err(ProofError::IndexOutOfRange { index, leaves });
-    }
-    let start = u64::from(index) * LEAF_SIZE as u64;
-    let expected = (shard_size - start).min(LEAF_SIZE as u64) as usize;
-    if proof.leaf.len() != expected {
-        return Err(ProofError::LeafLength {
-            actual: proof.leaf.len(),
-            expected,
-        });
-    }
-    // Walk the tree's shape first so that a wrong-length path is reported as
-    // such, before any hashing.
-    let (mut len, mut position, mut depth) = (leaves as usize, index as usize, 0);
+/// Climbs from `hash` at `index` of a level of `width` hashes to the root,
+/// with `path`; checks the path's length against the tree's shape before
+/// any hashing. `index < width` is the caller's to check.
+pub(crate) fn climb(width: u32, index: u32, hash: Hash, path: &[Hash]) -> Result<Hash, ProofError> {
+    let (mut len, mut position, mut depth) = (width as usize, index as usize, 0);
     while len > 1 {
         if position ^ 1 < len {
             depth += 1;
@@ -206,15 +198,15 @@ pub fn verify(
         len = len.div_ceil(2);
         position /= 2;
     }
-    if proof.path.len() != depth {
+    if path.len() != depth {
         return Err(ProofError::PathLength {
-            actual: proof.path.len(),
+            actual: path.len(),
             expected: depth,
         });
     }
-    let mut hash = hash_leaf(&proof.leaf);
-    let (mut len, mut position) = (leaves as usize, index as usize);
-    let mut siblings = proof.path.iter();
+    let mut hash = hash;
+    let (mut len, mut position) = (width as usize, index as usize);
+    let mut siblings = path.iter();
     while len > 1 {
         if position ^ 1 < len {
             let sibling = siblings.next().expect("path length checked above; qed");
@@ -227,7 +219,59 @@ pub fn verify(
         len = len.div_ceil(2);
         position /= 2;
     }
-    if hash == root.0 {
+    Ok(hash)
+}
+
+/// The root of a non-empty shard of at most [`MAX_SHARD_SIZE`] bytes.
+pub fn root(shard: &[u8]) -> Result<ShardRoot, ProofError> {
+    leaf_count(shard.len() as u64)?;
+    Ok(ShardRoot(root_of(leaf_hashes(shard))))
+}
+
+/// A proof for leaf `index` of `shard`.
+pub fn prove(shard: &[u8], index: u32) -> Result<MerkleProof, ProofError> {
+    let leaves = leaf_count(shard.len() as u64)?;
+    if index >= leaves {
+        return Err(ProofError::IndexOutOfRange { index, leaves });
+    }
+    let start = index as usize * LEAF_SIZE;
+    let leaf = shard[start..shard.len().min(start + LEAF_SIZE)].to_vec();
+    let path = path_of(leaf_hashes(shard), index as usize);
+    Ok(MerkleProof { leaf, path })
+}
+
+/// The root that `proof` leads to as leaf `index` of a shard of `shard_size`
+/// bytes, once its leaf length and path length fit that shape.
+pub(crate) fn proof_root(
+    shard_size: u64,
+    index: u32,
+    leaf: &[u8],
+    path: &[Hash],
+) -> Result<Hash, ProofError> {
+    let leaves = leaf_count(shard_size)?;
+    if index >= leaves {
+        return Err(ProofError::IndexOutOfRange { index, leaves });
+    }
+    let start = u64::from(index) * LEAF_SIZE as u64;
+    let expected = (shard_size - start).min(LEAF_SIZE as u64) as usize;
+    if leaf.len() != expected {
+        return Err(ProofError::LeafLength {
+            actual: leaf.len(),
+            expected,
+        });
+    }
+    climb(leaves, index, hash_leaf(leaf), path)
+}
+
+/// Checks that `proof` shows leaf `index` of a shard of `shard_size` bytes
+/// whose root is `root`. Never panics, whatever the input.
+pub fn verify(
+    root: &ShardRoot,
+    shard_size: u64,
+    index: u32,
+    proof: &MerkleProof,
+) -> Result<(), ProofError> {
+    if proof_root(shard_size, index, &proof.leaf, &proof.path)? == root.0 {
         Ok(())
     } else {
         Err(ProofError::RootMismatch)

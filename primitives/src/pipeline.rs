@@ -2,19 +2,26 @@
 //!
 //! **put**: read the input a segment at a time → encrypt its frames (unless
 //! public) → hash its 256 KiB chunks for the CID → erasure-code it → Merkle
-//! root of every shard → hand the shards to a [`ShardSink`] in order. The
-//! result is the [`Manifest`].
+//! root of every shard → hand the shards to a [`ShardSink`] in order. Shard
+//! `i` of every segment belongs to piece `i` ([`piece`]); at the end each
+//! piece's shard-root list goes to the sink too, and the result is the
+//! [`Manifest`], which names each piece by the root over that list.
 //!
 //! **get**: for each segment, fetch shards from a [`ShardSource`] (data shards
 //! first, so an intact object needs no decoding), keep each one whose Merkle
-//! root matches the manifest, stop at `k`, decode, decrypt, write in order.
+//! root matches its piece's shard-root list, stop at `k`, decode, decrypt,
+//! write in order. A piece's list is fetched the first time a segment needs
+//! that piece and used only if it adds up to the manifest's piece root; a
+//! piece without a good list is unavailable as a whole.
 //!
 //! Segments are independent (frame nonces come from the segment's position),
 //! so both pipelines spread segments over threads with
 //! [`ordered_map`](crate::parallel); memory stays at about
-//! `in_flight × 2.5 × segment_size` whatever the object's size.
+//! `in_flight × 2.5 × segment_size` whatever the object's size, plus 32
+//! bytes per shard for the shard-root lists put collects.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::sync::OnceLock;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
@@ -23,24 +30,34 @@ use crate::encryption::{
     FRAME_SIZE,
 };
 use crate::erasure::{CodingParams, ErasureCoder, NotEnoughShards, ParamsError};
-use crate::manifest::{roots_cid, Manifest, Segment, ShardId, MAX_RECIPIENTS, MAX_SHARDS};
+use crate::manifest::{roots_cid, Manifest, Segment, ShardId, MAX_RECIPIENTS};
 use crate::merkle::{self, ShardRoot};
 use crate::parallel::ordered_map;
+use crate::piece::{self, Layout, MAX_SEGMENTS};
 use crate::unixfs::{chunk_digest, CidBuilder, CHUNK_SIZE};
 
-/// Where put sends shards.
+/// Where put sends shards and the pieces' shard-root lists.
 pub trait ShardSink {
     /// Why storing failed.
     type Error: std::error::Error + Send + Sync + 'static;
     /// Stores one shard; called once per shard, in segment order.
     fn put_shard(&mut self, id: ShardId, shard: &[u8]) -> Result<(), Self::Error>;
+    /// Stores the shard-root list of `piece`: the root of its shard of each
+    /// segment, in segment order (empty for an empty public file). Called
+    /// once per piece, after every shard and before put returns.
+    fn put_shard_roots(&mut self, piece: u8, roots: &[ShardRoot]) -> Result<(), Self::Error>;
 }
 
-/// Where get fetches shards. Called from several threads at once.
+/// Where get fetches shards and shard-root lists. Called from several
+/// threads at once.
 pub trait ShardSource: Sync {
     /// The shard's bytes, or `None` if it cannot be had. The bytes need not
-    /// be correct: get checks each against its root.
+    /// be correct: get checks each against its piece's shard-root list.
     fn shard(&self, id: ShardId) -> Option<Vec<u8>>;
+    /// The shard-root list of `piece`, or `None` if it cannot be had. It
+    /// need not be correct: get checks it against the manifest's piece root
+    /// and, if it does not match, uses no shard of that piece.
+    fn shard_roots(&self, piece: u8) -> Option<Vec<ShardRoot>>;
 }
 
 /// How to store an object.
@@ -51,6 +68,13 @@ pub struct PutOptions {
     /// Readers to wrap the file key to; empty stores the file public
     /// (unencrypted, with its IPFS CID).
     pub recipients: Vec<PublicKey>,
+    /// The file key to encrypt with; `None` draws a fresh one. Give the key
+    /// of an earlier put only to store the *same input* again: it then gives
+    /// the same ciphertext, shards and piece roots (a dry run into
+    /// [`DiscardShards`](crate::memory::DiscardShards) learns the roots
+    /// before the real put). Frame nonces depend only on the position, so one
+    /// key over two different inputs would expose both.
+    pub key: Option<FileKey>,
     /// Worker threads; 1 runs everything on the calling thread.
     pub threads: usize,
 }
@@ -69,6 +93,7 @@ impl PutOptions {
         PutOptions {
             coding: CodingParams::default(),
             recipients: Vec::new(),
+            key: None,
             threads: default_threads(),
         }
     }
@@ -94,8 +119,11 @@ pub enum PutError<S: std::error::Error + 'static> {
     /// More readers than a manifest can carry.
     #[error("at most {MAX_RECIPIENTS} readers, got {0}")]
     Recipients(usize),
-    /// The object needs more shards than a manifest can carry.
-    #[error("the input needs more than {MAX_SHARDS} shards; use larger segments")]
+    /// A file key was given for a public file.
+    #[error("a file key was given but no readers; public files are not encrypted")]
+    KeyWithoutRecipients,
+    /// The object needs more segments than a piece may span.
+    #[error("the input needs more than {MAX_SEGMENTS} segments; use larger segments")]
     TooLarge,
     /// No randomness for the file key.
     #[error(transparent)]
@@ -185,7 +213,8 @@ impl BufferPool {
     }
 }
 
-/// Stores `input` as shards in `sink` and returns the manifest.
+/// Stores `input` as shards and shard-root lists in `sink` and returns the
+/// manifest.
 pub fn put<R, S>(
     input: R,
     options: &PutOptions,
@@ -200,14 +229,15 @@ where
     if options.recipients.len() > MAX_RECIPIENTS {
         return Err(PutError::Recipients(options.recipients.len()));
     }
-    let key = match options.recipients.is_empty() {
-        true => None,
-        false => Some(FileKey::generate()?),
+    let key = match (options.recipients.is_empty(), &options.key) {
+        (true, None) => None,
+        (true, Some(_)) => return Err(PutError::KeyWithoutRecipients),
+        (false, Some(key)) => Some(key.clone()),
+        (false, None) => Some(FileKey::generate()?),
     };
     let cipher = key.as_ref().map(FileKey::cipher);
     let encrypted = cipher.is_some();
     let segment_size = coding.segment_size as usize;
-    let max_segments = MAX_SHARDS / coding.total_shards();
     let in_flight = options.threads + 2;
     let pool = BufferPool::new(in_flight + 1);
 
@@ -249,7 +279,7 @@ where
         if len == 0 && !(encrypted && segment == 0) {
             return Ok(None);
         }
-        if segment as usize >= max_segments {
+        if segment >= MAX_SEGMENTS {
             return Err(PutError::TooLarge);
         }
         size += len as u64;
@@ -269,13 +299,13 @@ where
     };
 
     let mut cid = CidBuilder::new();
-    let mut roots = Vec::new();
+    // Each piece's shard roots, segment order.
+    let mut pieces: Vec<Vec<ShardRoot>> = vec![Vec::new(); coding.total_shards()];
+    let mut segment = 0u32;
     let consume = |encoded: EncodedSegment| -> Result<(), PutError<S::Error>> {
         for (digest, len) in &encoded.chunks {
             cid.push_chunk(*digest, *len);
         }
-        let segment =
-            u32::try_from(roots.len() / coding.total_shards()).expect("bounded by MAX_SHARDS; qed");
         for (index, shard) in encoded.shards.chunks_exact(encoded.shard_size).enumerate() {
             let id = ShardId {
                 segment,
@@ -283,22 +313,31 @@ where
             };
             sink.put_shard(id, shard).map_err(PutError::Sink)?;
         }
-        roots.extend(encoded.roots);
+        for (piece, root) in pieces.iter_mut().zip(encoded.roots) {
+            piece.push(root);
+        }
+        segment += 1;
         pool.give(encoded.shards);
         Ok(())
     };
 
     ordered_map(options.threads, in_flight, produce, work, consume)?;
 
+    let mut piece_roots = Vec::with_capacity(pieces.len());
+    for (piece, roots) in pieces.iter().enumerate() {
+        let piece = u8::try_from(piece).expect("k + m <= 128 by validation; qed");
+        sink.put_shard_roots(piece, roots).map_err(PutError::Sink)?;
+        piece_roots.push(piece::piece_root(roots));
+    }
     let manifest = Manifest {
         cid: match encrypted {
-            true => roots_cid(&roots),
+            true => roots_cid(&piece_roots),
             false => cid.finish(),
         },
         size,
         coding,
         recipients: key.map(|key| options.recipients.iter().map(|r| key.wrap(r)).collect()),
-        shard_roots: roots,
+        piece_roots,
     };
     debug_assert!(manifest.validate().is_ok());
     Ok(manifest)
@@ -361,6 +400,9 @@ pub fn get<W: Write>(
     let coder = ErasureCoder::new(manifest.coding).expect("manifests are validated; qed");
     let mut segments = manifest.segments();
     let segment_count = manifest.segment_count();
+    let lists = manifest
+        .layout()
+        .map(|layout| ShardRootLists::new(manifest, layout, source));
     let mut cid = CidBuilder::new();
 
     ordered_map(
@@ -368,7 +410,10 @@ pub fn get<W: Write>(
         threads + 2,
         || Ok(segments.next()),
         |segment| {
-            let mut data = fetch_segment(manifest, &coder, source, &segment)?;
+            let lists = lists
+                .as_ref()
+                .expect("an object without a layout has no segments; qed");
+            let mut data = fetch_segment(manifest, &coder, source, lists, &segment)?;
             let chunks = match &cipher {
                 Some(cipher) => {
                     let frames_per_segment = manifest.coding.segment_size as usize / FRAME_SIZE;
@@ -389,20 +434,54 @@ pub fn get<W: Write>(
             output.write_all(&plaintext).map_err(GetError::Write)
         },
     )?;
-    // Shards were checked against their roots; for a public object the roots
-    // must also add up to the CID it is known by (for an encrypted one,
-    // manifest validation checked that the CID commits to the roots).
+    // Shards were checked against shard roots, and those against the piece
+    // roots; for a public object the bytes must also add up to the CID it is
+    // known by (for an encrypted one, manifest validation checked that the
+    // CID commits to the piece roots).
     if cipher.is_none() && cid.finish() != manifest.cid {
         return Err(GetError::CidMismatch);
     }
     output.flush().map_err(GetError::Write)
 }
 
+/// Each piece's shard-root list, fetched the first time a segment needs that
+/// piece (so an intact object never fetches the parity pieces' lists) and
+/// kept only if it adds up to the manifest's piece root.
+struct ShardRootLists<'a, S> {
+    manifest: &'a Manifest,
+    layout: Layout,
+    source: &'a S,
+    pieces: Vec<OnceLock<Option<Vec<ShardRoot>>>>,
+}
+
+impl<'a, S: ShardSource> ShardRootLists<'a, S> {
+    fn new(manifest: &'a Manifest, layout: Layout, source: &'a S) -> Self {
+        ShardRootLists {
+            manifest,
+            layout,
+            source,
+            pieces: (0..layout.piece_count()).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The verified list of `piece`, or `None` if it is missing or wrong.
+    fn get(&self, piece: u8) -> Option<&[ShardRoot]> {
+        self.pieces[usize::from(piece)]
+            .get_or_init(|| {
+                let roots = self.source.shard_roots(piece)?;
+                let root = self.manifest.piece_roots[usize::from(piece)];
+                piece::verify_shard_roots(&root, &self.layout, &roots).then_some(roots)
+            })
+            .as_deref()
+    }
+}
+
 /// Collects `k` verified shards of a segment and decodes it.
-fn fetch_segment(
+fn fetch_segment<S: ShardSource>(
     manifest: &Manifest,
     coder: &ErasureCoder,
-    source: &impl ShardSource,
+    source: &S,
+    lists: &ShardRootLists<'_, S>,
     segment: &Segment,
 ) -> Result<Vec<u8>, GetError> {
     let k = usize::from(manifest.coding.data_shards);
@@ -417,9 +496,11 @@ fn fetch_segment(
             segment: segment.index,
             index: index as u8,
         };
-        let root = manifest
-            .shard_root(id)
-            .expect("validated manifests have a root per shard; qed");
+        let Some(roots) = lists.get(id.index) else {
+            continue;
+        };
+        // A verified list has one root per segment.
+        let root = roots[segment.index as usize];
         let Some(bytes) = source.shard(id) else {
             continue;
         };
@@ -438,6 +519,9 @@ fn fetch_segment(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
     use super::*;
     use crate::memory::MemoryShards as MemoryStore;
 
@@ -451,7 +535,64 @@ mod tests {
         PutOptions {
             coding: CodingParams::with_segment_size(3, 2, 256 * 1024).unwrap(),
             recipients,
+            key: None,
             threads,
+        }
+    }
+
+    /// Asserts that get found only 2 of the 3 shards segment 0 needs.
+    fn assert_too_few_in_segment_0(result: Result<(), GetError>) {
+        let err = result.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                GetError::Segment {
+                    segment: 0,
+                    source: NotEnoughShards {
+                        available: 2,
+                        needed: 3
+                    }
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    /// A source that records what get asked it for.
+    struct Recording<'a> {
+        inner: &'a MemoryStore,
+        shards: Mutex<BTreeSet<ShardId>>,
+        lists: Mutex<BTreeSet<u8>>,
+    }
+
+    impl<'a> Recording<'a> {
+        fn new(inner: &'a MemoryStore) -> Self {
+            Recording {
+                inner,
+                shards: Mutex::default(),
+                lists: Mutex::default(),
+            }
+        }
+
+        fn pieces_read(&self) -> BTreeSet<u8> {
+            self.shards
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|id| id.index)
+                .collect()
+        }
+    }
+
+    impl ShardSource for Recording<'_> {
+        fn shard(&self, id: ShardId) -> Option<Vec<u8>> {
+            self.shards.lock().unwrap().insert(id);
+            self.inner.shard(id)
+        }
+
+        fn shard_roots(&self, piece: u8) -> Option<Vec<ShardRoot>> {
+            self.lists.lock().unwrap().insert(piece);
+            self.inner.shard_roots(piece)
         }
     }
 
@@ -480,6 +621,37 @@ mod tests {
                 let mut out = Vec::new();
                 get(&manifest, Some(&owner), &store, &mut out, threads).unwrap();
                 assert_eq!(out, input, "len {len}, threads {threads}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_piece_gets_the_list_of_its_shard_roots() {
+        let owner = SecretKey::from_seed(&[9; 32]);
+        for (len, recipients) in [
+            (0, vec![]),
+            (0, vec![owner.public()]),
+            (3 * 256 * 1024 + 5, vec![]),
+            (3 * 256 * 1024 + 5, vec![owner.public()]),
+        ] {
+            let mut store = MemoryStore::default();
+            let manifest = put(&data(len)[..], &options(recipients, 2), &mut store).unwrap();
+            let segments = manifest.segment_count();
+            assert_eq!(store.shard_roots_mut().len(), 5);
+            for piece in 0..5u8 {
+                let roots = store.shard_roots(piece).unwrap();
+                assert_eq!(roots.len(), segments as usize);
+                assert_eq!(
+                    piece::piece_root(&roots),
+                    manifest.piece_roots[usize::from(piece)]
+                );
+                for (segment, root) in (0..).zip(&roots) {
+                    let shard = store.shard(ShardId {
+                        segment,
+                        index: piece,
+                    });
+                    assert_eq!(merkle::root(&shard.unwrap()).unwrap(), *root);
+                }
             }
         }
     }
@@ -544,20 +716,62 @@ mod tests {
             segment: 0,
             index: 4,
         });
-        let err = get(&manifest, None, &store, &mut Vec::new(), 2).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                GetError::Segment {
-                    segment: 0,
-                    source: NotEnoughShards {
-                        available: 2,
-                        needed: 3
-                    }
-                }
-            ),
-            "{err:?}"
+        assert_too_few_in_segment_0(get(&manifest, None, &store, &mut Vec::new(), 2));
+    }
+
+    #[test]
+    fn an_intact_object_reads_only_its_data_pieces() {
+        let input = data(700 * 1024);
+        let mut store = MemoryStore::default();
+        let manifest = put(&input[..], &options(vec![], 2), &mut store).unwrap();
+        let source = Recording::new(&store);
+        let mut out = Vec::new();
+        get(&manifest, None, &source, &mut out, 2).unwrap();
+        assert_eq!(out, input);
+        assert_eq!(*source.lists.lock().unwrap(), BTreeSet::from([0, 1, 2]));
+        assert_eq!(source.pieces_read(), BTreeSet::from([0, 1, 2]));
+    }
+
+    #[test]
+    fn a_lying_shard_root_list_makes_its_piece_unavailable() {
+        let input = data(700 * 1024);
+        let mut store = MemoryStore::default();
+        let manifest = put(&input[..], &options(vec![], 2), &mut store).unwrap();
+        let segments = manifest.segment_count();
+
+        // Piece 0 is replaced by other bytes with a list that matches them
+        // (but not the piece root); piece 3's list is one root too long.
+        let mut forged = Vec::new();
+        for segment in 0..segments {
+            let id = ShardId { segment, index: 0 };
+            let shard = store.shards_mut().get_mut(&id).unwrap();
+            shard.iter_mut().for_each(|b| *b = !*b);
+            forged.push(merkle::root(shard).unwrap());
+        }
+        store.shard_roots_mut().insert(0, forged);
+        let long = store.shard_roots_mut().get_mut(&3).unwrap();
+        long.push(long[0]);
+
+        let source = Recording::new(&store);
+        let mut out = Vec::new();
+        get(&manifest, None, &source, &mut out, 2).unwrap();
+        assert_eq!(out, input);
+        // Every list was asked for; no shard of a piece with a bad list was.
+        assert_eq!(
+            *source.lists.lock().unwrap(),
+            BTreeSet::from([0, 1, 2, 3, 4])
         );
+        assert_eq!(source.pieces_read(), BTreeSet::from([1, 2, 4]));
+
+        // A list with one wrong root costs its piece too, and then fewer than
+        // k pieces remain.
+        store.shard_roots_mut().get_mut(&4).unwrap()[1].0[0] ^= 1;
+        assert_too_few_in_segment_0(get(&manifest, None, &store, &mut Vec::new(), 2));
+        // So does a missing one.
+        store.shard_roots_mut().get_mut(&4).unwrap()[1].0[0] ^= 1;
+        get(&manifest, None, &store, &mut Vec::new(), 2).unwrap();
+        store.shard_roots_mut().remove(&4);
+        assert_too_few_in_segment_0(get(&manifest, None, &store, &mut Vec::new(), 2));
     }
 
     #[test]
@@ -571,7 +785,7 @@ mod tests {
     }
 
     #[test]
-    fn encrypted_objects_are_named_by_their_shard_roots() {
+    fn encrypted_objects_are_named_by_their_piece_roots() {
         let owner = SecretKey::from_seed(&[1; 32]);
         let manifest = put(
             &data(5000)[..],
@@ -579,7 +793,47 @@ mod tests {
             &mut MemoryStore::default(),
         )
         .unwrap();
-        assert_eq!(manifest.cid, roots_cid(&manifest.shard_roots));
+        assert_eq!(manifest.cid, roots_cid(&manifest.piece_roots));
+    }
+
+    #[test]
+    fn a_given_file_key_stores_the_same_input_identically() {
+        let owner = SecretKey::from_seed(&[1; 32]);
+        let input = data(700 * 1024);
+        let options = PutOptions {
+            key: Some(FileKey::generate().unwrap()),
+            ..options(vec![owner.public()], 2)
+        };
+        let dry_run = put(&input[..], &options, &mut crate::memory::DiscardShards).unwrap();
+        let mut store = MemoryStore::default();
+        let manifest = put(&input[..], &options, &mut store).unwrap();
+        assert_eq!(manifest.cid, dry_run.cid);
+        assert_eq!(manifest.piece_roots, dry_run.piece_roots);
+        // The first run's wrapped key opens the second run's shards.
+        let mut out = Vec::new();
+        get(&dry_run, Some(&owner), &store, &mut out, 2).unwrap();
+        assert_eq!(out, input);
+
+        // Without the key, a fresh one is drawn.
+        let fresh = put(
+            &input[..],
+            &PutOptions {
+                key: None,
+                ..options.clone()
+            },
+            &mut crate::memory::DiscardShards,
+        )
+        .unwrap();
+        assert_ne!(fresh.cid, manifest.cid);
+        // A public file takes no key.
+        let public = PutOptions {
+            recipients: vec![],
+            ..options
+        };
+        assert!(matches!(
+            put(&input[..], &public, &mut crate::memory::DiscardShards),
+            Err(PutError::KeyWithoutRecipients)
+        ));
     }
 
     #[test]
@@ -609,19 +863,20 @@ mod tests {
         let mut store = MemoryStore::default();
         let input = data(3 * 256 * 1024);
         let mut manifest = put(&input[..], &options(vec![owner.public()], 2), &mut store).unwrap();
-        // Swap segments 0 and 1 consistently (shards and roots), as a
-        // malicious store with a forged manifest would.
-        {
+        // Swap segments 0 and 1 consistently (shards, shard-root lists and
+        // piece roots), as a malicious store with a forged manifest would.
+        for index in 0..5 {
             let shards = store.shards_mut();
-            for index in 0..5 {
-                let a = shards.remove(&ShardId { segment: 0, index }).unwrap();
-                let b = shards.remove(&ShardId { segment: 1, index }).unwrap();
-                shards.insert(ShardId { segment: 0, index }, b);
-                shards.insert(ShardId { segment: 1, index }, a);
-            }
+            let a = shards.remove(&ShardId { segment: 0, index }).unwrap();
+            let b = shards.remove(&ShardId { segment: 1, index }).unwrap();
+            shards.insert(ShardId { segment: 0, index }, b);
+            shards.insert(ShardId { segment: 1, index }, a);
+            let roots = store.shard_roots_mut().get_mut(&index).unwrap();
+            roots.swap(0, 1);
+            manifest.piece_roots[usize::from(index)] = piece::piece_root(roots);
         }
-        let (first, second) = manifest.shard_roots.split_at_mut(5);
-        first.swap_with_slice(&mut second[..5]);
+        manifest.cid = roots_cid(&manifest.piece_roots);
+        manifest.validate().unwrap();
         let err = get(&manifest, Some(&owner), &store, Vec::new(), 2).unwrap_err();
         assert!(
             matches!(err, GetError::Decrypt(DecryptError::Frame(0))),

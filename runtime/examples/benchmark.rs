@@ -80,7 +80,60 @@ fn median_at(results: &[BenchmarkResult], component: usize, value: u32) -> Strin
     )
 }
 
+/// Chain state per order: the record of a 4 + 2 order (the same at any
+/// size), what each wrapped key adds, and the largest record.
+fn state_per_order() {
+    use pallet_mosaic_market::{
+        Access, CodingParams, Layout, Order, OrderOf, OrderState, Piece, PieceRoot, WrappedKey,
+    };
+    use parity_scale_codec::MaxEncodedLen;
+    use polkadot_sdk::frame_support::BoundedVec;
+    let coding = CodingParams::default();
+    let largest = Layout::max_stored_size(&coding);
+    for size in [1 << 20, 1 << 40, largest] {
+        let layout = Layout::new(coding, size).expect("within bounds");
+        let piece = Piece {
+            root: PieceRoot([1; 32]),
+            provider: mosaic_runtime::AccountId::from([2; 32]),
+            price: 1,
+            confirmed: true,
+            slot: 0,
+            paid_until: 0,
+        };
+        let order: OrderOf<mosaic_runtime::Runtime> = Order {
+            owner: mosaic_runtime::AccountId::from([3; 32]),
+            // A CIDv1 of SHA-256: 36 bytes.
+            cid: BoundedVec::truncate_from(vec![1; 36]),
+            size,
+            coding,
+            piece_size: layout.piece_size(),
+            access: Access::Public,
+            periods: 1,
+            state: OrderState::Live { start: 1, end: 2 },
+            due: 0,
+            pieces: BoundedVec::truncate_from(vec![piece; coding.total_shards()]),
+            confirmed: 6,
+            escrow: 0,
+            deposit: 0,
+        };
+        println!(
+            "order of {size} bytes, 4 + 2, public: a {} byte record, {} pieces of {} bytes",
+            order.encoded_size(),
+            coding.total_shards(),
+            layout.piece_size()
+        );
+    }
+    println!(
+        "each wrapped key adds {} bytes; the largest record (128 pieces, 16 keys) is {} bytes; \
+         the largest object at default coding is {} TiB",
+        WrappedKey::max_encoded_len(),
+        OrderOf::<mosaic_runtime::Runtime>::max_encoded_len(),
+        largest >> 40
+    );
+}
+
 fn main() {
+    state_per_order();
     let mut args = std::env::args().skip(1);
     let steps: u32 = args.next().map_or(10, |s| s.parse().expect("steps"));
     let repeats: u32 = args.next().map_or(5, |s| s.parse().expect("repeats"));

@@ -199,22 +199,47 @@ sp_api::impl_runtime_apis! {
         AccountId,
         Balance,
         pallet_mosaic_market::OrderOf<Runtime>,
-        pallet_mosaic_market::ShardOf<Runtime>,
         pallet_mosaic_providers::ProviderOf<Runtime>,
     > for Runtime {
         fn quote(
             size: u64,
             coding: pallet_mosaic_market::CodingParams,
+            recipients: u32,
             periods: u32,
             max_price: Balance,
         ) -> Result<pallet_mosaic_market::Quote<AccountId, Balance>, sp_runtime::DispatchError> {
-            pallet_mosaic_market::Pallet::<Runtime>::quote(size, coding, periods, max_price)
+            pallet_mosaic_market::Pallet::<Runtime>::quote(size, coding, recipients, periods, max_price)
         }
 
-        fn order(
-            id: pallet_mosaic_market::OrderId,
-        ) -> Option<(pallet_mosaic_market::OrderOf<Runtime>, Vec<pallet_mosaic_market::ShardOf<Runtime>>)> {
-            pallet_mosaic_market::Pallet::<Runtime>::order_with_shards(id)
+        fn order(id: pallet_mosaic_market::OrderId) -> Option<pallet_mosaic_market::OrderOf<Runtime>> {
+            pallet_mosaic_market::Orders::<Runtime>::get(id)
+        }
+
+        fn orders_of(
+            owner: AccountId,
+            after: Option<pallet_mosaic_market::OrderId>,
+            limit: u32,
+        ) -> Vec<pallet_mosaic_market::OrderId> {
+            pallet_mosaic_market::Pallet::<Runtime>::orders_of(&owner, after, limit)
+        }
+
+        fn orders_by_cid(
+            cid: Vec<u8>,
+            after: Option<pallet_mosaic_market::OrderId>,
+            limit: u32,
+        ) -> Vec<pallet_mosaic_market::OrderId> {
+            // A CID longer than any stored one has no orders.
+            pallet_mosaic_market::CidOf::<Runtime>::try_from(cid)
+                .map(|cid| pallet_mosaic_market::Pallet::<Runtime>::orders_by_cid(&cid, after, limit))
+                .unwrap_or_default()
+        }
+
+        fn pieces_of(
+            provider: AccountId,
+            from: u32,
+            limit: u32,
+        ) -> Vec<(pallet_mosaic_market::OrderId, u32)> {
+            pallet_mosaic_market::Pallet::<Runtime>::pieces_of(&provider, from, limit)
         }
 
         fn provider(who: AccountId) -> Option<pallet_mosaic_providers::ProviderOf<Runtime>> {

@@ -3,6 +3,9 @@
 //! * `dev`: one validator, //Alice (Aura and GRANDPA keys from her ed25519
 //!   dev seed), who is also the sudo key.
 //! * `local`: validators //Alice, //Bob, //Charlie and //Dave.
+//! * `production`: the `local` validators with production chain
+//!   parameters (see [`crate::parameters`]); `dev` and `local` use short
+//!   development ones (one-minute audit periods).
 //!
 //! Each validator's block VRF key (see `pallet_mosaic_audit`) is the sr25519
 //! key of its dev seed.
@@ -20,15 +23,18 @@ use polkadot_sdk::frame_support::build_struct_json_patch;
 use polkadot_sdk::sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 use polkadot_sdk::{pallet_grandpa, sp_genesis_builder::PresetId};
 
+use crate::parameters::ChainParameters;
 use crate::{
     AccountId, AuditConfig, AuraConfig, AuraId, Balance, BalancesConfig, GrandpaConfig,
-    RuntimeGenesisConfig, SudoConfig, UNIT,
+    ParametersConfig, RuntimeGenesisConfig, SudoConfig, UNIT,
 };
 
 /// Name of the single-validator development preset.
 pub const DEV: &str = "dev";
 /// Name of the four-validator local testnet preset.
 pub const LOCAL: &str = "local";
+/// Name of the four-validator preset with production parameters.
+pub const PRODUCTION: &str = "production";
 /// What each development account starts with.
 pub const DEV_ENDOWMENT: Balance = 1_000_000 * UNIT;
 
@@ -48,7 +54,7 @@ pub fn dev_vrf_key(validator: Ed25519Keyring) -> polkadot_sdk::sp_core::sr25519:
         .public()
 }
 
-fn patch(validators: &[Ed25519Keyring]) -> serde_json::Value {
+fn patch(validators: &[Ed25519Keyring], parameters: ChainParameters) -> serde_json::Value {
     let aura: Vec<AuraId> = validators.iter().map(|v| v.public().into()).collect();
     let grandpa: Vec<(pallet_grandpa::AuthorityId, u64)> =
         validators.iter().map(|v| (v.public().into(), 1)).collect();
@@ -69,19 +75,23 @@ fn patch(validators: &[Ed25519Keyring]) -> serde_json::Value {
         audit: AuditConfig {
             vrf_authorities: validators.iter().map(|v| dev_vrf_key(*v)).collect(),
         },
+        parameters: ParametersConfig { parameters },
     })
 }
+
+const LOCAL_VALIDATORS: [Ed25519Keyring; 4] = [
+    Ed25519Keyring::Alice,
+    Ed25519Keyring::Bob,
+    Ed25519Keyring::Charlie,
+    Ed25519Keyring::Dave,
+];
 
 /// The JSON patch of a preset, if it exists.
 pub fn preset(id: &PresetId) -> Option<Vec<u8>> {
     let patch = match id.as_str() {
-        DEV => patch(&[Ed25519Keyring::Alice]),
-        LOCAL => patch(&[
-            Ed25519Keyring::Alice,
-            Ed25519Keyring::Bob,
-            Ed25519Keyring::Charlie,
-            Ed25519Keyring::Dave,
-        ]),
+        DEV => patch(&[Ed25519Keyring::Alice], ChainParameters::DEVELOPMENT),
+        LOCAL => patch(&LOCAL_VALIDATORS, ChainParameters::DEVELOPMENT),
+        PRODUCTION => patch(&LOCAL_VALIDATORS, ChainParameters::PRODUCTION),
         _ => return None,
     };
     Some(
@@ -93,7 +103,11 @@ pub fn preset(id: &PresetId) -> Option<Vec<u8>> {
 
 /// The presets this runtime offers.
 pub fn preset_names() -> Vec<PresetId> {
-    vec![String::from(DEV), String::from(LOCAL)]
+    vec![
+        String::from(DEV),
+        String::from(LOCAL),
+        String::from(PRODUCTION),
+    ]
 }
 
 /// Merges a JSON patch into `base`: objects key by key, anything else

@@ -34,6 +34,7 @@ pub mod bench_state;
 pub mod genesis;
 pub mod mosaic_api;
 pub mod native;
+pub mod parameters;
 #[cfg(test)]
 mod tests;
 pub mod validators;
@@ -252,7 +253,6 @@ impl pallet_sudo::Config for Runtime {
 parameter_types! {
     pub const ProviderMinStake: Balance = 100 * UNIT;
     pub const ProviderStakePerGiB: Balance = 10 * UNIT;
-    pub const ProviderUnbondingPeriod: BlockNumber = DAYS;
 }
 
 impl pallet_mosaic_providers::Config for Runtime {
@@ -260,8 +260,10 @@ impl pallet_mosaic_providers::Config for Runtime {
     type RuntimeHoldReason = RuntimeHoldReason;
     type MinStake = ProviderMinStake;
     type StakePerGiB = ProviderStakePerGiB;
-    type UnbondingPeriod = ProviderUnbondingPeriod;
-    type MaxProviders = ConstU32<1_024>;
+    type UnbondingPeriod = parameters::UnbondingPeriod;
+    type MaxProviders = ConstU32<10_240>;
+    // Enough for the widest order (128 pieces: 2 × 128 + 8 draws).
+    type MaxDraws = ConstU32<264>;
     type MaxPeerIdLen = ConstU32<64>;
     type MaxMultiaddrs = ConstU32<8>;
     type MaxMultiaddrLen = ConstU32<128>;
@@ -273,14 +275,12 @@ impl validators::Config for Runtime {
     type ChangeDelay = ConstU32<{ MINUTES }>;
 }
 
-/// Blocks per audit and payment period (five minutes).
-pub const PERIOD: BlockNumber = 5 * MINUTES;
+impl parameters::Config for Runtime {}
 
 parameter_types! {
-    pub const PeriodLength: BlockNumber = PERIOD;
-    pub const ConfirmWindow: BlockNumber = 10 * MINUTES;
     pub const OrderDepositBase: Balance = UNIT;
-    pub const OrderDepositPerShard: Balance = 10 * MILLI_UNIT;
+    pub const OrderDepositPerPiece: Balance = 10 * MILLI_UNIT;
+    pub const OrderDepositPerRecipient: Balance = 10 * MILLI_UNIT;
     pub const AuditSlash: Perbill = Perbill::from_percent(5);
     pub const AuditReward: Balance = MILLI_UNIT;
 }
@@ -290,30 +290,32 @@ impl pallet_mosaic_market::Config for Runtime {
     type RuntimeHoldReason = RuntimeHoldReason;
     type Providers = Providers;
     type Proofs = Audit;
-    type PeriodLength = PeriodLength;
+    type Randomness = pallet_mosaic_audit::AccumulatedRandomness<Runtime>;
+    type PeriodLength = parameters::PeriodLength;
     type MinPeriods = ConstU32<1>;
     // A year of five-minute periods.
     type MaxPeriods = ConstU32<105_120>;
-    type ConfirmWindow = ConfirmWindow;
-    type MaxShardsPerOrder = ConstU32<1_024>;
+    type ConfirmWindow = parameters::ConfirmWindow;
+    // The widest coding, 64 + 64.
+    type MaxPieces = ConstU32<128>;
+    type MaxRecipients = ConstU32<16>;
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<16>;
-    // One order of the most shards, or many smaller ones.
-    type MaxEndingShardsPerBlock = ConstU32<1_024>;
     type MaxRepairQueue = ConstU32<64>;
     type RepairsPerBlock = ConstU32<16>;
     type DepositBase = OrderDepositBase;
-    type DepositPerShard = OrderDepositPerShard;
+    type DepositPerPiece = OrderDepositPerPiece;
+    type DepositPerRecipient = OrderDepositPerRecipient;
     type WeightInfo = ();
 }
 
 impl pallet_mosaic_audit::Config for Runtime {
     type Currency = Balances;
     type Providers = Providers;
-    type Shards = Market;
-    type PeriodLength = PeriodLength;
+    type Pieces = Market;
+    type PeriodLength = parameters::PeriodLength;
     type SlashFraction = AuditSlash;
-    type MaxMisses = ConstU32<3>;
+    type MaxMisses = parameters::MaxMisses;
     type Reward = AuditReward;
     type MaxDraws = ConstU32<8>;
     type MaxAuthorities = ConstU32<32>;
@@ -354,6 +356,8 @@ mod runtime {
     pub type Sudo = pallet_sudo;
     #[runtime::pallet_index(7)]
     pub type Validators = crate::validators;
+    #[runtime::pallet_index(8)]
+    pub type Parameters = crate::parameters;
     #[runtime::pallet_index(10)]
     pub type Providers = pallet_mosaic_providers;
     #[runtime::pallet_index(11)]

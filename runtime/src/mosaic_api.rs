@@ -8,30 +8,42 @@ use parity_scale_codec::Codec;
 use polkadot_sdk::sp_api;
 
 pub use pallet_mosaic_audit::Challenge;
-pub use pallet_mosaic_market::{CodingParams, OrderId, Quote};
+pub use pallet_mosaic_market::{CodingParams, OrderId, Quote, MAX_PAGE};
 
 sp_api::decl_runtime_apis! {
-    /// Quotes, orders and challenges.
-    pub trait MosaicApi<AccountId, Balance, Order, Shard, Provider>
+    /// Quotes, orders, the market's indexes and challenges.
+    pub trait MosaicApi<AccountId, Balance, Order, Provider>
     where
         AccountId: Codec,
         Balance: Codec,
         Order: Codec,
-        Shard: Codec,
         Provider: Codec,
     {
-        /// What storing `size` bytes coded as `coding` for `periods` at no more
-        /// than `max_price` would hold and whom it would go to, or the error
-        /// `store` would give (SCALE-encoded `DispatchError`).
+        /// What storing `size` bytes coded as `coding`, its key wrapped to
+        /// `recipients` readers, for `periods` at no more than `max_price`
+        /// would hold and whom each piece would go to, or the error `store`
+        /// would give (SCALE-encoded `DispatchError`).
         fn quote(
             size: u64,
             coding: CodingParams,
+            recipients: u32,
             periods: u32,
             max_price: Balance,
         ) -> Result<Quote<AccountId, Balance>, polkadot_sdk::sp_runtime::DispatchError>;
 
-        /// An order and its shards.
-        fn order(id: OrderId) -> Option<(Order, Vec<Shard>)>;
+        /// An order with its pieces and how it is read.
+        fn order(id: OrderId) -> Option<Order>;
+
+        /// One page of `owner`'s orders after `after`, at most `limit`
+        /// (capped at [`MAX_PAGE`]).
+        fn orders_of(owner: AccountId, after: Option<OrderId>, limit: u32) -> Vec<OrderId>;
+
+        /// One page of the orders of a CID (binary), as `orders_of` pages.
+        fn orders_by_cid(cid: Vec<u8>, after: Option<OrderId>, limit: u32) -> Vec<OrderId>;
+
+        /// The pieces `provider` holds, `(order, piece)`, from position `from`
+        /// of its list, at most `limit` (capped at [`MAX_PAGE`]).
+        fn pieces_of(provider: AccountId, from: u32, limit: u32) -> Vec<(OrderId, u32)>;
 
         /// A provider's record.
         fn provider(who: AccountId) -> Option<Provider>;

@@ -1,5 +1,5 @@
 //! The offline CLI end to end: keys, CIDs, encode and decode with lost and
-//! corrupted shards, wrong keys, and sharing.
+//! corrupted shards and shard-root lists, wrong keys, and sharing.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -72,8 +72,22 @@ impl Workspace {
     }
 }
 
+/// 3 + 2 shards of 256 KiB segments: several segments from a small file.
+const SMALL_CODING: [&str; 6] = [
+    "--data-shards",
+    "3",
+    "--parity-shards",
+    "2",
+    "--segment-size",
+    "262144",
+];
+
 fn shard(dir: &Path, segment: u32, index: u8) -> PathBuf {
     dir.join(format!("{segment:06}-{index:02}.shard"))
+}
+
+fn shard_roots(dir: &Path, piece: u8) -> PathBuf {
+    dir.join(format!("{piece:02}.roots"))
 }
 
 fn segments(dir: &Path) -> u32 {
@@ -124,14 +138,7 @@ fn round_trip_with_damage(data: &[u8], encrypted: bool) {
     let input = ws.file("in", data);
     let target = ws.arg("dir");
     let mut args = vec!["encode", &input, "--to", &target];
-    args.extend([
-        "--data-shards",
-        "3",
-        "--parity-shards",
-        "2",
-        "--segment-size",
-        "262144",
-    ]);
+    args.extend(SMALL_CODING);
     if encrypted {
         args.extend(["--key", &key]);
     } else {
@@ -193,6 +200,44 @@ fn encrypted_files_survive_m_bad_shards_per_segment() {
     for len in [0, 65_519, 262_145, 1_000_000] {
         round_trip_with_damage(&bytes(len, 5), true);
     }
+}
+
+#[test]
+fn damaged_shard_root_lists_cost_their_pieces() {
+    let ws = Workspace::new();
+    let data = bytes(1_000_000, 4);
+    let input = ws.file("in", &data);
+    let target = ws.arg("dir");
+    let mut args = vec!["encode", &input, "--to", &target, "--public"];
+    args.extend(SMALL_CODING);
+    ok(&args);
+    let dir = ws.path("dir");
+    let count = segments(&dir);
+    assert_eq!(count, 4);
+    for piece in 0..5 {
+        let roots = std::fs::read(shard_roots(&dir, piece)).unwrap();
+        assert_eq!(roots.len(), count as usize * 32);
+    }
+    assert!(!shard_roots(&dir, 5).exists());
+
+    // One list with a flipped bit, one cut short: m = 2 pieces lost, every
+    // shard of them intact.
+    let path = shard_roots(&dir, 0);
+    let mut roots = std::fs::read(&path).unwrap();
+    roots[40] ^= 1;
+    std::fs::write(&path, roots).unwrap();
+    let path = shard_roots(&dir, 3);
+    let roots = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &roots[..roots.len() - 1]).unwrap();
+    let out = ws.arg("out");
+    ok(&["decode", &target, "--to", &out]);
+    assert_eq!(std::fs::read(ws.path("out")).unwrap(), data);
+
+    // A third piece without its list: no segment can be rebuilt.
+    std::fs::remove_file(shard_roots(&dir, 1)).unwrap();
+    let error = fails(&["decode", &target, "--to", &ws.arg("out2")]);
+    assert!(error.contains("segment 0 cannot be rebuilt"), "{error}");
+    assert!(!ws.path("out2").exists());
 }
 
 #[test]

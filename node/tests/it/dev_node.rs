@@ -62,6 +62,9 @@ const METHODS: &[&str] = &[
     "payment_queryFeeDetails",
     "mosaic_quote",
     "mosaic_order",
+    "mosaic_ordersOf",
+    "mosaic_ordersByCid",
+    "mosaic_piecesOf",
     "mosaic_provider",
     "mosaic_challenge",
 ];

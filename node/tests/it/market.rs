@@ -1,5 +1,6 @@
 //! The storage market through JSON-RPC: providers register, a client asks
-//! for a quote and stores an object, and the order is on chain as quoted.
+//! for a quote and stores an object, and the order is on chain as quoted,
+//! with its pieces, how it is read and the indexes that find it.
 
 use std::collections::BTreeSet;
 
@@ -7,10 +8,14 @@ use anyhow::{anyhow, Context, Result};
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::rpc_params;
 use jsonrpsee::ws_client::WsClient;
+use mosaic_primitives::encryption::{FileKey, SecretKey};
 use mosaic_primitives::manifest::roots_cid;
-use mosaic_runtime::{AccountId, Balance, BlockNumber, Hash, Runtime, RuntimeCall, PERIOD};
+use mosaic_primitives::piece::Layout;
+use mosaic_runtime::parameters::ChainParameters;
+use mosaic_runtime::{AccountId, Balance, BlockNumber, Hash, Runtime, RuntimeCall};
 use pallet_mosaic_market::{
-    CodingParams, NextOrderId, OrderId, OrderOf, OrderState, Orders, Quote, ShardOf, ShardRoot,
+    Access, CipherSuite, CodingParams, NextOrderId, OrderId, OrderOf, OrderState, Orders,
+    PieceRoot, Quote,
 };
 use pallet_mosaic_providers::{ProviderOf, ProviderStatus, Providers, GIB};
 use parity_scale_codec::{Decode, Encode};
@@ -31,7 +36,7 @@ const CLIENT: Sr25519Keyring = Alice;
 const CAPACITY: u64 = GIB;
 /// Per byte per block, for every provider; also the client's highest price.
 const PRICE: Balance = 1;
-/// One segment of 2 data + 1 parity shards.
+/// One segment of 2 data + 1 parity shards: three pieces.
 const SIZE: u64 = 10_000;
 const PERIODS: u32 = 2;
 /// `/ip4/127.0.0.1/tcp/4001`, binary.
@@ -66,7 +71,7 @@ async fn quote(
     max_price: Balance,
     at: Hash,
 ) -> Result<Result<Quote<AccountId, Balance>, DispatchError>> {
-    let args = (SIZE, coding(), PERIODS, max_price).encode();
+    let args = (SIZE, coding(), 1u32, PERIODS, max_price).encode();
     runtime_call(client, "MosaicApi_quote", &args, Some(at)).await
 }
 
@@ -114,7 +119,7 @@ async fn a_client_stores_an_object_with_registered_providers() -> Result<()> {
         .await?;
     assert!(scale_option::<ProviderOf<Runtime>>(&unknown)?.is_none());
 
-    // The quote: one distinct registered provider per shard, at its price.
+    // The quote: one distinct registered provider per piece, at its price.
     let too_cheap = quote(&client, 0, at).await?;
     assert_eq!(
         too_cheap.err(),
@@ -124,25 +129,21 @@ async fn a_client_stores_an_object_with_registered_providers() -> Result<()> {
         .await?
         .map_err(|e| anyhow!("no quote: {e:?}"))?;
     let width = coding().total_shards();
-    let shard_size = u32::try_from(coding().shard_size(SIZE as usize))?;
-    let chosen: BTreeSet<AccountId> = quote.placements.iter().map(|p| p.0.clone()).collect();
+    let piece_size = Layout::new(coding(), SIZE)?.piece_size();
+    let chosen: BTreeSet<AccountId> = quote.pieces.iter().map(|p| p.0.clone()).collect();
     let registered: BTreeSet<AccountId> = PROVIDERS.iter().map(|p| p.to_account_id()).collect();
-    assert_eq!(quote.placements.len(), width);
-    assert_eq!(
-        chosen.len(),
-        width,
-        "a provider got two shards of a segment"
-    );
+    assert_eq!(quote.pieces.len(), width);
+    assert_eq!(chosen.len(), width, "a provider got two pieces of an order");
     assert!(chosen.is_subset(&registered));
-    assert!(quote
-        .placements
-        .iter()
-        .all(|(_, price, size)| (*price, *size) == (PRICE, shard_size)));
+    assert!(quote.pieces.iter().all(|(_, price)| *price == PRICE));
+    assert_eq!(quote.piece_size, piece_size);
+    // The dev preset's period length, as the chain spec sets it.
+    let period = ChainParameters::DEVELOPMENT.period_length;
     let escrow: Balance = quote
-        .placements
+        .pieces
         .iter()
-        .map(|(_, price, size)| {
-            Balance::from(*size) * price * Balance::from(PERIOD) * Balance::from(PERIODS)
+        .map(|(_, price)| {
+            Balance::from(piece_size) * price * Balance::from(period) * Balance::from(PERIODS)
         })
         .sum();
     assert_eq!(quote.escrow, escrow);
@@ -153,6 +154,7 @@ async fn a_client_stores_an_object_with_registered_providers() -> Result<()> {
             params.data_shards,
             params.parity_shards,
             params.segment_size,
+            1,
             PERIODS,
             max_price.to_string(),
             at
@@ -166,9 +168,14 @@ async fn a_client_stores_an_object_with_registered_providers() -> Result<()> {
     let result: Result<Value, _> = client.request("mosaic_quote", quote_params(0)).await;
     expect_error("mosaic_quote below every price", result)?;
 
-    // The client stores the object.
-    let roots: Vec<ShardRoot> = (1..=width as u8).map(|i| ShardRoot([i; 32])).collect();
+    // The client stores the object, encrypted to its own key.
+    let roots: Vec<PieceRoot> = (1..=width as u8).map(|i| PieceRoot([i; 32])).collect();
     let cid = roots_cid(&roots).to_bytes();
+    let reader = SecretKey::from_seed(&[7; 32]).public();
+    let access = Access::Encrypted {
+        suite: CipherSuite::ChaCha20Poly1305,
+        keys: bounded(vec![FileKey::generate()?.wrap(&reader)])?,
+    };
     let id: OrderId = storage(&client, &NextOrderId::<Runtime>::hashed_key(), Some(at))
         .await?
         .unwrap_or_default();
@@ -179,6 +186,7 @@ async fn a_client_stores_an_object_with_registered_providers() -> Result<()> {
         size: SIZE,
         coding: coding(),
         roots: bounded(roots.clone())?,
+        access: access.clone(),
         periods: PERIODS,
         max_price: PRICE,
     });
@@ -197,9 +205,11 @@ async fn a_client_stores_an_object_with_registered_providers() -> Result<()> {
         (order.size, order.coding, order.periods),
         (SIZE, coding(), PERIODS)
     );
-    assert_eq!((order.shard_count, order.confirmed), (width as u32, 0));
+    assert_eq!((order.pieces.len(), order.confirmed), (width, 0));
+    assert_eq!(order.piece_size, piece_size);
+    assert_eq!(order.access, access, "what get needs is recorded");
     assert_eq!((order.escrow, order.deposit), (quote.escrow, quote.deposit));
-    let confirm_window: BlockNumber = mosaic_runtime::ConfirmWindow::get();
+    let confirm_window: BlockNumber = ChainParameters::DEVELOPMENT.confirm_window;
     assert_eq!(
         order.state,
         OrderState::Pending {
@@ -209,38 +219,72 @@ async fn a_client_stores_an_object_with_registered_providers() -> Result<()> {
     let held_after = account(&client, &owner, Some(block)).await?.data.reserved;
     assert_eq!(held_after, held_before + quote.escrow + quote.deposit);
 
-    // The runtime API and the RPC show the same order, with its shards
-    // placed as quoted.
-    let (record, shards): (OrderOf<Runtime>, Vec<ShardOf<Runtime>>) =
+    // The runtime API and the RPC show the same order. Its pieces are
+    // placed by the randomness of the block that included it, not the
+    // quote's: the same terms, each on its own registered provider.
+    let record: OrderOf<Runtime> =
         runtime_call::<Option<_>>(&client, "MosaicApi_order", &id.encode(), Some(block))
             .await?
             .context("MosaicApi_order knows no such order")?;
     assert_eq!(record.encode(), order.encode());
-    let placed: Vec<_> = shards
+    let placed: Vec<_> = order
+        .pieces
         .iter()
-        .map(|s| (s.root, s.provider.clone(), s.price, s.size, s.confirmed))
+        .map(|p| (p.root, p.price, p.confirmed))
         .collect();
-    let quoted: Vec<_> = roots
-        .iter()
-        .zip(&quote.placements)
-        .map(|(root, (who, price, size))| (*root, who.clone(), *price, *size, false))
-        .collect();
+    let quoted: Vec<_> = roots.iter().map(|root| (*root, PRICE, false)).collect();
     assert_eq!(placed, quoted);
+    let holders: BTreeSet<AccountId> = order.pieces.iter().map(|p| p.provider.clone()).collect();
+    assert_eq!(holders.len(), width, "a provider got two pieces");
+    assert!(holders.is_subset(&registered));
     let shown: Value = client.request("mosaic_order", rpc_params![id]).await?;
-    let shown: Option<(OrderOf<Runtime>, Vec<ShardOf<Runtime>>)> = scale_option(&shown)?;
     assert_eq!(
-        shown.encode(),
-        Some((order, shards)).encode(),
+        scale_option::<OrderOf<Runtime>>(&shown)?.encode(),
+        Some(&order).encode(),
         "mosaic_order disagrees with the state"
     );
     let missing: Value = client
         .request("mosaic_order", rpc_params![id + 1_000])
         .await?;
     assert!(
-        scale_option::<(OrderOf<Runtime>, Vec<ShardOf<Runtime>>)>(&missing)?.is_none(),
+        scale_option::<OrderOf<Runtime>>(&missing)?.is_none(),
         "mosaic_order invents order {}",
         id + 1_000
     );
+
+    // The indexes find it: by owner, by CID, and by each provider.
+    let page: String = client
+        .request(
+            "mosaic_ordersOf",
+            rpc_params![address(CLIENT), Option::<u64>::None, 10, block],
+        )
+        .await?;
+    assert_eq!(decode::<Vec<OrderId>>(&from_hex(&page)?)?, vec![id]);
+    let page: String = client
+        .request(
+            "mosaic_ordersByCid",
+            rpc_params![
+                format!("0x{}", hex::encode(&cid)),
+                Option::<u64>::None,
+                10,
+                block
+            ],
+        )
+        .await?;
+    assert_eq!(decode::<Vec<OrderId>>(&from_hex(&page)?)?, vec![id]);
+    for (number, piece) in order.pieces.iter().enumerate() {
+        let who = PROVIDERS
+            .iter()
+            .find(|p| p.to_account_id() == piece.provider)
+            .context("a piece went to an unregistered provider")?;
+        let page: String = client
+            .request("mosaic_piecesOf", rpc_params![address(*who), 0, 10, block])
+            .await?;
+        assert_eq!(
+            decode::<Vec<(OrderId, u32)>>(&from_hex(&page)?)?,
+            vec![(id, number as u32)]
+        );
+    }
     Ok(())
 }
 

@@ -1,80 +1,187 @@
-//! Benchmarks of the audit pallet at their worst cases: `submit_proof` with a
-//! full-depth proof (a shard of `MAX_SHARD_SIZE`) that fails, slashing the
-//! provider and ejecting it; the block hook at a period's start closing a
-//! missed challenge of every holder (each ejected) and drawing `MaxDraws`
-//! times for each, in vain, from shards of pending orders, in a block whose
-//! VRF signature it verifies.
+//! Benchmarks of the audit pallet at their worst cases.
+//!
+//! `submit_proof`: a proof at full depth (a leaf at the end of the last
+//! shard of a piece of the largest object: `MAX_SEGMENTS` segments of one
+//! `MAX_SHARD_SIZE` data shard each) that fails only at the final
+//! comparison, after every hash, slashing the provider and ejecting it. The
+//! order is stored on chain with that size and coding, and the challenge
+//! taken from it as the block hook would draw it; the other segments'
+//! shard roots are made up, as only the last segment's shard is hashed.
+//!
+//! The block hook: a draw block visiting `h` holders, as many as a block
+//! can (`⌈MaxProviders / draw blocks⌉`). Each visit closes a missed
+//! challenge of the previous period (slashing and ejecting the holder), then
+//! draws `MaxDraws` times, in vain, from pieces of pending orders; the block
+//! carries a VRF signature the hook verifies.
 
 use super::*;
-use frame_support::traits::Hooks;
+use frame_support::traits::{fungible::Mutate as _, Hooks};
 use frame_support::BoundedVec;
 use frame_system::RawOrigin;
-use mosaic_primitives::erasure::MAX_SHARD_SIZE;
-use mosaic_primitives::merkle::{self, ShardRoot, LEAF_SIZE, MAX_LEAVES};
-use pallet_mosaic_market::ShardIndex;
+use mosaic_primitives::erasure::{MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
+use mosaic_primitives::merkle::{self, ShardRoot, LEAF_SIZE, MAX_LEAVES, MAX_PROOF_DEPTH};
+use mosaic_primitives::piece::{self, MAX_PIECE_PATH, MAX_SEGMENTS};
+use pallet_mosaic_market::{Access, PieceIndex};
 use pallet_mosaic_providers::ProviderRegistry;
 use polkadot_sdk::frame_benchmarking::v2::*;
 use polkadot_sdk::sp_core::{crypto::Pair as _, sr25519};
-use sp_runtime::traits::Get;
+use polkadot_sdk::sp_io::hashing::blake2_256;
+use sp_runtime::traits::{Bounded, Get};
 
-#[benchmarks]
+type Market<T> = pallet_mosaic_market::Pallet<T>;
+
+/// The most holders one draw block visits: `⌈MaxProviders / draw blocks⌉`.
+fn most_visits<T: Config>() -> u32 {
+    <T as Config>::Providers::max_providers().div_ceil(Pallet::<T>::draw_blocks())
+}
+type MarketProviders<T> = <T as pallet_mosaic_market::Config>::Providers;
+
+#[benchmarks(where T: pallet_mosaic_market::Config)]
 mod benchmarks {
     use super::*;
 
     #[benchmark]
     fn submit_proof() {
+        let coding = CodingParams::with_segment_size(1, 1, MAX_SEGMENT_SIZE)
+            .expect("1 + 1 at the largest segments is valid; qed");
+        let layout = Layout::new(coding, Layout::max_stored_size(&coding))
+            .expect("the largest size is within bounds; qed");
+        let last = layout.segment_count() - 1;
+        assert_eq!(last, MAX_SEGMENTS - 1);
+        let shard = vec![7u8; layout.shard_size(last)];
+        let mut shard_roots: Vec<ShardRoot> = (0..layout.segment_count())
+            .map(|segment| ShardRoot(blake2_256(&segment.to_le_bytes())))
+            .collect();
+        shard_roots[last as usize] = merkle::root(&shard).expect("a maximal shard is valid; qed");
+        // With one data shard the parity shard is the same bytes: both
+        // pieces have this root.
+        let root = piece::piece_root(&shard_roots);
+
+        // The provider registers first (slot 0, so its ejection rewrites
+        // the most cells of the sampling index) and keeps room beside the
+        // piece, so that its ejection changes its weight.
         let provider: T::AccountId = whitelisted_caller();
-        T::Providers::register_for_benchmark(&provider, 1 << 30, 1u32.into());
-        let shard = vec![7u8; MAX_SHARD_SIZE as usize];
-        let leaf = MAX_LEAVES - 1;
-        let challenge = Challenge {
-            period: 0,
-            order: 0,
-            shard: 0,
-            leaf,
-            root: merkle::root(&shard).expect("a maximal shard is valid; qed"),
-            size: MAX_SHARD_SIZE,
-        };
-        Challenges::<T>::insert(&provider, challenge);
+        let other: T::AccountId = account("provider", 1, 0);
+        let piece_size = layout.piece_size();
+        MarketProviders::<T>::register_for_benchmark(&provider, 2 * piece_size, 1u32.into());
+        MarketProviders::<T>::register_for_benchmark(&other, piece_size, 1u32.into());
+        let owner: T::AccountId = account("owner", 0, 0);
+        <T as pallet_mosaic_market::Config>::Currency::set_balance(
+            &owner,
+            pallet_mosaic_market::BalanceOf::<T>::max_value() / 64u32.into(),
+        );
+        Market::<T>::store(
+            RawOrigin::Signed(owner).into(),
+            BoundedVec::truncate_from(mosaic_primitives::unixfs::file_cid(b"bench").to_bytes()),
+            layout.stored_size(),
+            coding,
+            BoundedVec::truncate_from(vec![root; 2]),
+            Access::Public,
+            <T as pallet_mosaic_market::Config>::MinPeriods::get(),
+            1u32.into(),
+        )
+        .expect("two providers with room and a funded owner; qed");
+        let order = pallet_mosaic_market::NextOrderId::<T>::get() - 1;
+        let pieces = pallet_mosaic_market::Orders::<T>::get(order)
+            .expect("just stored; qed")
+            .pieces;
+        for (number, piece) in pieces.into_iter().enumerate() {
+            Market::<T>::confirm(
+                RawOrigin::Signed(piece.provider).into(),
+                order,
+                number as u32,
+            )
+            .expect("each provider confirms its own piece; qed");
+        }
+
+        let held = T::Pieces::piece_at(&provider, 0).expect("the provider holds a piece; qed");
+        assert!(held.auditable, "the order is live");
+        assert_eq!(held.layout, layout);
+        let leaf = layout.piece_leaves() - 1;
+        Challenges::<T>::insert(
+            &provider,
+            Challenge {
+                period: Market::<T>::current_period(),
+                order: held.order,
+                piece: held.piece,
+                leaf,
+                root: held.root,
+                coding: held.layout.coding(),
+                size: held.layout.stored_size(),
+            },
+        );
         Misses::<T>::insert(&provider, T::MaxMisses::get().saturating_sub(1));
-        let mut proof = merkle::prove(&shard, leaf).expect("the leaf exists; qed");
+        let mut proof = piece::prove(&shard, &shard_roots, last, MAX_LEAVES - 1)
+            .expect("the last leaf of the last shard exists; qed");
+        assert_eq!(layout.locate(leaf), Some((last, MAX_LEAVES - 1)));
+        assert_eq!(
+            (proof.shard_path.len(), proof.piece_path.len()),
+            (MAX_PROOF_DEPTH, MAX_PIECE_PATH),
+            "both paths at full depth"
+        );
+        assert_eq!(piece::verify(&held.root, &layout, leaf, &proof), Ok(()));
+        // A changed byte is found only when the root is compared.
         proof.leaf[0] ^= 1;
+        assert_eq!(
+            piece::verify(&held.root, &layout, leaf, &proof),
+            Err(merkle::ProofError::RootMismatch)
+        );
         #[extrinsic_call]
         _(
             RawOrigin::Signed(provider.clone()),
             BoundedVec::truncate_from(proof.leaf),
-            BoundedVec::truncate_from(proof.path),
+            BoundedVec::truncate_from(proof.shard_path),
+            BoundedVec::truncate_from(proof.piece_path),
         );
         assert!(Challenges::<T>::get(&provider).is_none());
         assert_eq!(Misses::<T>::get(&provider), 0, "ejected");
     }
 
-    /// The first block of a period with `h` providers holding shards (at
-    /// least a segment's width, so that orders can be stored).
+    /// The first block of period 1, draw block 0, whose visits are holders
+    /// `0, H, 2H, …` of the holder list (`H` the draw blocks): `h` of them
+    /// when `h * H` providers hold pieces.
     #[benchmark]
-    fn on_initialize(h: Linear<8, { T::Providers::max_providers() }>) {
-        for i in 0..h {
+    fn on_initialize(h: Linear<1, { most_visits::<T>() }>) {
+        let draw_blocks = Pallet::<T>::draw_blocks();
+        // Two holders at least, so that an order can be placed; with one
+        // draw block and `h` = 1 the block then visits both.
+        let providers = h
+            .saturating_mul(draw_blocks)
+            .min(<T as Config>::Providers::max_providers())
+            .max(2);
+        for i in 0..providers {
             let holder: T::AccountId = account("holder", i, 0);
-            T::Providers::register_for_benchmark(&holder, 1 << 40, 1u32.into());
+            <T as Config>::Providers::register_for_benchmark(&holder, 1 << 40, 1u32.into());
         }
-        T::Shards::spread_for_benchmark();
-        let holders = T::Shards::holders();
-        assert!(holders.len() >= h as usize, "every provider holds a shard");
+        T::Pieces::spread_for_benchmark();
+        assert_eq!(
+            T::Pieces::holder_count(),
+            providers,
+            "every provider holds a piece"
+        );
+        let visited: Vec<T::AccountId> = (0..providers)
+            .step_by(draw_blocks as usize)
+            .map(|index| T::Pieces::holder_at(index).expect("a dense holder list; qed"))
+            .collect();
+        assert_eq!(visited.len() as u32, providers.div_ceil(draw_blocks));
+        assert!(visited.len() as u32 >= h);
         let missed = Challenge {
             period: 0,
             order: 0,
-            shard: 0,
+            piece: 0,
             leaf: 0,
-            root: ShardRoot([0; 32]),
-            size: LEAF_SIZE as u32,
+            root: PieceRoot([0; 32]),
+            coding: CodingParams::with_segment_size(1, 1, MIN_SEGMENT_SIZE)
+                .expect("1 + 1 is valid; qed"),
+            size: LEAF_SIZE as u64,
         };
-        for holder in &holders {
+        for holder in &visited {
             Challenges::<T>::insert(holder, missed.clone());
             Misses::<T>::insert(holder, T::MaxMisses::get().saturating_sub(1));
         }
         let validator = sr25519::Pair::from_seed(&[1; 32]);
         VrfAuthorities::<T>::put(BoundedVec::truncate_from(vec![validator.public()]));
-        let now = T::PeriodLength::get();
+        let now = <T as Config>::PeriodLength::get();
         let digest = slot_digest::<T>(1, Some(&validator));
         frame_system::Pallet::<T>::set_block_number(now - 1u32.into());
         frame_system::Pallet::<T>::initialize(&now, &Default::default(), &digest);
@@ -84,10 +191,12 @@ mod benchmarks {
             Pallet::<T>::on_initialize(now);
         }
         assert_ne!(Randomness::<T>::get(), seed, "the VRF output was absorbed");
-        assert_eq!(Challenges::<T>::iter().count(), 0, "no shard is auditable");
-        for holder in &holders {
+        assert_eq!(Challenges::<T>::iter().count(), 0, "no piece is auditable");
+        for holder in &visited {
             assert_eq!(Misses::<T>::get(holder), 0, "ejected");
+            assert_eq!(LastVisit::<T>::get(holder), Some(1));
         }
+        assert_eq!(LastVisit::<T>::iter().count(), visited.len());
     }
 
     impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);

@@ -1,10 +1,24 @@
 //! Audit pallet: random challenges, proof verification, rewards and slashing.
 //!
-//! **Challenges.** At the first block of every period, each provider holding
-//! shards gets one challenge: one of its live, confirmed shards and one leaf of
-//! it, drawn from the chain's randomness. It answers with `submit_proof` (the
-//! leaf and its Merkle path) before the period ends; the runtime checks it
-//! with [`mosaic_primitives::merkle::verify`] against the shard root on chain.
+//! **Challenges.** Every period, each provider holding pieces gets one
+//! challenge: one of its live, confirmed pieces and one leaf of it, drawn
+//! from the chain's randomness. The draws are spread over the first half of
+//! the period (the *draw blocks*): the market keeps a dense list of holders,
+//! and draw block `j` visits holders `j, j + H, j + 2H, …` where `H` is the
+//! number of draw blocks, so no block's hook grows with the number of
+//! providers beyond `⌈holders / H⌉` (with 10,240 providers and five-minute
+//! periods of 100 blocks, 205 a block). A visit first closes the holder's
+//! previous challenge: still open, it is a miss. A holder is visited at most
+//! once a period, even if the list moves it to a later draw block; one the
+//! list moves to an earlier draw block is not challenged that period (it
+//! goes unpaid for it, never slashed). Each draw block also sweeps a bounded
+//! number of open challenges, closing the expired ones of providers no
+//! longer on the list. The
+//! provider answers with `submit_proof` (the leaf, its path to its shard
+//! root and that root's path to the piece root) before the period ends, so
+//! every challenge has at least half a period; a proof after that is a
+//! miss. The runtime checks it with [`mosaic_primitives::piece::verify`]
+//! against the piece root on chain.
 //!
 //! **Outcomes.** A valid proof records the period as proven for the provider
 //! (the market then pays it for that period, see
@@ -50,7 +64,7 @@ mod mock;
 mod tests;
 pub mod weights;
 
-pub use pallet_mosaic_market::{OrderId, PeriodIndex};
+pub use pallet_mosaic_market::{CodingParams, Layout, OrderId, PeriodIndex, PieceRoot};
 pub use weights::WeightInfo;
 
 /// Engine id of the pre-runtime digest that carries the author's VRF signature.
@@ -72,14 +86,24 @@ pub struct Challenge {
     pub period: PeriodIndex,
     /// The order.
     pub order: OrderId,
-    /// The shard within the order.
-    pub shard: u32,
-    /// The leaf to prove.
-    pub leaf: u32,
-    /// The shard's root.
-    pub root: mosaic_primitives::merkle::ShardRoot,
-    /// The shard's size in bytes.
-    pub size: u32,
+    /// The piece within the order.
+    pub piece: u32,
+    /// The leaf to prove, numbered across the piece's shards (see
+    /// [`mosaic_primitives::piece`]).
+    pub leaf: u64,
+    /// The piece's root.
+    pub root: PieceRoot,
+    /// The order's coding, which with `size` gives the piece's layout.
+    pub coding: CodingParams,
+    /// The order's stored size.
+    pub size: u64,
+}
+
+impl Challenge {
+    /// The challenged piece's layout.
+    pub fn layout(&self) -> Result<Layout, mosaic_primitives::piece::LayoutError> {
+        Layout::new(self.coding, self.size)
+    }
 }
 
 /// Which of the last [`HISTORY_PERIODS`] periods a provider proved.
@@ -128,7 +152,7 @@ impl ProofHistory {
 pub enum Failure {
     /// No proof before the period ended.
     Missed,
-    /// The proof did not verify against the shard root.
+    /// The proof did not verify against the piece root.
     BadProof,
 }
 
@@ -138,8 +162,9 @@ pub mod pallet {
     use frame_support::pallet_prelude::*;
     use frame_support::traits::fungible::{self, Mutate as _};
     use frame_system::pallet_prelude::*;
-    use mosaic_primitives::merkle::{self, MerkleProof, LEAF_SIZE, MAX_PROOF_DEPTH};
-    use pallet_mosaic_market::{ProofLedger, ShardIndex};
+    use mosaic_primitives::merkle::{LEAF_SIZE, MAX_PROOF_DEPTH};
+    use mosaic_primitives::piece::{self, PieceProof, MAX_PIECE_PATH};
+    use pallet_mosaic_market::{PieceIndex, ProofLedger};
     use pallet_mosaic_providers::ProviderRegistry;
     use polkadot_sdk::sp_core::crypto::VrfPublic;
     use polkadot_sdk::sp_core::sr25519::{
@@ -157,8 +182,10 @@ pub mod pallet {
 
     /// A leaf as submitted.
     pub type LeafOf = BoundedVec<u8, ConstU32<{ LEAF_SIZE as u32 }>>;
-    /// A Merkle path as submitted.
+    /// A path from a leaf to its shard root as submitted.
     pub type PathOf = BoundedVec<[u8; 32], ConstU32<{ MAX_PROOF_DEPTH as u32 }>>;
+    /// A path from a shard root to its piece root as submitted.
+    pub type PiecePathOf = BoundedVec<[u8; 32], ConstU32<{ MAX_PIECE_PATH as u32 }>>;
 
     #[pallet::pallet]
     pub struct Pallet<T>(_);
@@ -171,8 +198,8 @@ pub mod pallet {
         /// The provider registry, to slash and eject.
         type Providers: ProviderRegistry<Self::AccountId, Balance = BalanceOf<Self>>;
 
-        /// The market, to find each provider's shards.
-        type Shards: ShardIndex<Self::AccountId>;
+        /// The market, to find each provider's pieces.
+        type Pieces: PieceIndex<Self::AccountId>;
 
         /// Blocks per period; the market's period length.
         #[pallet::constant]
@@ -190,7 +217,7 @@ pub mod pallet {
         #[pallet::constant]
         type Reward: Get<BalanceOf<Self>>;
 
-        /// Draws per provider to find an auditable shard.
+        /// Draws per provider to find an auditable piece.
         #[pallet::constant]
         type MaxDraws: Get<u32>;
 
@@ -205,7 +232,7 @@ pub mod pallet {
     #[pallet::event]
     #[pallet::generate_deposit(pub(super) fn deposit_event)]
     pub enum Event<T: Config> {
-        /// A provider must prove a leaf of one of its shards this period.
+        /// A provider must prove a leaf of one of its pieces this period.
         Challenged {
             provider: T::AccountId,
             challenge: Challenge,
@@ -256,6 +283,17 @@ pub mod pallet {
     #[pallet::storage]
     pub type Misses<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
+    /// The period each holder was last visited in. A holder visited once is
+    /// not visited again in the same period, even after answering its
+    /// challenge, when the holder list moves it to a later draw block.
+    #[pallet::storage]
+    pub type LastVisit<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, PeriodIndex>;
+
+    /// Where the sweep of expired challenges stopped: a raw key of
+    /// `Challenges`, or none to start from the first.
+    #[pallet::storage]
+    pub type SweepCursor<T: Config> = StorageValue<_, BoundedVec<u8, ConstU32<128>>>;
+
     #[pallet::genesis_config]
     #[derive(frame_support::DefaultNoBound)]
     pub struct GenesisConfig<T: Config> {
@@ -278,13 +316,17 @@ pub mod pallet {
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
         fn on_initialize(now: BlockNumberFor<T>) -> Weight {
             Self::absorb_vrf();
-            if !(now % T::PeriodLength::get()).is_zero() {
+            let length = T::PeriodLength::get();
+            let offset: u32 = (now % length).saturated_into();
+            let draw_blocks = Self::draw_blocks();
+            if offset >= draw_blocks {
                 return T::WeightInfo::on_initialize(0);
             }
-            let period: PeriodIndex = (now / T::PeriodLength::get()).saturated_into();
-            let closed = Self::close_challenges();
-            let drawn = Self::open_challenges(period);
-            T::WeightInfo::on_initialize(closed.max(drawn))
+            let period: PeriodIndex = (now / length).saturated_into();
+            let visited = Self::visit_holders(period, offset, draw_blocks);
+            let budget = T::Pieces::holder_count().div_ceil(draw_blocks) + 1;
+            let swept = Self::sweep(period, budget);
+            T::WeightInfo::on_initialize(visited.saturating_add(swept))
         }
 
         fn integrity_test() {
@@ -298,27 +340,33 @@ pub mod pallet {
 
     #[pallet::call]
     impl<T: Config> Pallet<T> {
-        /// Answers the caller's open challenge with the leaf and its Merkle
-        /// path. Free when the proof is valid; a bad proof is a failed audit.
+        /// Answers the caller's open challenge with the leaf, its path to
+        /// its shard root and that root's path to the piece root. Free when
+        /// the proof is valid; a bad proof is a failed audit.
         #[pallet::call_index(0)]
         #[pallet::weight(T::WeightInfo::submit_proof())]
         pub fn submit_proof(
             origin: OriginFor<T>,
             leaf: LeafOf,
-            path: PathOf,
+            shard_path: PathOf,
+            piece_path: PiecePathOf,
         ) -> DispatchResultWithPostInfo {
             let provider = ensure_signed(origin)?;
             let challenge = Challenges::<T>::take(&provider).ok_or(Error::<T>::NoChallenge)?;
-            let proof = MerkleProof {
+            if challenge.period < Self::current_period() {
+                // Its period is over: a miss, whatever the proof.
+                Self::fail(&provider, challenge.period, Failure::Missed);
+                return Ok(Pays::Yes.into());
+            }
+            let proof = PieceProof {
                 leaf: leaf.into_inner(),
-                path: path.into_inner(),
+                shard_path: shard_path.into_inner(),
+                piece_path: piece_path.into_inner(),
             };
-            match merkle::verify(
-                &challenge.root,
-                challenge.size.into(),
-                challenge.leaf,
-                &proof,
-            ) {
+            let verified = challenge.layout().map_err(|_| ()).and_then(|layout| {
+                piece::verify(&challenge.root, &layout, challenge.leaf, &proof).map_err(|_| ())
+            });
+            match verified {
                 Ok(()) => {
                     History::<T>::mutate(&provider, |h| h.record(challenge.period));
                     Misses::<T>::remove(&provider);
@@ -341,7 +389,8 @@ pub mod pallet {
 
     impl<T: Config> Pallet<T> {
         /// Checks the pallet's invariants: nobody has reached `MaxMisses`
-        /// without being ejected, and every challenge names a real leaf.
+        /// without being ejected, and every challenge was drawn at a visit
+        /// and names a real leaf.
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             for (_, misses) in Misses::<T>::iter() {
                 ensure!(
@@ -349,12 +398,17 @@ pub mod pallet {
                     "a provider should have been ejected"
                 );
             }
-            for (_, challenge) in Challenges::<T>::iter() {
-                let leaves = merkle::leaf_count(challenge.size.into())
-                    .map_err(|_| "a challenge names an impossible shard size")?;
+            for (provider, challenge) in Challenges::<T>::iter() {
                 ensure!(
-                    challenge.leaf < leaves,
-                    "a challenge names a leaf past the shard's end"
+                    LastVisit::<T>::get(&provider).is_some_and(|visit| challenge.period <= visit),
+                    "a challenge was drawn outside a visit"
+                );
+                let layout = challenge
+                    .layout()
+                    .map_err(|_| "a challenge names an impossible layout")?;
+                ensure!(
+                    challenge.leaf < layout.piece_leaves(),
+                    "a challenge names a leaf past the piece's end"
                 );
             }
             Ok(())
@@ -403,59 +457,123 @@ pub mod pallet {
             Randomness::<T>::put(blake2_256(&(previous, output).encode()));
         }
 
-        /// Ends the previous period: every open challenge is a miss.
-        fn close_challenges() -> u32 {
-            let mut closed = 0;
-            for (provider, challenge) in Challenges::<T>::drain() {
-                Self::fail(&provider, challenge.period, Failure::Missed);
-                closed += 1;
-            }
-            closed
+        /// The current period.
+        pub fn current_period() -> PeriodIndex {
+            let now = frame_system::Pallet::<T>::block_number();
+            (now / T::PeriodLength::get()).saturated_into()
         }
 
-        /// Draws one challenge per provider holding shards; returns how many
-        /// providers it drew for.
-        fn open_challenges(period: PeriodIndex) -> u32 {
-            let seed = Randomness::<T>::get();
-            let mut drawn = 0;
-            for provider in T::Shards::holders() {
-                drawn += 1;
-                let count = T::Shards::shard_count(&provider);
-                for draw in 0..T::MaxDraws::get() {
-                    let random = blake2_256(&(seed, period, &provider, draw).encode());
-                    let pick = |at: usize| {
-                        u32::from_le_bytes([
-                            random[at],
-                            random[at + 1],
-                            random[at + 2],
-                            random[at + 3],
-                        ])
-                    };
-                    let Some(shard) = T::Shards::shard_at(&provider, pick(0) % count.max(1)) else {
-                        continue;
-                    };
-                    if !shard.auditable {
-                        continue;
-                    }
-                    let leaves = merkle::leaf_count(shard.size.into())
-                        .expect("shard sizes on chain are within bounds; qed");
-                    let challenge = Challenge {
-                        period,
-                        order: shard.order,
-                        shard: shard.shard,
-                        leaf: pick(4) % leaves,
-                        root: shard.root,
-                        size: shard.size,
-                    };
-                    Challenges::<T>::insert(&provider, challenge.clone());
-                    Self::deposit_event(Event::Challenged {
-                        provider: provider.clone(),
-                        challenge,
-                    });
+        /// Blocks at the start of each period over which draws are spread.
+        pub fn draw_blocks() -> u32 {
+            let length: u32 = T::PeriodLength::get().saturated_into();
+            (length / 2).max(1)
+        }
+
+        /// Visits the holders of draw block `offset` of `draw_blocks`:
+        /// closes each one's previous challenge and draws its next; returns
+        /// how many it visited.
+        fn visit_holders(period: PeriodIndex, offset: u32, draw_blocks: u32) -> u32 {
+            let count = T::Pieces::holder_count();
+            let mut visited = 0;
+            let mut index = offset;
+            while index < count {
+                if let Some(provider) = T::Pieces::holder_at(index) {
+                    Self::visit(&provider, period);
+                    visited += 1;
+                }
+                index = index.saturating_add(draw_blocks);
+            }
+            visited
+        }
+
+        /// Looks at up to `budget` open challenges from where the last sweep
+        /// stopped and closes those of periods before `period` as misses;
+        /// returns how many it looked at. Visits close their holders' own
+        /// expired challenges; the sweep closes those of providers no longer
+        /// on the holder list (their last piece deleted, expired or moved).
+        /// Each draw block sweeps `⌈holders / draw blocks⌉ + 1`, so a
+        /// period's sweeps cover every holder's challenge and as many again
+        /// as there are draw blocks.
+        fn sweep(period: PeriodIndex, budget: u32) -> u32 {
+            let mut open = match SweepCursor::<T>::take() {
+                Some(key) => Challenges::<T>::iter_from(key.into_inner()),
+                None => Challenges::<T>::iter(),
+            };
+            let mut seen = 0;
+            let mut expired = Vec::new();
+            while seen < budget {
+                let Some((provider, challenge)) = open.next() else {
                     break;
+                };
+                seen += 1;
+                if challenge.period < period {
+                    expired.push((provider, challenge.period));
                 }
             }
-            drawn
+            if seen == budget {
+                if let Ok(key) = BoundedVec::try_from(open.last_raw_key().to_vec()) {
+                    SweepCursor::<T>::put(key);
+                }
+            }
+            // Removed only after the walk: a map changed under its iterator
+            // may skip or repeat keys.
+            for (provider, expired_period) in expired {
+                Challenges::<T>::remove(&provider);
+                Self::fail(&provider, expired_period, Failure::Missed);
+            }
+            seen
+        }
+
+        /// Closes `provider`'s challenge of an earlier period (a miss) and
+        /// draws its challenge for `period`, unless it was visited in
+        /// `period` already (the holder list moved it to a later draw block;
+        /// its challenge may be open or answered by now).
+        fn visit(provider: &T::AccountId, period: PeriodIndex) {
+            if LastVisit::<T>::get(provider).is_some_and(|visit| visit >= period) {
+                return;
+            }
+            LastVisit::<T>::insert(provider, period);
+            if let Some(open) = Challenges::<T>::take(provider) {
+                Self::fail(provider, open.period, Failure::Missed);
+            }
+            Self::draw(provider, period);
+        }
+
+        /// Draws `provider`'s challenge for `period` among its auditable
+        /// pieces, trying `MaxDraws` slots.
+        fn draw(provider: &T::AccountId, period: PeriodIndex) {
+            let seed = Randomness::<T>::get();
+            let count = T::Pieces::piece_count(provider);
+            for draw in 0..T::MaxDraws::get() {
+                let random = blake2_256(&(seed, period, provider, draw).encode());
+                let pick = |at: usize| {
+                    let mut bytes = [0u8; 8];
+                    bytes.copy_from_slice(&random[at..at + 8]);
+                    u64::from_le_bytes(bytes)
+                };
+                let slot = (pick(0) % u64::from(count.max(1))) as u32;
+                let Some(piece) = T::Pieces::piece_at(provider, slot) else {
+                    continue;
+                };
+                if !piece.auditable {
+                    continue;
+                }
+                let challenge = Challenge {
+                    period,
+                    order: piece.order,
+                    piece: piece.piece,
+                    leaf: pick(8) % piece.layout.piece_leaves(),
+                    root: piece.root,
+                    coding: piece.layout.coding(),
+                    size: piece.layout.stored_size(),
+                };
+                Challenges::<T>::insert(provider, challenge.clone());
+                Self::deposit_event(Event::Challenged {
+                    provider: provider.clone(),
+                    challenge,
+                });
+                break;
+            }
         }
 
         fn fail(provider: &T::AccountId, period: PeriodIndex, failure: Failure) {
@@ -507,6 +625,16 @@ pub mod pallet {
             logs.push(DigestItem::PreRuntime(VRF_ENGINE_ID, signature.encode()));
         }
         sp_runtime::Digest { logs }
+    }
+
+    /// The randomness accumulator, for other pallets (the market's
+    /// placement) to draw from.
+    pub struct AccumulatedRandomness<T>(PhantomData<T>);
+
+    impl<T: Config> Get<[u8; 32]> for AccumulatedRandomness<T> {
+        fn get() -> [u8; 32] {
+            Randomness::<T>::get()
+        }
     }
 
     impl<T: Config> ProofLedger<T::AccountId> for Pallet<T> {

@@ -1,5 +1,6 @@
-//! A test runtime with balances, providers, market and audit, real shards
-//! with real Merkle roots, and blocks carrying real VRF signatures.
+//! A test runtime with balances, providers, market and audit, and blocks
+//! carrying real VRF signatures. The market places pieces with the audit
+//! pallet's randomness, as the runtime does.
 
 use crate as pallet_mosaic_audit;
 use polkadot_sdk::frame_support::traits::{ConstU32, Hooks};
@@ -37,6 +38,9 @@ impl pallet_balances::Config for Test {
 
 pub const STAKE: Balance = 10_000;
 pub const PERIOD: u64 = 10;
+/// Blocks at the start of each period in which challenges are drawn: the
+/// first half.
+pub const DRAW_BLOCKS: u64 = PERIOD / 2;
 pub const REWARD: Balance = 7;
 pub const MAX_MISSES: u32 = 3;
 
@@ -47,7 +51,8 @@ parameter_types! {
     pub const PeriodLength: u64 = PERIOD;
     pub const ConfirmWindow: u64 = 5;
     pub const DepositBase: Balance = 50;
-    pub const DepositPerShard: Balance = 2;
+    pub const DepositPerPiece: Balance = 2;
+    pub const DepositPerRecipient: Balance = 3;
     pub const SlashFraction: Perbill = Perbill::from_percent(10);
     pub const Reward: Balance = REWARD;
 }
@@ -59,6 +64,7 @@ impl pallet_mosaic_providers::Config for Test {
     type StakePerGiB = StakePerGiB;
     type UnbondingPeriod = UnbondingPeriod;
     type MaxProviders = ConstU32<16>;
+    type MaxDraws = ConstU32<32>;
     type MaxPeerIdLen = ConstU32<64>;
     type MaxMultiaddrs = ConstU32<4>;
     type MaxMultiaddrLen = ConstU32<64>;
@@ -75,21 +81,23 @@ impl pallet_mosaic_market::Config for Test {
     type MinPeriods = ConstU32<1>;
     type MaxPeriods = ConstU32<100>;
     type ConfirmWindow = ConfirmWindow;
-    type MaxShardsPerOrder = ConstU32<64>;
+    type Randomness = pallet_mosaic_audit::AccumulatedRandomness<Test>;
+    type MaxPieces = ConstU32<16>;
+    type MaxRecipients = ConstU32<2>;
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<4>;
-    type MaxEndingShardsPerBlock = ConstU32<64>;
     type MaxRepairQueue = ConstU32<4>;
     type RepairsPerBlock = ConstU32<8>;
     type DepositBase = DepositBase;
-    type DepositPerShard = DepositPerShard;
+    type DepositPerPiece = DepositPerPiece;
+    type DepositPerRecipient = DepositPerRecipient;
     type WeightInfo = ();
 }
 
 impl pallet_mosaic_audit::Config for Test {
     type Currency = Balances;
     type Providers = Providers;
-    type Shards = Market;
+    type Pieces = Market;
     type PeriodLength = PeriodLength;
     type SlashFraction = SlashFraction;
     type MaxMisses = ConstU32<MAX_MISSES>;

@@ -1,38 +1,52 @@
 //! Storage market pallet.
 //!
-//! **Orders.** A client's `store` names an object by its CID, its stored size
-//! (ciphertext bytes for an encrypted file), its coding parameters and the
-//! Merkle root of every shard (see [`mosaic_primitives::manifest`]), how many
-//! periods to keep it, and the highest price per byte per block it accepts.
-//! The runtime assigns the shards of each segment to distinct active
-//! providers with room and an acceptable price, least loaded first, and holds
-//! the full escrow (`Σ shard size × the provider's price × period length ×
-//! periods`) plus a storage deposit for the records from the client.
+//! **Orders and pieces.** A client's `store` names an object by its CID, its
+//! stored size (ciphertext bytes for an encrypted file), its coding
+//! parameters and the root of each of its `k + m` **pieces** (piece `i` is
+//! shard `i` of every segment; see [`mosaic_primitives::piece`]), how many
+//! periods to keep it, the highest price per byte per block it accepts, and
+//! how it is read: public, or encrypted with a cipher suite and the file key
+//! wrapped to each reader. Everything `get` needs besides the pieces is in
+//! the order, so the owner's key alone gets a file back. An order's state is
+//! `O(k + m)` whatever the object's size (at most `MaxPieces` pieces, and
+//! objects up to [`mosaic_primitives::piece::MAX_SEGMENTS`] segments).
 //!
-//! **Acceptance.** Each assigned provider `confirm`s its shard once its worker
-//! holds it (after checking it against the root). When every shard is
-//! confirmed the order is live, for `periods` whole audit periods starting
-//! with the next one. An order not fully confirmed within `ConfirmWindow`
-//! blocks is cancelled and everything is refunded.
+//! **Placement.** The runtime draws `k + m` distinct providers with room for
+//! a piece and a price at or below the client's, with probability in
+//! proportion to their free capacity, from the chain's randomness
+//! ([`ProviderRegistry::pick`]: `O((k + m) · log n)` reads, no scan). It
+//! holds the full escrow (`piece size × Σ prices × period length × periods`)
+//! plus a storage deposit for the records from the client.
+//!
+//! **Acceptance.** Each assigned provider `confirm`s its piece once its worker
+//! holds it (after checking every shard against the piece root). When every
+//! piece is confirmed the order is live, for `periods` whole periods
+//! starting with the next one. An order not fully confirmed within the
+//! confirm window is cancelled and everything is refunded.
 //!
 //! **Payment.** Escrow leaves the client only to pay a provider for a period in
 //! which that provider passed its audit ([`ProofLedger`], kept by the audit
 //! pallet). Providers `claim` what they earned; deletion, expiry and
 //! reassignment settle the same way first. What was never earned is refunded
 //! to the client when the order ends. `extend` buys more periods at the
-//! recorded prices; `delete` ends an order early.
+//! recorded prices; `delete` ends an order early; `share` wraps the file key
+//! to one more reader (with a deposit).
 //!
-//! **Repair.** When a provider unbonds or is ejected, its shards are queued
+//! **Repair.** When a provider unbonds or is ejected, its pieces are queued
 //! and reassigned a few per block to other providers (never one holding
-//! another shard of the same segment), who rebuild them from `k` survivors and
+//! another piece of the same order), who rebuild them from `k` others and
 //! `confirm`. The order stays live meanwhile.
 //!
-//! **Bounds.** Every storage item is bounded: shards per order
-//! (`MaxShardsPerOrder`), deadlines per block, the repair queue, the CID
-//! length. Every block's hook is bounded too: the orders ending in one block
-//! hold at most `MaxEndingShardsPerBlock` shards together (an order whose
-//! deadline block is full is queued at the next one with room), and a repair
-//! pass moves at most `RepairsPerBlock` shards.
+//! **Indexes.** Each provider's pieces (a dense list, which the audit pallet
+//! draws from), each owner's orders and the orders of each CID, read in
+//! pages through the runtime API.
+//!
+//! **Bounds.** Every storage item is bounded: pieces per order (`MaxPieces`),
+//! readers per order (`MaxRecipients`), deadlines per block, the repair
+//! queue, the CID length. Every block's hook is bounded too: at most
+//! `MaxDeadlinesPerBlock` orders end in one block (an order whose block is
+//! full is queued at the next one with room), each `O(k + m)`, and a repair
+//! pass moves at most `RepairsPerBlock` pieces.
 
 pub use pallet::*;
 
@@ -48,12 +62,15 @@ mod mock;
 mod tests;
 pub mod weights;
 
+pub use mosaic_primitives::encryption::{CipherSuite, WrappedKey};
 pub use mosaic_primitives::erasure::CodingParams;
-pub use mosaic_primitives::merkle::ShardRoot;
+pub use mosaic_primitives::piece::{Layout, PieceRoot};
 pub use weights::WeightInfo;
 
 /// Blocks tried, from the intended one on, to queue a deadline or expiry.
 const SCHEDULE_TRIES: u32 = 16;
+/// Most entries one page of an index returns.
+pub const MAX_PAGE: u32 = 256;
 
 /// Identifies an order.
 pub type OrderId = u64;
@@ -99,11 +116,73 @@ pub enum OrderState<BlockNumber> {
     },
 }
 
+/// How an object is read.
+#[derive(
+    frame_support::CloneNoBound,
+    frame_support::PartialEqNoBound,
+    frame_support::EqNoBound,
+    frame_support::DebugNoBound,
+    Encode,
+    Decode,
+    DecodeWithMemTracking,
+    TypeInfo,
+    MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(MaxRecipients))]
+pub enum Access<MaxRecipients: frame_support::traits::Get<u32>> {
+    /// Stored as is; its CID is the IPFS CID of its bytes.
+    Public,
+    /// Encrypted; the file key is wrapped to each reader.
+    Encrypted {
+        /// How the frames are encrypted.
+        suite: CipherSuite,
+        /// The file key, wrapped to each reader's public key.
+        keys: frame_support::BoundedVec<WrappedKey, MaxRecipients>,
+    },
+}
+
+impl<M: frame_support::traits::Get<u32>> Access<M> {
+    /// Readers the file key is wrapped to.
+    pub fn recipients(&self) -> u32 {
+        match self {
+            Access::Public => 0,
+            Access::Encrypted { keys, .. } => keys.len() as u32,
+        }
+    }
+}
+
+/// One piece of an order.
+#[derive(
+    Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+)]
+pub struct Piece<AccountId, Balance> {
+    /// Root over the piece's shard roots.
+    pub root: PieceRoot,
+    /// Who stores it.
+    pub provider: AccountId,
+    /// Price per byte per block agreed with that provider.
+    pub price: Balance,
+    /// Whether the provider confirmed holding it.
+    pub confirmed: bool,
+    /// Position in the provider's piece list.
+    pub slot: u32,
+    /// Periods before this one are settled (payment never starts before
+    /// the order's first live period, whatever this says).
+    pub paid_until: PeriodIndex,
+}
+
 /// A storage order.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
-#[scale_info(skip_type_params(MaxCidLen))]
-pub struct Order<AccountId, Balance, BlockNumber, MaxCidLen: frame_support::traits::Get<u32>> {
-    /// Who pays and may delete.
+#[scale_info(skip_type_params(MaxCidLen, MaxPieces, MaxRecipients))]
+pub struct Order<
+    AccountId,
+    Balance,
+    BlockNumber,
+    MaxCidLen: frame_support::traits::Get<u32>,
+    MaxPieces: frame_support::traits::Get<u32>,
+    MaxRecipients: frame_support::traits::Get<u32>,
+> {
+    /// Who pays and may delete or share.
     pub owner: AccountId,
     /// The object's CID (binary).
     pub cid: frame_support::BoundedVec<u8, MaxCidLen>,
@@ -111,6 +190,10 @@ pub struct Order<AccountId, Balance, BlockNumber, MaxCidLen: frame_support::trai
     pub size: u64,
     /// How the object is cut and coded.
     pub coding: CodingParams,
+    /// Bytes of each piece.
+    pub piece_size: u64,
+    /// Public, or encrypted and to whom.
+    pub access: Access<MaxRecipients>,
     /// Periods bought (including extensions).
     pub periods: u32,
     /// Where the order stands.
@@ -118,9 +201,9 @@ pub struct Order<AccountId, Balance, BlockNumber, MaxCidLen: frame_support::trai
     /// Block at which the deadline or expiry is handled (at or just after
     /// the one the state implies, where that block had room).
     pub due: BlockNumber,
-    /// Number of shards.
-    pub shard_count: u32,
-    /// Shards currently confirmed by their providers.
+    /// The `k + m` pieces, in order.
+    pub pieces: frame_support::BoundedVec<Piece<AccountId, Balance>, MaxPieces>,
+    /// Pieces currently confirmed by their providers.
     pub confirmed: u32,
     /// Escrow still held from the owner.
     pub escrow: Balance,
@@ -128,62 +211,63 @@ pub struct Order<AccountId, Balance, BlockNumber, MaxCidLen: frame_support::trai
     pub deposit: Balance,
 }
 
-/// One shard of an order.
-#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
-pub struct Shard<AccountId, Balance> {
-    /// Merkle root of the shard.
-    pub root: ShardRoot,
-    /// Bytes.
-    pub size: u32,
-    /// Who stores it.
-    pub provider: AccountId,
-    /// Price per byte per block agreed with that provider.
-    pub price: Balance,
-    /// Whether the provider confirmed holding it.
-    pub confirmed: bool,
-    /// Position in the provider's shard list.
-    pub slot: u32,
-    /// Periods before this one are settled (payment never starts before
-    /// the order's first live period, whatever this says).
-    pub paid_until: PeriodIndex,
+impl<A, B, N, C, P, R> Order<A, B, N, C, P, R>
+where
+    C: frame_support::traits::Get<u32>,
+    P: frame_support::traits::Get<u32>,
+    R: frame_support::traits::Get<u32>,
+{
+    /// The layout of the order's pieces (valid: `store` checked it).
+    pub fn layout(&self) -> Layout {
+        Layout::new(self.coding, self.size).expect("store accepts valid layouts only; qed")
+    }
 }
 
-/// What storing an object would cost, as `store` would compute it now.
+/// What storing an object would cost, as `store` would compute it in this
+/// block. A `store` in a later block draws its providers again from newer
+/// randomness (prices may differ if providers change theirs; the client's
+/// price bound always holds).
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
 pub struct Quote<AccountId, Balance> {
     /// Escrow held for the whole duration.
     pub escrow: Balance,
     /// Storage deposit held until the order ends.
     pub deposit: Balance,
-    /// The provider, its price and the shard size, per shard in order.
-    pub placements: Vec<(AccountId, Balance, u32)>,
+    /// Bytes of each piece.
+    pub piece_size: u64,
+    /// The provider and its price, per piece in order.
+    pub pieces: Vec<(AccountId, Balance)>,
 }
 
-/// A shard as the audit pallet draws it.
+/// A piece as the audit pallet draws it.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct ShardRef {
+pub struct PieceRef {
     /// The order.
     pub order: OrderId,
-    /// Shard number within the order (`segment × (k + m) + index`).
-    pub shard: u32,
+    /// Piece number within the order.
+    pub piece: u32,
     /// Its root.
-    pub root: ShardRoot,
-    /// Its size in bytes.
-    pub size: u32,
-    /// Whether its order is live and the shard confirmed (auditable).
+    pub root: PieceRoot,
+    /// The shape of the order's pieces.
+    pub layout: Layout,
+    /// Whether its order is live and the piece confirmed (auditable).
     pub auditable: bool,
 }
 
 /// What the audit pallet needs from the market.
-pub trait ShardIndex<AccountId> {
-    /// Every provider holding at least one shard.
-    fn holders() -> Vec<AccountId>;
-    /// How many shards `who` holds.
-    fn shard_count(who: &AccountId) -> u32;
-    /// The `slot`-th shard of `who`, if any.
-    fn shard_at(who: &AccountId, slot: u32) -> Option<ShardRef>;
+pub trait PieceIndex<AccountId> {
+    /// How many providers hold at least one piece.
+    fn holder_count() -> u32;
+    /// The holder at `index` (`index < holder_count()`): a dense list, in
+    /// no particular order, that changes as providers gain their first
+    /// piece or lose their last.
+    fn holder_at(index: u32) -> Option<AccountId>;
+    /// How many pieces `who` holds.
+    fn piece_count(who: &AccountId) -> u32;
+    /// The `slot`-th piece of `who`, if any.
+    fn piece_at(who: &AccountId, slot: u32) -> Option<PieceRef>;
 
-    /// Gives every registered provider a shard of a pending order, for the
+    /// Gives every registered provider a piece of a pending order, for the
     /// audit pallet's benchmarks.
     #[cfg(feature = "runtime-benchmarks")]
     fn spread_for_benchmark();
@@ -196,8 +280,8 @@ pub mod pallet {
     use frame_support::traits::fungible::{self, Inspect, InspectHold, MutateHold};
     use frame_support::traits::tokens::{Fortitude, Precision, Restriction};
     use frame_system::pallet_prelude::*;
-    use pallet_mosaic_providers::{Offer, OnProviderLeave, ProviderRegistry};
-    use sp_runtime::traits::{SaturatedConversion, Saturating, Zero};
+    use pallet_mosaic_providers::{OnProviderLeave, ProviderRegistry};
+    use sp_runtime::traits::{Hash, SaturatedConversion, Saturating, Zero};
 
     /// The balance type of the currency.
     pub type BalanceOf<T> =
@@ -208,23 +292,17 @@ pub mod pallet {
         BalanceOf<T>,
         BlockNumberFor<T>,
         <T as Config>::MaxCidLen,
+        <T as Config>::MaxPieces,
+        <T as Config>::MaxRecipients,
     >;
-    /// A shard as stored.
-    pub type ShardOf<T> = Shard<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
-    /// Shard roots as passed to `store`.
-    pub type RootsOf<T> = BoundedVec<ShardRoot, <T as Config>::MaxShardsPerOrder>;
+    /// A piece as stored.
+    pub type PieceOf<T> = Piece<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
+    /// Piece roots as passed to `store`.
+    pub type RootsOf<T> = BoundedVec<PieceRoot, <T as Config>::MaxPieces>;
     /// A CID as passed to `store`.
     pub type CidOf<T> = BoundedVec<u8, <T as Config>::MaxCidLen>;
-    /// Where one shard goes: provider, its price, the shard's size.
-    pub type Placement<T> = (<T as frame_system::Config>::AccountId, BalanceOf<T>, u32);
-    type OfferOf<T> = Offer<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
-
-    /// Least loaded first (booked / capacity, compared exactly), then by account.
-    fn by_load<T: Config>(a: &OfferOf<T>, b: &OfferOf<T>) -> core::cmp::Ordering {
-        let load_a = u128::from(a.capacity - a.free) * u128::from(b.capacity);
-        let load_b = u128::from(b.capacity - b.free) * u128::from(a.capacity);
-        load_a.cmp(&load_b).then_with(|| a.who.cmp(&b.who))
-    }
+    /// How an object is read, as passed to `store`.
+    pub type AccessOf<T> = Access<<T as Config>::MaxRecipients>;
 
     #[pallet::pallet]
     pub struct Pallet<T>(_);
@@ -245,6 +323,10 @@ pub mod pallet {
         /// Which periods providers proved.
         type Proofs: ProofLedger<Self::AccountId>;
 
+        /// Randomness that no client can foresee when it signs an order:
+        /// placement draws from it (the audit pallet's VRF accumulator).
+        type Randomness: Get<[u8; 32]>;
+
         /// Blocks per audit period: the unit of payment.
         #[pallet::constant]
         type PeriodLength: Get<BlockNumberFor<Self>>;
@@ -261,9 +343,13 @@ pub mod pallet {
         #[pallet::constant]
         type ConfirmWindow: Get<BlockNumberFor<Self>>;
 
-        /// Most shards in one order.
+        /// Most pieces in one order: the largest `k + m`.
         #[pallet::constant]
-        type MaxShardsPerOrder: Get<u32>;
+        type MaxPieces: Get<u32>;
+
+        /// Most readers an encrypted order's file key is wrapped to.
+        #[pallet::constant]
+        type MaxRecipients: Get<u32>;
 
         /// Longest CID in bytes.
         #[pallet::constant]
@@ -273,16 +359,11 @@ pub mod pallet {
         #[pallet::constant]
         type MaxDeadlinesPerBlock: Get<u32>;
 
-        /// Shards of all the orders ending in one block together: the block
-        /// hook's work is bounded by it. At least `MaxShardsPerOrder`.
-        #[pallet::constant]
-        type MaxEndingShardsPerBlock: Get<u32>;
-
-        /// Providers waiting for their shards to be moved.
+        /// Providers waiting for their pieces to be moved.
         #[pallet::constant]
         type MaxRepairQueue: Get<u32>;
 
-        /// Shards reassigned per block at most.
+        /// Pieces reassigned per block at most.
         #[pallet::constant]
         type RepairsPerBlock: Get<u32>;
 
@@ -290,9 +371,13 @@ pub mod pallet {
         #[pallet::constant]
         type DepositBase: Get<BalanceOf<Self>>;
 
-        /// Further deposit per shard record.
+        /// Further deposit per piece record.
         #[pallet::constant]
-        type DepositPerShard: Get<BalanceOf<Self>>;
+        type DepositPerPiece: Get<BalanceOf<Self>>;
+
+        /// Further deposit per wrapped key.
+        #[pallet::constant]
+        type DepositPerRecipient: Get<BalanceOf<Self>>;
 
         /// Weights of this pallet's calls.
         type WeightInfo: WeightInfo;
@@ -316,16 +401,16 @@ pub mod pallet {
         Stored {
             order: OrderId,
             owner: T::AccountId,
-            shards: u32,
+            pieces: u32,
             escrow: BalanceOf<T>,
         },
-        /// A provider confirmed holding a shard.
+        /// A provider confirmed holding a piece.
         Confirmed {
             order: OrderId,
-            shard: u32,
+            piece: u32,
             provider: T::AccountId,
         },
-        /// Every shard is confirmed; the order is paid for periods `start..end`.
+        /// Every piece is confirmed; the order is paid for periods `start..end`.
         Live {
             order: OrderId,
             start: PeriodIndex,
@@ -337,6 +422,8 @@ pub mod pallet {
             end: PeriodIndex,
             escrow: BalanceOf<T>,
         },
+        /// The file key was wrapped to one more reader.
+        Shared { order: OrderId, recipients: u32 },
         /// A provider was paid for proven periods.
         Paid {
             order: OrderId,
@@ -349,17 +436,17 @@ pub mod pallet {
             reason: EndReason,
             refund: BalanceOf<T>,
         },
-        /// A shard moved to another provider, which must rebuild and confirm it.
+        /// A piece moved to another provider, which must rebuild and confirm it.
         Reassigned {
             order: OrderId,
-            shard: u32,
+            piece: u32,
             from: T::AccountId,
             to: T::AccountId,
         },
-        /// No provider could take a shard of a leaving provider; it stays put.
+        /// No provider could take a piece of a leaving provider; it stays put.
         RepairFailed {
             order: OrderId,
-            shard: u32,
+            piece: u32,
             provider: T::AccountId,
         },
     }
@@ -381,13 +468,13 @@ pub mod pallet {
     pub enum Error<T> {
         /// No order with this id.
         UnknownOrder,
-        /// No shard with this number in the order.
-        UnknownShard,
+        /// No piece with this number in the order.
+        UnknownPiece,
         /// Only the order's owner may do this.
         NotOwner,
-        /// The caller is not the provider assigned to this shard.
+        /// The caller is not the provider assigned to this piece.
         NotAssigned,
-        /// The shard is already confirmed.
+        /// The piece is already confirmed.
         AlreadyConfirmed,
         /// The coding parameters are out of bounds (see `mosaic_primitives::erasure`).
         InvalidCoding,
@@ -395,63 +482,86 @@ pub mod pallet {
         InvalidCid,
         /// Zero bytes cannot be stored.
         EmptyObject,
-        /// The number of roots differs from what the size and coding imply.
-        WrongShardCount,
-        /// The object needs more than `MaxShardsPerOrder` shards; use larger segments.
-        TooManyShards,
+        /// The object has more segments than a piece may hold
+        /// (`mosaic_primitives::piece::MAX_SEGMENTS`); use larger segments.
+        TooLarge,
+        /// The number of piece roots differs from `k + m`.
+        WrongPieceCount,
+        /// `k + m` is above `MaxPieces`; use fewer shards.
+        TooManyPieces,
+        /// An encrypted order needs between one and `MaxRecipients` wrapped
+        /// keys; a public one none.
+        InvalidAccess,
         /// Periods out of `MinPeriods..=MaxPeriods`.
         InvalidPeriods,
         /// Not enough active providers with room at or below the price offered
-        /// to give each shard of a segment its own provider; offer a higher
-        /// price, fewer shards, or try later.
+        /// to give each piece its own provider; offer a higher price, fewer
+        /// pieces, or try later.
         NoProviders,
         /// The order is not live (pending orders cannot be extended).
         NotLive,
+        /// The order is public; there is no key to share.
+        NotEncrypted,
+        /// The file key is already wrapped to `MaxRecipients` readers.
+        TooManyRecipients,
         /// Too many orders already end in the block this one would; try another
         /// duration.
         TooManyDeadlines,
         /// An amount overflowed; the order is far too large or too long.
         Overflow,
-        /// The `shards` given is below the order's shard count (see
-        /// `MosaicApi::order`); the call is weighed by it.
-        WitnessTooLow,
     }
 
     /// The next order id.
     #[pallet::storage]
     pub type NextOrderId<T> = StorageValue<_, OrderId, ValueQuery>;
 
-    /// Orders.
+    /// Orders, with their pieces.
     #[pallet::storage]
     pub type Orders<T: Config> = StorageMap<_, Blake2_128Concat, OrderId, OrderOf<T>>;
 
-    /// Shards of orders.
+    /// Each provider's pieces as a dense list: `(provider, slot) -> (order, piece)`.
     #[pallet::storage]
-    pub type Shards<T: Config> =
-        StorageDoubleMap<_, Blake2_128Concat, OrderId, Twox64Concat, u32, ShardOf<T>>;
-
-    /// Each provider's shards as a dense list: `(provider, slot) -> (order, shard)`.
-    #[pallet::storage]
-    pub type ProviderShards<T: Config> =
+    pub type ProviderPieces<T: Config> =
         StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, u32, (OrderId, u32)>;
 
-    /// Length of each provider's shard list.
+    /// Length of each provider's piece list.
     #[pallet::storage]
-    pub type ProviderShardCount<T: Config> =
+    pub type ProviderPieceCount<T: Config> =
         StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
-    /// Orders with a deadline (pending) or an expiry (live) at a block,
-    /// each with its shard count.
+    /// Providers holding at least one piece, as a dense list.
+    #[pallet::storage]
+    pub type Holders<T: Config> = StorageMap<_, Twox64Concat, u32, T::AccountId>;
+
+    /// Length of the holder list.
+    #[pallet::storage]
+    pub type HolderCount<T: Config> = StorageValue<_, u32, ValueQuery>;
+
+    /// Each holder's position in the holder list.
+    #[pallet::storage]
+    pub type HolderIndex<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u32>;
+
+    /// Each owner's orders.
+    #[pallet::storage]
+    pub type OwnerOrders<T: Config> =
+        StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, OrderId, ()>;
+
+    /// The orders of each CID.
+    #[pallet::storage]
+    pub type CidOrders<T: Config> =
+        StorageDoubleMap<_, Blake2_128Concat, CidOf<T>, Twox64Concat, OrderId, ()>;
+
+    /// Orders with a deadline (pending) or an expiry (live) at a block.
     #[pallet::storage]
     pub type Deadlines<T: Config> = StorageMap<
         _,
         Twox64Concat,
         BlockNumberFor<T>,
-        BoundedVec<(OrderId, u32), T::MaxDeadlinesPerBlock>,
+        BoundedVec<OrderId, T::MaxDeadlinesPerBlock>,
         ValueQuery,
     >;
 
-    /// Providers whose shards are being moved away, each with the first slot
+    /// Providers whose pieces are being moved away, each with the first slot
     /// of its list not yet tried.
     #[pallet::storage]
     pub type RepairQueue<T: Config> =
@@ -462,9 +572,9 @@ pub mod pallet {
         fn on_initialize(now: BlockNumberFor<T>) -> Weight {
             // The block's deadline list, read and removed.
             let mut weight = T::DbWeight::get().reads_writes(1, 1);
-            for (order, shards) in Deadlines::<T>::take(now) {
-                Self::end_due(order);
-                weight.saturating_accrue(T::WeightInfo::end(shards));
+            for order in Deadlines::<T>::take(now) {
+                let pieces = Self::end_due(order);
+                weight.saturating_accrue(T::WeightInfo::end(pieces));
             }
             let repaired = Self::repair(T::RepairsPerBlock::get());
             weight.saturating_add(T::WeightInfo::repair(repaired))
@@ -480,13 +590,10 @@ pub mod pallet {
                 T::MinPeriods::get() <= T::MaxPeriods::get(),
                 "MinPeriods above MaxPeriods"
             );
+            assert!(T::MaxPieces::get() >= 2, "MaxPieces below 1 + 1");
             assert!(
-                T::MaxShardsPerOrder::get() > 0,
-                "MaxShardsPerOrder must be positive"
-            );
-            assert!(
-                T::MaxEndingShardsPerBlock::get() >= T::MaxShardsPerOrder::get(),
-                "MaxEndingShardsPerBlock below MaxShardsPerOrder: the largest orders could never end"
+                T::MaxRecipients::get() > 0,
+                "MaxRecipients must be positive"
             );
         }
 
@@ -500,54 +607,67 @@ pub mod pallet {
     impl<T: Config> Pallet<T> {
         /// Orders storage of an object; see the crate docs.
         #[pallet::call_index(0)]
-        #[pallet::weight(T::WeightInfo::store(roots.len() as u32))]
+        #[pallet::weight(T::WeightInfo::store(roots.len() as u32, access.recipients()))]
+        // The arguments are the order's terms, each checked on its own; a
+        // struct of them would only move the list into the call's type.
+        #[allow(clippy::too_many_arguments)]
         pub fn store(
             origin: OriginFor<T>,
             cid: CidOf<T>,
             size: u64,
             coding: CodingParams,
             roots: RootsOf<T>,
+            access: AccessOf<T>,
             periods: u32,
             max_price: BalanceOf<T>,
         ) -> DispatchResult {
             let owner = ensure_signed(origin)?;
             mosaic_primitives::manifest::parse_object_cid(&cid).ok_or(Error::<T>::InvalidCid)?;
+            if let Access::Encrypted { keys, .. } = &access {
+                ensure!(!keys.is_empty(), Error::<T>::InvalidAccess);
+            }
+            // The call is weighed by `roots.len()`: check it against the
+            // coding before placement draws a provider for every piece.
+            let wanted = coding.total_shards();
+            ensure!(
+                wanted <= T::MaxPieces::get() as usize,
+                Error::<T>::TooManyPieces
+            );
+            ensure!(roots.len() == wanted, Error::<T>::WrongPieceCount);
             let Quote {
                 escrow,
                 deposit,
-                placements,
-            } = Self::quote(size, coding, periods, max_price)?;
-            ensure!(roots.len() == placements.len(), Error::<T>::WrongShardCount);
+                piece_size,
+                pieces,
+            } = Self::quote(size, coding, access.recipients(), periods, max_price)?;
             let id = NextOrderId::<T>::mutate(|next| {
                 let id = *next;
                 *next = next.saturating_add(1);
                 id
             });
-            for (number, (root, (provider, price, shard_size))) in
-                roots.iter().zip(placements).enumerate()
-            {
-                T::Providers::reserve(&provider, shard_size.into())?;
-                let slot = Self::push_provider_shard(&provider, id, number as u32);
-                Shards::<T>::insert(
-                    id,
-                    number as u32,
-                    Shard {
+            let mut records = BoundedVec::new();
+            for (number, (root, (provider, price))) in roots.iter().zip(pieces).enumerate() {
+                T::Providers::reserve(&provider, piece_size)?;
+                let slot = Self::push_provider_piece(&provider, id, number as u32);
+                records
+                    .try_push(Piece {
                         root: *root,
-                        size: shard_size,
                         provider,
                         price,
                         confirmed: false,
                         slot,
                         paid_until: 0,
-                    },
-                );
+                    })
+                    .map_err(|_| Error::<T>::TooManyPieces)?;
             }
-            let shard_count = roots.len() as u32;
+            let count = records.len() as u32;
             T::Currency::hold(&HoldReason::Escrow.into(), &owner, escrow)?;
             T::Currency::hold(&HoldReason::Deposit.into(), &owner, deposit)?;
             let deadline =
                 frame_system::Pallet::<T>::block_number().saturating_add(T::ConfirmWindow::get());
-            let due = Self::schedule(deadline, id, shard_count)?;
+            let due = Self::schedule(deadline, id)?;
+            OwnerOrders::<T>::insert(&owner, id, ());
+            CidOrders::<T>::insert(&cid, id, ());
             Orders::<T>::insert(
                 id,
                 Order {
@@ -555,10 +675,12 @@ pub mod pallet {
                     cid,
                     size,
                     coding,
+                    piece_size,
+                    access,
                     periods,
                     state: OrderState::Pending { deadline },
                     due,
-                    shard_count,
+                    pieces: records,
                     confirmed: 0,
                     escrow,
                     deposit,
@@ -567,63 +689,61 @@ pub mod pallet {
             Self::deposit_event(Event::Stored {
                 order: id,
                 owner,
-                shards: shard_count,
+                pieces: count,
                 escrow,
             });
             Ok(())
         }
 
-        /// The assigned provider declares that it holds the shard.
+        /// The assigned provider declares that it holds the piece.
         #[pallet::call_index(1)]
         #[pallet::weight(T::WeightInfo::confirm())]
-        pub fn confirm(origin: OriginFor<T>, order: OrderId, shard: u32) -> DispatchResult {
+        pub fn confirm(origin: OriginFor<T>, order: OrderId, piece: u32) -> DispatchResult {
             let provider = ensure_signed(origin)?;
             let mut record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
-            let mut entry = Shards::<T>::get(order, shard).ok_or(Error::<T>::UnknownShard)?;
+            let current = Self::current_period();
+            let state = record.state;
+            let entry = record
+                .pieces
+                .get_mut(piece as usize)
+                .ok_or(Error::<T>::UnknownPiece)?;
             ensure!(entry.provider == provider, Error::<T>::NotAssigned);
             ensure!(!entry.confirmed, Error::<T>::AlreadyConfirmed);
             entry.confirmed = true;
-            record.confirmed = record.confirmed.saturating_add(1);
-            if let OrderState::Live { start, .. } = record.state {
-                // A repaired shard earns from the next period on.
-                entry.paid_until = Self::current_period().saturating_add(1).max(start);
+            if let OrderState::Live { start, .. } = state {
+                // A repaired piece earns from the next period on.
+                entry.paid_until = current.saturating_add(1).max(start);
             }
+            record.confirmed = record.confirmed.saturating_add(1);
             Self::deposit_event(Event::Confirmed {
                 order,
-                shard,
+                piece,
                 provider,
             });
-            if record.confirmed == record.shard_count {
+            if record.confirmed == record.pieces.len() as u32 {
                 if let OrderState::Pending { .. } = record.state {
                     Self::unschedule(record.due, order);
-                    let start = Self::current_period().saturating_add(1);
+                    let start = current.saturating_add(1);
                     let end = start.saturating_add(record.periods);
-                    record.due =
-                        Self::schedule(Self::period_start(end), order, record.shard_count)?;
+                    record.due = Self::schedule(Self::period_start(end), order)?;
                     record.state = OrderState::Live { start, end };
                     Self::deposit_event(Event::Live { order, start, end });
                 }
             }
-            Shards::<T>::insert(order, shard, entry);
             Orders::<T>::insert(order, record);
             Ok(())
         }
 
         /// Buys `periods` more periods of a live order at the recorded prices.
-        ///
-        /// `shards`, at least the order's shard count, weighs this call and
-        /// the two below, which visit every shard; the fee is for the
-        /// actual count.
         #[pallet::call_index(2)]
-        #[pallet::weight(T::WeightInfo::extend(*shards))]
+        #[pallet::weight(T::WeightInfo::extend(T::MaxPieces::get()))]
         pub fn extend(
             origin: OriginFor<T>,
             order: OrderId,
             periods: u32,
-            shards: u32,
         ) -> DispatchResultWithPostInfo {
             let owner = ensure_signed(origin)?;
-            let mut record = Self::witnessed(order, shards)?;
+            let mut record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
             ensure!(record.owner == owner, Error::<T>::NotOwner);
             let OrderState::Live { start, end } = record.state else {
                 return Err(Error::<T>::NotLive.into());
@@ -633,122 +753,182 @@ pub mod pallet {
                 periods > 0 && total <= T::MaxPeriods::get(),
                 Error::<T>::InvalidPeriods
             );
-            let mut extra = BalanceOf::<T>::zero();
-            for (_, shard) in Shards::<T>::iter_prefix(order) {
-                extra = extra
-                    .checked_add(&Self::cost(shard.size, shard.price, periods)?)
-                    .ok_or(Error::<T>::Overflow)?;
-            }
+            let extra = Self::escrow_for(
+                record.piece_size,
+                record.pieces.iter().map(|p| p.price),
+                periods,
+            )?;
             T::Currency::hold(&HoldReason::Escrow.into(), &owner, extra)?;
             let new_end = end.saturating_add(periods);
             Self::unschedule(record.due, order);
-            record.due = Self::schedule(Self::period_start(new_end), order, record.shard_count)?;
+            record.due = Self::schedule(Self::period_start(new_end), order)?;
             record.periods = total;
             record.escrow = record.escrow.saturating_add(extra);
             record.state = OrderState::Live {
                 start,
                 end: new_end,
             };
-            let shards = record.shard_count;
+            let pieces = record.pieces.len() as u32;
             Orders::<T>::insert(order, record);
             Self::deposit_event(Event::Extended {
                 order,
                 end: new_end,
                 escrow: extra,
             });
-            Ok(Some(T::WeightInfo::extend(shards)).into())
+            Ok(Some(T::WeightInfo::extend(pieces)).into())
         }
 
         /// Ends an order: providers are paid for proven periods so far, the
         /// rest of the escrow and the deposit go back to the owner.
         #[pallet::call_index(3)]
-        #[pallet::weight(T::WeightInfo::delete(*shards))]
-        pub fn delete(
-            origin: OriginFor<T>,
-            order: OrderId,
-            shards: u32,
-        ) -> DispatchResultWithPostInfo {
+        #[pallet::weight(T::WeightInfo::delete(T::MaxPieces::get()))]
+        pub fn delete(origin: OriginFor<T>, order: OrderId) -> DispatchResultWithPostInfo {
             let owner = ensure_signed(origin)?;
-            let record = Self::witnessed(order, shards)?;
+            let record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
             ensure!(record.owner == owner, Error::<T>::NotOwner);
             Self::unschedule(record.due, order);
-            let shards = record.shard_count;
+            let pieces = record.pieces.len() as u32;
             Self::end(order, record, EndReason::Deleted);
-            Ok(Some(T::WeightInfo::delete(shards)).into())
+            Ok(Some(T::WeightInfo::delete(pieces)).into())
         }
 
         /// A provider collects what it earned for proven periods of an order.
         #[pallet::call_index(4)]
-        #[pallet::weight(T::WeightInfo::claim(*shards))]
-        pub fn claim(
-            origin: OriginFor<T>,
-            order: OrderId,
-            shards: u32,
-        ) -> DispatchResultWithPostInfo {
+        #[pallet::weight(T::WeightInfo::claim(T::MaxPieces::get()))]
+        pub fn claim(origin: OriginFor<T>, order: OrderId) -> DispatchResultWithPostInfo {
             let provider = ensure_signed(origin)?;
-            let mut record = Self::witnessed(order, shards)?;
+            let mut record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
             let upto = Self::current_period();
             let mut any = false;
-            for number in 0..record.shard_count {
-                if let Some(mut shard) = Shards::<T>::get(order, number) {
-                    if shard.provider == provider {
-                        any = true;
-                        Self::settle(order, &mut record, &mut shard, upto);
-                        Shards::<T>::insert(order, number, shard);
-                    }
+            for number in 0..record.pieces.len() {
+                if record.pieces[number].provider == provider {
+                    any = true;
+                    Self::settle(order, &mut record, number, upto);
                 }
             }
             ensure!(any, Error::<T>::NotAssigned);
-            let shards = record.shard_count;
+            let pieces = record.pieces.len() as u32;
             Orders::<T>::insert(order, record);
-            Ok(Some(T::WeightInfo::claim(shards)).into())
+            Ok(Some(T::WeightInfo::claim(pieces)).into())
+        }
+
+        /// Records the file key wrapped to one more reader, who can then get
+        /// the object with its own key. Holds `DepositPerRecipient`.
+        #[pallet::call_index(5)]
+        #[pallet::weight(T::WeightInfo::share())]
+        pub fn share(origin: OriginFor<T>, order: OrderId, key: WrappedKey) -> DispatchResult {
+            let owner = ensure_signed(origin)?;
+            let mut record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
+            ensure!(record.owner == owner, Error::<T>::NotOwner);
+            let Access::Encrypted { keys, .. } = &mut record.access else {
+                return Err(Error::<T>::NotEncrypted.into());
+            };
+            keys.try_push(key)
+                .map_err(|_| Error::<T>::TooManyRecipients)?;
+            let recipients = keys.len() as u32;
+            let deposit = T::DepositPerRecipient::get();
+            T::Currency::hold(&HoldReason::Deposit.into(), &owner, deposit)?;
+            record.deposit = record.deposit.saturating_add(deposit);
+            Orders::<T>::insert(order, record);
+            Self::deposit_event(Event::Shared { order, recipients });
+            Ok(())
         }
     }
 
     impl<T: Config> Pallet<T> {
-        /// What `store` would assign and hold for such an object now.
+        /// What `store` would assign and hold for such an object now, with
+        /// its file key wrapped to `recipients` readers.
         pub fn quote(
             size: u64,
             coding: CodingParams,
+            recipients: u32,
             periods: u32,
             max_price: BalanceOf<T>,
         ) -> Result<Quote<T::AccountId, BalanceOf<T>>, DispatchError> {
-            coding.validate().map_err(|_| Error::<T>::InvalidCoding)?;
-            ensure!(size > 0, Error::<T>::EmptyObject);
+            use mosaic_primitives::piece::LayoutError;
+            let layout = Layout::new(coding, size).map_err(|e| match e {
+                LayoutError::Params(_) => Error::<T>::InvalidCoding,
+                LayoutError::Empty => Error::<T>::EmptyObject,
+                LayoutError::TooManySegments { .. } => Error::<T>::TooLarge,
+            })?;
             ensure!(
                 (T::MinPeriods::get()..=T::MaxPeriods::get()).contains(&periods),
                 Error::<T>::InvalidPeriods
             );
-            let shards = coding
-                .segment_count(size)
-                .saturating_mul(coding.total_shards() as u64);
             ensure!(
-                shards <= u64::from(T::MaxShardsPerOrder::get()),
-                Error::<T>::TooManyShards
+                recipients <= T::MaxRecipients::get(),
+                Error::<T>::InvalidAccess
             );
-            let placements = Self::assign(&coding, size, max_price)?;
-            let mut escrow = BalanceOf::<T>::zero();
-            for (_, price, shard_size) in &placements {
-                escrow = escrow
-                    .checked_add(&Self::cost(*shard_size, *price, periods)?)
-                    .ok_or(Error::<T>::Overflow)?;
-            }
+            let count = u32::from(layout.piece_count());
+            ensure!(count <= T::MaxPieces::get(), Error::<T>::TooManyPieces);
+            let piece_size = layout.piece_size();
+            let seed = Self::placement_seed(&(NextOrderId::<T>::get(),));
+            let pieces: Vec<_> = T::Providers::pick(&seed, count, piece_size, max_price, &[])
+                .into_iter()
+                .map(|offer| (offer.who, offer.price))
+                .collect();
+            ensure!(pieces.len() as u32 == count, Error::<T>::NoProviders);
+            let escrow = Self::escrow_for(piece_size, pieces.iter().map(|p| p.1), periods)?;
             let deposit = T::DepositBase::get()
-                .saturating_add(T::DepositPerShard::get().saturating_mul((shards as u32).into()));
+                .saturating_add(T::DepositPerPiece::get().saturating_mul(count.into()))
+                .saturating_add(T::DepositPerRecipient::get().saturating_mul(recipients.into()));
             Ok(Quote {
                 escrow,
                 deposit,
-                placements,
+                piece_size,
+                pieces,
             })
         }
 
-        /// An order and its shards, in shard order.
-        pub fn order_with_shards(order: OrderId) -> Option<(OrderOf<T>, Vec<ShardOf<T>>)> {
-            let record = Orders::<T>::get(order)?;
-            let shards = (0..record.shard_count)
-                .filter_map(|n| Shards::<T>::get(order, n))
-                .collect();
-            Some((record, shards))
+        /// Randomness for a placement, from the chain's and `context`.
+        fn placement_seed(context: &impl Encode) -> [u8; 32] {
+            let hash = T::Hashing::hash_of(&(b"mosaic-placement", T::Randomness::get(), context));
+            let mut seed = [0u8; 32];
+            let bytes = hash.as_ref();
+            let n = bytes.len().min(32);
+            seed[..n].copy_from_slice(&bytes[..n]);
+            seed
+        }
+
+        /// One page of `owner`'s orders after `after` (an order id from the
+        /// previous page), at most `limit` (capped at [`MAX_PAGE`]).
+        pub fn orders_of(owner: &T::AccountId, after: Option<OrderId>, limit: u32) -> Vec<OrderId> {
+            let limit = limit.min(MAX_PAGE) as usize;
+            match after {
+                None => OwnerOrders::<T>::iter_key_prefix(owner)
+                    .take(limit)
+                    .collect(),
+                Some(after) => OwnerOrders::<T>::iter_key_prefix_from(
+                    owner,
+                    OwnerOrders::<T>::hashed_key_for(owner, after),
+                )
+                .take(limit)
+                .collect(),
+            }
+        }
+
+        /// One page of the orders of `cid`, as [`Self::orders_of`] pages.
+        pub fn orders_by_cid(cid: &CidOf<T>, after: Option<OrderId>, limit: u32) -> Vec<OrderId> {
+            let limit = limit.min(MAX_PAGE) as usize;
+            match after {
+                None => CidOrders::<T>::iter_key_prefix(cid).take(limit).collect(),
+                Some(after) => CidOrders::<T>::iter_key_prefix_from(
+                    cid,
+                    CidOrders::<T>::hashed_key_for(cid, after),
+                )
+                .take(limit)
+                .collect(),
+            }
+        }
+
+        /// The pieces `provider` holds from slot `from` on, at most `limit`
+        /// (capped at [`MAX_PAGE`]): `(order, piece)`.
+        pub fn pieces_of(provider: &T::AccountId, from: u32, limit: u32) -> Vec<(OrderId, u32)> {
+            let end = ProviderPieceCount::<T>::get(provider)
+                .min(from.saturating_add(limit.min(MAX_PAGE)));
+            (from..end)
+                .filter_map(|slot| ProviderPieces::<T>::get(provider, slot))
+                .collect()
         }
 
         /// The current audit period.
@@ -763,15 +943,15 @@ pub mod pallet {
         }
 
         /// Escrow for `size` bytes at `price` per byte per block for `periods`.
-        pub fn cost(
-            size: u32,
+        pub(crate) fn cost(
+            size: u64,
             price: BalanceOf<T>,
             periods: u32,
         ) -> Result<BalanceOf<T>, Error<T>> {
             let blocks: BalanceOf<T> = T::PeriodLength::get()
                 .saturated_into::<u64>()
                 .saturated_into();
-            let size: BalanceOf<T> = size.into();
+            let size: BalanceOf<T> = size.saturated_into();
             let periods: BalanceOf<T> = periods.into();
             size.checked_mul(&price)
                 .and_then(|x| x.checked_mul(&blocks))
@@ -779,86 +959,113 @@ pub mod pallet {
                 .ok_or(Error::<T>::Overflow)
         }
 
-        /// Chooses a provider for every shard, segment by segment: distinct
-        /// within a segment, least loaded first. Returns `(provider, price,
-        /// shard size)` per shard in order, or `NoProviders`.
-        fn assign(
-            coding: &CodingParams,
-            size: u64,
-            max_price: BalanceOf<T>,
-        ) -> Result<Vec<Placement<T>>, Error<T>> {
-            let smallest =
-                coding.shard_size(coding.segment_len(size, coding.segment_count(size) - 1));
-            let mut offers = T::Providers::offers(smallest as u64, max_price);
-            let width = coding.total_shards();
-            let mut assignment = Vec::new();
-            for segment in 0..coding.segment_count(size) {
-                let shard_size = coding.shard_size(coding.segment_len(size, segment)) as u64;
-                offers.sort_by(by_load::<T>);
-                let chosen: Vec<usize> = offers
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, o)| o.free >= shard_size)
-                    .map(|(i, _)| i)
-                    .take(width)
-                    .collect();
-                ensure!(chosen.len() == width, Error::<T>::NoProviders);
-                for i in chosen {
-                    offers[i].free -= shard_size;
-                    assignment.push((offers[i].who.clone(), offers[i].price, shard_size as u32));
-                }
+        /// Escrow for pieces of `piece_size` bytes at `prices` for `periods`.
+        fn escrow_for(
+            piece_size: u64,
+            prices: impl Iterator<Item = BalanceOf<T>>,
+            periods: u32,
+        ) -> Result<BalanceOf<T>, Error<T>> {
+            let mut escrow = BalanceOf::<T>::zero();
+            for price in prices {
+                escrow = escrow
+                    .checked_add(&Self::cost(piece_size, price, periods)?)
+                    .ok_or(Error::<T>::Overflow)?;
             }
-            Ok(assignment)
+            Ok(escrow)
         }
 
-        fn push_provider_shard(provider: &T::AccountId, order: OrderId, shard: u32) -> u32 {
-            let slot = ProviderShardCount::<T>::get(provider);
-            ProviderShards::<T>::insert(provider, slot, (order, shard));
-            ProviderShardCount::<T>::insert(provider, slot + 1);
+        fn push_provider_piece(provider: &T::AccountId, order: OrderId, piece: u32) -> u32 {
+            let slot = ProviderPieceCount::<T>::get(provider);
+            ProviderPieces::<T>::insert(provider, slot, (order, piece));
+            ProviderPieceCount::<T>::insert(provider, slot + 1);
+            if slot == 0 {
+                let index = HolderCount::<T>::get();
+                Holders::<T>::insert(index, provider);
+                HolderIndex::<T>::insert(provider, index);
+                HolderCount::<T>::put(index + 1);
+            }
             slot
         }
 
-        /// Removes a slot from a provider's list by moving the last one in.
-        fn remove_provider_shard(provider: &T::AccountId, slot: u32) {
-            let last = ProviderShardCount::<T>::get(provider).saturating_sub(1);
-            if slot != last {
-                if let Some((order, shard)) = ProviderShards::<T>::get(provider, last) {
-                    ProviderShards::<T>::insert(provider, slot, (order, shard));
-                    Shards::<T>::mutate(order, shard, |s| {
-                        if let Some(s) = s {
-                            s.slot = slot;
-                        }
-                    });
+        /// Takes a provider that holds nothing any more off the holder list,
+        /// moving the last holder into its place.
+        fn remove_holder(provider: &T::AccountId) {
+            let Some(index) = HolderIndex::<T>::take(provider) else {
+                return;
+            };
+            let last = HolderCount::<T>::get().saturating_sub(1);
+            if index != last {
+                if let Some(moved) = Holders::<T>::get(last) {
+                    Holders::<T>::insert(index, &moved);
+                    HolderIndex::<T>::insert(&moved, index);
                 }
             }
-            ProviderShards::<T>::remove(provider, last);
+            Holders::<T>::remove(last);
+            HolderCount::<T>::put(last);
+        }
+
+        /// Removes a slot from a provider's list by moving the last one in.
+        /// `record` is the order being changed (`order`), which is written
+        /// back by the caller, so a moved piece of the same order is updated
+        /// there rather than in storage.
+        fn remove_provider_piece(
+            provider: &T::AccountId,
+            slot: u32,
+            order: OrderId,
+            record: &mut OrderOf<T>,
+        ) {
+            let last = ProviderPieceCount::<T>::get(provider).saturating_sub(1);
+            if slot != last {
+                Self::rewind_repair(provider, slot);
+                if let Some((moved_order, moved)) = ProviderPieces::<T>::get(provider, last) {
+                    ProviderPieces::<T>::insert(provider, slot, (moved_order, moved));
+                    if moved_order == order {
+                        if let Some(piece) = record.pieces.get_mut(moved as usize) {
+                            piece.slot = slot;
+                        }
+                    } else {
+                        Orders::<T>::mutate(moved_order, |o| {
+                            if let Some(piece) =
+                                o.as_mut().and_then(|o| o.pieces.get_mut(moved as usize))
+                            {
+                                piece.slot = slot;
+                            }
+                        });
+                    }
+                }
+            }
+            ProviderPieces::<T>::remove(provider, last);
             if last == 0 {
-                ProviderShardCount::<T>::remove(provider);
+                ProviderPieceCount::<T>::remove(provider);
+                Self::remove_holder(provider);
             } else {
-                ProviderShardCount::<T>::insert(provider, last);
+                ProviderPieceCount::<T>::insert(provider, last);
             }
         }
 
-        /// Queues `order` of `shards` shards at the first block from `at`
-        /// with room for one more order and its shards, trying a few;
-        /// returns that block.
+        /// A leaving provider's slots below its repair cursor hold pieces
+        /// already tried. Freeing one of them moves an untried piece (the
+        /// last) there, which the repair would then skip: the cursor goes
+        /// back to the freed slot, and the pieces after it are tried again.
+        fn rewind_repair(provider: &T::AccountId, slot: u32) {
+            let mut queue = RepairQueue::<T>::get();
+            if let Some((_, cursor)) = queue.iter_mut().find(|(who, _)| who == provider) {
+                if slot < *cursor {
+                    *cursor = slot;
+                    RepairQueue::<T>::put(queue);
+                }
+            }
+        }
+
+        /// Queues `order` at the first block from `at` with room, trying a
+        /// few; returns that block.
         fn schedule(
             at: BlockNumberFor<T>,
             order: OrderId,
-            shards: u32,
         ) -> Result<BlockNumberFor<T>, DispatchError> {
             let mut block = at;
             for _ in 0..SCHEDULE_TRIES {
-                let queued = Deadlines::<T>::try_mutate(block, |due| {
-                    let ending = due
-                        .iter()
-                        .fold(shards, |sum, (_, n)| sum.saturating_add(*n));
-                    if ending > T::MaxEndingShardsPerBlock::get() {
-                        return Err(());
-                    }
-                    due.try_push((order, shards)).map_err(|_| ())
-                });
-                if queued.is_ok() {
+                if Deadlines::<T>::try_mutate(block, |due| due.try_push(order)).is_ok() {
                     return Ok(block);
                 }
                 block = block.saturating_add(1u32.into());
@@ -867,38 +1074,38 @@ pub mod pallet {
         }
 
         fn unschedule(at: BlockNumberFor<T>, order: OrderId) {
-            Deadlines::<T>::mutate(at, |due| due.retain(|(o, _)| *o != order));
+            Deadlines::<T>::mutate(at, |due| due.retain(|o| *o != order));
         }
 
-        /// Pays `shard`'s provider for its proven periods before `upto`.
-        fn settle(
-            order: OrderId,
-            record: &mut OrderOf<T>,
-            shard: &mut ShardOf<T>,
-            upto: PeriodIndex,
-        ) {
+        /// Pays piece `number`'s provider for its proven periods before `upto`.
+        fn settle(order: OrderId, record: &mut OrderOf<T>, number: usize, upto: PeriodIndex) {
             let OrderState::Live { start, end } = record.state else {
                 return;
             };
+            let piece_size = record.piece_size;
+            let Some(piece) = record.pieces.get_mut(number) else {
+                return;
+            };
             // Nothing before the order's first period is ever owed.
-            let from = shard.paid_until.max(start);
+            let from = piece.paid_until.max(start);
             let upto = upto.min(end);
-            if !shard.confirmed || from >= upto {
+            if !piece.confirmed || from >= upto {
                 return;
             }
-            let proven = T::Proofs::proven_periods(&shard.provider, from, upto);
-            shard.paid_until = upto;
-            let Ok(amount) = Self::cost(shard.size, shard.price, proven) else {
+            let proven = T::Proofs::proven_periods(&piece.provider, from, upto);
+            piece.paid_until = upto;
+            let Ok(amount) = Self::cost(piece_size, piece.price, proven) else {
                 return;
             };
             let amount = amount.min(record.escrow);
             if amount.is_zero() {
                 return;
             }
+            let provider = piece.provider.clone();
             let paid = T::Currency::transfer_on_hold(
                 &HoldReason::Escrow.into(),
                 &record.owner,
-                &shard.provider,
+                &provider,
                 amount,
                 Precision::Exact,
                 Restriction::Free,
@@ -908,37 +1115,38 @@ pub mod pallet {
                 record.escrow = record.escrow.saturating_sub(amount);
                 Self::deposit_event(Event::Paid {
                     order,
-                    provider: shard.provider.clone(),
+                    provider,
                     amount,
                 });
             }
         }
 
-        /// The order, if `shards` covers its shard count.
-        fn witnessed(order: OrderId, shards: u32) -> Result<OrderOf<T>, Error<T>> {
-            let record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
-            ensure!(shards >= record.shard_count, Error::<T>::WitnessTooLow);
-            Ok(record)
+        /// Ends a pending order at its deadline or a live one at its expiry;
+        /// returns how many pieces it had.
+        fn end_due(order: OrderId) -> u32 {
+            let Some(record) = Orders::<T>::get(order) else {
+                return 0;
+            };
+            let reason = match record.state {
+                OrderState::Pending { .. } => EndReason::Unconfirmed,
+                OrderState::Live { .. } => EndReason::Expired,
+            };
+            let pieces = record.pieces.len() as u32;
+            Self::end(order, record, reason);
+            pieces
         }
 
-        /// Ends a pending order at its deadline or a live one at its expiry.
-        fn end_due(order: OrderId) {
-            if let Some(record) = Orders::<T>::get(order) {
-                let reason = match record.state {
-                    OrderState::Pending { .. } => EndReason::Unconfirmed,
-                    OrderState::Live { .. } => EndReason::Expired,
-                };
-                Self::end(order, record, reason);
-            }
-        }
-
-        /// Settles every shard, refunds the rest and removes the order.
+        /// Settles every piece, refunds the rest and removes the order.
         fn end(order: OrderId, mut record: OrderOf<T>, reason: EndReason) {
             let upto = Self::current_period();
-            for (_, mut shard) in Shards::<T>::drain_prefix(order) {
-                Self::settle(order, &mut record, &mut shard, upto);
-                T::Providers::release(&shard.provider, shard.size.into());
-                Self::remove_provider_shard(&shard.provider, shard.slot);
+            for number in 0..record.pieces.len() {
+                Self::settle(order, &mut record, number, upto);
+                let (provider, slot) = {
+                    let piece = &record.pieces[number];
+                    (piece.provider.clone(), piece.slot)
+                };
+                T::Providers::release(&provider, record.piece_size);
+                Self::remove_provider_piece(&provider, slot, order, &mut record);
             }
             let refund = record.escrow;
             let _ = T::Currency::release(
@@ -953,6 +1161,8 @@ pub mod pallet {
                 record.deposit,
                 Precision::BestEffort,
             );
+            OwnerOrders::<T>::remove(&record.owner, order);
+            CidOrders::<T>::remove(&record.cid, order);
             Orders::<T>::remove(order);
             Self::deposit_event(Event::Ended {
                 order,
@@ -961,9 +1171,11 @@ pub mod pallet {
             });
         }
 
-        /// Moves up to `budget` shards of leaving providers; returns how many
-        /// shards were looked at. Each queue entry keeps a cursor: slots below
-        /// it hold shards no provider could take, which stay until they expire.
+        /// Looks at up to `budget` pieces of leaving providers (or ends of
+        /// their lists, each a read too), moving those it can; returns how
+        /// many it looked at. Each queue entry keeps a cursor: slots below
+        /// it hold pieces no provider could take, which stay until they expire
+        /// (or are tried again when a slot below the cursor is freed).
         pub(crate) fn repair(budget: u32) -> u32 {
             let mut done = 0;
             let mut queue = RepairQueue::<T>::get();
@@ -971,18 +1183,18 @@ pub mod pallet {
                 let Some((leaving, cursor)) = queue.get_mut(0) else {
                     break;
                 };
-                let Some((order, shard)) = ProviderShards::<T>::get(&*leaving, *cursor) else {
+                done += 1;
+                let Some((order, piece)) = ProviderPieces::<T>::get(&*leaving, *cursor) else {
                     queue.remove(0);
                     continue;
                 };
-                done += 1;
-                // On success the shard leaves the list and the last one takes
+                // On success the piece leaves the list and the last one takes
                 // its slot, so the cursor stays.
-                if !Self::reassign(order, shard) {
+                if !Self::reassign(order, piece) {
                     *cursor += 1;
                     Self::deposit_event(Event::RepairFailed {
                         order,
-                        shard,
+                        piece,
                         provider: leaving.clone(),
                     });
                 }
@@ -991,42 +1203,46 @@ pub mod pallet {
             done
         }
 
-        /// Gives one shard to a new provider; false if none can take it.
+        /// Gives one piece to a new provider, drawn like a placement and
+        /// distinct from the order's other providers; false if none can
+        /// take it.
         fn reassign(order: OrderId, number: u32) -> bool {
-            let (Some(mut record), Some(mut shard)) =
-                (Orders::<T>::get(order), Shards::<T>::get(order, number))
+            let Some(mut record) = Orders::<T>::get(order) else {
+                return false;
+            };
+            let Some(piece) = record.pieces.get(number as usize).cloned() else {
+                return false;
+            };
+            let holders: Vec<T::AccountId> =
+                record.pieces.iter().map(|p| p.provider.clone()).collect();
+            let seed =
+                Self::placement_seed(&(order, number, frame_system::Pallet::<T>::block_number()));
+            let Some(to) = T::Providers::pick(&seed, 1, record.piece_size, piece.price, &holders)
+                .into_iter()
+                .map(|o| o.who)
+                .next()
             else {
                 return false;
             };
-            let width = record.coding.total_shards() as u32;
-            let first = number - number % width;
-            let siblings: Vec<T::AccountId> = (first..first + width)
-                .filter_map(|n| Shards::<T>::get(order, n).map(|s| s.provider))
-                .collect();
-            let mut offers = T::Providers::offers(shard.size.into(), shard.price);
-            offers.retain(|o| !siblings.contains(&o.who));
-            offers.sort_by(by_load::<T>);
-            let Some(to) = offers.into_iter().map(|o| o.who).next() else {
-                return false;
-            };
-            if T::Providers::reserve(&to, shard.size.into()).is_err() {
+            if T::Providers::reserve(&to, record.piece_size).is_err() {
                 return false;
             }
-            Self::settle(order, &mut record, &mut shard, Self::current_period());
-            let from = shard.provider.clone();
-            T::Providers::release(&from, shard.size.into());
-            Self::remove_provider_shard(&from, shard.slot);
-            if shard.confirmed {
+            Self::settle(order, &mut record, number as usize, Self::current_period());
+            let from = piece.provider.clone();
+            T::Providers::release(&from, record.piece_size);
+            Self::remove_provider_piece(&from, piece.slot, order, &mut record);
+            let slot = Self::push_provider_piece(&to, order, number);
+            if record.pieces[number as usize].confirmed {
                 record.confirmed = record.confirmed.saturating_sub(1);
             }
-            shard.slot = Self::push_provider_shard(&to, order, number);
-            shard.provider = to.clone();
-            shard.confirmed = false;
-            Shards::<T>::insert(order, number, shard);
+            let entry = &mut record.pieces[number as usize];
+            entry.slot = slot;
+            entry.provider = to.clone();
+            entry.confirmed = false;
             Orders::<T>::insert(order, record);
             Self::deposit_event(Event::Reassigned {
                 order,
-                shard: number,
+                piece: number,
                 from,
                 to,
             });
@@ -1034,30 +1250,53 @@ pub mod pallet {
         }
 
         /// Checks the pallet's invariants: escrow and deposits held equal
-        /// what the orders record, provider lists match the shards, and each
-        /// provider's booked capacity equals the sizes of its shards.
+        /// what the orders record, provider lists match the pieces, the
+        /// holder list is dense and lists exactly the providers holding
+        /// pieces, each provider's booked capacity equals the sizes of its
+        /// pieces, and the owner and CID indexes list exactly the orders.
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             use std::collections::BTreeMap;
             let mut escrow: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
             let mut deposit: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
             let mut used: BTreeMap<T::AccountId, u64> = BTreeMap::new();
+            let mut listed = 0u64;
             for (id, order) in Orders::<T>::iter() {
                 let e = escrow.entry(order.owner.clone()).or_default();
                 *e = e.saturating_add(order.escrow);
                 let d = deposit.entry(order.owner.clone()).or_default();
                 *d = d.saturating_add(order.deposit);
+                ensure!(
+                    Layout::new(order.coding, order.size).map(|l| l.piece_size())
+                        == Ok(order.piece_size),
+                    "an order's piece size differs from its layout"
+                );
+                ensure!(
+                    order.pieces.len() == order.coding.total_shards(),
+                    "an order lacks a piece"
+                );
                 let mut confirmed = 0;
-                for number in 0..order.shard_count {
-                    let shard = Shards::<T>::get(id, number).ok_or("an order lacks a shard")?;
-                    confirmed += u32::from(shard.confirmed);
-                    *used.entry(shard.provider.clone()).or_default() += u64::from(shard.size);
+                for (number, piece) in order.pieces.iter().enumerate() {
+                    confirmed += u32::from(piece.confirmed);
+                    *used.entry(piece.provider.clone()).or_default() += order.piece_size;
                     ensure!(
-                        ProviderShards::<T>::get(&shard.provider, shard.slot) == Some((id, number)),
-                        "a shard's slot does not point back to it"
+                        ProviderPieces::<T>::get(&piece.provider, piece.slot)
+                            == Some((id, number as u32)),
+                        "a piece's slot does not point back to it"
                     );
                 }
                 ensure!(confirmed == order.confirmed, "confirmed count out of sync");
+                ensure!(
+                    OwnerOrders::<T>::contains_key(&order.owner, id)
+                        && CidOrders::<T>::contains_key(&order.cid, id),
+                    "an order is missing from an index"
+                );
+                listed += 1;
             }
+            ensure!(
+                OwnerOrders::<T>::iter_keys().count() as u64 == listed
+                    && CidOrders::<T>::iter_keys().count() as u64 == listed,
+                "an index lists an order that does not exist"
+            );
             for (owner, amount) in escrow {
                 let held = T::Currency::balance_on_hold(&HoldReason::Escrow.into(), &owner);
                 ensure!(
@@ -1072,10 +1311,28 @@ pub mod pallet {
                     "deposit held differs from the orders' deposits"
                 );
             }
+            let holders = HolderCount::<T>::get();
+            ensure!(
+                ProviderPieceCount::<T>::iter_keys().count() as u32 == holders,
+                "the holder list's length differs from the providers holding pieces"
+            );
+            ensure!(
+                Holders::<T>::iter_keys().count() as u32 == holders
+                    && HolderIndex::<T>::iter_keys().count() as u32 == holders,
+                "the holder list has an entry past its end or a stale position"
+            );
+            for index in 0..holders {
+                let holder = Holders::<T>::get(index).ok_or("a gap in the holder list")?;
+                ensure!(
+                    HolderIndex::<T>::get(&holder) == Some(index)
+                        && ProviderPieceCount::<T>::get(&holder) > 0,
+                    "a holder entry does not point back, or holds nothing"
+                );
+            }
             for (provider, bytes) in used {
                 ensure!(
                     T::Providers::used(&provider) == bytes,
-                    "a provider's booked capacity differs from its shards"
+                    "a provider's booked capacity differs from its pieces"
                 );
             }
             Ok(())
@@ -1087,35 +1344,37 @@ pub mod pallet {
             RepairQueue::<T>::mutate(|queue| {
                 if !queue.iter().any(|(queued, _)| queued == who) {
                     // A full queue drops the request; the provider cannot
-                    // withdraw while it holds shards, so nothing is lost.
+                    // withdraw while it holds pieces, so nothing is lost.
                     let _ = queue.try_push((who.clone(), 0));
                 }
             });
         }
     }
 
-    impl<T: Config> ShardIndex<T::AccountId> for Pallet<T> {
-        fn holders() -> Vec<T::AccountId> {
-            ProviderShardCount::<T>::iter_keys().collect()
+    impl<T: Config> PieceIndex<T::AccountId> for Pallet<T> {
+        fn holder_count() -> u32 {
+            HolderCount::<T>::get()
         }
 
-        fn shard_count(who: &T::AccountId) -> u32 {
-            ProviderShardCount::<T>::get(who)
+        fn holder_at(index: u32) -> Option<T::AccountId> {
+            Holders::<T>::get(index)
         }
 
-        fn shard_at(who: &T::AccountId, slot: u32) -> Option<ShardRef> {
-            let (order, number) = ProviderShards::<T>::get(who, slot)?;
-            let shard = Shards::<T>::get(order, number)?;
-            let live = matches!(
-                Orders::<T>::get(order).map(|o| o.state),
-                Some(OrderState::Live { .. })
-            );
-            Some(ShardRef {
+        fn piece_count(who: &T::AccountId) -> u32 {
+            ProviderPieceCount::<T>::get(who)
+        }
+
+        fn piece_at(who: &T::AccountId, slot: u32) -> Option<PieceRef> {
+            let (order, number) = ProviderPieces::<T>::get(who, slot)?;
+            let record = Orders::<T>::get(order)?;
+            let piece = record.pieces.get(number as usize)?;
+            let live = matches!(record.state, OrderState::Live { .. });
+            Some(PieceRef {
                 order,
-                shard: number,
-                root: shard.root,
-                size: shard.size,
-                auditable: live && shard.confirmed,
+                piece: number,
+                root: piece.root,
+                layout: record.layout(),
+                auditable: live && piece.confirmed,
             })
         }
 

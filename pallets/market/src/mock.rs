@@ -49,6 +49,7 @@ impl pallet_mosaic_providers::Config for Test {
     type StakePerGiB = StakePerGiB;
     type UnbondingPeriod = UnbondingPeriod;
     type MaxProviders = ConstU32<16>;
+    type MaxDraws = ConstU32<40>;
     type MaxPeerIdLen = ConstU32<64>;
     type MaxMultiaddrs = ConstU32<4>;
     type MaxMultiaddrLen = ConstU32<64>;
@@ -88,7 +89,10 @@ parameter_types! {
     pub const PeriodLength: u64 = PERIOD;
     pub const ConfirmWindow: u64 = CONFIRM_WINDOW;
     pub const DepositBase: Balance = 50;
-    pub const DepositPerShard: Balance = 2;
+    pub const DepositPerPiece: Balance = 2;
+    pub const DepositPerRecipient: Balance = 3;
+    /// The chain's randomness; tests change it to vary placements.
+    pub static Randomness: [u8; 32] = [0; 32];
 }
 
 impl pallet_mosaic_market::Config for Test {
@@ -100,14 +104,16 @@ impl pallet_mosaic_market::Config for Test {
     type MinPeriods = ConstU32<1>;
     type MaxPeriods = ConstU32<100>;
     type ConfirmWindow = ConfirmWindow;
-    type MaxShardsPerOrder = ConstU32<64>;
+    type Randomness = Randomness;
+    type MaxPieces = ConstU32<16>;
+    type MaxRecipients = ConstU32<2>;
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<2>;
-    type MaxEndingShardsPerBlock = ConstU32<64>;
     type MaxRepairQueue = ConstU32<4>;
     type RepairsPerBlock = ConstU32<3>;
     type DepositBase = DepositBase;
-    type DepositPerShard = DepositPerShard;
+    type DepositPerPiece = DepositPerPiece;
+    type DepositPerRecipient = DepositPerRecipient;
     type WeightInfo = ();
 }
 

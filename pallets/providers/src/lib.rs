@@ -10,8 +10,20 @@
 //! shard.
 //!
 //! Other pallets reach providers through [`ProviderRegistry`]: the market
-//! finds providers with room and an acceptable price and books capacity; the
-//! audit pallet slashes (burns part of the held stake) and ejects.
+//! draws providers for an order's pieces and books capacity; the audit
+//! pallet slashes (burns part of the held stake) and ejects.
+//!
+//! **Placement without a scan.** Each provider has a dense slot, and a
+//! Fenwick tree over the slots ([`fenwick`]) holds each provider's weight:
+//! its free capacity while active, zero otherwise (stake scales with
+//! capacity, so free room is stake-backed). [`ProviderRegistry::pick`] draws
+//! providers with probability proportional to their weight, without
+//! replacement (a drawn provider's weight is taken out of an in-memory
+//! overlay of the tree), rejecting those above the price bound or without
+//! room for the piece, up to `2w + 8` draws for `w` providers (and at most
+//! `MaxDraws`): `O(w · log n)` reads
+//! whatever the number of providers. Every change of a provider's free
+//! capacity or status updates its weight in `O(log n)` writes.
 
 pub use pallet::*;
 
@@ -21,6 +33,7 @@ use scale_info::TypeInfo;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+pub(crate) mod fenwick;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
@@ -86,6 +99,29 @@ where
     pub multiaddrs: frame_support::BoundedVec<frame_support::BoundedVec<u8, AddrLen>, Addrs>,
     /// Whether it takes new shards.
     pub status: ProviderStatus<BlockNumber>,
+    /// Its position in the sampling index.
+    pub slot: u32,
+}
+
+impl<Balance, BlockNumber, PeerIdLen, Addrs, AddrLen>
+    ProviderInfo<Balance, BlockNumber, PeerIdLen, Addrs, AddrLen>
+where
+    PeerIdLen: frame_support::traits::Get<u32>,
+    Addrs: frame_support::traits::Get<u32>,
+    AddrLen: frame_support::traits::Get<u32>,
+{
+    /// Bytes it can still take.
+    pub fn free(&self) -> u64 {
+        self.capacity.saturating_sub(self.used)
+    }
+
+    /// Its weight in placement: free bytes while active, else nothing.
+    pub fn weight(&self) -> u128 {
+        match self.status {
+            ProviderStatus::Active => u128::from(self.free()),
+            _ => 0,
+        }
+    }
 }
 
 /// A provider that can take more data, as the market sees it.
@@ -117,12 +153,21 @@ pub trait ProviderRegistry<AccountId> {
     /// The currency's balance type.
     type Balance;
 
-    /// Active providers with at least `min_free` bytes free and a price of at
-    /// most `max_price`, in no particular order; at most `MaxProviders`.
-    fn offers(min_free: u64, max_price: Self::Balance) -> Vec<Offer<AccountId, Self::Balance>>;
+    /// Up to `wanted` distinct active providers, none in `exclude`, each
+    /// with at least `min_free` bytes free and a price of at most
+    /// `max_price`, drawn with probability proportional to free capacity
+    /// from the randomness `seed` (the same seed gives the same draw). Fewer
+    /// if `MaxDraws` draws did not find them.
+    fn pick(
+        seed: &[u8; 32],
+        wanted: u32,
+        min_free: u64,
+        max_price: Self::Balance,
+        exclude: &[AccountId],
+    ) -> Vec<Offer<AccountId, Self::Balance>>;
 
-    /// The most providers the registry holds: `offers` reads every record,
-    /// so other pallets' benchmarks register this many.
+    /// The most providers the registry holds, which other pallets'
+    /// benchmarks register.
     #[cfg(feature = "runtime-benchmarks")]
     fn max_providers() -> u32;
 
@@ -205,9 +250,16 @@ pub mod pallet {
         #[pallet::constant]
         type UnbondingPeriod: Get<BlockNumberFor<Self>>;
 
-        /// Most providers registered at once; bounds every scan of them.
+        /// Most providers registered at once; sizes the sampling index.
         #[pallet::constant]
         type MaxProviders: Get<u32>;
+
+        /// Most draws one `pick` makes, whatever it wants: each draw takes
+        /// one provider out, chosen or rejected (price, room). A `pick` of
+        /// `w` providers makes at most `min(MaxDraws, 2w + 8)`, which bounds
+        /// its weight; at least `2w + 8` for the largest `w` callers ask.
+        #[pallet::constant]
+        type MaxDraws: Get<u32>;
 
         /// Longest peer id in bytes.
         #[pallet::constant]
@@ -309,6 +361,15 @@ pub mod pallet {
     pub type Providers<T: Config> =
         CountedStorageMap<_, Blake2_128Concat, T::AccountId, ProviderOf<T>>;
 
+    /// The provider in each slot `0..count`.
+    #[pallet::storage]
+    pub type Slots<T: Config> = StorageMap<_, Twox64Concat, u32, T::AccountId>;
+
+    /// The sampling index: cells of a Fenwick tree over slots (see
+    /// [`fenwick`]), `1..=MaxProviders.next_power_of_two()`.
+    #[pallet::storage]
+    pub type WeightTree<T: Config> = StorageMap<_, Twox64Concat, u32, u128, ValueQuery>;
+
     #[pallet::hooks]
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
         fn integrity_test() {
@@ -350,8 +411,11 @@ pub mod pallet {
             );
             Self::check_terms(stake, capacity, &peer_id, &multiaddrs)?;
             T::Currency::hold(&HoldReason::ProviderStake.into(), &who, stake)?;
-            Providers::<T>::insert(
+            let slot = Providers::<T>::count();
+            Slots::<T>::insert(slot, &who);
+            Self::put(
                 &who,
+                0,
                 ProviderInfo {
                     stake,
                     capacity,
@@ -360,6 +424,7 @@ pub mod pallet {
                     peer_id,
                     multiaddrs,
                     status: ProviderStatus::Active,
+                    slot,
                 },
             );
             Self::deposit_event(Event::Registered {
@@ -385,6 +450,7 @@ pub mod pallet {
         ) -> DispatchResult {
             let who = ensure_signed(origin)?;
             let mut info = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
+            let weight = info.weight();
             ensure!(info.status == ProviderStatus::Active, Error::<T>::NotActive);
             Self::check_terms(stake, capacity, &peer_id, &multiaddrs)?;
             ensure!(capacity >= info.used, Error::<T>::CapacityBelowUsage);
@@ -404,7 +470,7 @@ pub mod pallet {
             info.price = price;
             info.peer_id = peer_id;
             info.multiaddrs = multiaddrs;
-            Providers::<T>::insert(&who, info);
+            Self::put(&who, weight, info);
             Self::deposit_event(Event::Updated {
                 provider: who,
                 stake,
@@ -422,9 +488,10 @@ pub mod pallet {
             let who = ensure_signed(origin)?;
             let mut info = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
             ensure!(info.status == ProviderStatus::Active, Error::<T>::NotActive);
+            let weight = info.weight();
             let until = Self::unbonding_end();
             info.status = ProviderStatus::Unbonding { until };
-            Providers::<T>::insert(&who, info);
+            Self::put(&who, weight, info);
             T::OnLeave::on_provider_leave(&who);
             Self::deposit_event(Event::Unbonding {
                 provider: who,
@@ -453,6 +520,7 @@ pub mod pallet {
                 &who,
                 Precision::BestEffort,
             )?;
+            Self::remove_slot(info.slot);
             Providers::<T>::remove(&who);
             Self::deposit_event(Event::Withdrawn {
                 provider: who,
@@ -489,6 +557,60 @@ pub mod pallet {
             Ok(())
         }
 
+        /// Slots in the sampling tree: a power of two.
+        fn tree_size() -> u32 {
+            T::MaxProviders::get().next_power_of_two()
+        }
+
+        /// Stores `info` for `who`, whose weight was `old_weight`, and moves
+        /// its weight in the sampling index by the difference.
+        fn put(who: &T::AccountId, old_weight: u128, info: ProviderOf<T>) {
+            let delta = info.weight().wrapping_sub(old_weight);
+            if delta != 0 {
+                fenwick::add(
+                    &mut StoredTree::<T>::default(),
+                    Self::tree_size(),
+                    info.slot,
+                    delta,
+                );
+            }
+            Providers::<T>::insert(who, info);
+        }
+
+        /// Frees `slot` (whose provider has no weight and is leaving) by
+        /// moving the last slot's provider into it.
+        fn remove_slot(slot: u32) {
+            let last = Providers::<T>::count().saturating_sub(1);
+            Slots::<T>::remove(slot);
+            if slot == last {
+                return;
+            }
+            let Some(moved) = Slots::<T>::take(last) else {
+                return;
+            };
+            if let Some(mut info) = Providers::<T>::get(&moved) {
+                let weight = info.weight();
+                let mut tree = StoredTree::<T>::default();
+                fenwick::add(&mut tree, Self::tree_size(), last, weight.wrapping_neg());
+                fenwick::add(&mut tree, Self::tree_size(), slot, weight);
+                info.slot = slot;
+                Providers::<T>::insert(&moved, info);
+            }
+            Slots::<T>::insert(slot, moved);
+        }
+
+        /// Applies `change` to `who`'s record, keeping its weight in step.
+        fn modify<R>(
+            who: &T::AccountId,
+            change: impl FnOnce(&mut ProviderOf<T>) -> Result<R, DispatchError>,
+        ) -> Result<R, DispatchError> {
+            let mut info = Providers::<T>::get(who).ok_or(Error::<T>::NotRegistered)?;
+            let weight = info.weight();
+            let result = change(&mut info)?;
+            Self::put(who, weight, info);
+            Ok(result)
+        }
+
         pub(crate) fn unbonding_end() -> BlockNumberFor<T> {
             frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingPeriod::get())
         }
@@ -504,41 +626,113 @@ pub mod pallet {
                 Providers::<T>::count() as usize == Providers::<T>::iter().count(),
                 "provider counter out of sync"
             );
+            let mut weights = 0u128;
             for (who, info) in Providers::<T>::iter() {
                 ensure!(
                     info.used <= info.capacity,
                     "a provider stores more than its capacity"
                 );
+                ensure!(
+                    Slots::<T>::get(info.slot).as_ref() == Some(&who),
+                    "a provider's slot does not point back to it"
+                );
+                weights += info.weight();
                 let held = T::Currency::balance_on_hold(&HoldReason::ProviderStake.into(), &who);
                 ensure!(
                     held == info.stake,
                     "recorded stake differs from the held balance"
                 );
             }
+            ensure!(
+                fenwick::total(&StoredTree::<T>::default(), Self::tree_size()) == weights,
+                "the sampling index's total differs from the providers' weights"
+            );
             Ok(())
+        }
+    }
+
+    /// The sampling index's cells in pallet storage.
+    pub(crate) struct StoredTree<T>(PhantomData<T>);
+
+    impl<T> Default for StoredTree<T> {
+        fn default() -> Self {
+            StoredTree(PhantomData)
+        }
+    }
+
+    impl<T: Config> fenwick::Cells for StoredTree<T> {
+        fn cell(&self, i: u32) -> u128 {
+            WeightTree::<T>::get(i)
+        }
+
+        fn set_cell(&mut self, i: u32, value: u128) {
+            if value == 0 {
+                WeightTree::<T>::remove(i);
+            } else {
+                WeightTree::<T>::insert(i, value);
+            }
         }
     }
 
     impl<T: Config> ProviderRegistry<T::AccountId> for Pallet<T> {
         type Balance = BalanceOf<T>;
 
-        fn offers(
+        fn pick(
+            seed: &[u8; 32],
+            wanted: u32,
             min_free: u64,
             max_price: BalanceOf<T>,
+            exclude: &[T::AccountId],
         ) -> Vec<Offer<T::AccountId, BalanceOf<T>>> {
-            Providers::<T>::iter()
-                .filter(|(_, p)| {
-                    p.status == ProviderStatus::Active
-                        && p.price <= max_price
-                        && p.capacity - p.used >= min_free
-                })
-                .map(|(who, p)| Offer {
-                    who,
-                    free: p.capacity - p.used,
-                    capacity: p.capacity,
-                    price: p.price,
-                })
-                .collect()
+            use sp_runtime::traits::Hash;
+            let size = Self::tree_size();
+            let stored = StoredTree::<T>::default();
+            let mut tree = fenwick::Overlay::new(&stored);
+            let take_out = |tree: &mut fenwick::Overlay<_>, info: &ProviderOf<T>| {
+                fenwick::add(tree, size, info.slot, info.weight().wrapping_neg())
+            };
+            // Each provider's weight comes out once, however often it is
+            // named: a second subtraction would leave a negative weight in
+            // the overlay, through which `find` could land on it again.
+            let mut excluded = std::collections::BTreeSet::new();
+            for who in exclude {
+                if let Some(info) = Providers::<T>::get(who) {
+                    if excluded.insert(info.slot) {
+                        take_out(&mut tree, &info);
+                    }
+                }
+            }
+            let mut chosen = Vec::new();
+            let draws = T::MaxDraws::get().min(wanted.saturating_mul(2).saturating_add(8));
+            for draw in 0..draws {
+                if chosen.len() as u32 >= wanted {
+                    break;
+                }
+                let total = fenwick::total(&tree, size);
+                if total == 0 {
+                    break;
+                }
+                let hash = T::Hashing::hash_of(&(seed, draw));
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&hash.as_ref()[..16]);
+                let slot = fenwick::find(&tree, size, u128::from_le_bytes(bytes) % total);
+                let Some(info) = Slots::<T>::get(slot)
+                    .and_then(|who| Providers::<T>::get(&who).map(|info| (who, info)))
+                else {
+                    break;
+                };
+                let (who, info) = info;
+                take_out(&mut tree, &info);
+                if info.price <= max_price && info.free() >= min_free {
+                    chosen.push(Offer {
+                        who,
+                        free: info.free(),
+                        capacity: info.capacity,
+                        price: info.price,
+                    });
+                }
+            }
+            chosen
         }
 
         #[cfg(feature = "runtime-benchmarks")]
@@ -547,23 +741,20 @@ pub mod pallet {
         }
 
         fn reserve(who: &T::AccountId, bytes: u64) -> DispatchResult {
-            Providers::<T>::try_mutate(who, |info| {
-                let info = info.as_mut().ok_or(Error::<T>::NotRegistered)?;
-                let used = info
+            Self::modify(who, |info| {
+                info.used = info
                     .used
                     .checked_add(bytes)
                     .filter(|&used| used <= info.capacity)
                     .ok_or(Error::<T>::InsufficientCapacity)?;
-                info.used = used;
                 Ok(())
             })
         }
 
         fn release(who: &T::AccountId, bytes: u64) {
-            Providers::<T>::mutate(who, |info| {
-                if let Some(info) = info {
-                    info.used = info.used.saturating_sub(bytes);
-                }
+            let _ = Self::modify(who, |info| {
+                info.used = info.used.saturating_sub(bytes);
+                Ok(())
             });
         }
 
@@ -613,14 +804,11 @@ pub mod pallet {
 
         fn eject(who: &T::AccountId) {
             let until = Self::unbonding_end();
-            let ejected = Providers::<T>::mutate(who, |info| match info {
-                Some(info) => {
-                    info.status = ProviderStatus::Ejected { until };
-                    true
-                }
-                None => false,
+            let ejected = Self::modify(who, |info| {
+                info.status = ProviderStatus::Ejected { until };
+                Ok(())
             });
-            if ejected {
+            if ejected.is_ok() {
                 T::OnLeave::on_provider_leave(who);
                 Self::deposit_event(Event::Ejected {
                     provider: who.clone(),

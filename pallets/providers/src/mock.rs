@@ -39,6 +39,8 @@ parameter_types! {
     pub const MinStake: Balance = MIN_STAKE;
     pub const StakePerGiB: Balance = STAKE_PER_GIB;
     pub const UnbondingPeriod: u64 = UNBONDING;
+    /// Tests of placement at scale raise it before registering anyone.
+    pub static ProviderLimit: u32 = MAX_PROVIDERS;
 }
 
 impl pallet_mosaic_providers::Config for Test {
@@ -47,7 +49,8 @@ impl pallet_mosaic_providers::Config for Test {
     type MinStake = MinStake;
     type StakePerGiB = StakePerGiB;
     type UnbondingPeriod = UnbondingPeriod;
-    type MaxProviders = ConstU32<MAX_PROVIDERS>;
+    type MaxProviders = ProviderLimit;
+    type MaxDraws = ConstU32<64>;
     type MaxPeerIdLen = ConstU32<64>;
     type MaxMultiaddrs = ConstU32<4>;
     type MaxMultiaddrLen = ConstU32<64>;

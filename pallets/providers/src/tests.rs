@@ -239,8 +239,8 @@ fn unbond_then_withdraw_after_the_period() {
             Providers::unbond(RuntimeOrigin::signed(1)),
             Error::<Test>::NotActive
         );
-        // Unbonding providers get no new shards.
-        assert!(Providers::offers(0, 100).is_empty());
+        // Unbonding providers get no new pieces.
+        assert!(pick(1, 0, 100).is_empty());
         assert_noop!(
             Providers::withdraw(RuntimeOrigin::signed(1)),
             Error::<Test>::StillUnbonding
@@ -262,17 +262,19 @@ fn unbond_then_withdraw_after_the_period() {
     });
 }
 
+fn pick(wanted: u32, min_free: u64, max_price: Balance) -> Vec<Offer<u64, Balance>> {
+    Providers::pick(&[7; 32], wanted, min_free, max_price, &[])
+}
+
 #[test]
-fn offers_filter_by_status_price_and_room() {
+fn picks_filter_by_status_price_room_and_exclusion() {
     ExtBuilder.run(|| {
         let stake = MIN_STAKE + STAKE_PER_GIB;
         assert_ok!(register(1, stake, GIB, 5));
         assert_ok!(register(2, stake, GIB, 9));
         assert_ok!(register(3, stake, 100, 1));
-        let mut offers = Providers::offers(200, 5);
-        offers.sort_by_key(|o| o.who);
         assert_eq!(
-            offers,
+            pick(3, 200, 5),
             vec![Offer {
                 who: 1,
                 free: GIB,
@@ -280,9 +282,120 @@ fn offers_filter_by_status_price_and_room() {
                 price: 5
             }]
         );
-        assert_eq!(Providers::offers(0, 9).len(), 3);
+        let mut all: Vec<u64> = pick(3, 0, 9).into_iter().map(|o| o.who).collect();
+        all.sort();
+        assert_eq!(all, vec![1, 2, 3], "distinct, every one");
+        assert_eq!(pick(2, 0, 9).len(), 2);
+        let others = Providers::pick(&[7; 32], 3, 0, 9, &[1, 3]);
+        assert_eq!(others.iter().map(|o| o.who).collect::<Vec<_>>(), vec![2]);
+        // Naming a provider twice excludes it once, not "twice" (which would
+        // leave a negative weight to draw).
+        let others = Providers::pick(&[7; 32], 3, 0, 9, &[1, 1]);
+        let mut others: Vec<u64> = others.into_iter().map(|o| o.who).collect();
+        others.sort();
+        assert_eq!(others, vec![2, 3]);
+        // A full provider has no weight and is never drawn.
+        assert_ok!(Providers::reserve(&3, 100));
+        assert!(pick(3, 0, 9).iter().all(|o| o.who != 3));
         assert_eq!(Providers::price(&2), Some(9));
         assert_eq!(Providers::price(&4), None);
+    });
+}
+
+#[test]
+fn the_same_seed_draws_the_same_providers() {
+    ExtBuilder.run(|| {
+        let stake = MIN_STAKE + STAKE_PER_GIB;
+        for who in 1..=3 {
+            assert_ok!(register(who, stake, GIB, 5));
+        }
+        let draw = |seed: u8| {
+            Providers::pick(&[seed; 32], 2, 0, 5, &[])
+                .into_iter()
+                .map(|o| o.who)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draw(1), draw(1));
+        assert!(
+            (0..16)
+                .map(draw)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                > 1
+        );
+    });
+}
+
+#[test]
+fn withdrawing_moves_the_last_slot_into_the_gap() {
+    ExtBuilder.run(|| {
+        let stake = MIN_STAKE + STAKE_PER_GIB;
+        for who in 1..=3 {
+            assert_ok!(register(who, stake, GIB, 5));
+        }
+        assert_ok!(Providers::unbond(RuntimeOrigin::signed(1)));
+        System::set_block_number(1 + UNBONDING);
+        assert_ok!(Providers::withdraw(RuntimeOrigin::signed(1)));
+        assert_eq!(Records::<Test>::get(3).unwrap().slot, 0);
+        assert_eq!(crate::Slots::<Test>::get(0), Some(3));
+        assert_eq!(crate::Slots::<Test>::get(2), None);
+        let mut all: Vec<u64> = pick(3, 0, 5).into_iter().map(|o| o.who).collect();
+        all.sort();
+        assert_eq!(all, vec![2, 3]);
+        // try_state, run after every test, checks the tree's total.
+    });
+}
+
+/// Placement over 10,000 providers: every draw distinct, within the price
+/// bound, and spread in proportion to free capacity. Providers come in four
+/// sizes (1, 2, 3 and 4 GiB free) and two prices; 2,000 picks of 6 at the
+/// low price bound must give each size class a share of the draws within
+/// 5% of its share of the eligible weight.
+#[test]
+fn placement_over_ten_thousand_providers_follows_the_weights() {
+    use polkadot_sdk::frame_support::traits::fungible::Mutate;
+    const N: u64 = 10_000;
+    ProviderLimit::set(N as u32);
+    // Not `ExtBuilder`: its accounting check covers accounts 1 to 9 only.
+    new_test_ext().execute_with(|| {
+        for who in 100..100 + N {
+            let class = who % 4 + 1;
+            let price = if who % 5 == 0 { 9 } else { 5 };
+            let capacity = class * GIB;
+            let stake = MIN_STAKE + STAKE_PER_GIB * Balance::from(class);
+            Balances::set_balance(&who, stake * 2);
+            assert_ok!(register(who, stake, capacity, price));
+        }
+        let mut drawn = [0u64; 4];
+        for order in 0u32..2_000 {
+            // `pick` hashes the seed with each draw's number.
+            let mut seed = [0u8; 32];
+            seed[..4].copy_from_slice(&order.to_le_bytes());
+            let offers = Providers::pick(&seed, 6, GIB, 5, &[]);
+            assert_eq!(offers.len(), 6, "order {order}");
+            let mut ids: Vec<u64> = offers.iter().map(|o| o.who).collect();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), 6, "distinct providers");
+            for offer in &offers {
+                assert!(offer.price <= 5 && offer.free >= GIB);
+                drawn[(offer.who % 4) as usize] += 1;
+            }
+        }
+        // Eligible providers are evenly spread over the classes, so each
+        // class's weight share is (class) / (1 + 2 + 3 + 4). Drawing without
+        // replacement flattens this a little (6 of 8,000), far below 5%.
+        let total: u64 = drawn.iter().sum();
+        for (class, count) in drawn.iter().enumerate() {
+            let expected = (class as f64 + 1.0) / 10.0;
+            let share = *count as f64 / total as f64;
+            assert!(
+                (share - expected).abs() < 0.05 * expected,
+                "class {} drew {share:.4}, expected {expected:.4}",
+                class + 1
+            );
+        }
+        Providers::do_try_state().expect("invariants hold");
     });
 }
 
@@ -329,7 +442,7 @@ fn slashing_burns_part_of_the_stake_and_ejection_stops_new_shards() {
             last_event(),
             RuntimeEvent::Providers(Event::Ejected { provider: 1, until })
         );
-        assert!(Providers::offers(0, 100).is_empty());
+        assert!(pick(1, 0, 100).is_empty());
         System::set_block_number(until);
         assert_ok!(Providers::withdraw(RuntimeOrigin::signed(1)));
         assert_eq!(Balances::balance(&1), ENDOWMENT - burnt);

@@ -1,4 +1,6 @@
-//! Integration tests of the primitives against independent implementations.
+//! Integration tests of the primitives: against independent implementations,
+//! and the data path at scale.
 
 mod fuzz_seeds;
 mod ipfs;
+mod large_object;
