@@ -301,8 +301,11 @@ impl pallet_mosaic_market::Config for Runtime {
     type MaxRecipients = ConstU32<16>;
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<16>;
+    // Two of the widest orders, or sixteen of 16 pieces: with a repair pass
+    // and the audit's draw block, the hooks stay within the block.
+    type MaxEndingPiecesPerBlock = ConstU32<256>;
     type MaxRepairQueue = ConstU32<64>;
-    type RepairsPerBlock = ConstU32<16>;
+    type RepairsPerBlock = ConstU32<8>;
     type DepositBase = OrderDepositBase;
     type DepositPerPiece = OrderDepositPerPiece;
     type DepositPerRecipient = OrderDepositPerRecipient;

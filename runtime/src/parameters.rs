@@ -77,6 +77,12 @@ pub mod pallet {
         }
     }
 
+    // Development chains show the whole audit loop within minutes.
+    const _: () = assert!(
+        ChainParameters::DEVELOPMENT.period_length <= MINUTES
+            && ChainParameters::DEVELOPMENT.confirm_window <= 5 * MINUTES
+    );
+
     impl Default for ChainParameters {
         fn default() -> Self {
             Self::PRODUCTION

@@ -176,7 +176,14 @@ mod benchmarks {
             size: LEAF_SIZE as u64,
         };
         for holder in &visited {
-            Challenges::<T>::insert(holder, missed.clone());
+            // A challenge on a piece it still holds, so that the miss counts.
+            let held = T::Pieces::piece_at(holder, 0).expect("every holder holds a piece; qed");
+            let missed = Challenge {
+                order: held.order,
+                piece: held.piece,
+                ..missed.clone()
+            };
+            Challenges::<T>::insert(holder, missed);
             Misses::<T>::insert(holder, T::MaxMisses::get().saturating_sub(1));
         }
         let validator = sr25519::Pair::from_seed(&[1; 32]);

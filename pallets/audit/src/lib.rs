@@ -13,7 +13,9 @@
 //! list moves to an earlier draw block is not challenged that period (it
 //! goes unpaid for it, never slashed). Each draw block also sweeps a bounded
 //! number of open challenges, closing the expired ones of providers no
-//! longer on the list. The
+//! longer on the list. An expired challenge is a miss only if the provider
+//! still holds the piece: one whose order was deleted or ended, or whose
+//! piece moved, is dropped without penalty. The
 //! provider answers with `submit_proof` (the leaf, its path to its shard
 //! root and that root's path to the piece root) before the period ends, so
 //! every challenge has at least half a period; a proof after that is a
@@ -507,7 +509,7 @@ pub mod pallet {
                 };
                 seen += 1;
                 if challenge.period < period {
-                    expired.push((provider, challenge.period));
+                    expired.push((provider, challenge));
                 }
             }
             if seen == budget {
@@ -517,9 +519,9 @@ pub mod pallet {
             }
             // Removed only after the walk: a map changed under its iterator
             // may skip or repeat keys.
-            for (provider, expired_period) in expired {
+            for (provider, challenge) in expired {
                 Challenges::<T>::remove(&provider);
-                Self::fail(&provider, expired_period, Failure::Missed);
+                Self::close_missed(&provider, &challenge);
             }
             seen
         }
@@ -534,9 +536,18 @@ pub mod pallet {
             }
             LastVisit::<T>::insert(provider, period);
             if let Some(open) = Challenges::<T>::take(provider) {
-                Self::fail(provider, open.period, Failure::Missed);
+                Self::close_missed(provider, &open);
             }
             Self::draw(provider, period);
+        }
+
+        /// An expired challenge, unanswered: a miss, unless the piece left
+        /// the provider meanwhile (its order deleted or ended, the piece
+        /// moved), which must not cost an honest provider that dropped it.
+        fn close_missed(provider: &T::AccountId, challenge: &Challenge) {
+            if T::Pieces::holds(provider, challenge.order, challenge.piece) {
+                Self::fail(provider, challenge.period, Failure::Missed);
+            }
         }
 
         /// Draws `provider`'s challenge for `period` among its auditable

@@ -86,6 +86,7 @@ impl pallet_mosaic_market::Config for Test {
     type MaxRecipients = ConstU32<2>;
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<4>;
+    type MaxEndingPiecesPerBlock = ConstU32<64>;
     type MaxRepairQueue = ConstU32<4>;
     type RepairsPerBlock = ConstU32<8>;
     type DepositBase = DepositBase;

@@ -44,9 +44,10 @@
 //! **Bounds.** Every storage item is bounded: pieces per order (`MaxPieces`),
 //! readers per order (`MaxRecipients`), deadlines per block, the repair
 //! queue, the CID length. Every block's hook is bounded too: at most
-//! `MaxDeadlinesPerBlock` orders end in one block (an order whose block is
-//! full is queued at the next one with room), each `O(k + m)`, and a repair
-//! pass moves at most `RepairsPerBlock` pieces.
+//! `MaxDeadlinesPerBlock` orders of at most `MaxEndingPiecesPerBlock` pieces
+//! together end in one block (an order whose block is full is queued at the
+//! next one with room), and a repair pass moves at most `RepairsPerBlock`
+//! pieces.
 
 pub use pallet::*;
 
@@ -266,6 +267,8 @@ pub trait PieceIndex<AccountId> {
     fn piece_count(who: &AccountId) -> u32;
     /// The `slot`-th piece of `who`, if any.
     fn piece_at(who: &AccountId, slot: u32) -> Option<PieceRef>;
+    /// Whether piece `piece` of `order` is still `who`'s.
+    fn holds(who: &AccountId, order: OrderId, piece: u32) -> bool;
 
     /// Gives every registered provider a piece of a pending order, for the
     /// audit pallet's benchmarks.
@@ -358,6 +361,11 @@ pub mod pallet {
         /// Orders whose deadline or expiry may fall in one block.
         #[pallet::constant]
         type MaxDeadlinesPerBlock: Get<u32>;
+
+        /// Pieces of all the orders ending in one block together: the block
+        /// hook's work is bounded by it. At least `MaxPieces`.
+        #[pallet::constant]
+        type MaxEndingPiecesPerBlock: Get<u32>;
 
         /// Providers waiting for their pieces to be moved.
         #[pallet::constant]
@@ -561,6 +569,11 @@ pub mod pallet {
         ValueQuery,
     >;
 
+    /// Pieces of the orders in each block's deadline list, together.
+    #[pallet::storage]
+    pub type DeadlinePieces<T: Config> =
+        StorageMap<_, Twox64Concat, BlockNumberFor<T>, u32, ValueQuery>;
+
     /// Providers whose pieces are being moved away, each with the first slot
     /// of its list not yet tried.
     #[pallet::storage]
@@ -571,7 +584,8 @@ pub mod pallet {
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
         fn on_initialize(now: BlockNumberFor<T>) -> Weight {
             // The block's deadline list, read and removed.
-            let mut weight = T::DbWeight::get().reads_writes(1, 1);
+            let mut weight = T::DbWeight::get().reads_writes(2, 2);
+            DeadlinePieces::<T>::remove(now);
             for order in Deadlines::<T>::take(now) {
                 let pieces = Self::end_due(order);
                 weight.saturating_accrue(T::WeightInfo::end(pieces));
@@ -591,6 +605,10 @@ pub mod pallet {
                 "MinPeriods above MaxPeriods"
             );
             assert!(T::MaxPieces::get() >= 2, "MaxPieces below 1 + 1");
+            assert!(
+                T::MaxEndingPiecesPerBlock::get() >= T::MaxPieces::get(),
+                "MaxEndingPiecesPerBlock below MaxPieces: the widest orders could never end"
+            );
             assert!(
                 T::MaxRecipients::get() > 0,
                 "MaxRecipients must be positive"
@@ -665,7 +683,7 @@ pub mod pallet {
             T::Currency::hold(&HoldReason::Deposit.into(), &owner, deposit)?;
             let deadline =
                 frame_system::Pallet::<T>::block_number().saturating_add(T::ConfirmWindow::get());
-            let due = Self::schedule(deadline, id)?;
+            let due = Self::schedule(deadline, id, count)?;
             OwnerOrders::<T>::insert(&owner, id, ());
             CidOrders::<T>::insert(&cid, id, ());
             Orders::<T>::insert(
@@ -722,10 +740,11 @@ pub mod pallet {
             });
             if record.confirmed == record.pieces.len() as u32 {
                 if let OrderState::Pending { .. } = record.state {
-                    Self::unschedule(record.due, order);
+                    let pieces = record.pieces.len() as u32;
+                    Self::unschedule(record.due, order, pieces);
                     let start = current.saturating_add(1);
                     let end = start.saturating_add(record.periods);
-                    record.due = Self::schedule(Self::period_start(end), order)?;
+                    record.due = Self::schedule(Self::period_start(end), order, pieces)?;
                     record.state = OrderState::Live { start, end };
                     Self::deposit_event(Event::Live { order, start, end });
                 }
@@ -760,8 +779,9 @@ pub mod pallet {
             )?;
             T::Currency::hold(&HoldReason::Escrow.into(), &owner, extra)?;
             let new_end = end.saturating_add(periods);
-            Self::unschedule(record.due, order);
-            record.due = Self::schedule(Self::period_start(new_end), order)?;
+            let pieces = record.pieces.len() as u32;
+            Self::unschedule(record.due, order, pieces);
+            record.due = Self::schedule(Self::period_start(new_end), order, pieces)?;
             record.periods = total;
             record.escrow = record.escrow.saturating_add(extra);
             record.state = OrderState::Live {
@@ -786,8 +806,8 @@ pub mod pallet {
             let owner = ensure_signed(origin)?;
             let record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
             ensure!(record.owner == owner, Error::<T>::NotOwner);
-            Self::unschedule(record.due, order);
             let pieces = record.pieces.len() as u32;
+            Self::unschedule(record.due, order, pieces);
             Self::end(order, record, EndReason::Deleted);
             Ok(Some(T::WeightInfo::delete(pieces)).into())
         }
@@ -1057,15 +1077,21 @@ pub mod pallet {
             }
         }
 
-        /// Queues `order` at the first block from `at` with room, trying a
-        /// few; returns that block.
+        /// Queues `order` of `pieces` pieces at the first block from `at`
+        /// with room for one more order and its pieces, trying a few;
+        /// returns that block.
         fn schedule(
             at: BlockNumberFor<T>,
             order: OrderId,
+            pieces: u32,
         ) -> Result<BlockNumberFor<T>, DispatchError> {
             let mut block = at;
             for _ in 0..SCHEDULE_TRIES {
-                if Deadlines::<T>::try_mutate(block, |due| due.try_push(order)).is_ok() {
+                let ending = DeadlinePieces::<T>::get(block).saturating_add(pieces);
+                if ending <= T::MaxEndingPiecesPerBlock::get()
+                    && Deadlines::<T>::try_mutate(block, |due| due.try_push(order)).is_ok()
+                {
+                    DeadlinePieces::<T>::insert(block, ending);
                     return Ok(block);
                 }
                 block = block.saturating_add(1u32.into());
@@ -1073,8 +1099,14 @@ pub mod pallet {
             Err(Error::<T>::TooManyDeadlines.into())
         }
 
-        fn unschedule(at: BlockNumberFor<T>, order: OrderId) {
+        fn unschedule(at: BlockNumberFor<T>, order: OrderId, pieces: u32) {
             Deadlines::<T>::mutate(at, |due| due.retain(|o| *o != order));
+            let left = DeadlinePieces::<T>::get(at).saturating_sub(pieces);
+            if left == 0 {
+                DeadlinePieces::<T>::remove(at);
+            } else {
+                DeadlinePieces::<T>::insert(at, left);
+            }
         }
 
         /// Pays piece `number`'s provider for its proven periods before `upto`.
@@ -1376,6 +1408,12 @@ pub mod pallet {
                 layout: record.layout(),
                 auditable: live && piece.confirmed,
             })
+        }
+
+        fn holds(who: &T::AccountId, order: OrderId, piece: u32) -> bool {
+            Orders::<T>::get(order)
+                .and_then(|record| record.pieces.get(piece as usize).cloned())
+                .is_some_and(|held| held.provider == *who)
         }
 
         #[cfg(feature = "runtime-benchmarks")]

@@ -109,6 +109,7 @@ impl pallet_mosaic_market::Config for Test {
     type MaxRecipients = ConstU32<2>;
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<2>;
+    type MaxEndingPiecesPerBlock = ConstU32<16>;
     type MaxRepairQueue = ConstU32<4>;
     type RepairsPerBlock = ConstU32<3>;
     type DepositBase = DepositBase;

@@ -1402,3 +1402,41 @@ fn spread_gives_every_registered_provider_a_piece() {
         });
     }
 }
+
+#[test]
+fn the_pieces_ending_in_one_block_are_bounded() {
+    ExtBuilder.run(|| {
+        providers(10, 1);
+        let wide = |k: u8| {
+            let coding = CodingParams::with_segment_size(k, k, 256 * KIB as u32).unwrap();
+            assert_ok!(Market::store(
+                RuntimeOrigin::signed(1),
+                cid(),
+                SIZE,
+                coding,
+                roots(2 * u32::from(k)),
+                Access::Public,
+                3,
+                1,
+            ));
+            last_order()
+        };
+        // `MaxEndingPiecesPerBlock` is 16: a 10-piece order leaves no room
+        // for an 8-piece one in its block, though the block could take
+        // another order, and a 4-piece one fits again.
+        let deadline = 1 + CONFIRM_WINDOW;
+        let (a, b, c) = (wide(5), wide(4), wide(2));
+        assert_eq!(order(a).due, deadline);
+        assert_eq!(order(b).due, deadline + 1);
+        assert_eq!(order(c).due, deadline);
+        assert_eq!(crate::DeadlinePieces::<Test>::get(deadline), 14);
+        assert_eq!(crate::DeadlinePieces::<Test>::get(deadline + 1), 8);
+        // Deleting gives the room back.
+        assert_ok!(Market::delete(RuntimeOrigin::signed(1), a));
+        assert_eq!(crate::DeadlinePieces::<Test>::get(deadline), 4);
+        assert_eq!(Deadlines::<Test>::get(deadline).to_vec(), vec![c]);
+        run_to(deadline + 1);
+        assert_eq!(Orders::<Test>::iter().count(), 0);
+        assert_eq!(crate::DeadlinePieces::<Test>::iter().count(), 0);
+    });
+}
