@@ -194,6 +194,7 @@ sp_api::impl_runtime_apis! {
         }
     }
 
+    #[api_version(2)]
     impl crate::mosaic_api::MosaicApi<
         Block,
         AccountId,

@@ -131,10 +131,12 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
     spec_name: alloc::borrow::Cow::Borrowed("mosaic"),
     impl_name: alloc::borrow::Cow::Borrowed("mosaic-node"),
     authoring_version: 1,
-    spec_version: 1,
+    // 2: orders of pieces (issue 10).
+    spec_version: 2,
     impl_version: 0,
     apis: apis::RUNTIME_API_VERSIONS,
-    transaction_version: 1,
+    // 2: market and audit calls changed shape.
+    transaction_version: 2,
     // State and extrinsics roots both use trie layout V1.
     system_version: 2,
 };

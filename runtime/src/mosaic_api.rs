@@ -11,7 +11,10 @@ pub use pallet_mosaic_audit::Challenge;
 pub use pallet_mosaic_market::{CodingParams, OrderId, Quote, MAX_PAGE};
 
 sp_api::decl_runtime_apis! {
-    /// Quotes, orders, the market's indexes and challenges.
+    /// Quotes, orders, the market's indexes and challenges. Version 2:
+    /// orders of pieces, `quote` takes the number of readers, `order`
+    /// answers the order alone, the indexes are new.
+    #[api_version(2)]
     pub trait MosaicApi<AccountId, Balance, Order, Provider>
     where
         AccountId: Codec,
