@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use mosaic_client::amount;
 use mosaic_client::chain::{self, ChainClient};
 use mosaic_client::keys::{parse_encryption_key, AccountKey};
 use mosaic_client::shard_dir::{ShardDir, MANIFEST_FILE};
@@ -185,74 +186,27 @@ fn on_chain(work: impl std::future::Future<Output = Result<()>>) -> Result<()> {
         .block_on(work)
 }
 
-/// Decimal places of the token.
-const DECIMALS: u32 = 12;
-
-/// Parses a token amount such as `1.5` into the smallest unit.
-fn parse_amount(text: &str) -> Result<u128> {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if fraction.len() > DECIMALS as usize
-        || whole.is_empty() && fraction.is_empty()
-        || !whole
-            .chars()
-            .chain(fraction.chars())
-            .all(|c| c.is_ascii_digit())
-    {
-        bail!("`{text}` is not an amount with at most {DECIMALS} decimals");
-    }
-    let padded = format!("{fraction:0<width$}", width = DECIMALS as usize);
-    let whole: u128 = if whole.is_empty() {
-        0
-    } else {
-        whole
-            .parse()
-            .with_context(|| format!("`{text}` is too large"))?
-    };
-    whole
-        .checked_mul(10u128.pow(DECIMALS))
-        .and_then(|w| w.checked_add(padded.parse::<u128>().ok()?))
-        .with_context(|| format!("`{text}` is too large"))
-}
-
-fn format_amount(amount: u128) -> String {
-    let unit = 10u128.pow(DECIMALS);
-    let fraction = format!("{:0width$}", amount % unit, width = DECIMALS as usize);
-    let fraction = fraction.trim_end_matches('0');
-    if fraction.is_empty() {
-        format!("{}", amount / unit)
-    } else {
-        format!("{}.{fraction}", amount / unit)
-    }
-}
-
 async fn balance(address: &str, node: &NodeArgs) -> Result<()> {
     let who = chain::parse_address(address)?;
-    let client = ChainClient::connect(&node.rpc)
-        .await
-        .with_context(|| format!("connecting to {}", node.rpc))?;
+    let client = ChainClient::connect(&node.rpc).await?;
     let account = client.account(&who).await?;
-    println!("free:     {}", format_amount(account.free));
-    println!("reserved: {}", format_amount(account.reserved));
+    println!("free:     {}", amount::format(account.free));
+    println!("reserved: {}", amount::format(account.reserved));
     println!("nonce:    {}", account.nonce);
     Ok(())
 }
 
 async fn transfer(args: &TransferArgs) -> Result<()> {
-    use polkadot_sdk::sp_core::{sr25519, Pair};
-    let signer = match (&args.key, &args.suri) {
-        (Some(path), _) => sr25519::Pair::from_seed(AccountKey::load(path)?.seed()),
-        (None, Some(suri)) => {
-            sr25519::Pair::from_string(suri, None).map_err(|e| anyhow::anyhow!("--suri: {e:?}"))?
-        }
-        (None, None) => bail!("give the sender with --key FILE or --suri URI"),
-    };
+    let signer = AccountKey::from_args(args.key.as_deref(), args.suri.as_deref())?.pair();
     let to = chain::parse_address(&args.to)?;
-    let amount = parse_amount(&args.amount)?;
-    let client = ChainClient::connect(&args.node.rpc)
-        .await
-        .with_context(|| format!("connecting to {}", args.node.rpc))?;
-    let block = client.transfer(&signer, to, amount).await?;
-    println!("transferred {} in block {block:?}", format_amount(amount));
+    let amount = amount::parse(&args.amount)?;
+    let client = ChainClient::connect(&args.node.rpc).await?;
+    let included = client.transfer(&signer, to, amount).await?;
+    println!(
+        "transferred {} in block {:?}",
+        amount::format(amount),
+        included.block
+    );
     Ok(())
 }
 
@@ -397,25 +351,4 @@ fn share(args: ShareArgs) -> Result<()> {
     dir.write_manifest(&manifest)?;
     println!("{}", Manifest::cid_of_bytes(&manifest.to_bytes()));
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_parse_to_the_smallest_unit_and_print_back() {
-        assert_eq!(parse_amount("1.5").unwrap(), 1_500_000_000_000);
-        assert_eq!(parse_amount("0.000000000001").unwrap(), 1);
-        assert_eq!(parse_amount(".5").unwrap(), 500_000_000_000);
-        assert_eq!(parse_amount("7").unwrap(), 7_000_000_000_000);
-        for bad in ["", ".", "1.0000000000001", "-1", "1e3", "1,5", "abc"] {
-            assert!(parse_amount(bad).is_err(), "{bad:?} parsed");
-        }
-        assert!(parse_amount(&u128::MAX.to_string()).is_err());
-        assert!(parse_amount(&format!("{}0", u128::MAX)).is_err());
-        for text in ["1.5", "0.000000000001", "7", "1000000.25"] {
-            assert_eq!(format_amount(parse_amount(text).unwrap()), text);
-        }
-    }
 }

@@ -11,12 +11,12 @@
 use std::time::{Duration, Instant};
 
 use mosaic_chain_spec::ChainSpec;
-use mosaic_client::chain::{sign_extrinsic, SigningParams};
 use mosaic_node::author::build_block;
 use mosaic_node::chain::{now_ms, Chain, ChainEvent};
 use mosaic_node::keystore::Keystore;
 use mosaic_node::pool::{Pool, PoolConfig};
 use mosaic_node::store::{StatePruning, Store};
+use mosaic_runtime::signing::{sign_extrinsic, SigningParams};
 use mosaic_runtime::{RuntimeCall, SLOT_DURATION_MS, VERSION};
 use parity_scale_codec::Encode;
 use polkadot_sdk::pallet_balances;

@@ -1,6 +1,6 @@
 //! The node's libp2p identity: an ed25519 key kept at
 //! `<chain dir>/network/secret_ed25519` (32 raw bytes, as Substrate keeps
-//! it), created on first start, so the peer id stays the same across
+//! it, mode 0600), created on first start, so the peer id stays the same across
 //! restarts. `--node-key` overrides it.
 
 use std::path::Path;
@@ -38,12 +38,8 @@ pub fn load_or_create(path: &Path) -> Result<Keypair, NodeKeyError> {
         Ok(bytes) => from_secret(bytes.try_into().map_err(|_| NodeKeyError::Invalid)?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = libp2p_identity::ed25519::Keypair::generate();
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(io)?;
-            }
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, key.secret().as_ref()).map_err(io)?;
-            std::fs::rename(&tmp, path).map_err(io)?;
+            mosaic_api::secret_file::write_new(path, key.secret().as_ref())
+                .map_err(|e| io(e.source))?;
             Ok(key.into())
         }
         Err(e) => Err(io(e)),

@@ -22,7 +22,6 @@ use polkadot_sdk::sp_runtime::traits::{BlakeTwo256, Hash as _};
 use polkadot_sdk::sp_runtime::transaction_validity::{
     TransactionSource, TransactionValidity, TransactionValidityError,
 };
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::chain::{CallError, Chain, ChainEvent};
@@ -83,38 +82,7 @@ impl From<TransactionValidityError> for PoolError {
     }
 }
 
-/// A transaction's status, as Substrate's `author_extrinsicUpdate` reports
-/// it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TxStatus {
-    /// Waiting for a transaction it depends on.
-    Future,
-    /// Can go into the next block.
-    Ready,
-    /// Included in a block.
-    InBlock(Hash),
-    /// Its block left the best chain.
-    Retracted(Hash),
-    /// Its block was finalized.
-    Finalized(Hash),
-    /// Replaced by this transaction (same sender and nonce, higher tip).
-    Usurped(Hash),
-    /// Removed: the pool was full or it expired.
-    Dropped,
-    /// No longer valid.
-    Invalid,
-}
-
-impl TxStatus {
-    /// No further status follows.
-    pub fn is_final(&self) -> bool {
-        matches!(
-            self,
-            TxStatus::Finalized(_) | TxStatus::Dropped | TxStatus::Invalid
-        )
-    }
-}
+pub use mosaic_api::TxStatus;
 
 /// A validated transaction.
 #[derive(Debug)]

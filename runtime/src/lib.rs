@@ -35,6 +35,7 @@ pub mod genesis;
 pub mod mosaic_api;
 pub mod native;
 pub mod parameters;
+pub mod signing;
 #[cfg(test)]
 mod tests;
 pub mod validators;

@@ -11,9 +11,9 @@ use polkadot_sdk::sp_inherents::InherentData;
 use polkadot_sdk::sp_keyring::Sr25519Keyring;
 use polkadot_sdk::sp_runtime::generic::{Digest, DigestItem, Era};
 use polkadot_sdk::sp_runtime::traits::{BlakeTwo256, Hash as _, Header as _};
-use polkadot_sdk::sp_runtime::{MultiAddress, MultiSignature};
+use polkadot_sdk::sp_runtime::MultiAddress;
 use polkadot_sdk::sp_state_machine::{Ext, InMemoryBackend, OverlayedChanges};
-use polkadot_sdk::{frame_system, pallet_balances, pallet_transaction_payment, sp_timestamp};
+use polkadot_sdk::{pallet_balances, sp_timestamp};
 
 use crate::genesis::{self, DEV_ENDOWMENT};
 use crate::native::{call, execute_block, BlockBuilder, ExecutionError};
@@ -83,38 +83,15 @@ impl Chain {
 
     /// `call` signed by `from` the way any Substrate client signs.
     fn signed(&self, from: Sr25519Keyring, call: RuntimeCall, nonce: Nonce) -> UncheckedExtrinsic {
-        let extension: TxExtension = (
-            frame_system::AuthorizeCall::new(),
-            frame_system::CheckNonZeroSender::new(),
-            frame_system::CheckSpecVersion::new(),
-            frame_system::CheckTxVersion::new(),
-            frame_system::CheckGenesis::new(),
-            frame_system::CheckEra::from(Era::Immortal),
-            frame_system::CheckNonce::from(nonce),
-            frame_system::CheckWeight::new(),
-            pallet_transaction_payment::ChargeTransactionPayment::from(0),
-            frame_system::WeightReclaim::new(),
-        );
-        let implicit = (
-            (),
-            (),
-            VERSION.spec_version,
-            VERSION.transaction_version,
-            self.genesis_hash,
-            self.genesis_hash,
-            (),
-            (),
-            (),
-            (),
-        );
-        let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
-        let signature = payload.using_encoded(|bytes| from.sign(bytes));
-        UncheckedExtrinsic::new_signed(
-            call,
-            MultiAddress::Id(from.to_account_id()),
-            MultiSignature::Sr25519(signature),
-            extension,
-        )
+        let params = crate::signing::SigningParams {
+            genesis: self.genesis_hash,
+            spec_version: VERSION.spec_version,
+            transaction_version: VERSION.transaction_version,
+            nonce,
+            era: Era::Immortal,
+            era_birth: self.genesis_hash,
+        };
+        crate::signing::sign_extrinsic(&from.pair(), call, &params)
     }
 
     /// Authors block 1 on genesis with `transactions`; returns the block and

@@ -23,7 +23,7 @@ pub mod protocol;
 pub mod server;
 pub mod store;
 
-pub use libp2p::{identity::Keypair, Multiaddr, PeerId};
+pub use libp2p::{identity::Keypair, multiaddr::Protocol, Multiaddr, PeerId};
 pub use net::{NetConfig, NetError, RequestError, ShardClient};
 pub use protocol::{Answer, Refusal, Request};
 pub use store::{PieceMeta, ShardStore, StoreError};

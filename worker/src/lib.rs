@@ -1,6 +1,21 @@
-//! `mosaic-worker`: the storage provider's sidecar. It holds the provider key,
-//! stores shards durably after checking them against their on-chain roots
-//! ([`mosaic_primitives::merkle`]), serves them over libp2p and answers audit
-//! challenges with Merkle proofs.
+//! `mosaic-worker`: the storage provider's sidecar. It talks to a node only
+//! over JSON-RPC (`mosaic-api`) and to clients over the shard protocol
+//! (`mosaic-shard-net`).
 //!
-//! Status: placeholder; built after the node (issues 4 and 5).
+//! * [`register`]: registers the account as a provider with the stake its
+//!   capacity needs, its libp2p identity ([`identity`]) and addresses.
+//! * [`run`]: follows the node's new and finalized heads, admits a piece
+//!   only when an order on chain assigns it to this provider
+//!   ([`admission`]), stores what verifies, confirms it through the one
+//!   transaction [`submitter`], serves what it holds, and removes pieces
+//!   whose order ended once that is final. Reconnects when the node goes.
+//! * [`status`]: what the chain says about this provider.
+
+pub mod admission;
+pub mod identity;
+pub mod node;
+pub mod register;
+pub mod run;
+pub mod size;
+pub mod status;
+pub mod submitter;

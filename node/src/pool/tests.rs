@@ -1,7 +1,7 @@
 //! The pool against a real dev chain: ordering by nonce, bounds, and
 //! maintenance after a block.
 
-use mosaic_client::chain::{sign_extrinsic, SigningParams};
+use mosaic_runtime::signing::{sign_extrinsic, SigningParams};
 use mosaic_runtime::{Nonce, RuntimeCall, VERSION};
 use polkadot_sdk::pallet_balances;
 use polkadot_sdk::sp_keyring::Sr25519Keyring::{self, Alice, Bob, Charlie, Dave};

@@ -148,7 +148,7 @@ async fn invalid_transactions(client: &WsClient, signer: &Signer) -> Result<()> 
     submit_until_in_block(client, &included, BLOCK_WAIT).await?;
 
     let replay = submit_hex(client, &extrinsic_hex(&included)).await;
-    let error = expect_code("a replayed transfer", replay, &[code::INVALID_TRANSACTION])?;
+    let error = expect_code("a replayed transfer", replay, &[code::POOL_INVALID_TX])?;
     ensure!(
         error_text(&error).contains("outdated"),
         "replay refused for: {error}"
@@ -157,7 +157,7 @@ async fn invalid_transactions(client: &WsClient, signer: &Signer) -> Result<()> 
     let error = expect_code(
         "a stale nonce",
         submit_hex(client, &extrinsic_hex(&stale)).await,
-        &[code::INVALID_TRANSACTION],
+        &[code::POOL_INVALID_TX],
     )?;
     ensure!(
         error_text(&error).contains("outdated"),
@@ -169,7 +169,7 @@ async fn invalid_transactions(client: &WsClient, signer: &Signer) -> Result<()> 
     let error = expect_code(
         "a forged signature",
         submit_hex(client, &extrinsic_hex(&forged)).await,
-        &[code::INVALID_TRANSACTION],
+        &[code::POOL_INVALID_TX],
     )?;
     ensure!(
         error_text(&error).contains("signature"),
@@ -184,12 +184,12 @@ async fn invalid_transactions(client: &WsClient, signer: &Signer) -> Result<()> 
     let valid = extrinsic_hex(&signer.sign(Alice, transfer(Bob, 3 * UNIT), nonce + 1));
     submit_hex(client, &valid).await?;
     let again = submit_hex(client, &valid).await;
-    expect_code("a duplicate", again, &[code::ALREADY_IMPORTED])?;
+    expect_code("a duplicate", again, &[code::POOL_ALREADY_IMPORTED])?;
     // Another transfer with the same nonce and no higher tip does not
     // replace it.
     let rival = extrinsic_hex(&signer.sign(Alice, transfer(Charlie, 3 * UNIT), nonce + 1));
     let rival = submit_hex(client, &rival).await;
-    expect_code("a same-nonce rival", rival, &[code::TOO_LOW_PRIORITY])?;
+    expect_code("a same-nonce rival", rival, &[code::POOL_TOO_LOW_PRIORITY])?;
     let pending: Vec<String> = client
         .request("author_pendingExtrinsics", rpc_params![])
         .await?;

@@ -21,21 +21,8 @@ use serde::de::DeserializeOwned;
 /// Generous bound on waiting for a block or two (slots are 3 s).
 pub const BLOCK_WAIT: Duration = Duration::from_secs(60);
 
-/// JSON-RPC error codes the node answers with (Substrate's).
-pub mod code {
-    /// Malformed parameters: bad hex, bad SCALE, wrong types.
-    pub const INVALID_PARAMS: i32 = -32602;
-    /// The bytes are not an extrinsic.
-    pub const BAD_FORMAT: i32 = 1001;
-    /// The runtime says the transaction is invalid; the data says why.
-    pub const INVALID_TRANSACTION: i32 = 1010;
-    /// The same transaction is already in the pool.
-    pub const ALREADY_IMPORTED: i32 = 1013;
-    /// The pool holds a transaction with the same nonce and no lower tip.
-    pub const TOO_LOW_PRIORITY: i32 = 1014;
-    /// An unsafe method on a node that refuses them.
-    pub const UNSAFE: i32 = -32601;
-}
+/// JSON-RPC error codes the node answers with.
+pub use mosaic_api::codes as code;
 
 /// `0x`-prefixed lowercase hex.
 pub fn to_hex(bytes: impl AsRef<[u8]>) -> String {

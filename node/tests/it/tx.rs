@@ -9,7 +9,7 @@ use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
 use jsonrpsee::core::ClientError;
 use jsonrpsee::rpc_params;
 use jsonrpsee::ws_client::WsClient;
-use mosaic_client::chain::{sign_extrinsic, SigningParams};
+use mosaic_runtime::signing::{sign_extrinsic, SigningParams};
 use mosaic_runtime::{Balance, Hash, Nonce, RuntimeCall, UncheckedExtrinsic};
 use parity_scale_codec::Encode;
 use polkadot_sdk::pallet_balances;
@@ -17,49 +17,10 @@ use polkadot_sdk::sp_core::crypto::Ss58Codec;
 use polkadot_sdk::sp_keyring::Sr25519Keyring;
 use polkadot_sdk::sp_runtime::generic::{Era, Preamble};
 use polkadot_sdk::sp_runtime::MultiAddress;
-use serde::Deserialize;
 
 use crate::rpc::{block_hash, to_hex};
 
-/// A transaction's status, as `author_extrinsicUpdate` reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TxStatus {
-    /// Waiting for a transaction it depends on.
-    Future,
-    /// Can go into the next block.
-    Ready,
-    /// Sent to peers.
-    Broadcast(Vec<String>),
-    /// Included in a block.
-    InBlock(Hash),
-    /// Its block left the best chain.
-    Retracted(Hash),
-    /// Its block was not finalized in time.
-    FinalityTimeout(Hash),
-    /// Its block was finalized.
-    Finalized(Hash),
-    /// Replaced by another transaction.
-    Usurped(Hash),
-    /// Removed from the pool.
-    Dropped,
-    /// No longer valid.
-    Invalid,
-}
-
-impl TxStatus {
-    /// Whether no further status follows.
-    fn is_final(&self) -> bool {
-        matches!(
-            self,
-            TxStatus::Finalized(_)
-                | TxStatus::FinalityTimeout(_)
-                | TxStatus::Usurped(_)
-                | TxStatus::Dropped
-                | TxStatus::Invalid
-        )
-    }
-}
+pub use mosaic_api::TxStatus;
 
 /// Signs for the chain a node runs.
 pub struct Signer {

@@ -1,4 +1,4 @@
-//! Account key files.
+//! Account keys: from a key file or a secret URI.
 //!
 //! A key file holds one 32-byte secret seed as `0x`-prefixed hex on one line,
 //! the form Substrate's `subkey` prints as "secret seed", and is created with
@@ -9,20 +9,20 @@
 //!   Substrate tooling derives from the same seed;
 //! * the X25519 encryption key, HPKE's `DeriveKeyPair(seed)`, whose labelled
 //!   HKDF keeps it independent of the signing key.
+//!
+//! A secret URI (`//Alice`, a mnemonic with hard derivations) gives a seed
+//! the same way `subkey` does, so `--suri //Alice` is the account Substrate
+//! tooling calls Alice, with an encryption key of its own.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use blake2::{Blake2b512, Digest};
 use mosaic_primitives::encryption::{PublicKey as EncryptionKey, SecretKey};
+use mosaic_runtime::AccountId;
+use polkadot_sdk::sp_core::crypto::Ss58Codec;
+use polkadot_sdk::sp_core::{sr25519, Pair};
 use ring::rand::{SecureRandom, SystemRandom};
 use schnorrkel::{ExpansionMode, MiniSecretKey};
 use zeroize::Zeroizing;
-
-/// The generic Substrate SS58 address prefix, until Mosaic registers its own.
-pub const SS58_PREFIX: u8 = 42;
 
 /// Why a key file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +42,12 @@ pub enum KeyError {
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
     Random,
+    /// The secret URI does not parse, or derives softly (no seed).
+    #[error("`{0}` is not a secret URI with a seed (e.g. `//Alice` or a mnemonic with `//` derivations)")]
+    Suri(String),
+    /// Neither or both of a key file and a secret URI were given.
+    #[error("give the account with --key FILE or --suri URI (`//Alice` on a development chain)")]
+    Missing,
 }
 
 /// An account's secret seed and the keys derived from it.
@@ -72,6 +78,33 @@ impl AccountKey {
         &self.seed
     }
 
+    /// A key from a secret URI, as `subkey` derives it.
+    pub fn from_suri(suri: &str) -> Result<Self, KeyError> {
+        match sr25519::Pair::from_string_with_seed(suri, None) {
+            Ok((_, Some(seed))) => Ok(Self::from_seed(seed)),
+            _ => Err(KeyError::Suri(suri.into())),
+        }
+    }
+
+    /// The key a command was given: a key file or a secret URI.
+    pub fn from_args(file: Option<&Path>, suri: Option<&str>) -> Result<Self, KeyError> {
+        match (file, suri) {
+            (Some(file), None) => Self::load(file),
+            (None, Some(suri)) => Self::from_suri(suri),
+            _ => Err(KeyError::Missing),
+        }
+    }
+
+    /// The account's sr25519 key pair.
+    pub fn pair(&self) -> sr25519::Pair {
+        sr25519::Pair::from_seed(&self.seed)
+    }
+
+    /// The account.
+    pub fn account_id(&self) -> AccountId {
+        AccountId::from(self.account_public())
+    }
+
     /// Reads a key file.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         let io = |source| KeyError::Io {
@@ -88,19 +121,11 @@ impl AccountKey {
 
     /// Writes a new key file readable by its owner only; never overwrites.
     pub fn save_new(&self, path: &Path) -> Result<(), KeyError> {
-        let io = |source| KeyError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut file: File = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(io)?;
         let line = Zeroizing::new(format!("0x{}\n", hex::encode(self.seed.as_ref())));
-        file.write_all(line.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)
+        crate::secret_file::write_new(path, line.as_bytes()).map_err(|e| KeyError::Io {
+            path: path.display().to_string(),
+            source: e.source,
+        })
     }
 
     /// The sr25519 account public key.
@@ -114,7 +139,7 @@ impl AccountKey {
 
     /// The account's SS58 address.
     pub fn address(&self) -> String {
-        ss58(&self.account_public(), SS58_PREFIX)
+        self.account_id().to_ss58check()
     }
 
     /// The secret key files are encrypted to.
@@ -126,20 +151,6 @@ impl AccountKey {
     pub fn encryption_public(&self) -> EncryptionKey {
         self.encryption_secret().public()
     }
-}
-
-/// SS58 encoding of a 32-byte public key with a one-byte prefix (< 64).
-pub fn ss58(public: &[u8; 32], prefix: u8) -> String {
-    debug_assert!(prefix < 64, "two-byte prefixes are not needed yet");
-    let mut payload = Vec::with_capacity(35);
-    payload.push(prefix);
-    payload.extend_from_slice(public);
-    let checksum = Blake2b512::new()
-        .chain_update(b"SS58PRE")
-        .chain_update(&payload)
-        .finalize();
-    payload.extend_from_slice(&checksum[..2]);
-    bs58::encode(payload).into_string()
 }
 
 /// Parses a 32-byte encryption public key given as hex (`0x` optional).
@@ -163,6 +174,17 @@ mod tests {
             alice.address(),
             "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
         );
+        let from_suri = AccountKey::from_suri("//Alice").unwrap();
+        assert_eq!(from_suri.seed(), alice.seed());
+        assert_eq!(from_suri.pair().public().0, alice.account_public());
+        assert!(matches!(
+            AccountKey::from_suri("/soft"),
+            Err(KeyError::Suri(_))
+        ));
+        assert!(matches!(
+            AccountKey::from_args(None, None),
+            Err(KeyError::Missing)
+        ));
     }
 
     #[test]

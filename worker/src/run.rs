@@ -1,0 +1,236 @@
+//! `mosaic-worker run`: serve the shard protocol under the chain's
+//! assignments and follow the node.
+//!
+//! Every new head refreshes the capacity and empties the assignment cache.
+//! Every finalized head reconciles the store with the chain: a held piece
+//! that no assignment at the finalized block or the best block names any
+//! more (its order ended, was deleted or moved) is removed. The same runs
+//! once at start, so pieces of orders that ended while the worker was down
+//! go too. When the node's subscriptions end, the worker reconnects and
+//! catches up from the head it then sees.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mosaic_api::chain::{ChainClient, ChainError, OrderId};
+use mosaic_api::keys::AccountKey;
+use mosaic_primitives::piece::PieceRoot;
+use mosaic_runtime::{AccountId, Hash};
+use mosaic_shard_net::server::PieceServer;
+use mosaic_shard_net::store::DiskStore;
+use mosaic_shard_net::{Multiaddr, NetConfig, NetError, ShardClient, ShardStore, StoreError};
+use polkadot_sdk::sp_core::crypto::Ss58Codec;
+
+use crate::admission::ChainAdmission;
+use crate::identity::{self, IdentityError};
+use crate::node::Node;
+use crate::submitter::Submitter;
+
+/// How the worker runs.
+pub struct RunConfig {
+    /// The node's JSON-RPC address.
+    pub rpc: String,
+    /// The provider account.
+    pub key: AccountKey,
+    /// Where the identity and the pieces live.
+    pub base_path: PathBuf,
+    /// The shard network's settings (listen addresses, limits).
+    pub net: NetConfig,
+}
+
+/// Why the worker stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Talking to the node failed at start.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The identity could not be had.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The store could not be opened.
+    #[error("the piece store: {0}")]
+    Store(#[from] StoreError),
+    /// The shard network did not start.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The account is no provider.
+    #[error("{0} is not a registered provider; register it first with `mosaic-worker register`")]
+    NotRegistered(String),
+}
+
+/// A started worker.
+pub struct Worker {
+    /// The shard network handle (its peer id and bound addresses).
+    pub net: ShardClient,
+    /// The provider account.
+    pub account: AccountId,
+}
+
+/// Starts the worker, then follows the node until `shutdown` resolves.
+pub async fn run(
+    config: RunConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+    started: impl FnOnce(&Worker),
+) -> Result<(), RunError> {
+    let node = Arc::new(Node::connect(&config.rpc).await?);
+    let me = config.key.account_id();
+    let record = node
+        .get()
+        .provider(&me, None)
+        .await?
+        .ok_or_else(|| RunError::NotRegistered(me.to_ss58check()))?;
+    let keypair = identity::load_or_create(&config.base_path)?;
+    let peer_id = keypair.public().to_peer_id();
+    if record.peer_id.as_slice() != peer_id.to_bytes().as_slice() {
+        tracing::warn!(target: "mosaic::worker", "the chain records another peer id for {}; clients will not find this worker (was it registered from another base path?)", me.to_ss58check());
+    }
+    let store: Arc<dyn ShardStore> = Arc::new(DiskStore::open(&config.base_path.join("store"))?);
+    let submitter = Submitter::spawn(node.clone(), config.key.pair());
+    let admission = Arc::new(ChainAdmission::new(
+        node.clone(),
+        me.clone(),
+        record.capacity,
+        submitter,
+    ));
+    let server = Arc::new(PieceServer::new(store.clone(), admission.clone()));
+    let net = mosaic_shard_net::net::spawn(keypair, config.net, Some(server)).await?;
+    let worker = Worker {
+        net,
+        account: me.clone(),
+    };
+    tracing::info!(
+        target: "mosaic::worker",
+        "worker of provider {} (peer id {peer_id}) serving on {}",
+        me.to_ss58check(),
+        worker.net.listening().iter().map(Multiaddr::to_string).collect::<Vec<_>>().join(", ")
+    );
+    started(&worker);
+    let mut follower = Follower {
+        node,
+        me,
+        store,
+        admission,
+        roots: HashMap::new(),
+    };
+    tokio::select! {
+        () = follower.follow() => Ok(()),
+        () = shutdown => Ok(()),
+    }
+}
+
+struct Follower {
+    node: Arc<Node>,
+    me: AccountId,
+    store: Arc<dyn ShardStore>,
+    admission: Arc<ChainAdmission>,
+    /// The root of each `(order, piece)` seen assigned (a piece's root never
+    /// changes, so this only grows with assignments and shrinks with them).
+    roots: HashMap<(OrderId, u32), PieceRoot>,
+}
+
+impl Follower {
+    async fn follow(&mut self) {
+        loop {
+            let chain = self.node.get();
+            if let Err(e) = self.reconcile(&chain, None).await {
+                tracing::warn!(target: "mosaic::worker", "reconciling the store: {e}");
+            }
+            match (chain.new_heads().await, chain.finalized_heads().await) {
+                (Ok(mut heads), Ok(mut finalized)) => loop {
+                    tokio::select! {
+                        head = heads.next() => match head {
+                            Some(Ok(_)) => self.on_head(&chain).await,
+                            _ => break,
+                        },
+                        head = finalized.next() => match head {
+                            Some(Ok(header)) => {
+                                if let Err(e) = self.reconcile(&chain, Some(header.hash())).await {
+                                    tracing::warn!(target: "mosaic::worker", "reconciling the store: {e}");
+                                }
+                            }
+                            _ => break,
+                        },
+                    }
+                },
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(target: "mosaic::worker", "subscribing to heads: {e}");
+                }
+            }
+            tracing::warn!(target: "mosaic::worker", "lost the node; reconnecting");
+            self.node.reconnect().await;
+        }
+    }
+
+    async fn on_head(&self, chain: &ChainClient) {
+        match chain.provider(&self.me, None).await {
+            Ok(Some(record)) => self.admission.new_block(record.capacity),
+            Ok(None) => self.admission.new_block(0),
+            Err(e) => tracing::warn!(target: "mosaic::worker", "reading the provider record: {e}"),
+        }
+    }
+
+    /// The roots of the pieces assigned to this provider at `at`.
+    async fn assigned(
+        &mut self,
+        chain: &ChainClient,
+        at: Option<Hash>,
+    ) -> Result<HashSet<PieceRoot>, ChainError> {
+        let mut roots = HashSet::new();
+        for (order, piece) in chain.pieces_of(&self.me, at).await? {
+            let root = match self.roots.get(&(order, piece)) {
+                Some(root) => *root,
+                None => {
+                    let Some(record) = chain.order(order, at).await? else {
+                        continue;
+                    };
+                    let Some(entry) = record.pieces.get(piece as usize) else {
+                        continue;
+                    };
+                    self.roots.insert((order, piece), entry.root);
+                    entry.root
+                }
+            };
+            roots.insert(root);
+        }
+        Ok(roots)
+    }
+
+    /// Removes held pieces no assignment at `finalized` (or the last
+    /// finalized block) nor at the best block names.
+    async fn reconcile(
+        &mut self,
+        chain: &ChainClient,
+        finalized: Option<Hash>,
+    ) -> Result<(), ChainError> {
+        let finalized = match finalized {
+            Some(hash) => hash,
+            None => chain.finalized_head().await?,
+        };
+        let mut keep = self.assigned(chain, Some(finalized)).await?;
+        keep.extend(self.assigned(chain, None).await?);
+        self.roots.retain(|_, root| keep.contains(root));
+        let store = self.store.clone();
+        let removed = tokio::task::spawn_blocking(move || -> Result<Vec<PieceRoot>, StoreError> {
+            let mut removed = Vec::new();
+            for root in store.pieces()? {
+                if !keep.contains(&root) {
+                    store.remove(&root)?;
+                    removed.push(root);
+                }
+            }
+            Ok(removed)
+        })
+        .await;
+        match removed {
+            Ok(Ok(removed)) => {
+                for root in removed {
+                    tracing::info!(target: "mosaic::worker", "removed piece {root:?}: no order assigns it any more");
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(target: "mosaic::worker", "removing ended pieces: {e}"),
+            Err(e) => tracing::warn!(target: "mosaic::worker", "removing ended pieces: {e}"),
+        }
+        Ok(())
+    }
+}
