@@ -265,6 +265,26 @@ impl ChainClient {
         self.follow(extrinsic, statuses).await
     }
 
+    /// Every event of `block`, with the phase it was emitted in.
+    pub async fn block_events(
+        &self,
+        block: Hash,
+    ) -> Result<Vec<(Phase, RuntimeEvent)>, ChainError> {
+        // `System::Events` is private to its pallet; its key is public knowledge.
+        let key = [twox_128(b"System"), twox_128(b"Events")].concat();
+        let raw = self.ws.storage(Bytes(key), Some(block)).await?;
+        let records: Vec<EventRecord<RuntimeEvent, Hash>> = match raw {
+            None => Vec::new(),
+            Some(raw) => Decode::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("events"))?,
+        };
+        Ok(records.into_iter().map(|r| (r.phase, r.event)).collect())
+    }
+
+    /// A block's header.
+    pub async fn header(&self, hash: Hash) -> Result<Option<Header>, ChainError> {
+        Ok(self.ws.header(Some(hash)).await?)
+    }
+
     /// The events of the extrinsic with hash `hash` in `block`.
     async fn extrinsic_events(
         &self,
@@ -289,17 +309,12 @@ impl ChainClient {
             .ok_or(ChainError::Decode(
                 "block body (the transaction is not in it)",
             ))?;
-        // `System::Events` is private to its pallet; its key is public knowledge.
-        let key = [twox_128(b"System"), twox_128(b"Events")].concat();
-        let raw = self.ws.storage(Bytes(key), Some(block)).await?;
-        let records: Vec<EventRecord<RuntimeEvent, Hash>> = match raw {
-            None => Vec::new(),
-            Some(raw) => Decode::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("events"))?,
-        };
-        Ok(records
+        Ok(self
+            .block_events(block)
+            .await?
             .into_iter()
-            .filter(|r| r.phase == Phase::ApplyExtrinsic(index as u32))
-            .map(|r| r.event)
+            .filter(|(phase, _)| *phase == Phase::ApplyExtrinsic(index as u32))
+            .map(|(_, event)| event)
             .collect())
     }
 

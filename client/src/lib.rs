@@ -5,9 +5,20 @@
 //!   form of a stored object that `mosaic encode` writes and `mosaic decode`
 //!   reads.
 //!
+//! * [`put`] / [`get`]: storing a file on the network (quote, order,
+//!   pieces streamed to the providers the chain placed them on, wait until
+//!   live) and getting it back from any `k` providers per segment with
+//!   nothing but the owner's key.
+//! * [`providers`]: where an order's providers are, and asking them with
+//!   retries; [`progress`]: progress bars on stderr.
+//!
 //! Account keys and the node connection are `mosaic-api`'s
 //! ([`keys`], [`chain`]), shared with the worker.
 
+pub mod get;
+pub mod progress;
+pub mod providers;
+pub mod put;
 pub mod shard_dir;
 
 pub use mosaic_api::{amount, chain, keys};

@@ -1,9 +1,12 @@
 //! `mosaic`: the Mosaic command-line client.
 //!
 //! Offline commands: account keys, IPFS-compatible CIDs, and encoding a file
-//! into shards plus a manifest (and back). Chain commands over a node's
-//! JSON-RPC: `balance`, `transfer`; storage orders (`put`, `get`, …) come
-//! with the storage workers.
+//! into shards plus a manifest (and back). Network commands over a node's
+//! JSON-RPC and the providers' workers: `put`, `get`, `status`, `ls`, `rm`,
+//! `extend`, `share ORDER`, `providers`, `balance`, `transfer`.
+
+#[path = "cli/network.rs"]
+mod network;
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -22,6 +25,7 @@ use mosaic_primitives::erasure::{
 use mosaic_primitives::manifest::Manifest;
 use mosaic_primitives::pipeline::{self, default_threads, PutOptions};
 use mosaic_primitives::unixfs::CidBuilder;
+use network::{NodeArgs, SignerArgs};
 
 #[derive(Parser)]
 #[command(name = "mosaic", version, about = "Mosaic storage client")]
@@ -44,8 +48,23 @@ enum Command {
     Encode(EncodeArgs),
     /// Rebuild a file from the shards in DIR, verifying each one.
     Decode(DecodeArgs),
-    /// Let another public key read an encrypted object (no data re-encrypted).
+    /// Let another public key read an encrypted object (no data re-encrypted):
+    /// an order on chain, or an encoded directory.
     Share(ShareArgs),
+    /// Store a file on the network and wait until its order is live.
+    Put(network::PutArgs),
+    /// Get a file back from the providers, verifying every shard.
+    Get(network::GetArgs),
+    /// Show an order.
+    Status(network::OrderArgs),
+    /// List an account's orders.
+    Ls(network::LsArgs),
+    /// Delete an order; the unspent escrow is refunded.
+    Rm(network::OwnedOrderArgs),
+    /// Pay for more periods of an order.
+    Extend(network::ExtendArgs),
+    /// List the providers of an order and where they are.
+    Providers(network::ProvidersArgs),
     /// Print an account's balance.
     Balance {
         /// The SS58 address.
@@ -55,14 +74,6 @@ enum Command {
     },
     /// Send tokens and wait until a block includes the transfer.
     Transfer(TransferArgs),
-}
-
-/// Which node to talk to.
-#[derive(Args)]
-struct NodeArgs {
-    /// The node's JSON-RPC WebSocket address.
-    #[arg(long, default_value = "ws://127.0.0.1:9944")]
-    rpc: String,
 }
 
 #[derive(Args)]
@@ -142,14 +153,15 @@ struct DecodeArgs {
 
 #[derive(Args)]
 struct ShareArgs {
-    /// Directory holding the manifest and shards.
-    dir: PathBuf,
-    /// Key file of a current reader.
-    #[arg(long)]
-    key: PathBuf,
+    /// An order id, or a directory holding a manifest and shards.
+    target: String,
     /// Encryption public key (hex) of the new reader, as `mosaic key inspect` prints it.
     #[arg(long)]
     with: String,
+    #[command(flatten)]
+    signer: SignerArgs,
+    #[command(flatten)]
+    node: NodeArgs,
 }
 
 fn main() {
@@ -171,7 +183,22 @@ fn run(cli: Cli) -> Result<()> {
         Command::Cid { file } => println!("{}", file_cid(&file)?),
         Command::Encode(args) => encode(args)?,
         Command::Decode(args) => decode(args)?,
-        Command::Share(args) => share(args)?,
+        Command::Share(args) => match args.target.parse::<u64>() {
+            Ok(order) if !Path::new(&args.target).exists() => on_chain(network::share_order(
+                order,
+                &args.with,
+                &args.signer,
+                &args.node,
+            ))?,
+            _ => share(args)?,
+        },
+        Command::Put(args) => on_chain(network::put(args))?,
+        Command::Get(args) => on_chain(network::get(args))?,
+        Command::Status(args) => on_chain(network::status(args))?,
+        Command::Ls(args) => on_chain(network::ls(args))?,
+        Command::Rm(args) => on_chain(network::rm(args))?,
+        Command::Extend(args) => on_chain(network::extend(args))?,
+        Command::Providers(args) => on_chain(network::providers(args))?,
         Command::Balance { address, node } => on_chain(balance(&address, &node))?,
         Command::Transfer(args) => on_chain(transfer(&args))?,
     }
@@ -180,7 +207,7 @@ fn run(cli: Cli) -> Result<()> {
 
 /// Runs a chain command on a Tokio runtime.
 fn on_chain(work: impl std::future::Future<Output = Result<()>>) -> Result<()> {
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(work)
@@ -331,16 +358,19 @@ fn decode(args: DecodeArgs) -> Result<()> {
 }
 
 fn share(args: ShareArgs) -> Result<()> {
-    let (dir, mut manifest) = ShardDir::open(&args.dir)?;
+    let dir_path = PathBuf::from(&args.target);
+    let (dir, mut manifest) = ShardDir::open(&dir_path)?;
     let reader = parse_encryption_key(&args.with)
         .context("--with must be a 32-byte hex encryption public key")?;
     let Some(wrapped) = manifest.recipients.as_mut() else {
         bail!(
             "{} is public; there is nothing to share",
-            args.dir.display()
+            dir_path.display()
         );
     };
-    let key = AccountKey::load(&args.key)?
+    let key = args
+        .signer
+        .required()?
         .encryption_secret()
         .unwrap(wrapped)
         .context("this key cannot read the object")?;

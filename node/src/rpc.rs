@@ -908,7 +908,7 @@ fn register_mosaic(module: &mut RpcModule<RpcContext>) {
         )?;
         answer
             .map(|quote| Bytes(quote.encode()))
-            .map_err(|e| error(codes::STATE, format!("{e:?}")))
+            .map_err(|e| error(codes::STATE, mosaic_api::chain::describe(e)))
     });
     method(module, "mosaic_order", |params, ctx| {
         let mut seq = params.sequence();

@@ -1,5 +1,16 @@
-//! End-to-end tests that start real multi-node Mosaic networks on loopback.
+//! The harness of Mosaic's end-to-end tests: real `mosaic-node`,
+//! `mosaic-worker` and `mosaic` processes on loopback.
 //!
-//! Status: placeholder until the node exists (issues 4 and 5); the offline
-//! data path is tested end to end through the `mosaic` binary in
-//! `client/tests/`.
+//! * [`binary`] builds the three binaries once per test process (a no-op
+//!   when they are fresh) in this workspace's target directory and answers
+//!   their paths, so `cargo test -p mosaic-tests` works from a clean tree.
+//! * [`Process`]: a child whose stderr is forwarded (labelled) and kept, so
+//!   a test waits for a log line with a timeout instead of sleeping.
+//! * [`Network`]: a `--dev` validator and workers registered with dev
+//!   accounts, each on its own port, with helpers to run the CLI.
+
+mod network;
+mod process;
+
+pub use network::{write_sample, Network, WorkerSlot, DEV_PROVIDERS};
+pub use process::{binary, free_port, run, Process};

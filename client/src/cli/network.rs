@@ -1,0 +1,517 @@
+//! The network commands: `put`, `get`, `status`, `ls`, `rm`, `extend`,
+//! `share ORDER`, `providers`. Each prints for people, or with `--json` one
+//! JSON object on the last line of stdout.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use mosaic_client::amount;
+use mosaic_client::chain::{parse_address, Access, ChainClient, Order, OrderId, OrderState};
+use mosaic_client::get::{self, Target};
+use mosaic_client::keys::{parse_encryption_key, AccountKey};
+use mosaic_client::providers::endpoints;
+use mosaic_client::put::{self, PutRequest};
+use mosaic_primitives::erasure::{
+    CodingParams, DEFAULT_DATA_SHARDS, DEFAULT_PARITY_SHARDS, DEFAULT_SEGMENT_SIZE,
+};
+use mosaic_runtime::{RuntimeCall, RuntimeEvent};
+use polkadot_sdk::sp_core::crypto::Ss58Codec;
+use serde_json::json;
+
+/// Which node to talk to.
+#[derive(Args)]
+pub struct NodeArgs {
+    /// The node's JSON-RPC WebSocket address.
+    #[arg(long, default_value = "ws://127.0.0.1:9944")]
+    pub rpc: String,
+}
+
+/// The account acting.
+#[derive(Args)]
+pub struct SignerArgs {
+    /// The account's key file.
+    #[arg(long, conflicts_with = "suri")]
+    pub key: Option<PathBuf>,
+    /// The account as a secret URI, e.g. `//Alice` on a development chain.
+    #[arg(long)]
+    pub suri: Option<String>,
+}
+
+impl SignerArgs {
+    /// The key given, if any.
+    pub fn optional(&self) -> Result<Option<AccountKey>> {
+        if self.key.is_none() && self.suri.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.required()?))
+    }
+
+    /// The key given.
+    pub fn required(&self) -> Result<AccountKey> {
+        Ok(AccountKey::from_args(
+            self.key.as_deref(),
+            self.suri.as_deref(),
+        )?)
+    }
+}
+
+/// Output switches.
+#[derive(Args)]
+pub struct OutputArgs {
+    /// Print one JSON object on the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct PutArgs {
+    /// The file to store.
+    file: PathBuf,
+    #[command(flatten)]
+    signer: SignerArgs,
+    #[command(flatten)]
+    node: NodeArgs,
+    /// Store unencrypted; its CID is then the IPFS CID.
+    #[arg(long)]
+    public: bool,
+    /// Data shards per segment (k).
+    #[arg(long, default_value_t = DEFAULT_DATA_SHARDS)]
+    data_shards: u8,
+    /// Parity shards per segment (m): any m providers may be lost.
+    #[arg(long, default_value_t = DEFAULT_PARITY_SHARDS)]
+    parity_shards: u8,
+    /// Bytes per segment, a multiple of 262144.
+    #[arg(long, default_value_t = DEFAULT_SEGMENT_SIZE)]
+    segment_size: u32,
+    /// Audit periods to pay for.
+    #[arg(long, default_value_t = 10)]
+    periods: u32,
+    /// Highest price per byte per block accepted, in the smallest unit.
+    #[arg(long, default_value_t = 10)]
+    max_price: u128,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Args)]
+pub struct GetArgs {
+    /// The order id, or the object's CID.
+    target: Target,
+    /// Where to write the file; it appears only once complete and verified.
+    #[arg(long)]
+    to: PathBuf,
+    #[command(flatten)]
+    signer: SignerArgs,
+    #[command(flatten)]
+    node: NodeArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Args)]
+pub struct OrderArgs {
+    /// The order id.
+    order: OrderId,
+    #[command(flatten)]
+    node: NodeArgs,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct OwnedOrderArgs {
+    /// The order id.
+    order: OrderId,
+    #[command(flatten)]
+    signer: SignerArgs,
+    #[command(flatten)]
+    node: NodeArgs,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct ExtendArgs {
+    #[command(flatten)]
+    order: OwnedOrderArgs,
+    /// Periods to add.
+    #[arg(long)]
+    periods: u32,
+}
+
+#[derive(Args)]
+pub struct LsArgs {
+    /// Whose orders (SS58); default: the key's account.
+    #[arg(long)]
+    owner: Option<String>,
+    #[command(flatten)]
+    signer: SignerArgs,
+    #[command(flatten)]
+    node: NodeArgs,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct ProvidersArgs {
+    /// Providers' SS58 addresses; default: those of the given order.
+    #[arg(long)]
+    order: Option<OrderId>,
+    #[command(flatten)]
+    node: NodeArgs,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn order_json(id: OrderId, order: &Order) -> serde_json::Value {
+    let state = match order.state {
+        OrderState::Pending { deadline } => json!({ "pending": { "deadline": deadline } }),
+        OrderState::Live { start, end } => json!({ "live": { "start": start, "end": end } }),
+    };
+    json!({
+        "order": id,
+        "owner": order.owner.to_ss58check(),
+        "cid": cid_text(order),
+        "size": order.size,
+        "coding": {
+            "dataShards": order.coding.data_shards,
+            "parityShards": order.coding.parity_shards,
+            "segmentSize": order.coding.segment_size,
+        },
+        "public": matches!(order.access, Access::Public),
+        "state": state,
+        "periods": order.periods,
+        "escrow": order.escrow.to_string(),
+        "pieceSize": order.piece_size,
+        "pieces": order.pieces.iter().map(|p| json!({
+            "provider": p.provider.to_ss58check(),
+            "root": format!("0x{}", hex::encode(p.root.0)),
+            "confirmed": p.confirmed,
+            "price": p.price.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn cid_text(order: &Order) -> String {
+    cid::Cid::try_from(order.cid.as_slice())
+        .map(|c| c.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn print_order(id: OrderId, order: &Order) {
+    println!("order {id}: {}", cid_text(order));
+    println!("  owner:  {}", order.owner.to_ss58check());
+    println!(
+        "  size:   {} bytes stored, {} + {} pieces of {} bytes, {}",
+        order.size,
+        order.coding.data_shards,
+        order.coding.parity_shards,
+        order.piece_size,
+        if matches!(order.access, Access::Public) {
+            "public"
+        } else {
+            "encrypted"
+        }
+    );
+    match order.state {
+        OrderState::Pending { deadline } => println!(
+            "  state:  pending, {}/{} confirmed, lapses at block {deadline}",
+            order.confirmed,
+            order.pieces.len()
+        ),
+        OrderState::Live { start, end } => println!("  state:  live for periods {start}..{end}"),
+    }
+    println!("  escrow: {}", amount::format(order.escrow));
+    for (number, piece) in order.pieces.iter().enumerate() {
+        println!(
+            "  piece {number}: {} {}",
+            piece.provider.to_ss58check(),
+            if piece.confirmed {
+                "confirmed"
+            } else {
+                "pending"
+            }
+        );
+    }
+}
+
+pub async fn put(args: PutArgs) -> Result<()> {
+    let owner = args.signer.required()?;
+    let chain = ChainClient::connect(&args.node.rpc).await?;
+    let coding =
+        CodingParams::with_segment_size(args.data_shards, args.parity_shards, args.segment_size)
+            .context("invalid coding parameters")?;
+    let started = Instant::now();
+    let report = put::put(
+        &chain,
+        PutRequest {
+            file: args.file.clone(),
+            owner,
+            public: args.public,
+            coding,
+            periods: args.periods,
+            max_price: args.max_price,
+            progress: !args.output.json && !args.output.quiet,
+        },
+    )
+    .await
+    .with_context(|| format!("storing {}", args.file.display()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if args.output.json {
+        println!(
+            "{}",
+            json!({
+                "order": report.order,
+                "cid": report.cid,
+                "size": report.size,
+                "storedSize": report.stored_size,
+                "pieces": report.providers.iter().map(|p| json!({
+                    "provider": p.address(),
+                    "peerId": p.peer.map(|p| p.to_string()),
+                })).collect::<Vec<_>>(),
+                "escrow": report.escrow.to_string(),
+                "block": format!("{:?}", report.block),
+                "seconds": seconds,
+            })
+        );
+    } else {
+        println!("order {} is live: {}", report.order, report.cid);
+        println!(
+            "stored {} bytes on {} providers in {seconds:.1} s; escrow {}",
+            report.size,
+            report.providers.len(),
+            amount::format(report.escrow)
+        );
+    }
+    Ok(())
+}
+
+pub async fn get(args: GetArgs) -> Result<()> {
+    let key = args.signer.optional()?;
+    let chain = ChainClient::connect(&args.node.rpc).await?;
+    let started = Instant::now();
+    let report = get::get(
+        &chain,
+        &args.target,
+        key.map(|k| k.encryption_secret()),
+        &args.to,
+        !args.output.json && !args.output.quiet,
+    )
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    for (provider, why) in &report.failed {
+        eprintln!("warning: provider {provider} failed: {why}");
+    }
+    if args.output.json {
+        println!(
+            "{}",
+            json!({
+                "order": report.order,
+                "cid": report.cid,
+                "size": report.size,
+                "to": args.to.display().to_string(),
+                "failed": report.failed.iter().map(|(p, why)| json!({
+                    "provider": p.address(), "error": why,
+                })).collect::<Vec<_>>(),
+                "seconds": seconds,
+            })
+        );
+    } else {
+        println!(
+            "got order {} ({}) into {}: {} bytes in {seconds:.1} s",
+            report.order,
+            report.cid,
+            args.to.display(),
+            report.size
+        );
+    }
+    Ok(())
+}
+
+pub async fn status(args: OrderArgs) -> Result<()> {
+    let chain = ChainClient::connect(&args.node.rpc).await?;
+    let order = chain
+        .order(args.order, None)
+        .await?
+        .with_context(|| format!("order {} does not exist (it may have ended)", args.order))?;
+    if args.json {
+        println!("{}", order_json(args.order, &order));
+    } else {
+        print_order(args.order, &order);
+    }
+    Ok(())
+}
+
+pub async fn ls(args: LsArgs) -> Result<()> {
+    let owner = match (&args.owner, args.signer.optional()?) {
+        (Some(address), _) => parse_address(address)?,
+        (None, Some(key)) => key.account_id(),
+        (None, None) => bail!("give --owner ADDRESS, or the account with --key or --suri"),
+    };
+    let chain = ChainClient::connect(&args.node.rpc).await?;
+    let mut orders = Vec::new();
+    for id in chain.orders_of(&owner).await? {
+        if let Some(order) = chain.order(id, None).await? {
+            orders.push((id, order));
+        }
+    }
+    if args.json {
+        println!(
+            "{}",
+            json!({ "owner": owner.to_ss58check(), "orders": orders.iter().map(|(id, o)| order_json(*id, o)).collect::<Vec<_>>() })
+        );
+    } else if orders.is_empty() {
+        println!("{} has no orders", owner.to_ss58check());
+    } else {
+        for (id, order) in &orders {
+            let state = match order.state {
+                OrderState::Pending { .. } => "pending",
+                OrderState::Live { .. } => "live",
+            };
+            println!("{id}\t{state}\t{} bytes\t{}", order.size, cid_text(order));
+        }
+    }
+    Ok(())
+}
+
+pub async fn rm(args: OwnedOrderArgs) -> Result<()> {
+    let key = args.signer.required()?;
+    let chain = ChainClient::connect(&args.node.rpc).await?;
+    let call = RuntimeCall::Market(pallet_mosaic_market::Call::delete { order: args.order });
+    let included = chain
+        .sign_and_submit(&key.pair(), call)
+        .await
+        .with_context(|| format!("deleting order {}", args.order))?;
+    let refund = included.events.iter().find_map(|e| match e {
+        RuntimeEvent::Market(pallet_mosaic_market::Event::Ended { refund, .. }) => Some(*refund),
+        _ => None,
+    });
+    let refund = refund.unwrap_or_default();
+    if args.json {
+        println!(
+            "{}",
+            json!({ "order": args.order, "refund": refund.to_string(), "block": format!("{:?}", included.block) })
+        );
+    } else {
+        println!(
+            "deleted order {}; refunded {}",
+            args.order,
+            amount::format(refund)
+        );
+    }
+    Ok(())
+}
+
+pub async fn extend(args: ExtendArgs) -> Result<()> {
+    let args_order = args.order;
+    let key = args_order.signer.required()?;
+    let chain = ChainClient::connect(&args_order.node.rpc).await?;
+    let call = RuntimeCall::Market(pallet_mosaic_market::Call::extend {
+        order: args_order.order,
+        periods: args.periods,
+    });
+    let included = chain
+        .sign_and_submit(&key.pair(), call)
+        .await
+        .with_context(|| format!("extending order {}", args_order.order))?;
+    let extended = included.events.iter().find_map(|e| match e {
+        RuntimeEvent::Market(pallet_mosaic_market::Event::Extended { end, escrow, .. }) => {
+            Some((*end, *escrow))
+        }
+        _ => None,
+    });
+    let (end, escrow) = extended.unwrap_or_default();
+    if args_order.json {
+        println!(
+            "{}",
+            json!({ "order": args_order.order, "end": end, "escrow": escrow.to_string() })
+        );
+    } else {
+        println!(
+            "order {} now runs until period {end}; paid {}",
+            args_order.order,
+            amount::format(escrow)
+        );
+    }
+    Ok(())
+}
+
+/// `mosaic share ORDER --with KEY`: records a new wrapped key on chain.
+pub async fn share_order(
+    order: OrderId,
+    with: &str,
+    signer: &SignerArgs,
+    node: &NodeArgs,
+) -> Result<()> {
+    let key = signer.required()?;
+    let reader =
+        parse_encryption_key(with).context("--with must be a 32-byte hex encryption public key")?;
+    let chain = ChainClient::connect(&node.rpc).await?;
+    let record = chain
+        .order(order, None)
+        .await?
+        .with_context(|| format!("order {order} does not exist"))?;
+    let Access::Encrypted { keys, .. } = &record.access else {
+        bail!("order {order} is public; anyone can get it");
+    };
+    if keys.iter().any(|w| w.recipient == reader) {
+        println!("that key can read order {order} already");
+        return Ok(());
+    }
+    let file_key = key
+        .encryption_secret()
+        .unwrap(keys)
+        .context("this key cannot read the order, so it cannot share it")?;
+    let call = RuntimeCall::Market(pallet_mosaic_market::Call::share {
+        order,
+        key: file_key.wrap(&reader),
+    });
+    chain
+        .sign_and_submit(&key.pair(), call)
+        .await
+        .with_context(|| format!("sharing order {order}"))?;
+    println!("order {order} can now be read with that key");
+    Ok(())
+}
+
+pub async fn providers(args: ProvidersArgs) -> Result<()> {
+    let chain = ChainClient::connect(&args.node.rpc).await?;
+    let Some(order) = args.order else {
+        bail!("give --order ORDER to list its providers");
+    };
+    let record = chain
+        .order(order, None)
+        .await?
+        .with_context(|| format!("order {order} does not exist"))?;
+    let list = endpoints(
+        &chain,
+        record.pieces.iter().map(|p| p.provider.clone()),
+        None,
+    )
+    .await?;
+    if args.json {
+        println!(
+            "{}",
+            json!({ "order": order, "providers": list.iter().map(|e| json!({
+                "provider": e.address(),
+                "peerId": e.peer.map(|p| p.to_string()),
+                "addresses": e.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>() })
+        );
+    } else {
+        for (piece, endpoint) in list.iter().enumerate() {
+            let addrs: Vec<String> = endpoint.addrs.iter().map(|a| a.to_string()).collect();
+            println!("piece {piece}: {endpoint} at {}", addrs.join(", "));
+        }
+    }
+    Ok(())
+}

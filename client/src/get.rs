@@ -1,0 +1,371 @@
+//! Getting a file back from the network with nothing but the owner's key.
+//!
+//! The order on chain says everything beyond the pieces: coding, size, the
+//! piece roots, and (for an encrypted file) the wrapped file keys. The get
+//! pipeline asks the providers for shards (data pieces first), keeps each
+//! one whose Merkle root is in its piece's shard-root list (itself checked
+//! against the on-chain piece root), stops at `k` per segment, decodes,
+//! decrypts and writes. The output goes to a temporary file beside the
+//! target, renamed into place only once the whole file is verified.
+//!
+//! A provider that fails (unreachable, refuses, or serves bytes that do not
+//! verify) is not asked again during this get, and is named if too few
+//! shards of a segment were left.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use mosaic_api::chain::{Access, ChainClient, ChainError, Order, OrderId, OrderState};
+use mosaic_primitives::encryption::{plaintext_len, SecretKey};
+use mosaic_primitives::manifest::{parse_object_cid, Manifest, ShardId};
+use mosaic_primitives::merkle::{self, ShardRoot};
+use mosaic_primitives::pipeline::{self, default_threads, GetError as PipelineError, ShardSource};
+use mosaic_shard_net::{Answer, NetConfig, NetError, Request, ShardClient};
+
+use crate::progress::Progress;
+use crate::providers::{endpoints, Endpoint};
+
+/// Tries per request.
+const ATTEMPTS: u32 = 2;
+/// How long one shard may take.
+const SHARD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What to get.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// An order by id.
+    Order(OrderId),
+    /// A CID, found through the chain's CID index.
+    Cid(String),
+}
+
+impl std::str::FromStr for Target {
+    type Err = std::convert::Infallible;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text.parse() {
+            Ok(id) => Target::Order(id),
+            Err(_) => Target::Cid(text.into()),
+        })
+    }
+}
+
+/// A file got back.
+#[derive(Clone, Debug)]
+pub struct GetReport {
+    /// The order read.
+    pub order: OrderId,
+    /// The object's CID.
+    pub cid: String,
+    /// Bytes written.
+    pub size: u64,
+    /// Providers that failed, and how.
+    pub failed: Vec<(Endpoint, String)>,
+}
+
+/// Why a get failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    /// The chain has no such order.
+    #[error("order {0} does not exist (it may have ended); `mosaic ls` lists yours")]
+    NoOrder(OrderId),
+    /// No live order stores the CID.
+    #[error("no order on chain stores {0}")]
+    NoOrderForCid(String),
+    /// The text is neither an order id nor a Mosaic CID.
+    #[error("`{0}` is neither an order id nor the CID of a stored object")]
+    BadCid(String),
+    /// The order's record is inconsistent.
+    #[error("order {0} on chain does not describe a readable object")]
+    BadOrder(OrderId),
+    /// The file is encrypted and no key was given.
+    #[error("order {0} is encrypted; give the owner's (or a reader's) key with --key or --suri")]
+    KeyRequired(OrderId),
+    /// The node failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The shard network did not start.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// Too few shards, a wrong key, or the output failed.
+    #[error("{source}{}", failures(failed))]
+    Pipeline {
+        /// The cause.
+        #[source]
+        source: PipelineError,
+        /// The providers that failed, and how.
+        failed: Vec<(Endpoint, String)>,
+    },
+    /// The output could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn failures(failed: &[(Endpoint, String)]) -> String {
+    failed
+        .iter()
+        .map(|(provider, why)| format!("\n  provider {provider}: {why}"))
+        .collect()
+}
+
+/// Finds the order `target` names.
+pub async fn resolve(chain: &ChainClient, target: &Target) -> Result<(OrderId, Order), GetError> {
+    match target {
+        Target::Order(id) => Ok((
+            *id,
+            chain
+                .order(*id, None)
+                .await?
+                .ok_or(GetError::NoOrder(*id))?,
+        )),
+        Target::Cid(text) => {
+            let cid = text
+                .parse::<cid::Cid>()
+                .ok()
+                .filter(|cid| parse_object_cid(&cid.to_bytes()).is_some())
+                .ok_or_else(|| GetError::BadCid(text.clone()))?;
+            let mut found = None;
+            for id in chain
+                .orders_by_cid(&cid.to_bytes())
+                .await?
+                .into_iter()
+                .rev()
+            {
+                if let Some(order) = chain.order(id, None).await? {
+                    let live = matches!(order.state, OrderState::Live { .. });
+                    if live || found.is_none() {
+                        found = Some((id, order));
+                    }
+                    if live {
+                        break;
+                    }
+                }
+            }
+            found.ok_or_else(|| GetError::NoOrderForCid(text.clone()))
+        }
+    }
+}
+
+/// The manifest an order describes.
+pub fn manifest_of(id: OrderId, order: &Order) -> Result<Manifest, GetError> {
+    let bad = || GetError::BadOrder(id);
+    let (size, recipients) = match &order.access {
+        Access::Public => (order.size, None),
+        Access::Encrypted { keys, .. } => (
+            plaintext_len(order.size).map_err(|_| bad())?,
+            Some(keys.to_vec()),
+        ),
+    };
+    let manifest = Manifest {
+        cid: parse_object_cid(&order.cid).ok_or_else(bad)?,
+        size,
+        coding: order.coding,
+        recipients,
+        piece_roots: order.pieces.iter().map(|p| p.root).collect(),
+    };
+    manifest.validate().map_err(|_| bad())?;
+    Ok(manifest)
+}
+
+/// Fetches shards from the order's providers for the get pipeline.
+struct NetSource {
+    runtime: tokio::runtime::Handle,
+    net: ShardClient,
+    providers: Vec<Endpoint>,
+    roots: Vec<mosaic_primitives::piece::PieceRoot>,
+    /// Each piece's shard-root list once fetched.
+    lists: Vec<Mutex<Option<Vec<ShardRoot>>>>,
+    /// Why each provider failed, once it did.
+    failed: Vec<Mutex<Option<String>>>,
+    progress: Progress,
+}
+
+impl NetSource {
+    fn ask(&self, piece: usize, request: Request) -> Option<Answer> {
+        if self.failed[piece].lock().ok()?.is_some() {
+            return None;
+        }
+        let provider = &self.providers[piece];
+        let answer = self.runtime.block_on(async {
+            tokio::time::timeout(
+                SHARD_TIMEOUT,
+                provider.request(&self.net, request, ATTEMPTS),
+            )
+            .await
+        });
+        match answer {
+            Ok(Ok(answer)) => Some(answer),
+            Ok(Err(e)) => self.fail(piece, e.to_string()),
+            Err(_) => self.fail(piece, format!("no answer within {SHARD_TIMEOUT:?}")),
+        }
+    }
+
+    fn fail<T>(&self, piece: usize, why: String) -> Option<T> {
+        if let Ok(mut slot) = self.failed[piece].lock() {
+            slot.get_or_insert(why);
+        }
+        None
+    }
+
+    fn failures(&self) -> Vec<(Endpoint, String)> {
+        self.failed
+            .iter()
+            .enumerate()
+            .filter_map(|(piece, why)| {
+                let why = why.lock().ok()?.clone()?;
+                Some((
+                    self.providers[piece].clone(),
+                    format!("piece {piece}: {why}"),
+                ))
+            })
+            .collect()
+    }
+}
+
+impl ShardSource for NetSource {
+    fn shard(&self, id: ShardId) -> Option<Vec<u8>> {
+        let piece = usize::from(id.index);
+        let expected = (*self.lists[piece].lock().ok()?)
+            .as_ref()?
+            .get(id.segment as usize)
+            .copied()?;
+        let request = Request::Shard {
+            root: self.roots[piece],
+            segment: id.segment,
+        };
+        match self.ask(piece, request)? {
+            Answer::Bytes(shard) if merkle::root(&shard).ok() == Some(expected) => {
+                self.progress.add(shard.len() as u64);
+                Some(shard)
+            }
+            Answer::Bytes(_) => self.fail(
+                piece,
+                format!(
+                    "served segment {} with bytes that do not match its root",
+                    id.segment
+                ),
+            ),
+            _ => self.fail(piece, "answered out of protocol".into()),
+        }
+    }
+
+    fn shard_roots(&self, piece: u8) -> Option<Vec<ShardRoot>> {
+        let piece = usize::from(piece);
+        if let Some(list) = self.lists[piece].lock().ok()?.clone() {
+            return Some(list);
+        }
+        let list = match self.ask(
+            piece,
+            Request::Roots {
+                root: self.roots[piece],
+            },
+        )? {
+            Answer::Roots(list)
+                if mosaic_primitives::piece::piece_root(&list) == self.roots[piece] =>
+            {
+                list
+            }
+            Answer::Roots(_) => {
+                return self.fail(
+                    piece,
+                    "served a shard-root list that does not match the piece root on chain".into(),
+                )
+            }
+            _ => return self.fail(piece, "answered out of protocol".into()),
+        };
+        *self.lists[piece].lock().ok()? = Some(list.clone());
+        Some(list)
+    }
+}
+
+/// Gets `target` into `output`, reading it with `secret` if encrypted.
+pub async fn get(
+    chain: &ChainClient,
+    target: &Target,
+    secret: Option<SecretKey>,
+    output: &Path,
+    progress: bool,
+) -> Result<GetReport, GetError> {
+    let (id, order) = resolve(chain, target).await?;
+    let manifest = manifest_of(id, &order)?;
+    if manifest.recipients.is_some() && secret.is_none() {
+        return Err(GetError::KeyRequired(id));
+    }
+    let providers = endpoints(chain, order.pieces.iter().map(|p| p.provider.clone()), None).await?;
+    let net = mosaic_shard_net::net::spawn(
+        mosaic_shard_net::Keypair::generate_ed25519(),
+        NetConfig::default(),
+        None,
+    )
+    .await?;
+    let pieces = providers.len();
+    let source = NetSource {
+        runtime: tokio::runtime::Handle::current(),
+        net,
+        providers,
+        roots: manifest.piece_roots.clone(),
+        lists: (0..pieces).map(|_| Mutex::new(None)).collect(),
+        failed: (0..pieces).map(|_| Mutex::new(None)).collect(),
+        progress: Progress::bytes(manifest.stored_size(), "get", progress),
+    };
+    let partial = partial_path(output);
+    let file = File::create(&partial).map_err(|source| GetError::Write {
+        path: partial.display().to_string(),
+        source,
+    })?;
+    let write = {
+        let partial = partial.clone();
+        let manifest = manifest.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = BufWriter::new(file);
+            let result = pipeline::get(
+                &manifest,
+                secret.as_ref(),
+                &source,
+                &mut out,
+                default_threads(),
+            )
+            .and_then(|()| {
+                use std::io::Write;
+                out.flush()
+                    .and_then(|()| out.get_ref().sync_all())
+                    .map_err(PipelineError::Write)
+            });
+            source.progress.finish();
+            let failed = source.failures();
+            (result, failed, partial)
+        })
+    };
+    let (result, failed, partial) = write.await.expect("the decoder does not panic; qed");
+    if let Err(source) = result {
+        let _ = std::fs::remove_file(&partial);
+        return Err(GetError::Pipeline { source, failed });
+    }
+    std::fs::rename(&partial, output).map_err(|source| GetError::Write {
+        path: output.display().to_string(),
+        source,
+    })?;
+    Ok(GetReport {
+        order: id,
+        cid: manifest.cid.to_string(),
+        size: manifest.size,
+        failed,
+    })
+}
+
+/// `dir/.name.part` beside `output`.
+fn partial_path(output: &Path) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    output.with_file_name(format!(".{name}.part"))
+}

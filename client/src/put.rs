@@ -1,0 +1,458 @@
+//! Storing a file on the network.
+//!
+//! 1. A dry run of the put pipeline learns the CID and the piece roots
+//!    (nothing is kept; the file key is drawn here and used again below).
+//! 2. The quote, refused above the caller's highest price.
+//! 3. `market.store`, signed by the owner; the block that includes it
+//!    places the pieces, so the providers are read from the order there.
+//! 4. The pipeline runs again with the same key and hands each segment's
+//!    shards to one upload task per piece over bounded channels (a few
+//!    segments in flight): memory stays at about `IN_FLIGHT × (k + m)`
+//!    shards whatever the file's size. Each task offers its piece (the
+//!    shard-root list), then sends the segments the worker still lacks,
+//!    trying a failed request again.
+//! 5. Waits until every provider confirmed and the order is live, or names
+//!    the pieces and providers still pending.
+
+use std::convert::Infallible;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mosaic_api::chain::{Access, ChainClient, ChainError, OrderId, OrderState};
+use mosaic_api::keys::AccountKey;
+use mosaic_primitives::encryption::{CipherSuite, FileKey, RandomError};
+use mosaic_primitives::erasure::CodingParams;
+use mosaic_primitives::manifest::{Manifest, ShardId};
+use mosaic_primitives::merkle::ShardRoot;
+use mosaic_primitives::pipeline::{self, default_threads, PutOptions, ShardSink};
+use mosaic_runtime::{Balance, Hash, RuntimeCall, RuntimeEvent};
+use mosaic_shard_net::{Answer, NetConfig, NetError, Request, ShardClient};
+use tokio::sync::mpsc;
+
+use crate::progress::Progress;
+use crate::providers::{endpoints, Endpoint, ReachError};
+
+/// Segments queued per piece between the pipeline and its upload.
+const IN_FLIGHT: usize = 4;
+/// Tries per request.
+const ATTEMPTS: u32 = 4;
+/// How long to wait for the confirmations once every piece is delivered.
+const LIVE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What to store and how.
+pub struct PutRequest {
+    /// The file.
+    pub file: PathBuf,
+    /// The owner: signs and pays, and (unless public) reads.
+    pub owner: AccountKey,
+    /// Store unencrypted, under the file's IPFS CID.
+    pub public: bool,
+    /// Coding parameters.
+    pub coding: CodingParams,
+    /// Periods paid for.
+    pub periods: u32,
+    /// Highest price per byte per block accepted.
+    pub max_price: Balance,
+    /// Draw progress bars.
+    pub progress: bool,
+}
+
+/// A stored file.
+#[derive(Clone, Debug)]
+pub struct PutReport {
+    /// The order.
+    pub order: OrderId,
+    /// The object's CID.
+    pub cid: String,
+    /// The file's size.
+    pub size: u64,
+    /// Bytes stored (the ciphertext for an encrypted file).
+    pub stored_size: u64,
+    /// Who holds each piece.
+    pub providers: Vec<Endpoint>,
+    /// Escrow paid.
+    pub escrow: Balance,
+    /// The block that placed the order.
+    pub block: Hash,
+}
+
+/// A piece that did not reach its provider.
+#[derive(Debug)]
+pub struct PendingPiece {
+    /// The piece.
+    pub piece: u8,
+    /// Its provider.
+    pub provider: Endpoint,
+    /// Why, if its upload failed; `None` if delivered but not confirmed.
+    pub failure: Option<ReachError>,
+}
+
+/// Why a put failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Encoding failed.
+    #[error("encoding the file failed: {0}")]
+    Encode(#[from] pipeline::PutError<Infallible>),
+    /// No randomness for the file key.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// The chain refused or the node failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The shard network did not start.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The including block holds no `Stored` event: not a Mosaic chain of
+    /// this version.
+    #[error("the chain accepted the order but reported no order id")]
+    NoOrderId,
+    /// Some pieces did not reach their providers or were not confirmed.
+    #[error("order {order}: {} of its pieces are not stored:{}\n{advice}", pending.len(), list(pending))]
+    Pending {
+        /// The order.
+        order: OrderId,
+        /// The pieces still pending.
+        pending: Vec<PendingPiece>,
+        /// What the user can do.
+        advice: String,
+    },
+}
+
+fn list(pending: &[PendingPiece]) -> String {
+    pending
+        .iter()
+        .map(|p| match &p.failure {
+            Some(why) => format!("\n  piece {} at {}: {why}", p.piece, p.provider),
+            None => format!(
+                "\n  piece {} at {}: delivered, not confirmed",
+                p.piece, p.provider
+            ),
+        })
+        .collect()
+}
+
+/// Keeps each piece's shard-root list, discards the shards.
+#[derive(Default)]
+struct RootsOnly(Vec<Vec<ShardRoot>>);
+
+impl ShardSink for RootsOnly {
+    type Error = Infallible;
+    fn put_shard(&mut self, _: ShardId, _: &[u8]) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn put_shard_roots(&mut self, piece: u8, roots: &[ShardRoot]) -> Result<(), Infallible> {
+        let piece = usize::from(piece);
+        if self.0.len() <= piece {
+            self.0.resize(piece + 1, Vec::new());
+        }
+        self.0[piece] = roots.to_vec();
+        Ok(())
+    }
+}
+
+/// Hands each shard to its piece's upload; a piece whose upload ended is
+/// skipped.
+struct UploadSink(Vec<Option<mpsc::Sender<(u32, Vec<u8>)>>>);
+
+impl ShardSink for UploadSink {
+    type Error = Infallible;
+    fn put_shard(&mut self, id: ShardId, shard: &[u8]) -> Result<(), Infallible> {
+        let slot = &mut self.0[usize::from(id.index)];
+        if let Some(sender) = slot {
+            if sender.blocking_send((id.segment, shard.to_vec())).is_err() {
+                *slot = None;
+            }
+        }
+        Ok(())
+    }
+    fn put_shard_roots(&mut self, _: u8, _: &[ShardRoot]) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+/// Runs the put pipeline over the file on a blocking thread.
+async fn encode<S: ShardSink<Error = Infallible> + Send + 'static>(
+    path: PathBuf,
+    options: PutOptions,
+    mut sink: S,
+) -> Result<(Manifest, S), PutError> {
+    tokio::task::spawn_blocking(move || {
+        let file = File::open(&path).map_err(|source| PutError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let manifest = pipeline::put(BufReader::new(file), &options, &mut sink)?;
+        Ok((manifest, sink))
+    })
+    .await
+    .expect("the encoder does not panic; qed")
+}
+
+/// Stores `request.file` and waits until its order is live.
+pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, PutError> {
+    let key = if request.public {
+        None
+    } else {
+        Some(FileKey::generate()?)
+    };
+    let options = PutOptions {
+        coding: request.coding,
+        recipients: if request.public {
+            Vec::new()
+        } else {
+            vec![request.owner.encryption_public()]
+        },
+        key,
+        threads: default_threads(),
+    };
+    let (manifest, RootsOnly(shard_roots)) =
+        encode(request.file.clone(), options.clone(), RootsOnly::default()).await?;
+    let stored_size = manifest.stored_size();
+    let recipients = manifest.recipients.as_ref().map_or(0, Vec::len) as u32;
+    chain
+        .quote(
+            stored_size,
+            request.coding,
+            recipients,
+            request.periods,
+            request.max_price,
+        )
+        .await?;
+
+    let access = match &manifest.recipients {
+        None => Access::Public,
+        Some(keys) => Access::Encrypted {
+            suite: CipherSuite::ChaCha20Poly1305,
+            keys: keys
+                .clone()
+                .try_into()
+                .expect("a manifest has at most 16 readers, as the chain; qed"),
+        },
+    };
+    let call = RuntimeCall::Market(pallet_mosaic_market::Call::store {
+        cid: manifest
+            .cid
+            .to_bytes()
+            .try_into()
+            .expect("object CIDs are 36 bytes, under the chain's bound; qed"),
+        size: stored_size,
+        coding: request.coding,
+        roots: manifest
+            .piece_roots
+            .clone()
+            .try_into()
+            .expect("a manifest has at most 128 pieces, as the chain; qed"),
+        access,
+        periods: request.periods,
+        max_price: request.max_price,
+    });
+    let included = chain.sign_and_submit(&request.owner.pair(), call).await?;
+    let (order, escrow) = included
+        .events
+        .iter()
+        .find_map(|event| match event {
+            RuntimeEvent::Market(pallet_mosaic_market::Event::Stored { order, escrow, .. }) => {
+                Some((*order, *escrow))
+            }
+            _ => None,
+        })
+        .ok_or(PutError::NoOrderId)?;
+    let record = chain
+        .order(order, Some(included.block))
+        .await?
+        .ok_or(PutError::NoOrderId)?;
+    let providers = endpoints(
+        chain,
+        record.pieces.iter().map(|p| p.provider.clone()),
+        Some(included.block),
+    )
+    .await?;
+
+    let net = mosaic_shard_net::net::spawn(
+        mosaic_shard_net::Keypair::generate_ed25519(),
+        NetConfig::default(),
+        None,
+    )
+    .await?;
+    let progress = Progress::bytes(
+        record.piece_size * providers.len() as u64,
+        "put",
+        request.progress,
+    );
+    let mut senders = Vec::new();
+    let mut uploads = Vec::new();
+    for (piece, (provider, roots)) in providers.iter().zip(shard_roots).enumerate() {
+        let (sender, receiver) = mpsc::channel(IN_FLIGHT);
+        senders.push(Some(sender));
+        uploads.push(tokio::spawn(upload(
+            net.clone(),
+            provider.clone(),
+            order,
+            piece as u8,
+            roots,
+            receiver,
+            progress.clone(),
+        )));
+    }
+    encode(request.file.clone(), options, UploadSink(senders)).await?;
+    let mut pending = Vec::new();
+    for (piece, task) in uploads.into_iter().enumerate() {
+        if let Err(failure) = task.await.expect("uploads do not panic; qed") {
+            pending.push(PendingPiece {
+                piece: piece as u8,
+                provider: providers[piece].clone(),
+                failure: Some(failure),
+            });
+        }
+    }
+    progress.finish();
+    let deadline = match record.state {
+        OrderState::Pending { deadline } => deadline,
+        OrderState::Live { .. } => 0,
+    };
+    if !pending.is_empty() {
+        return Err(PutError::Pending {
+            order,
+            pending,
+            advice: format!(
+                "the order lapses at block {deadline} unless they are stored by then; `mosaic rm {order}` gives the escrow back now, and a new `mosaic put` may be placed on other providers"
+            ),
+        });
+    }
+    wait_live(chain, order, &providers, deadline).await?;
+    Ok(PutReport {
+        order,
+        cid: manifest.cid.to_string(),
+        size: manifest.size,
+        stored_size,
+        providers,
+        escrow,
+        block: included.block,
+    })
+}
+
+/// Streams one piece to its provider: offer, then the segments it lacks.
+async fn upload(
+    net: ShardClient,
+    provider: Endpoint,
+    order: OrderId,
+    piece: u8,
+    shard_roots: Vec<ShardRoot>,
+    mut segments: mpsc::Receiver<(u32, Vec<u8>)>,
+    progress: Progress,
+) -> Result<(), ReachError> {
+    let offer = Request::Offer {
+        order,
+        piece,
+        shard_roots,
+    };
+    let mut next = match provider.request(&net, offer.clone(), ATTEMPTS).await? {
+        Answer::Accepted { next } => next,
+        _ => return Err(unexpected()),
+    };
+    while let Some((segment, shard)) = segments.recv().await {
+        let len = shard.len() as u64;
+        if segment < next {
+            progress.add(len);
+            continue;
+        }
+        let put = Request::PutShard {
+            order,
+            piece,
+            segment,
+            shard,
+        };
+        next = match provider.request(&net, put.clone(), ATTEMPTS).await {
+            Ok(Answer::Stored { next }) => next,
+            // The worker restarted and forgot the upload: offer again and
+            // resume from what it kept.
+            Err(ReachError::Request(mosaic_shard_net::RequestError::Refused(
+                mosaic_shard_net::Refusal::NotFound,
+            ))) => match provider.request(&net, offer.clone(), ATTEMPTS).await? {
+                Answer::Accepted { next } if next > segment => next,
+                Answer::Accepted { next } if next == segment => {
+                    match provider.request(&net, put, ATTEMPTS).await? {
+                        Answer::Stored { next } => next,
+                        _ => return Err(unexpected()),
+                    }
+                }
+                _ => return Err(unexpected()),
+            },
+            Ok(_) => return Err(unexpected()),
+            Err(e) => return Err(e),
+        };
+        progress.add(len);
+    }
+    Ok(())
+}
+
+fn unexpected() -> ReachError {
+    ReachError::Request(mosaic_shard_net::RequestError::Refused(
+        mosaic_shard_net::Refusal::Malformed,
+    ))
+}
+
+/// Waits for the order to go live.
+async fn wait_live(
+    chain: &ChainClient,
+    order: OrderId,
+    providers: &[Endpoint],
+    deadline: u32,
+) -> Result<(), PutError> {
+    let mut heads = chain.new_heads().await?;
+    let wait = async {
+        loop {
+            if let Some(record) = chain.order(order, None).await? {
+                if matches!(record.state, OrderState::Live { .. }) {
+                    return Ok(None);
+                }
+            } else {
+                return Ok(Some("the order ended before it went live".to_string()));
+            }
+            if heads.next().await.is_none() {
+                return Err(PutError::Chain(ChainError::Decode("head subscription")));
+            }
+        }
+    };
+    let ended = match tokio::time::timeout(LIVE_TIMEOUT, wait).await {
+        Ok(result) => result?,
+        Err(_) => Some(format!(
+            "not confirmed within {LIVE_TIMEOUT:?}; the order lapses at block {deadline} unless they are"
+        )),
+    };
+    let Some(why) = ended else {
+        return Ok(());
+    };
+    let record = chain.order(order, None).await?;
+    let pending = providers
+        .iter()
+        .enumerate()
+        .filter(|(piece, _)| {
+            record
+                .as_ref()
+                .and_then(|r| r.pieces.get(*piece))
+                .is_none_or(|p| !p.confirmed)
+        })
+        .map(|(piece, provider)| PendingPiece {
+            piece: piece as u8,
+            provider: provider.clone(),
+            failure: None,
+        })
+        .collect();
+    Err(PutError::Pending {
+        order,
+        pending,
+        advice: format!("{why}; `mosaic status {order}` shows where it stands"),
+    })
+}

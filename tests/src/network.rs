@@ -1,0 +1,241 @@
+//! A development network: one `--dev` validator and storage workers
+//! registered with the dev accounts.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use mosaic_api::chain::ChainClient;
+use mosaic_api::keys::AccountKey;
+use tempfile::TempDir;
+
+use crate::process::{binary, free_port, run, Process};
+
+/// The dev accounts that act as providers (endowed in the `dev` genesis).
+pub const DEV_PROVIDERS: [&str; 6] = [
+    "//Bob",
+    "//Charlie",
+    "//Dave",
+    "//Eve",
+    "//Ferdie",
+    "//Bob//stash",
+];
+
+/// How long a node or worker may take to come up.
+const STARTUP: Duration = Duration::from_secs(180);
+
+/// A worker of the network: its account, base path and port, and its
+/// process while it runs.
+pub struct WorkerSlot {
+    /// The provider account's secret URI.
+    pub suri: &'static str,
+    /// Its base path (identity and pieces), kept across restarts.
+    pub base_path: PathBuf,
+    /// The port it listens on (registered on chain).
+    pub port: u16,
+    /// The running process, if any.
+    pub process: Option<Process>,
+}
+
+impl WorkerSlot {
+    /// The provider's account key.
+    pub fn key(&self) -> AccountKey {
+        AccountKey::from_suri(self.suri).expect("dev URIs derive hard; qed")
+    }
+
+    /// Where its held pieces' data files are.
+    pub fn pieces_dir(&self) -> PathBuf {
+        self.base_path.join("store").join("pieces")
+    }
+}
+
+/// A running development network.
+pub struct Network {
+    /// The validator.
+    pub node: Process,
+    /// Its JSON-RPC address, `ws://…`.
+    pub rpc: String,
+    /// The workers, by index.
+    pub workers: Vec<WorkerSlot>,
+    /// Scratch space for the test (files, keys).
+    pub dir: TempDir,
+}
+
+impl Network {
+    /// Starts a validator and `workers` workers, each registered with
+    /// `capacity` and running.
+    pub async fn start(workers: usize, capacity: &str) -> Result<Network> {
+        let dir = tempfile::tempdir()?;
+        let base = dir.path().join("node");
+        let base = base.to_str().context("UTF-8 path")?;
+        let mut node = Process::spawn(
+            &binary("mosaic-node")?,
+            &[
+                "--dev",
+                "--base-path",
+                base,
+                "--rpc-port",
+                "0",
+                "--port",
+                "0",
+                "--prometheus-port",
+                "0",
+            ],
+            "node",
+        )?;
+        let line = node.wait_for_log("JSON-RPC listening on ", STARTUP).await?;
+        let addr = line
+            .split("JSON-RPC listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .context("no address in the JSON-RPC line")?;
+        let rpc = format!("ws://{addr}");
+        let mut network = Network {
+            node,
+            rpc,
+            workers: Vec::new(),
+            dir,
+        };
+        let worker = binary("mosaic-worker")?;
+        let mut registrations = Vec::new();
+        for suri in DEV_PROVIDERS.iter().take(workers) {
+            let slot = WorkerSlot {
+                suri,
+                base_path: network
+                    .dir
+                    .path()
+                    .join(format!("worker-{}", suri.replace('/', ""))),
+                port: free_port()?,
+                process: None,
+            };
+            let listen = slot.listen();
+            let args = [
+                "register".to_string(),
+                "--rpc".into(),
+                network.rpc.clone(),
+                "--suri".into(),
+                suri.to_string(),
+                "--base-path".into(),
+                slot.base_path.display().to_string(),
+                "--listen".into(),
+                listen,
+                "--capacity".into(),
+                capacity.into(),
+            ];
+            let worker = worker.clone();
+            registrations.push(tokio::spawn(async move {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                run(&worker, &args).await
+            }));
+            network.workers.push(slot);
+        }
+        for registration in registrations {
+            registration.await??;
+        }
+        for index in 0..network.workers.len() {
+            network.start_worker(index).await?;
+        }
+        Ok(network)
+    }
+
+    /// Starts (or restarts) worker `index` and waits until it serves.
+    pub async fn start_worker(&mut self, index: usize) -> Result<()> {
+        let slot = &mut self.workers[index];
+        let base = slot.base_path.display().to_string();
+        let listen = slot.listen();
+        let mut process = Process::spawn(
+            &binary("mosaic-worker")?,
+            &[
+                "run",
+                "--rpc",
+                &self.rpc,
+                "--suri",
+                slot.suri,
+                "--base-path",
+                &base,
+                "--listen",
+                &listen,
+            ],
+            &format!("worker{index}"),
+        )?;
+        process.wait_for_log("serving on", STARTUP).await?;
+        slot.process = Some(process);
+        Ok(())
+    }
+
+    /// Stops worker `index` (SIGTERM).
+    pub async fn stop_worker(&mut self, index: usize) -> Result<()> {
+        if let Some(process) = self.workers[index].process.take() {
+            process.terminate().await?;
+        }
+        Ok(())
+    }
+
+    /// A connection to the node.
+    pub async fn chain(&self) -> Result<ChainClient> {
+        Ok(ChainClient::connect(&self.rpc).await?)
+    }
+
+    /// Runs the `mosaic` CLI against the node; answers stdout.
+    pub async fn mosaic(&self, args: &[&str]) -> Result<String> {
+        let mut all = args.to_vec();
+        all.extend(["--rpc", &self.rpc]);
+        let output = run(&binary("mosaic")?, &all).await?;
+        Ok(String::from_utf8(output.stdout)?)
+    }
+
+    /// Runs the `mosaic` CLI against the node, whatever its exit status;
+    /// answers (success, stdout, stderr).
+    pub async fn mosaic_unchecked(&self, args: &[&str]) -> Result<(bool, String, String)> {
+        let mut all = args.to_vec();
+        all.extend(["--rpc", &self.rpc]);
+        let output = crate::process::run_unchecked(&binary("mosaic")?, &all).await?;
+        Ok((
+            output.status.success(),
+            String::from_utf8(output.stdout)?,
+            String::from_utf8(output.stderr)?,
+        ))
+    }
+
+    /// The last line of `mosaic … --json` output, parsed.
+    pub async fn mosaic_json(&self, args: &[&str]) -> Result<serde_json::Value> {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let stdout = self.mosaic(&all).await?;
+        let last = stdout.lines().last().context("no output")?;
+        serde_json::from_str(last).with_context(|| format!("not JSON: {last}"))
+    }
+
+    /// A path in the scratch directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The index of the worker of `account` (SS58).
+    pub fn worker_of(&self, account: &str) -> Option<usize> {
+        self.workers
+            .iter()
+            .position(|w| w.key().address() == account)
+    }
+}
+
+impl WorkerSlot {
+    fn listen(&self) -> String {
+        format!("/ip4/127.0.0.1/tcp/{}", self.port)
+    }
+}
+
+/// Writes `len` pseudo-random bytes from `seed` to `path`.
+pub fn write_sample(path: &Path, len: usize, seed: u64) -> Result<()> {
+    let mut state = seed | 1;
+    let bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(path, bytes)?;
+    Ok(())
+}

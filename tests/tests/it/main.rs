@@ -1,0 +1,3 @@
+//! End-to-end tests: real processes on loopback.
+
+mod storage;

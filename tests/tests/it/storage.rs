@@ -1,0 +1,465 @@
+//! The core loop over a real network: a `--dev` validator, six workers,
+//! `mosaic put` and `mosaic get`, with workers that die, lie, restart and
+//! refuse.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use mosaic_api::chain::OrderState;
+use mosaic_primitives::erasure::CodingParams;
+use mosaic_primitives::manifest::ShardId;
+use mosaic_primitives::memory::MemoryShards;
+use mosaic_primitives::pipeline::{self, PutOptions};
+use mosaic_runtime::RuntimeEvent;
+use mosaic_shard_net::{Answer, Keypair, NetConfig, PeerId, Refusal, Request, RequestError};
+use mosaic_tests::{write_sample, Network};
+
+/// How long the workers may take to delete the pieces of a deleted order
+/// (finality follows in a few blocks).
+const FINALITY: Duration = Duration::from_secs(120);
+
+fn field<'a>(value: &'a serde_json::Value, name: &str) -> Result<&'a serde_json::Value> {
+    value
+        .get(name)
+        .with_context(|| format!("no {name:?} in {value}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Result<()> {
+    let mut net = Network::start(6, "1GiB").await?;
+
+    // An owner with nothing but a key file and tokens.
+    let owner_key = net.path("owner.key");
+    let owner_key = owner_key.to_str().context("UTF-8")?;
+    net.mosaic(&["key", "generate", "--out", owner_key]).await?;
+    let owner = mosaic_api::keys::AccountKey::load(std::path::Path::new(owner_key))?;
+    net.mosaic(&[
+        "transfer",
+        "--suri",
+        "//Alice",
+        "--to",
+        &owner.address(),
+        "--amount",
+        "1000",
+    ])
+    .await?;
+
+    // put: 24 MiB, 4 + 2, encrypted to the owner.
+    let sample = net.path("sample.bin");
+    write_sample(&sample, 24 << 20, 7)?;
+    let sample_text = sample.to_str().context("UTF-8")?;
+    let put = net
+        .mosaic_json(&["put", sample_text, "--key", owner_key])
+        .await?;
+    let order = field(&put, "order")?.as_u64().context("order id")?;
+    let cid = field(&put, "cid")?.as_str().context("cid")?.to_string();
+    ensure!(field(&put, "size")? == 24 << 20, "{put}");
+    ensure!(
+        field(&put, "pieces")?.as_array().map(Vec::len) == Some(6),
+        "{put}"
+    );
+    ensure!(field(&put, "escrow")?.as_str().is_some(), "{put}");
+
+    // Live, every piece confirmed by the provider the chain assigned, and
+    // held by that provider's worker.
+    let chain = net.chain().await?;
+    let record = chain
+        .order(order, None)
+        .await?
+        .context("the order exists")?;
+    ensure!(
+        matches!(record.state, OrderState::Live { .. }),
+        "{:?}",
+        record.state
+    );
+    ensure!(
+        record.pieces.iter().all(|p| p.confirmed),
+        "{:?}",
+        record.pieces
+    );
+    let holders: Vec<usize> = record
+        .pieces
+        .iter()
+        .map(|p| {
+            use polkadot_sdk::sp_core::crypto::Ss58Codec;
+            net.worker_of(&p.provider.to_ss58check())
+                .context("a piece placed on a provider of this network")
+        })
+        .collect::<Result<_>>()?;
+    let mut distinct = holders.clone();
+    distinct.sort();
+    distinct.dedup();
+    ensure!(
+        distinct.len() == 6,
+        "pieces on distinct providers: {holders:?}"
+    );
+    for (piece, holder) in holders.iter().enumerate() {
+        let meta = net.workers[*holder]
+            .pieces_dir()
+            .join(format!("{}.meta", hex(&record.pieces[piece].root.0)));
+        ensure!(meta.exists(), "worker {holder} holds piece {piece}");
+    }
+
+    // get: byte-identical; again from a fresh directory by CID with only
+    // the key file.
+    let back = net.path("back.bin");
+    let back_text = back.to_str().context("UTF-8")?;
+    net.mosaic(&[
+        "get",
+        &order.to_string(),
+        "--to",
+        back_text,
+        "--key",
+        owner_key,
+    ])
+    .await?;
+    ensure!(
+        std::fs::read(&back)? == std::fs::read(&sample)?,
+        "get gives the file back"
+    );
+    let fresh = tempfile::tempdir()?;
+    let fresh_out = fresh.path().join("copy.bin");
+    let copied = net
+        .mosaic_json(&[
+            "get",
+            &cid,
+            "--to",
+            fresh_out.to_str().context("UTF-8")?,
+            "--key",
+            owner_key,
+        ])
+        .await?;
+    ensure!(field(&copied, "order")? == order, "{copied}");
+    ensure!(
+        std::fs::read(&fresh_out)? == std::fs::read(&sample)?,
+        "get by CID"
+    );
+
+    // A stranger's key cannot read it, and nothing is written.
+    let stranger = net.path("stranger.key");
+    let stranger = stranger.to_str().context("UTF-8")?;
+    net.mosaic(&["key", "generate", "--out", stranger]).await?;
+    let denied = net.path("denied.bin");
+    let (ok, _, stderr) = net
+        .mosaic_unchecked(&[
+            "get",
+            &order.to_string(),
+            "--to",
+            denied.to_str().unwrap(),
+            "--key",
+            stranger,
+        ])
+        .await?;
+    ensure!(!ok && !denied.exists(), "a stranger got the file: {stderr}");
+    let (ok, _, stderr) = net
+        .mosaic_unchecked(&["get", &order.to_string(), "--to", denied.to_str().unwrap()])
+        .await?;
+    ensure!(!ok && stderr.contains("encrypted"), "{stderr}");
+
+    // A worker that serves corrupt bytes (its piece damaged on disk): get
+    // still works and names it.
+    let liar = holders[0];
+    let data = net.workers[liar]
+        .pieces_dir()
+        .join(format!("{}.data", hex(&record.pieces[0].root.0)));
+    let original = std::fs::read(&data)?;
+    let mut damaged = original.clone();
+    damaged[100] ^= 0xff;
+    std::fs::write(&data, &damaged)?;
+    let report = net
+        .mosaic_json(&[
+            "get",
+            &order.to_string(),
+            "--to",
+            back_text,
+            "--key",
+            owner_key,
+        ])
+        .await?;
+    ensure!(
+        std::fs::read(&back)? == std::fs::read(&sample)?,
+        "get past a liar"
+    );
+    let liar_address = net.workers[liar].key().address();
+    let failed = field(&report, "failed")?.to_string();
+    ensure!(
+        failed.contains(&liar_address) && failed.contains("do not match"),
+        "{report}"
+    );
+    std::fs::write(&data, &original)?;
+
+    // Two workers stopped (two data pieces): get still works.
+    net.stop_worker(holders[0]).await?;
+    net.stop_worker(holders[1]).await?;
+    std::fs::remove_file(&back)?;
+    net.mosaic(&[
+        "get",
+        &order.to_string(),
+        "--to",
+        back_text,
+        "--key",
+        owner_key,
+    ])
+    .await?;
+    ensure!(
+        std::fs::read(&back)? == std::fs::read(&sample)?,
+        "get with two workers down"
+    );
+
+    // Three of six gone: a clear error naming the segment and the providers.
+    net.stop_worker(holders[2]).await?;
+    let lost = net.path("lost.bin");
+    let (ok, _, stderr) = net
+        .mosaic_unchecked(&[
+            "get",
+            &order.to_string(),
+            "--to",
+            lost.to_str().unwrap(),
+            "--key",
+            owner_key,
+        ])
+        .await?;
+    ensure!(
+        !ok && !lost.exists(),
+        "got a file from three of six: {stderr}"
+    );
+    ensure!(stderr.contains("segment 0 cannot be rebuilt"), "{stderr}");
+    for holder in &holders[..3] {
+        let address = net.workers[*holder].key().address();
+        ensure!(stderr.contains(&address), "{address} not named:\n{stderr}");
+    }
+
+    // A restarted worker serves what it held.
+    net.start_worker(holders[0]).await?;
+    std::fs::remove_file(&back)?;
+    net.mosaic(&[
+        "get",
+        &order.to_string(),
+        "--to",
+        back_text,
+        "--key",
+        owner_key,
+    ])
+    .await?;
+    ensure!(
+        std::fs::read(&back)? == std::fs::read(&sample)?,
+        "get from a restarted worker"
+    );
+    net.start_worker(holders[1]).await?;
+    net.start_worker(holders[2]).await?;
+
+    refusals(&mut net, &chain).await?;
+
+    // rm: the refund is the escrow left after settling, and the workers
+    // remove the pieces once that is final.
+    let removed = net
+        .mosaic_json(&["rm", &order.to_string(), "--key", owner_key])
+        .await?;
+    let refund: u128 = field(&removed, "refund")?
+        .as_str()
+        .context("refund")?
+        .parse()?;
+    let block: mosaic_runtime::Hash = serde_json::from_value(field(&removed, "block")?.clone())
+        .or_else(|_| field(&removed, "block")?.as_str().context("hash")?.parse())?;
+    let parent = chain.header(block).await?.context("the block")?.parent_hash;
+    let before = chain
+        .order(order, Some(parent))
+        .await?
+        .context("the order before")?;
+    let paid: u128 = chain
+        .block_events(block)
+        .await?
+        .into_iter()
+        .filter_map(|(_, event)| match event {
+            RuntimeEvent::Market(pallet_mosaic_market::Event::Paid {
+                order: o, amount, ..
+            }) if o == order => Some(amount),
+            _ => None,
+        })
+        .sum();
+    ensure!(
+        refund == before.escrow - paid,
+        "refund {refund}, escrow {} less {paid} paid",
+        before.escrow
+    );
+    ensure!(
+        chain.order(order, None).await?.is_none(),
+        "the order is gone"
+    );
+    for holder in &holders {
+        let worker = net.workers[*holder].process.as_mut().context("running")?;
+        worker.wait_for_log("removed piece", FINALITY).await?;
+    }
+    for (piece, holder) in holders.iter().enumerate() {
+        let root = hex(&record.pieces[piece].root.0);
+        let dir = net.workers[*holder].pieces_dir();
+        ensure!(
+            !dir.join(format!("{root}.meta")).exists(),
+            "piece {piece} still held"
+        );
+        ensure!(
+            !dir.join(format!("{root}.data")).exists(),
+            "piece {piece} data left"
+        );
+    }
+    Ok(())
+}
+
+/// Workers refuse a piece not assigned to them and bytes that do not
+/// verify, and keep serving.
+async fn refusals(net: &mut Network, chain: &mosaic_api::chain::ChainClient) -> Result<()> {
+    // A public file of one segment, whose shards the test can compute.
+    let small = net.path("small.bin");
+    write_sample(&small, 1 << 20, 11)?;
+    let put = net
+        .mosaic_json(&[
+            "put",
+            small.to_str().unwrap(),
+            "--suri",
+            "//Alice",
+            "--public",
+        ])
+        .await?;
+    let order = field(&put, "order")?.as_u64().context("order id")?;
+    let record = chain.order(order, None).await?.context("the order")?;
+    let mut shards = MemoryShards::default();
+    pipeline::put(
+        std::fs::File::open(&small)?,
+        &PutOptions {
+            coding: CodingParams::default(),
+            recipients: Vec::new(),
+            key: None,
+            threads: 1,
+        },
+        &mut shards,
+    )?;
+    let roots = |piece: u8| {
+        shards
+            .shard_roots_mut()
+            .get(&piece)
+            .cloned()
+            .unwrap_or_default()
+    };
+
+    let client =
+        mosaic_shard_net::net::spawn(Keypair::generate_ed25519(), NetConfig::default(), None)
+            .await?;
+    use polkadot_sdk::sp_core::crypto::Ss58Codec;
+    let worker = net
+        .worker_of(&record.pieces[0].provider.to_ss58check())
+        .context("piece 0's worker")?;
+    let (peer, addr) = endpoint(net, chain, worker).await?;
+    let ask = |request: Request| {
+        let client = client.clone();
+        let addr = addr.clone();
+        async move { client.request(peer, vec![addr], request).await }
+    };
+
+    // Piece 1 belongs to another provider.
+    let refused = ask(Request::Offer {
+        order,
+        piece: 1,
+        shard_roots: roots(1),
+    })
+    .await;
+    ensure!(
+        matches!(refused, Err(RequestError::Refused(Refusal::NotAssigned))),
+        "{refused:?}"
+    );
+    // A shard-root list that does not add up to the piece root.
+    let mut wrong = roots(0);
+    wrong[0].0[0] ^= 1;
+    let refused = ask(Request::Offer {
+        order,
+        piece: 0,
+        shard_roots: wrong,
+    })
+    .await;
+    ensure!(
+        matches!(refused, Err(RequestError::Refused(Refusal::RootMismatch))),
+        "{refused:?}"
+    );
+
+    // The worker loses the piece (while stopped); offered again, it takes
+    // only the right bytes.
+    net.stop_worker(worker).await?;
+    let root = hex(&record.pieces[0].root.0);
+    for ext in ["meta", "data"] {
+        std::fs::remove_file(
+            net.workers[worker]
+                .pieces_dir()
+                .join(format!("{root}.{ext}")),
+        )?;
+    }
+    net.start_worker(worker).await?;
+    let accepted = ask(Request::Offer {
+        order,
+        piece: 0,
+        shard_roots: roots(0),
+    })
+    .await?;
+    ensure!(accepted == Answer::Accepted { next: 0 }, "{accepted:?}");
+    let shard = shards
+        .shards_mut()
+        .get(&ShardId {
+            segment: 0,
+            index: 0,
+        })
+        .cloned()
+        .context("shard 0")?;
+    let mut corrupt = shard.clone();
+    corrupt[7] ^= 1;
+    let refused = ask(Request::PutShard {
+        order,
+        piece: 0,
+        segment: 0,
+        shard: corrupt,
+    })
+    .await;
+    ensure!(
+        matches!(refused, Err(RequestError::Refused(Refusal::RootMismatch))),
+        "{refused:?}"
+    );
+    let stored = ask(Request::PutShard {
+        order,
+        piece: 0,
+        segment: 0,
+        shard: shard.clone(),
+    })
+    .await?;
+    ensure!(stored == Answer::Stored { next: 1 }, "{stored:?}");
+    // And it keeps serving.
+    let served = ask(Request::Shard {
+        root: record.pieces[0].root,
+        segment: 0,
+    })
+    .await?;
+    ensure!(served == Answer::Bytes(shard), "the stored shard is served");
+    let back = net.path("small-back.bin");
+    net.mosaic(&["get", &order.to_string(), "--to", back.to_str().unwrap()])
+        .await?;
+    ensure!(
+        std::fs::read(&back)? == std::fs::read(&small)?,
+        "the public file comes back"
+    );
+    Ok(())
+}
+
+/// Worker `index`'s peer id and address as the chain records them.
+async fn endpoint(
+    net: &Network,
+    chain: &mosaic_api::chain::ChainClient,
+    index: usize,
+) -> Result<(PeerId, mosaic_shard_net::Multiaddr)> {
+    let record = chain
+        .provider(&net.workers[index].key().account_id(), None)
+        .await?
+        .context("registered")?;
+    let peer = PeerId::from_bytes(&record.peer_id)?;
+    let addr = mosaic_shard_net::Multiaddr::try_from(record.multiaddrs[0].to_vec())?;
+    Ok((peer, addr))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}
