@@ -176,20 +176,26 @@ impl Network {
         Ok(ChainClient::connect(&self.rpc).await?)
     }
 
+    /// `args` with the node's address, for the commands that talk to it.
+    fn with_rpc<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut all = args.to_vec();
+        if !matches!(args.first(), Some(&("key" | "cid" | "encode" | "decode"))) {
+            all.extend(["--rpc", &self.rpc]);
+        }
+        all
+    }
+
     /// Runs the `mosaic` CLI against the node; answers stdout.
     pub async fn mosaic(&self, args: &[&str]) -> Result<String> {
-        let mut all = args.to_vec();
-        all.extend(["--rpc", &self.rpc]);
-        let output = run(&binary("mosaic")?, &all).await?;
+        let output = run(&binary("mosaic")?, &self.with_rpc(args)).await?;
         Ok(String::from_utf8(output.stdout)?)
     }
 
     /// Runs the `mosaic` CLI against the node, whatever its exit status;
     /// answers (success, stdout, stderr).
     pub async fn mosaic_unchecked(&self, args: &[&str]) -> Result<(bool, String, String)> {
-        let mut all = args.to_vec();
-        all.extend(["--rpc", &self.rpc]);
-        let output = crate::process::run_unchecked(&binary("mosaic")?, &all).await?;
+        let output =
+            crate::process::run_unchecked(&binary("mosaic")?, &self.with_rpc(args)).await?;
         Ok((
             output.status.success(),
             String::from_utf8(output.stdout)?,

@@ -12,6 +12,8 @@ use anyhow::{bail, ensure, Context, Result};
 use tokio::process::{Child, Command};
 use tokio::sync::Notify;
 
+/// Takes the binaries from this directory instead of building them.
+const BIN_DIR_VAR: &str = "MOSAIC_IT_BIN_DIR";
 /// Log lines kept per process.
 const LOG_LINES_KEPT: usize = 2000;
 /// Lines shown in a failure report.
@@ -20,11 +22,15 @@ const LOG_LINES_SHOWN: usize = 60;
 const EXIT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The path of a workspace binary (`mosaic-node`, `mosaic-worker`,
-/// `mosaic`), built first if this process has not done so yet.
+/// `mosaic`), built first if this process has not done so yet (or taken
+/// from `$MOSAIC_IT_BIN_DIR`).
 pub fn binary(name: &str) -> Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let dir = BUILT
         .get_or_init(|| {
+            if let Ok(dir) = std::env::var(BIN_DIR_VAR) {
+                return Ok(PathBuf::from(dir));
+            }
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let status = std::process::Command::new(cargo)
                 // The same selection, profile and so features as `cargo test

@@ -259,8 +259,7 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
         .as_str()
         .context("refund")?
         .parse()?;
-    let block: mosaic_runtime::Hash = serde_json::from_value(field(&removed, "block")?.clone())
-        .or_else(|_| field(&removed, "block")?.as_str().context("hash")?.parse())?;
+    let block: mosaic_runtime::Hash = serde_json::from_value(field(&removed, "block")?.clone())?;
     let parent = chain.header(block).await?.context("the block")?.parent_hash;
     let before = chain
         .order(order, Some(parent))
@@ -333,13 +332,8 @@ async fn refusals(net: &mut Network, chain: &mosaic_api::chain::ChainClient) -> 
         },
         &mut shards,
     )?;
-    let roots = |piece: u8| {
-        shards
-            .shard_roots_mut()
-            .get(&piece)
-            .cloned()
-            .unwrap_or_default()
-    };
+    let lists = shards.shard_roots_mut().clone();
+    let roots = |piece: u8| lists.get(&piece).cloned().unwrap_or_default();
 
     let client =
         mosaic_shard_net::net::spawn(Keypair::generate_ed25519(), NetConfig::default(), None)
