@@ -4,6 +4,10 @@
 //! namespaces; `mosaic_*` answers are SCALE bytes of the runtime's
 //! `MosaicApi` types (decoded by [`crate::chain`]).
 
+// `mosaic_quote` takes the coding parameters one by one, as the node's
+// method does; the generated client method cannot carry an attribute.
+#![allow(clippy::too_many_arguments)]
+
 use jsonrpsee::proc_macros::rpc;
 use mosaic_runtime::{Hash, Header, Nonce};
 use polkadot_sdk::sp_core::Bytes;
@@ -73,7 +77,6 @@ pub trait AuthorRpc {
 pub trait MosaicRpc {
     /// A `Quote` for storing `size` bytes, or the error `store` would give.
     #[method(name = "quote")]
-    #[allow(clippy::too_many_arguments)]
     async fn quote(
         &self,
         size: u64,

@@ -163,7 +163,10 @@ impl ShardSink for RootsOnly {
 
 /// Hands each shard to its piece's upload; a piece whose upload ended is
 /// skipped.
-struct UploadSink(Vec<Option<mpsc::Sender<(u32, Vec<u8>)>>>);
+struct UploadSink(Vec<Option<SegmentSender>>);
+
+/// A segment's number and its shard of one piece.
+type SegmentSender = mpsc::Sender<(u32, Vec<u8>)>;
 
 impl ShardSink for UploadSink {
     type Error = Infallible;

@@ -5,7 +5,7 @@
 //! medians at both ends of each sweep. The weights in `pallets/*/src/
 //! weights.rs` bound both.
 //!
-//! `cargo run --release -p mosaic-runtime --features runtime-benchmarks --example benchmark -- [steps] [repeats]`
+//! `cargo run --release -p mosaic-runtime --features runtime-benchmarks --example benchmark -- [steps] [repeats] [pallet]`
 
 use mosaic_runtime::bench_state::BenchState;
 use mosaic_runtime::genesis::DEV;
@@ -137,6 +137,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let steps: u32 = args.next().map_or(10, |s| s.parse().expect("steps"));
     let repeats: u32 = args.next().map_or(5, |s| s.parse().expect("repeats"));
+    // Optionally only the pallets whose name contains this.
+    let only = args.next().unwrap_or_default();
     let state = BenchState::new(genesis_storage(DEV).expect("the dev genesis builds"));
     let (lists, _): (Vec<BenchmarkList>, Vec<StorageInfo>) = call_decoded(
         &state,
@@ -148,10 +150,10 @@ fn main() {
     println!(
         "call: time (ps) | distinct reads | distinct writes; slopes per unit of each component"
     );
-    for list in lists
-        .iter()
-        .filter(|l| PALLETS.contains(&String::from_utf8_lossy(&l.pallet).as_ref()))
-    {
+    for list in lists.iter().filter(|l| {
+        let pallet = String::from_utf8_lossy(&l.pallet);
+        PALLETS.contains(&pallet.as_ref()) && pallet.contains(&only)
+    }) {
         for benchmark in &list.benchmarks {
             let mut results = Vec::new();
             let highest: Vec<_> = benchmark

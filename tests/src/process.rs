@@ -224,6 +224,19 @@ impl Process {
             .join("\n")
     }
 
+    /// Its peak resident memory so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub async fn terminate(mut self) -> Result<()> {
         let pid = self.child.id().context("already exited")?;

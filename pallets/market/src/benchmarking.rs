@@ -218,11 +218,23 @@ pub(crate) fn spread<T: Config>() {
     if fill < leaf {
         return;
     }
-    // Orders are spread over blocks so that their deadlines fit.
+    // Orders are spread over blocks so that their deadlines fit: a block
+    // takes `MaxDeadlinesPerBlock` orders of `MaxEndingPiecesPerBlock`
+    // pieces in all.
     let now = frame_system::Pallet::<T>::block_number();
-    let per_block = T::MaxDeadlinesPerBlock::get().max(1);
+    let (mut offset, mut orders, mut pieces) = (0u32, 0u32, 0u32);
+    let mut room_for = |wanted: u32| {
+        if orders + 1 > T::MaxDeadlinesPerBlock::get()
+            || pieces + wanted > T::MaxEndingPiecesPerBlock::get()
+        {
+            offset += 1;
+            (orders, pieces) = (0, 0);
+        }
+        orders += 1;
+        pieces += wanted;
+        frame_system::Pallet::<T>::set_block_number(now.saturating_add(offset.into()));
+    };
     for round in 0..T::Providers::max_providers() {
-        frame_system::Pallet::<T>::set_block_number(now.saturating_add((round / per_block).into()));
         let mut seed = [0u8; 32];
         seed[..4].copy_from_slice(&round.to_le_bytes());
         let fresh = T::Providers::pick(&seed, widest, fill, any_price, &[]).len() as u32;
@@ -233,6 +245,7 @@ pub(crate) fn spread<T: Config>() {
             // One provider left: a one-leaf order gives it a piece and
             // another to a provider that kept a leaf of room.
             if ProviderPieceCount::<T>::iter_keys().next().is_some() {
+                room_for(2);
                 let tiny =
                     CodingParams::with_segment_size(1, 1, MAX_SEGMENT_SIZE).expect("1 + 1; qed");
                 store_object::<T>(&owner, tiny, 1, 0, T::MinPeriods::get())
@@ -243,6 +256,7 @@ pub(crate) fn spread<T: Config>() {
         let coding = coding(fresh);
         let shard = coding.shard_size(coding.segment_size as usize) as u64;
         let piece = fill.min(u64::from(MAX_SEGMENTS) * shard);
+        room_for(coding.total_shards() as u32);
         store_object::<T>(
             &owner,
             coding,

@@ -1,14 +1,14 @@
 //! Weights of the provider registry's calls.
 //!
-//! The reads and writes are counted by the benchmarks in `benchmarking.rs`
-//! run natively on the runtime's benchmarking state (the sampling index's
-//! Fenwick path at its longest in a registry of 8,192 or more providers).
-//! **The times are provisional**: the release run of 2026-11-22 (before the
-//! sampling index) doubled for the index's hashing and writes; measure them
-//! again with `cargo run --release -p mosaic-runtime --features
-//! runtime-benchmarks --example benchmark -- 20 10`. Time is in
+//! Measured on 2026-11-28 with `cargo run --release -p mosaic-runtime
+//! --features runtime-benchmarks --example benchmark -- 20 10` (the
+//! benchmarks in `benchmarking.rs`, run natively on the runtime's
+//! benchmarking state: 10,240 providers, the sampling index's Fenwick path
+//! at its longest), on 2 cores shared with a build, so the times are upper
+//! bounds; rounded up by about 10 %. Most of the time is reading the state
+//! trie without a cache (see the README's *Measured*). Time is in
 //! picoseconds; reads and writes are distinct keys priced as RocksDB
-//! accesses (see [`measured`]).
+//! accesses on top (see [`measured`]).
 
 use polkadot_sdk::frame_support::weights::{constants::RocksDbWeight, Weight};
 
@@ -33,15 +33,15 @@ pub fn measured(time: u64, reads: u64, writes: u64) -> Weight {
 
 impl WeightInfo for () {
     fn register() -> Weight {
-        measured(60_000_000, 17, 18)
+        measured(10_700_000_000, 17, 18)
     }
     fn update() -> Weight {
-        measured(64_000_000, 17, 17)
+        measured(11_100_000_000, 17, 17)
     }
     fn unbond() -> Weight {
-        measured(16_000_000, 18, 17)
+        measured(9_200_000_000, 18, 17)
     }
     fn withdraw() -> Weight {
-        measured(48_000_000, 33, 34)
+        measured(8_600_000_000, 33, 34)
     }
 }
