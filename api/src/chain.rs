@@ -383,6 +383,38 @@ impl ChainClient {
         Decode::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("provider"))
     }
 
+    /// Every registered provider, in key order (the map's keys end with the
+    /// account), at the best block.
+    pub async fn providers(&self) -> Result<Vec<(AccountId, Provider)>, ChainError> {
+        // The registry's `Providers` map: a Blake2-128-concat key under the
+        // pallet's and the item's name.
+        let prefix = [twox_128(b"Providers"), twox_128(b"Providers")].concat();
+        let mut all = Vec::new();
+        let mut start: Option<Bytes> = None;
+        loop {
+            let keys = self
+                .ws
+                .keys_paged(Some(Bytes(prefix.clone())), 1000, start.clone(), None)
+                .await?;
+            for key in &keys {
+                let Some(account) = key.0.len().checked_sub(32).map(|at| &key.0[at..]) else {
+                    continue;
+                };
+                let account = AccountId::decode(&mut &account[..])
+                    .map_err(|_| ChainError::Decode("provider key"))?;
+                if let Some(raw) = self.ws.storage(key.clone(), None).await? {
+                    let record = Provider::decode(&mut &raw[..])
+                        .map_err(|_| ChainError::Decode("provider"))?;
+                    all.push((account, record));
+                }
+            }
+            if keys.len() < 1000 {
+                return Ok(all);
+            }
+            start = keys.last().cloned();
+        }
+    }
+
     /// Every `(order, piece)` a provider holds or is assigned, at `at`.
     pub async fn pieces_of(
         &self,

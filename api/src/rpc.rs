@@ -47,6 +47,16 @@ pub trait StateRpc {
     #[method(name = "getStorage")]
     async fn storage(&self, key: Bytes, at: Option<Hash>) -> RpcResult<Option<Bytes>>;
 
+    /// Up to `count` keys under `prefix` after `start_key`, in order.
+    #[method(name = "getKeysPaged")]
+    async fn keys_paged(
+        &self,
+        prefix: Option<Bytes>,
+        count: u32,
+        start_key: Option<Bytes>,
+        at: Option<Hash>,
+    ) -> RpcResult<Vec<Bytes>>;
+
     /// The runtime's version.
     #[method(name = "getRuntimeVersion")]
     async fn runtime_version(&self, at: Option<Hash>) -> RpcResult<RuntimeVersion>;

@@ -63,7 +63,7 @@ enum Command {
     Rm(network::OwnedOrderArgs),
     /// Pay for more periods of an order.
     Extend(network::ExtendArgs),
-    /// List the providers of an order and where they are.
+    /// List the registered providers, or those of an order and where they are.
     Providers(network::ProvidersArgs),
     /// Print an account's balance.
     Balance {

@@ -162,7 +162,7 @@ pub struct LsArgs {
 
 #[derive(Args)]
 pub struct ProvidersArgs {
-    /// Providers' SS58 addresses; default: those of the given order.
+    /// Only the providers of this order, in piece order.
     #[arg(long)]
     order: Option<OrderId>,
     #[command(flatten)]
@@ -486,7 +486,7 @@ pub async fn share_order(
 pub async fn providers(args: ProvidersArgs) -> Result<()> {
     let chain = ChainClient::connect(&args.node.rpc).await?;
     let Some(order) = args.order else {
-        bail!("give --order ORDER to list its providers");
+        return all_providers(&chain, args.json).await;
     };
     let record = chain
         .order(order, None)
@@ -511,6 +511,47 @@ pub async fn providers(args: ProvidersArgs) -> Result<()> {
         for (piece, endpoint) in list.iter().enumerate() {
             let addrs: Vec<String> = endpoint.addrs.iter().map(|a| a.to_string()).collect();
             println!("piece {piece}: {endpoint} at {}", addrs.join(", "));
+        }
+    }
+    Ok(())
+}
+
+/// Every registered provider with its terms.
+async fn all_providers(chain: &ChainClient, json_output: bool) -> Result<()> {
+    use pallet_mosaic_providers::ProviderStatus;
+    let providers = chain.providers().await?;
+    let rows: Vec<serde_json::Value> = providers
+        .iter()
+        .map(|(account, p)| {
+            json!({
+                "provider": account.to_ss58check(),
+                "state": match p.status {
+                    ProviderStatus::Active => "active",
+                    ProviderStatus::Unbonding { .. } => "unbonding",
+                    ProviderStatus::Ejected { .. } => "ejected",
+                },
+                "capacity": p.capacity,
+                "used": p.used,
+                "price": p.price.to_string(),
+                "stake": p.stake.to_string(),
+                "peerId": mosaic_shard_net::PeerId::from_bytes(&p.peer_id).ok().map(|p| p.to_string()),
+            })
+        })
+        .collect();
+    if json_output {
+        println!("{}", json!({ "providers": rows }));
+    } else if rows.is_empty() {
+        println!("no providers are registered");
+    } else {
+        for row in &rows {
+            println!(
+                "{}\t{}\t{} of {} bytes used\tprice {}",
+                row["provider"].as_str().unwrap_or_default(),
+                row["state"].as_str().unwrap_or_default(),
+                row["used"],
+                row["capacity"],
+                row["price"].as_str().unwrap_or_default(),
+            );
         }
     }
     Ok(())

@@ -28,6 +28,23 @@ fn field<'a>(value: &'a serde_json::Value, name: &str) -> Result<&'a serde_json:
 async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Result<()> {
     let mut net = Network::start(6, "1GiB").await?;
 
+    // The six providers are registered, active, with the capacity declared.
+    let listed = net.mosaic_json(&["providers"]).await?;
+    let listed = field(&listed, "providers")?
+        .as_array()
+        .context("a list")?
+        .clone();
+    ensure!(listed.len() == 6, "{listed:?}");
+    for worker in &net.workers {
+        let address = worker.key().address();
+        ensure!(
+            listed.iter().any(|p| p["provider"] == address.as_str()
+                && p["state"] == "active"
+                && p["capacity"] == 1u64 << 30),
+            "{address} is not listed as an active 1 GiB provider: {listed:?}"
+        );
+    }
+
     // An owner with nothing but a key file and tokens.
     let owner_key = net.path("owner.key");
     let owner_key = owner_key.to_str().context("UTF-8")?;
