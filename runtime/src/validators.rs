@@ -21,7 +21,7 @@ use polkadot_sdk::frame_support::weights::Weight;
 /// `pallets/market/src/weights.rs`).
 pub fn set_validators_weight(v: u32) -> Weight {
     let v = u64::from(v);
-    pallet_mosaic_providers::weights::measured(7_750_000 + 53_041 * v, 1, 3)
+    pallet_mosaic_providers::weights::measured(30_000_000 + 60_000 * v, 1, 3)
 }
 
 #[polkadot_sdk::frame_support::pallet]
