@@ -549,3 +549,94 @@ mod bad_input {
         }
     }
 }
+
+/// `store` reads as many distinct keys among 10,000 providers as among 100,
+/// give or take the draws placement may reject: the sampling tree's depth
+/// is fixed by `MaxProviders`, so no part of the call grows with the
+/// registry. Counted on the benchmarking state, which sees every read that
+/// reaches the stored state (the registrations are committed first).
+#[test]
+fn store_reads_do_not_grow_with_the_provider_count() {
+    use crate::bench_state::BenchState;
+    use mosaic_primitives::erasure::CodingParams;
+    use polkadot_sdk::frame_support::traits::fungible::Mutate;
+    use polkadot_sdk::sp_state_machine::Backend as _;
+
+    fn run(state: &BenchState, work: impl FnOnce()) {
+        let mut overlay = OverlayedChanges::default();
+        let mut extensions = Extensions::default();
+        let mut ext = Ext::new(&mut overlay, state, Some(&mut extensions));
+        set_and_run_with_externalities(&mut ext, work);
+        let changes = overlay
+            .drain_storage_changes(state, StateVersion::V1)
+            .unwrap();
+        state
+            .commit(
+                changes.transaction_storage_root,
+                changes.transaction,
+                changes.main_storage_changes,
+                changes.child_storage_changes,
+            )
+            .unwrap();
+    }
+
+    let coding = CodingParams::default();
+    let pieces = coding.total_shards() as u64;
+    let reads_of_store = |providers: u32| -> u32 {
+        let state = BenchState::new(genesis_through_api("dev"));
+        run(&state, || {
+            frame_system::Pallet::<Runtime>::set_block_number(1);
+            let capacity = 1 << 40;
+            let stake = pallet_mosaic_providers::Pallet::<Runtime>::required_stake(capacity);
+            for i in 0..providers {
+                let mut raw = [7u8; 32];
+                raw[..4].copy_from_slice(&i.to_le_bytes());
+                let who = AccountId::from(raw);
+                Balances::mint_into(&who, stake * 2).unwrap();
+                Providers::register(
+                    RuntimeOrigin::signed(who),
+                    stake,
+                    capacity,
+                    1,
+                    vec![1; 38].try_into().unwrap(),
+                    vec![vec![4; 10].try_into().unwrap()].try_into().unwrap(),
+                )
+                .unwrap();
+            }
+        });
+        state.reset_read_write_count();
+        run(&state, || {
+            let roots: Vec<_> = (0..pieces as u8)
+                .map(|i| pallet_mosaic_market::PieceRoot([i; 32]))
+                .collect();
+            let cid = mosaic_primitives::manifest::roots_cid(&roots).to_bytes();
+            Market::store(
+                RuntimeOrigin::signed(Sr25519Keyring::Alice.to_account_id()),
+                cid.try_into().unwrap(),
+                1 << 30,
+                coding,
+                roots.try_into().unwrap(),
+                pallet_mosaic_market::Access::Public,
+                1,
+                u128::MAX,
+            )
+            .unwrap();
+        });
+        state.read_write_count().0
+    };
+    let few = reads_of_store(100);
+    let many = reads_of_store(10_000);
+    // Each draw placement makes reads the tree's cells down to a leaf and a
+    // record: 16 keys; it makes at most 2n + 8 draws.
+    let draws = 16 * (2 * pieces + 8);
+    assert!(
+        u64::from(many.abs_diff(few)) <= draws,
+        "{few} reads among 100 providers, {many} among 10,000"
+    );
+    // And both stay within what the weight charges.
+    let charged = 90 + 10 * pieces;
+    assert!(
+        u64::from(few.max(many)) <= charged,
+        "{few} / {many} > {charged}"
+    );
+}
