@@ -10,8 +10,11 @@ scripts/setup.sh
 
 size_mib="${MOSAIC_SAMPLE_MIB:-64}"
 port_base="${MOSAIC_WORKER_PORT_BASE:-30433}"
-cargo build --release --locked -p mosaic-client -p mosaic-node -p mosaic-worker
-bin="${CARGO_TARGET_DIR:-target}/release"
+# MOSAIC_PROFILE=dev reuses a debug build (the tests' binaries).
+profile="${MOSAIC_PROFILE:-release}"
+cargo build --profile "$profile" --locked -p mosaic-client -p mosaic-node -p mosaic-worker
+case "$profile" in dev | test) dir=debug ;; *) dir="$profile" ;; esac
+bin="${CARGO_TARGET_DIR:-target}/$dir"
 mosaic="$bin/mosaic"
 
 work="$(mktemp -d)"
@@ -52,7 +55,7 @@ step "mosaic-worker run: six workers"
 worker_pids=()
 for i in "${!providers[@]}"; do
     "$bin/mosaic-worker" run --rpc "$rpc" --suri "${providers[$i]}" --base-path "$work/worker$i" \
-        --listen "/ip4/127.0.0.1/tcp/$((port_base + i))" 2> "$work/worker$i.log" &
+        --listen "/ip4/127.0.0.1/tcp/$((port_base + i))" --prometheus-port 0 2> "$work/worker$i.log" &
     pids+=($!)
     worker_pids+=($!)
 done

@@ -12,12 +12,14 @@
 //!   transaction to its events, and the market's and providers' records;
 //! * [`amount`]: token amounts as people write them;
 //! * [`keys`]: account keys from a key file or a secret URI;
+//! * [`metrics`]: the Prometheus endpoint of the node and the worker;
 //! * [`secret_file`]: writing secrets (mode 0600, fsynced, atomic).
 
 pub mod amount;
 pub mod chain;
 pub mod codes;
 pub mod keys;
+pub mod metrics;
 pub mod rpc;
 pub mod secret_file;
 mod status;

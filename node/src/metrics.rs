@@ -3,12 +3,7 @@
 
 use std::net::SocketAddr;
 
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 /// The node's metrics.
 #[derive(Clone)]
@@ -78,11 +73,7 @@ impl Metrics {
 
     /// The metrics in Prometheus' text format.
     pub fn render(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
-            .expect("writing to a Vec cannot fail; qed");
-        out
+        mosaic_api::metrics::render(&self.registry)
     }
 }
 
@@ -97,36 +88,5 @@ pub async fn serve(
     addr: SocketAddr,
     metrics: Metrics,
 ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
-    let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    let task = async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let metrics = metrics.clone();
-            tokio::spawn(async move {
-                // Read the request head (bounded); every path answers the metrics.
-                let mut head = [0u8; 2048];
-                let read =
-                    tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut head))
-                        .await;
-                if !matches!(read, Ok(Ok(n)) if n > 0) {
-                    return;
-                }
-                let (status, body) = if head.starts_with(b"GET /metrics ") {
-                    ("200 OK", metrics.render())
-                } else {
-                    ("404 Not Found", b"try /metrics\n".to_vec())
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-                let _ = stream.write_all(&body).await;
-            });
-        }
-    };
-    Ok((local, task))
+    mosaic_api::metrics::serve(addr, metrics.registry).await
 }

@@ -35,12 +35,27 @@ pub struct WorkerSlot {
     pub port: u16,
     /// The running process, if any.
     pub process: Option<Process>,
+    /// Its Prometheus endpoint while it runs.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl WorkerSlot {
     /// The provider's account key.
     pub fn key(&self) -> AccountKey {
         AccountKey::from_suri(self.suri).expect("dev URIs derive hard; qed")
+    }
+
+    /// Its Prometheus metrics, as text.
+    pub async fn metrics_text(&self) -> Result<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.metrics.context("the worker is not running")?;
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await?;
+        let mut text = String::new();
+        tokio::time::timeout(STARTUP, stream.read_to_string(&mut text)).await??;
+        Ok(text)
     }
 
     /// Where its held pieces' data files are.
@@ -107,6 +122,7 @@ impl Network {
                     .join(format!("worker-{}", suri.replace('/', ""))),
                 port: free_port()?,
                 process: None,
+                metrics: None,
             };
             let listen = slot.listen();
             let args = [
@@ -155,9 +171,19 @@ impl Network {
                 &base,
                 "--listen",
                 &listen,
+                "--prometheus-port",
+                "0",
             ],
             &format!("worker{index}"),
         )?;
+        let line = process
+            .wait_for_log("Prometheus listening on ", STARTUP)
+            .await?;
+        slot.metrics = line
+            .split("Prometheus listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|addr| addr.parse().ok());
         process.wait_for_log("serving on", STARTUP).await?;
         slot.process = Some(process);
         Ok(())
@@ -165,6 +191,7 @@ impl Network {
 
     /// Stops worker `index` (SIGTERM).
     pub async fn stop_worker(&mut self, index: usize) -> Result<()> {
+        self.workers[index].metrics = None;
         if let Some(process) = self.workers[index].process.take() {
             process.terminate().await?;
         }

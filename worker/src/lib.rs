@@ -10,9 +10,12 @@
 //!   transaction [`submitter`], serves what it holds, and removes pieces
 //!   whose order ended once that is final. Reconnects when the node goes.
 //! * [`status`]: what the chain says about this provider.
+//! * [`metrics`]: Prometheus metrics (pieces and bytes held, requests by
+//!   kind and outcome, bytes received and served).
 
 pub mod admission;
 pub mod identity;
+pub mod metrics;
 pub mod node;
 pub mod register;
 pub mod run;

@@ -88,6 +88,12 @@ struct RunArgs {
     /// The address to listen on for the shard protocol.
     #[arg(long, default_value = "/ip4/0.0.0.0/tcp/30433")]
     listen: Vec<Multiaddr>,
+    /// Port of the Prometheus endpoint on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 9616)]
+    prometheus_port: u16,
+    /// No Prometheus endpoint.
+    #[arg(long, conflicts_with = "prometheus_port")]
+    no_prometheus: bool,
 }
 
 #[derive(Args)]
@@ -152,6 +158,8 @@ async fn command(command: Command) -> Result<()> {
                     listen: args.listen,
                     ..NetConfig::default()
                 },
+                prometheus: (!args.no_prometheus)
+                    .then(|| std::net::SocketAddr::from(([127, 0, 0, 1], args.prometheus_port))),
             };
             run(config, shutdown(), |_| {}).await?;
             Ok(())

@@ -24,6 +24,7 @@ use polkadot_sdk::sp_core::crypto::Ss58Codec;
 
 use crate::admission::ChainAdmission;
 use crate::identity::{self, IdentityError};
+use crate::metrics::{Metered, WorkerMetrics};
 use crate::node::Node;
 use crate::submitter::Submitter;
 
@@ -37,6 +38,8 @@ pub struct RunConfig {
     pub base_path: PathBuf,
     /// The shard network's settings (listen addresses, limits).
     pub net: NetConfig,
+    /// Where to serve Prometheus metrics, if at all.
+    pub prometheus: Option<std::net::SocketAddr>,
 }
 
 /// Why the worker stopped.
@@ -54,6 +57,9 @@ pub enum RunError {
     /// The shard network did not start.
     #[error(transparent)]
     Net(#[from] NetError),
+    /// The metrics endpoint could not bind.
+    #[error("cannot serve Prometheus metrics: {0}; choose another --prometheus-port")]
+    Prometheus(#[source] std::io::Error),
     /// The account is no provider.
     #[error("{0} is not a registered provider; register it first with `mosaic-worker register`")]
     NotRegistered(String),
@@ -93,7 +99,19 @@ pub async fn run(
         record.capacity,
         submitter,
     ));
-    let server = Arc::new(PieceServer::new(store.clone(), admission.clone()));
+    let metrics = WorkerMetrics::new();
+    metrics.capacity.set(record.capacity as i64);
+    if let Some(addr) = config.prometheus {
+        let (addr, task) = mosaic_api::metrics::serve(addr, metrics.registry.clone())
+            .await
+            .map_err(RunError::Prometheus)?;
+        tracing::info!(target: "mosaic::worker", "Prometheus listening on {addr}");
+        tokio::spawn(task);
+    }
+    let server = Arc::new(Metered {
+        inner: Arc::new(PieceServer::new(store.clone(), admission.clone())),
+        metrics: metrics.clone(),
+    });
     let net = mosaic_shard_net::net::spawn(keypair, config.net, Some(server)).await?;
     let worker = Worker {
         net,
@@ -111,6 +129,7 @@ pub async fn run(
         me,
         store,
         admission,
+        metrics,
         roots: HashMap::new(),
     };
     tokio::select! {
@@ -124,6 +143,7 @@ struct Follower {
     me: AccountId,
     store: Arc<dyn ShardStore>,
     admission: Arc<ChainAdmission>,
+    metrics: WorkerMetrics,
     /// The root of each `(order, piece)` seen assigned (a piece's root never
     /// changes, so this only grows with assignments and shrinks with them).
     roots: HashMap<(OrderId, u32), PieceRoot>,
@@ -164,7 +184,10 @@ impl Follower {
 
     async fn on_head(&self, chain: &ChainClient) {
         match chain.provider(&self.me, None).await {
-            Ok(Some(record)) => self.admission.new_block(record.capacity),
+            Ok(Some(record)) => {
+                self.metrics.capacity.set(record.capacity as i64);
+                self.admission.new_block(record.capacity)
+            }
             Ok(None) => self.admission.new_block(0),
             Err(e) => tracing::warn!(target: "mosaic::worker", "reading the provider record: {e}"),
         }
@@ -211,14 +234,18 @@ impl Follower {
         keep.extend(self.assigned(chain, None).await?);
         self.roots.retain(|_, root| keep.contains(root));
         let store = self.store.clone();
+        let metrics = self.metrics.clone();
         let removed = tokio::task::spawn_blocking(move || -> Result<Vec<PieceRoot>, StoreError> {
             let mut removed = Vec::new();
-            for root in store.pieces()? {
-                if !keep.contains(&root) {
-                    store.remove(&root)?;
-                    removed.push(root);
+            let held = store.pieces()?;
+            for root in &held {
+                if !keep.contains(root) {
+                    store.remove(root)?;
+                    removed.push(*root);
                 }
             }
+            metrics.pieces_held.set((held.len() - removed.len()) as i64);
+            metrics.bytes_stored.set(store.used()? as i64);
             Ok(removed)
         })
         .await;

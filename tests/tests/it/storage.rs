@@ -117,6 +117,24 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
         ensure!(meta.exists(), "worker {holder} holds piece {piece}");
     }
 
+    // Each worker counted the shards it stored, one a segment, on its
+    // Prometheus endpoint.
+    let segments =
+        mosaic_primitives::piece::Layout::new(record.coding, record.size)?.segment_count();
+    for holder in &holders {
+        let text = net.workers[*holder].metrics_text().await?;
+        let stored =
+            format!("mosaic_worker_requests_total{{kind=\"put_shard\",outcome=\"ok\"}} {segments}");
+        ensure!(
+            text.contains(&stored),
+            "no {stored:?} from worker {holder}:\n{text}"
+        );
+        ensure!(
+            text.contains("mosaic_worker_capacity_bytes 1073741824"),
+            "{text}"
+        );
+    }
+
     // get: byte-identical; again from a fresh directory by CID with only
     // the key file.
     let back = net.path("back.bin");

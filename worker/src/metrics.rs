@@ -1,0 +1,116 @@
+//! The worker's Prometheus metrics, and the shard handler that counts what
+//! it serves.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mosaic_shard_net::net::Handler;
+use mosaic_shard_net::protocol::Response;
+use mosaic_shard_net::{Answer, PeerId, Request};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+/// The worker's metrics.
+#[derive(Clone)]
+pub struct WorkerMetrics {
+    /// Their registry, served at `/metrics`.
+    pub registry: Registry,
+    /// Pieces held.
+    pub pieces_held: IntGauge,
+    /// Bytes on disk, held and partial.
+    pub bytes_stored: IntGauge,
+    /// Capacity declared on chain.
+    pub capacity: IntGauge,
+    /// Requests answered, by kind and outcome.
+    requests: IntCounterVec,
+    /// Bytes of shards received and stored.
+    bytes_received: IntCounter,
+    /// Bytes served (shards and ranges).
+    bytes_served: IntCounter,
+}
+
+impl WorkerMetrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let registry =
+            Registry::new_custom(Some("mosaic_worker".into()), None).expect("a valid prefix; qed");
+        let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric; qed");
+        let counter =
+            |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric; qed");
+        let metrics = WorkerMetrics {
+            pieces_held: gauge("pieces_held", "Pieces held"),
+            bytes_stored: gauge("bytes_stored", "Bytes on disk, held and partial"),
+            capacity: gauge("capacity_bytes", "Capacity declared on chain"),
+            requests: IntCounterVec::new(
+                Opts::new(
+                    "requests_total",
+                    "Shard requests answered, by kind and outcome",
+                ),
+                &["kind", "outcome"],
+            )
+            .expect("valid metric; qed"),
+            bytes_received: counter("received_bytes_total", "Bytes of shards stored"),
+            bytes_served: counter("served_bytes_total", "Bytes of shards and ranges served"),
+            registry,
+        };
+        for metric in [
+            Box::new(metrics.pieces_held.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(metrics.bytes_stored.clone()),
+            Box::new(metrics.capacity.clone()),
+            Box::new(metrics.requests.clone()),
+            Box::new(metrics.bytes_received.clone()),
+            Box::new(metrics.bytes_served.clone()),
+        ] {
+            metrics
+                .registry
+                .register(metric)
+                .expect("registered once; qed");
+        }
+        metrics
+    }
+}
+
+impl Default for WorkerMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Counts each request and its outcome, then answers as `inner` does.
+pub struct Metered {
+    /// The handler counted.
+    pub inner: Arc<dyn Handler>,
+    /// Where the counts go.
+    pub metrics: WorkerMetrics,
+}
+
+#[async_trait]
+impl Handler for Metered {
+    async fn handle(&self, peer: PeerId, request: Request) -> Response {
+        let (kind, received) = match &request {
+            Request::Offer { .. } => ("offer", 0),
+            Request::PutShard { shard, .. } => ("put_shard", shard.len()),
+            Request::Roots { .. } => ("roots", 0),
+            Request::Shard { .. } => ("shard", 0),
+            Request::Range { .. } => ("range", 0),
+            Request::Leaf { .. } => ("leaf", 0),
+        };
+        let response = self.inner.handle(peer, request).await;
+        let outcome = match &response {
+            Ok(Answer::Bytes(bytes)) => {
+                self.metrics.bytes_served.inc_by(bytes.len() as u64);
+                "ok".to_string()
+            }
+            Ok(Answer::Stored { .. }) => {
+                self.metrics.bytes_received.inc_by(received as u64);
+                "ok".to_string()
+            }
+            Ok(_) => "ok".to_string(),
+            Err(refusal) => format!("{refusal:?}").to_lowercase(),
+        };
+        self.metrics
+            .requests
+            .with_label_values(&[kind, &outcome])
+            .inc();
+        response
+    }
+}
