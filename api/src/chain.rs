@@ -112,6 +112,8 @@ pub fn describe(error: DispatchError) -> String {
 /// A connection to a node.
 pub struct ChainClient {
     ws: WsClient,
+    /// The chain's genesis hash, which every signature commits to.
+    genesis: Hash,
 }
 
 impl ChainClient {
@@ -125,7 +127,11 @@ impl ChainClient {
                 url: url.into(),
                 source,
             })?;
-        Ok(ChainClient { ws })
+        let genesis = ws
+            .block_hash(Some(0))
+            .await?
+            .ok_or(ChainError::Decode("genesis hash"))?;
+        Ok(ChainClient { ws, genesis })
     }
 
     /// The raw jsonrpsee client, for the typed traits of [`crate::rpc`].
@@ -171,11 +177,6 @@ impl ChainClient {
         call: RuntimeCall,
         nonce: Nonce,
     ) -> Result<UncheckedExtrinsic, ChainError> {
-        let genesis = self
-            .ws
-            .block_hash(Some(0))
-            .await?
-            .ok_or(ChainError::Decode("genesis hash"))?;
         let version = self.ws.runtime_version(None).await?;
         let best = self.best_header().await?;
         let era = Era::mortal(MORTALITY, u64::from(best.number));
@@ -188,7 +189,7 @@ impl ChainClient {
             signer,
             call,
             &SigningParams {
-                genesis,
+                genesis: self.genesis,
                 spec_version: version.spec_version,
                 transaction_version: version.transaction_version,
                 nonce,

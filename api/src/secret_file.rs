@@ -22,6 +22,26 @@ pub struct SecretFileError {
 /// fsynced); never overwrites an existing file. Creates missing parent
 /// directories with mode 0700.
 pub fn write_new(path: &Path, secret: &[u8]) -> Result<(), SecretFileError> {
+    // A hard link fails if `path` exists, where a rename would replace it.
+    write(path, secret, |tmp| {
+        fs::hard_link(tmp, path)?;
+        fs::remove_file(tmp)
+    })
+}
+
+/// Writes `secret` to `path` as [`write_new`] does, replacing a file that
+/// is there.
+pub fn replace(path: &Path, secret: &[u8]) -> Result<(), SecretFileError> {
+    write(path, secret, |tmp| fs::rename(tmp, path))
+}
+
+/// Writes `secret` to a temporary file beside `path` (0600, fsynced), puts
+/// it in place with `place`, and fsyncs the directory.
+fn write(
+    path: &Path,
+    secret: &[u8],
+    place: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), SecretFileError> {
     let error = |source| SecretFileError {
         path: path.to_owned(),
         source,
@@ -46,9 +66,7 @@ pub fn write_new(path: &Path, secret: &[u8]) -> Result<(), SecretFileError> {
             .open(&tmp)?;
         file.write_all(secret)?;
         file.sync_all()?;
-        // A hard link fails if `path` exists, where a rename would replace it.
-        fs::hard_link(&tmp, path)?;
-        fs::remove_file(&tmp)?;
+        place(&tmp)?;
         File::open(dir.unwrap_or(Path::new(".")))?.sync_all()
     };
     write().map_err(|e| {
@@ -74,5 +92,9 @@ mod tests {
         assert_eq!(error.source.kind(), std::io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&path).unwrap(), b"first");
         assert!(!dir.path().join("a/b/secret.tmp").exists());
+        replace(&path, b"second").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -19,9 +19,6 @@ use mosaic_client::amount;
 use mosaic_client::chain::{self, ChainClient};
 use mosaic_client::keys::{parse_encryption_key, AccountKey};
 use mosaic_client::shard_dir::{ShardDir, MANIFEST_FILE};
-use mosaic_primitives::erasure::{
-    CodingParams, DEFAULT_DATA_SHARDS, DEFAULT_PARITY_SHARDS, DEFAULT_SEGMENT_SIZE,
-};
 use mosaic_primitives::manifest::Manifest;
 use mosaic_primitives::pipeline::{self, default_threads, PutOptions};
 use mosaic_primitives::unixfs::CidBuilder;
@@ -122,15 +119,8 @@ struct EncodeArgs {
     /// Store the file unencrypted; its CID is then the IPFS CID.
     #[arg(long)]
     public: bool,
-    /// Data shards per segment (k).
-    #[arg(long, default_value_t = DEFAULT_DATA_SHARDS)]
-    data_shards: u8,
-    /// Parity shards per segment (m): any m shards of a segment may be lost.
-    #[arg(long, default_value_t = DEFAULT_PARITY_SHARDS)]
-    parity_shards: u8,
-    /// Bytes per segment, a multiple of 262144.
-    #[arg(long, default_value_t = DEFAULT_SEGMENT_SIZE)]
-    segment_size: u32,
+    #[command(flatten)]
+    coding: network::CodingArgs,
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = default_threads())]
     threads: usize,
@@ -279,9 +269,7 @@ fn throughput(bytes: u64, started: Instant) -> String {
 }
 
 fn encode(args: EncodeArgs) -> Result<()> {
-    let coding =
-        CodingParams::with_segment_size(args.data_shards, args.parity_shards, args.segment_size)
-            .context("invalid coding parameters")?;
+    let coding = args.coding.params()?;
     let recipients = match &args.key {
         Some(path) => vec![AccountKey::load(path)?.encryption_public()],
         None => Vec::new(),

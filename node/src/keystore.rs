@@ -142,8 +142,12 @@ impl Keystore {
         if let Some(dir) = &self.dir {
             let path = dir.join(file_name(key_type, &derived));
             let contents = serde_json::to_string(suri).expect("a string serializes; qed");
-            write_private(&path, contents.as_bytes())
-                .map_err(|source| KeystoreError::Io { path, source })?;
+            mosaic_api::secret_file::replace(&path, contents.as_bytes()).map_err(|e| {
+                KeystoreError::Io {
+                    path,
+                    source: e.source,
+                }
+            })?;
         }
         self.keys
             .write()
@@ -201,22 +205,6 @@ fn read_key(path: &Path) -> Option<(KeyTypeId, Vec<u8>, String)> {
     let key_type = KeyTypeId(*key_type);
     let suri: String = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     (public_of(key_type, &suri).ok()? == public).then(|| (key_type, public.to_vec(), suri))
-}
-
-/// Writes a secret readable by the owner only, atomically.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

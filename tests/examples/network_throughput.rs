@@ -32,20 +32,8 @@ async fn main() -> Result<()> {
     let mib: u64 = std::env::args().nth(1).map_or(Ok(1024), |a| a.parse())?;
     let bytes = mib << 20;
     let net = Network::start(6, "8GiB").await?;
-    let key = net.path("owner.key");
+    let key = net.funded_account("owner", "100000").await?;
     let key = key.to_str().context("UTF-8")?.to_string();
-    net.mosaic(&["key", "generate", "--out", &key]).await?;
-    let owner = mosaic_api::keys::AccountKey::load(std::path::Path::new(&key))?;
-    net.mosaic(&[
-        "transfer",
-        "--suri",
-        "//Alice",
-        "--to",
-        &owner.address(),
-        "--amount",
-        "100000",
-    ])
-    .await?;
     let sample = net.path("sample.bin");
     write_sample(&sample, bytes as usize, 3)?;
     let sample = sample.to_str().context("UTF-8")?.to_string();

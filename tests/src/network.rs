@@ -239,6 +239,20 @@ impl Network {
         serde_json::from_str(last).with_context(|| format!("not JSON: {last}"))
     }
 
+    /// A new key file `<name>.key` in the scratch directory whose account
+    /// //Alice sent `tokens`; answers its path.
+    pub async fn funded_account(&self, name: &str, tokens: &str) -> Result<PathBuf> {
+        let path = self.path(&format!("{name}.key"));
+        let text = path.to_str().context("UTF-8 path")?;
+        self.mosaic(&["key", "generate", "--out", text]).await?;
+        let address = AccountKey::load(&path)?.address();
+        self.mosaic(&[
+            "transfer", "--suri", "//Alice", "--to", &address, "--amount", tokens,
+        ])
+        .await?;
+        Ok(path)
+    }
+
     /// A path in the scratch directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

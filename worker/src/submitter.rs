@@ -46,22 +46,22 @@ impl Submitter {
 
     /// Queues `call`; `what` names it in the log.
     pub async fn submit(&self, call: RuntimeCall, what: String) {
-        let job = Job {
-            call,
-            what,
-            attempt: 0,
-        };
-        let _ = self.normal.send(job).await;
+        Self::enqueue(&self.normal, call, what).await
     }
 
     /// Queues `call` ahead of every ordinary one.
     pub async fn submit_urgent(&self, call: RuntimeCall, what: String) {
+        Self::enqueue(&self.urgent, call, what).await
+    }
+
+    async fn enqueue(queue: &mpsc::Sender<Job>, call: RuntimeCall, what: String) {
         let job = Job {
             call,
             what,
             attempt: 0,
         };
-        let _ = self.urgent.send(job).await;
+        // The queue closes only when the submitter stopped with the runtime.
+        let _ = queue.send(job).await;
     }
 
     fn retry(&self, mut job: Job, why: &dyn std::fmt::Display) {

@@ -57,6 +57,29 @@ impl SignerArgs {
     }
 }
 
+/// How a file is cut and coded (`encode`, `put`).
+#[derive(Args)]
+pub struct CodingArgs {
+    /// Data shards per segment (k).
+    #[arg(long, default_value_t = DEFAULT_DATA_SHARDS)]
+    data_shards: u8,
+    /// Parity shards per segment (m): any m shards of a segment, so any m
+    /// providers, may be lost.
+    #[arg(long, default_value_t = DEFAULT_PARITY_SHARDS)]
+    parity_shards: u8,
+    /// Bytes per segment, a multiple of 262144.
+    #[arg(long, default_value_t = DEFAULT_SEGMENT_SIZE)]
+    segment_size: u32,
+}
+
+impl CodingArgs {
+    /// The coding parameters, checked.
+    pub fn params(&self) -> Result<CodingParams> {
+        CodingParams::with_segment_size(self.data_shards, self.parity_shards, self.segment_size)
+            .context("invalid coding parameters")
+    }
+}
+
 /// Output switches.
 #[derive(Args)]
 pub struct OutputArgs {
@@ -79,15 +102,8 @@ pub struct PutArgs {
     /// Store unencrypted; its CID is then the IPFS CID.
     #[arg(long)]
     public: bool,
-    /// Data shards per segment (k).
-    #[arg(long, default_value_t = DEFAULT_DATA_SHARDS)]
-    data_shards: u8,
-    /// Parity shards per segment (m): any m providers may be lost.
-    #[arg(long, default_value_t = DEFAULT_PARITY_SHARDS)]
-    parity_shards: u8,
-    /// Bytes per segment, a multiple of 262144.
-    #[arg(long, default_value_t = DEFAULT_SEGMENT_SIZE)]
-    segment_size: u32,
+    #[command(flatten)]
+    coding: CodingArgs,
     /// Audit periods to pay for.
     #[arg(long, default_value_t = 10)]
     periods: u32,
@@ -247,9 +263,7 @@ fn print_order(id: OrderId, order: &Order) {
 pub async fn put(args: PutArgs) -> Result<()> {
     let owner = args.signer.required()?;
     let chain = ChainClient::connect(&args.node.rpc).await?;
-    let coding =
-        CodingParams::with_segment_size(args.data_shards, args.parity_shards, args.segment_size)
-            .context("invalid coding parameters")?;
+    let coding = args.coding.params()?;
     let started = Instant::now();
     let report = put::put(
         &chain,

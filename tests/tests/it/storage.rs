@@ -46,20 +46,8 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
     }
 
     // An owner with nothing but a key file and tokens.
-    let owner_key = net.path("owner.key");
+    let owner_key = net.funded_account("owner", "1000").await?;
     let owner_key = owner_key.to_str().context("UTF-8")?;
-    net.mosaic(&["key", "generate", "--out", owner_key]).await?;
-    let owner = mosaic_api::keys::AccountKey::load(std::path::Path::new(owner_key))?;
-    net.mosaic(&[
-        "transfer",
-        "--suri",
-        "//Alice",
-        "--to",
-        &owner.address(),
-        "--amount",
-        "1000",
-    ])
-    .await?;
 
     // put: 24 MiB, 4 + 2, encrypted to the owner.
     let sample = net.path("sample.bin");
@@ -139,19 +127,15 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
     // the key file.
     let back = net.path("back.bin");
     let back_text = back.to_str().context("UTF-8")?;
-    net.mosaic(&[
-        "get",
+    get_back(
+        &net,
         &order.to_string(),
-        "--to",
-        back_text,
-        "--key",
+        &back,
         owner_key,
-    ])
+        &sample,
+        "get gives the file back",
+    )
     .await?;
-    ensure!(
-        std::fs::read(&back)? == std::fs::read(&sample)?,
-        "get gives the file back"
-    );
     let fresh = tempfile::tempdir()?;
     let fresh_out = fresh.path().join("copy.bin");
     let copied = net
@@ -226,20 +210,15 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
     // Two workers stopped (two data pieces): get still works.
     net.stop_worker(holders[0]).await?;
     net.stop_worker(holders[1]).await?;
-    std::fs::remove_file(&back)?;
-    net.mosaic(&[
-        "get",
+    get_back(
+        &net,
         &order.to_string(),
-        "--to",
-        back_text,
-        "--key",
+        &back,
         owner_key,
-    ])
+        &sample,
+        "get with two workers down",
+    )
     .await?;
-    ensure!(
-        std::fs::read(&back)? == std::fs::read(&sample)?,
-        "get with two workers down"
-    );
 
     // Three of six gone: a clear error naming the segment and the providers.
     net.stop_worker(holders[2]).await?;
@@ -266,20 +245,15 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
 
     // A restarted worker serves what it held.
     net.start_worker(holders[0]).await?;
-    std::fs::remove_file(&back)?;
-    net.mosaic(&[
-        "get",
+    get_back(
+        &net,
         &order.to_string(),
-        "--to",
-        back_text,
-        "--key",
+        &back,
         owner_key,
-    ])
+        &sample,
+        "get from a restarted worker",
+    )
     .await?;
-    ensure!(
-        std::fs::read(&back)? == std::fs::read(&sample)?,
-        "get from a restarted worker"
-    );
     net.start_worker(holders[1]).await?;
     net.start_worker(holders[2]).await?;
 
@@ -336,6 +310,27 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
             "piece {piece} data left"
         );
     }
+    Ok(())
+}
+
+/// Gets `target` into `out` (replacing it) with `key` and checks it is
+/// `sample`, byte for byte.
+async fn get_back(
+    net: &Network,
+    target: &str,
+    out: &std::path::Path,
+    key: &str,
+    sample: &std::path::Path,
+    why: &str,
+) -> Result<()> {
+    let _ = std::fs::remove_file(out);
+    let out_text = out.to_str().context("UTF-8")?;
+    net.mosaic(&["get", target, "--to", out_text, "--key", key])
+        .await?;
+    ensure!(
+        std::fs::read(out)? == std::fs::read(sample)?,
+        "{why}: other bytes"
+    );
     Ok(())
 }
 
