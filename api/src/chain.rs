@@ -9,8 +9,8 @@ use jsonrpsee::core::client::Subscription;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use mosaic_runtime::signing::{sign_extrinsic, SigningParams};
 use mosaic_runtime::{
-    AccountId, Balance, Hash, Header, Nonce, Runtime, RuntimeCall, RuntimeError, RuntimeEvent,
-    UncheckedExtrinsic,
+    AccountId, Balance, BlockNumber, Hash, Header, Nonce, Runtime, RuntimeCall, RuntimeError,
+    RuntimeEvent, UncheckedExtrinsic,
 };
 use parity_scale_codec::{Decode, Encode};
 use polkadot_sdk::frame_system::{self, EventRecord, Phase};
@@ -23,7 +23,7 @@ use polkadot_sdk::sp_runtime::traits::{BlakeTwo256, Hash as _};
 use polkadot_sdk::sp_runtime::{DispatchError, MultiAddress};
 
 use crate::rpc::{
-    AuthorRpcClient, ChainRpcClient, MosaicRpcClient, StateRpcClient, SystemRpcClient,
+    AuthorRpcClient, ChainRpcClient, ListOrValue, MosaicRpcClient, StateRpcClient, SystemRpcClient,
 };
 use crate::TxStatus;
 
@@ -127,8 +127,7 @@ impl ChainClient {
                 url: url.into(),
                 source,
             })?;
-        let genesis = ws
-            .block_hash(Some(0))
+        let genesis = block_hash(&ws, 0)
             .await?
             .ok_or(ChainError::Decode("genesis hash"))?;
         Ok(ChainClient { ws, genesis })
@@ -180,9 +179,7 @@ impl ChainClient {
         let version = self.ws.runtime_version(None).await?;
         let best = self.best_header().await?;
         let era = Era::mortal(MORTALITY, u64::from(best.number));
-        let birth = self
-            .ws
-            .block_hash(Some(era.birth(u64::from(best.number)) as u32))
+        let birth = block_hash(&self.ws, era.birth(u64::from(best.number)) as BlockNumber)
             .await?
             .ok_or(ChainError::Decode("era birth hash"))?;
         Ok(sign_extrinsic(
@@ -487,5 +484,16 @@ impl ChainClient {
     /// The last finalized block.
     pub async fn finalized_head(&self) -> Result<Hash, ChainError> {
         Ok(self.ws.finalized_head().await?)
+    }
+}
+
+/// The hash of the best chain's block `number`, if it has one.
+async fn block_hash(ws: &WsClient, number: BlockNumber) -> Result<Option<Hash>, ChainError> {
+    match ws
+        .block_hash(Some(ListOrValue::Value(number.into())))
+        .await?
+    {
+        ListOrValue::Value(hash) => Ok(hash),
+        ListOrValue::List(_) => Err(ChainError::Decode("block hash")),
     }
 }

@@ -273,7 +273,8 @@ async fn storage_is_consistent_with_headers(client: &WsClient) -> Result<()> {
     Ok(())
 }
 
-/// The Prometheus endpoint serves the chain's height and counts RPC calls.
+/// The Prometheus endpoint serves the chain's height and counts RPC calls
+/// by method.
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_metrics_follow_the_chain_and_count_rpc_calls() -> Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -283,6 +284,8 @@ async fn prometheus_metrics_follow_the_chain_and_count_rpc_calls() -> Result<()>
     // their own task: at block 3, block 2 is surely counted.
     wait_for_block(&client, 3, BLOCK_WAIT).await?;
     let _: String = client.request("system_name", rpc_params![]).await?;
+    let unknown: Result<Value, _> = client.request("mosaic_noSuchMethod", rpc_params![]).await;
+    ensure!(unknown.is_err(), "an unknown method answered: {unknown:?}");
     let logs = node.recent_logs();
     let addr = logs
         .lines()
@@ -314,6 +317,12 @@ async fn prometheus_metrics_follow_the_chain_and_count_rpc_calls() -> Result<()>
     );
     let calls = value("mosaic_rpc_calls_total{method=\"system_name\"}").context("rpc calls")?;
     ensure!(calls >= 1.0, "system_name calls {calls}");
+    // Only methods the node has are counted: callers cannot grow the
+    // metrics without bound.
+    ensure!(
+        !response.contains("noSuchMethod"),
+        "an unknown method was counted"
+    );
     ensure!(value("mosaic_txpool_size").is_some());
     Ok(())
 }
