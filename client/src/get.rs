@@ -2,10 +2,11 @@
 //!
 //! The order on chain says everything beyond the pieces: coding, size, the
 //! piece roots, and (for an encrypted file) the wrapped file keys. The get
-//! pipeline asks the providers for shards (data pieces first), keeps each
-//! one whose Merkle root is in its piece's shard-root list (itself checked
-//! against the on-chain piece root), stops at `k` per segment, decodes,
-//! decrypts and writes. The output goes to a temporary file beside the
+//! pipeline asks the providers for the shards it still needs of a segment
+//! at once, in parallel (data pieces first), keeps each one whose Merkle
+//! root is in its piece's shard-root list (itself checked against the
+//! on-chain piece root), stops at `k` per segment, decodes, decrypts and
+//! writes. The output goes to a temporary file beside the
 //! target, renamed into place only once the whole file is verified.
 //!
 //! A provider that fails (unreachable, refuses, or serves bytes that do not
@@ -190,21 +191,52 @@ struct NetSource {
 
 impl NetSource {
     fn ask(&self, piece: usize, request: Request) -> Option<Answer> {
+        self.runtime.block_on(self.ask_async(piece, request))
+    }
+
+    /// Asks piece `piece`'s provider, unless it failed before; a failure
+    /// is recorded and the provider not asked again.
+    async fn ask_async(&self, piece: usize, request: Request) -> Option<Answer> {
         if self.failed[piece].lock().ok()?.is_some() {
             return None;
         }
         let provider = &self.providers[piece];
-        let answer = self.runtime.block_on(async {
-            tokio::time::timeout(
-                SHARD_TIMEOUT,
-                provider.request(&self.net, request, ATTEMPTS),
-            )
-            .await
-        });
+        let answer = tokio::time::timeout(
+            SHARD_TIMEOUT,
+            provider.request(&self.net, request, ATTEMPTS),
+        )
+        .await;
         match answer {
             Ok(Ok(answer)) => Some(answer),
             Ok(Err(e)) => self.fail(piece, e.to_string()),
             Err(_) => self.fail(piece, format!("no answer within {SHARD_TIMEOUT:?}")),
+        }
+    }
+
+    /// Fetches shard `id` and checks it against its piece's list.
+    async fn fetch(&self, id: ShardId) -> Option<Vec<u8>> {
+        let piece = usize::from(id.index);
+        let expected = (*self.lists[piece].lock().ok()?)
+            .as_ref()?
+            .get(id.segment as usize)
+            .copied()?;
+        let request = Request::Shard {
+            root: self.roots[piece],
+            segment: id.segment,
+        };
+        match self.ask_async(piece, request).await? {
+            Answer::Bytes(shard) if merkle::root(&shard).ok() == Some(expected) => {
+                self.progress.add(shard.len() as u64);
+                Some(shard)
+            }
+            Answer::Bytes(_) => self.fail(
+                piece,
+                format!(
+                    "served segment {} with bytes that do not match its root",
+                    id.segment
+                ),
+            ),
+            _ => self.fail(piece, "answered out of protocol".into()),
         }
     }
 
@@ -232,29 +264,15 @@ impl NetSource {
 
 impl ShardSource for NetSource {
     fn shard(&self, id: ShardId) -> Option<Vec<u8>> {
-        let piece = usize::from(id.index);
-        let expected = (*self.lists[piece].lock().ok()?)
-            .as_ref()?
-            .get(id.segment as usize)
-            .copied()?;
-        let request = Request::Shard {
-            root: self.roots[piece],
-            segment: id.segment,
-        };
-        match self.ask(piece, request)? {
-            Answer::Bytes(shard) if merkle::root(&shard).ok() == Some(expected) => {
-                self.progress.add(shard.len() as u64);
-                Some(shard)
-            }
-            Answer::Bytes(_) => self.fail(
-                piece,
-                format!(
-                    "served segment {} with bytes that do not match its root",
-                    id.segment
-                ),
-            ),
-            _ => self.fail(piece, "answered out of protocol".into()),
-        }
+        self.runtime.block_on(self.fetch(id))
+    }
+
+    /// The shards of one segment, asked of their providers all at once.
+    fn shards(&self, segment: u32, indices: &[u8]) -> Vec<Option<Vec<u8>>> {
+        let fetches = indices
+            .iter()
+            .map(|&index| self.fetch(ShardId { segment, index }));
+        self.runtime.block_on(futures::future::join_all(fetches))
     }
 
     fn shard_roots(&self, piece: u8) -> Option<Vec<ShardRoot>> {

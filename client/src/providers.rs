@@ -79,7 +79,9 @@ pub enum ReachError {
 
 impl Endpoint {
     /// Sends `request`, trying again after a network failure or a `busy`
-    /// answer, up to `attempts` times in all with growing pauses.
+    /// answer, up to `attempts` times in all with growing pauses. A provider
+    /// that took the request and did not answer in time has stalled: it is
+    /// not asked again.
     pub async fn request(
         &self,
         net: &ShardClient,

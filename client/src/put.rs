@@ -10,7 +10,9 @@
 //!    segments in flight): memory stays at about `IN_FLIGHT × (k + m)`
 //!    shards whatever the file's size. Each task offers its piece (the
 //!    shard-root list), then sends the segments the worker still lacks,
-//!    trying a failed request again.
+//!    trying a failed request again; a provider that stalls (takes a shard
+//!    and does not answer in [`stall_timeout`]) is given up on, so the
+//!    other pieces go on.
 //! 5. Waits until every provider confirmed and the order is live, or names
 //!    the pieces and providers still pending.
 
@@ -38,6 +40,16 @@ use crate::providers::{endpoints, Endpoint, ReachError};
 const IN_FLIGHT: usize = 4;
 /// Tries per request.
 const ATTEMPTS: u32 = 4;
+/// The slowest a provider may take a shard (after [`STALL_GRACE`]) before it
+/// counts as stalled and its piece is reported pending.
+const STALL_RATE: u64 = 64 * 1024;
+/// Time a provider has for any shard, on top of its size at [`STALL_RATE`].
+const STALL_GRACE: Duration = Duration::from_secs(20);
+
+/// How long a provider may take to store a shard of `shard_size` bytes.
+fn stall_timeout(shard_size: u64) -> Duration {
+    STALL_GRACE + Duration::from_secs(shard_size / STALL_RATE)
+}
 /// How long to wait for the confirmations once every piece is delivered.
 const LIVE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -284,7 +296,14 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
 
     let net = mosaic_shard_net::net::spawn(
         mosaic_shard_net::Keypair::generate_ed25519(),
-        NetConfig::default(),
+        NetConfig {
+            request_timeout: stall_timeout(
+                request
+                    .coding
+                    .shard_size(request.coding.segment_size as usize) as u64,
+            ),
+            ..NetConfig::default()
+        },
         None,
     )
     .await?;

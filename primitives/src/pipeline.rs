@@ -54,6 +54,15 @@ pub trait ShardSource: Sync {
     /// The shard's bytes, or `None` if it cannot be had. The bytes need not
     /// be correct: get checks each against its piece's shard-root list.
     fn shard(&self, id: ShardId) -> Option<Vec<u8>>;
+    /// Shards `indices` of `segment`, in that order: get asks for as many
+    /// as it still needs at once, so a source over a network fetches them
+    /// in parallel. By default, one [`shard`](Self::shard) after another.
+    fn shards(&self, segment: u32, indices: &[u8]) -> Vec<Option<Vec<u8>>> {
+        indices
+            .iter()
+            .map(|&index| self.shard(ShardId { segment, index }))
+            .collect()
+    }
     /// The shard-root list of `piece`, or `None` if it cannot be had. It
     /// need not be correct: get checks it against the manifest's piece root
     /// and, if it does not match, uses no shard of that piece.
@@ -487,26 +496,26 @@ fn fetch_segment<S: ShardSource>(
     let k = usize::from(manifest.coding.data_shards);
     let total = manifest.coding.total_shards();
     let mut shards: Vec<Option<Vec<u8>>> = vec![None; total];
+    // Pieces in order (data first: decoding them is a copy), each with its
+    // verified list; asked for in batches of as many as are still missing.
+    let mut candidates = (0..total as u8).filter_map(|index| Some((index, lists.get(index)?)));
     let mut valid = 0;
-    for (index, slot) in shards.iter_mut().enumerate() {
-        if valid == k {
+    while valid < k {
+        let batch: Vec<_> = candidates.by_ref().take(k - valid).collect();
+        if batch.is_empty() {
             break;
         }
-        let id = ShardId {
-            segment: segment.index,
-            index: index as u8,
-        };
-        let Some(roots) = lists.get(id.index) else {
-            continue;
-        };
-        // A verified list has one root per segment.
-        let root = roots[segment.index as usize];
-        let Some(bytes) = source.shard(id) else {
-            continue;
-        };
-        if bytes.len() == segment.shard_size && merkle::root(&bytes) == Ok(root) {
-            *slot = Some(bytes);
-            valid += 1;
+        let indices: Vec<u8> = batch.iter().map(|(index, _)| *index).collect();
+        let fetched = source.shards(segment.index, &indices);
+        for ((index, roots), bytes) in batch.into_iter().zip(fetched) {
+            // A verified list has one root per segment.
+            let root = roots[segment.index as usize];
+            if let Some(bytes) =
+                bytes.filter(|b| b.len() == segment.shard_size && merkle::root(b) == Ok(root))
+            {
+                shards[usize::from(index)] = Some(bytes);
+                valid += 1;
+            }
         }
     }
     coder
@@ -563,6 +572,7 @@ mod tests {
         inner: &'a MemoryStore,
         shards: Mutex<BTreeSet<ShardId>>,
         lists: Mutex<BTreeSet<u8>>,
+        batches: Mutex<Vec<(u32, Vec<u8>)>>,
     }
 
     impl<'a> Recording<'a> {
@@ -571,6 +581,7 @@ mod tests {
                 inner,
                 shards: Mutex::default(),
                 lists: Mutex::default(),
+                batches: Mutex::default(),
             }
         }
 
@@ -588,6 +599,17 @@ mod tests {
         fn shard(&self, id: ShardId) -> Option<Vec<u8>> {
             self.shards.lock().unwrap().insert(id);
             self.inner.shard(id)
+        }
+
+        fn shards(&self, segment: u32, indices: &[u8]) -> Vec<Option<Vec<u8>>> {
+            self.batches
+                .lock()
+                .unwrap()
+                .push((segment, indices.to_vec()));
+            indices
+                .iter()
+                .map(|&index| self.shard(ShardId { segment, index }))
+                .collect()
         }
 
         fn shard_roots(&self, piece: u8) -> Option<Vec<ShardRoot>> {
@@ -730,6 +752,29 @@ mod tests {
         assert_eq!(out, input);
         assert_eq!(*source.lists.lock().unwrap(), BTreeSet::from([0, 1, 2]));
         assert_eq!(source.pieces_read(), BTreeSet::from([0, 1, 2]));
+    }
+
+    #[test]
+    fn a_segment_is_asked_for_all_it_needs_at_once() {
+        let input = data(700 * 1024);
+        let mut store = MemoryStore::default();
+        let manifest = put(&input[..], &options(vec![], 2), &mut store).unwrap();
+        let segments = manifest.segment_count();
+        // Piece 1's shard of segment 0 is damaged: one more is asked for.
+        store
+            .shards_mut()
+            .get_mut(&ShardId {
+                segment: 0,
+                index: 1,
+            })
+            .unwrap()[0] ^= 1;
+        let source = Recording::new(&store);
+        get(&manifest, None, &source, &mut Vec::new(), 2).unwrap();
+        let mut batches = source.batches.into_inner().unwrap();
+        batches.sort();
+        let mut expected = vec![(0, vec![0, 1, 2]), (0, vec![3])];
+        expected.extend((1..segments).map(|segment| (segment, vec![0, 1, 2])));
+        assert_eq!(batches, expected);
     }
 
     #[test]

@@ -81,7 +81,10 @@ pub enum RequestError {
     /// The peer answered with a refusal.
     #[error(transparent)]
     Refused(#[from] Refusal),
-    /// The peer could not be reached, timed out or broke the protocol.
+    /// The peer took the request but did not answer in time: it stalled.
+    #[error("no answer within {0:?}")]
+    Stalled(Duration),
+    /// The peer could not be reached or broke the protocol.
     #[error("the request failed: {0}")]
     Network(#[source] OutboundFailure),
     /// The event loop stopped.
@@ -305,7 +308,13 @@ impl EventLoop {
                 request_id, error, ..
             }) => {
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(RequestError::Network(error)));
+                    let error = match error {
+                        OutboundFailure::Timeout => {
+                            RequestError::Stalled(self.config.request_timeout)
+                        }
+                        error => RequestError::Network(error),
+                    };
+                    let _ = reply.send(Err(error));
                 }
             }
             SwarmEvent::Behaviour(Event::InboundFailure { peer, error, .. }) => {
@@ -443,5 +452,51 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(error, RequestError::Network(_)), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_takes_a_request_and_never_answers_has_stalled() {
+        let gate = Arc::new(Semaphore::new(0));
+        let echo = Arc::new(Echo {
+            gate: gate.clone(),
+            started: AtomicUsize::new(0),
+        });
+        let server = spawn(
+            Keypair::generate_ed25519(),
+            NetConfig {
+                listen: vec![loopback()],
+                ..NetConfig::default()
+            },
+            Some(echo),
+        )
+        .await
+        .unwrap();
+        let patience = Duration::from_millis(500);
+        let client = spawn(
+            Keypair::generate_ed25519(),
+            NetConfig {
+                request_timeout: patience,
+                ..NetConfig::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        let root = mosaic_primitives::piece::PieceRoot([1; 32]);
+        let ask = |segment| {
+            client.request(
+                server.peer_id(),
+                server.listening().to_vec(),
+                Request::Shard { root, segment },
+            )
+        };
+        // Connected and answering, then held at the gate.
+        assert!(ask(0).await.is_ok());
+        let error = ask(1).await.unwrap_err();
+        assert!(
+            matches!(error, RequestError::Stalled(after) if after == patience),
+            "{error}"
+        );
+        gate.add_permits(1);
     }
 }
