@@ -82,6 +82,10 @@ pub trait ShardStore: Send + Sync + 'static {
     fn remove(&self, root: &PieceRoot) -> Result<(), StoreError>;
     /// Every held piece.
     fn pieces(&self) -> Result<Vec<PieceRoot>, StoreError>;
+    /// Every piece with bytes here, held or partial (an upload that never
+    /// finished, or a crash's leftovers): what the worker removes once no
+    /// order assigns it.
+    fn roots(&self) -> Result<Vec<PieceRoot>, StoreError>;
     /// Bytes of held and partial pieces.
     fn used(&self) -> Result<u64, StoreError>;
 }
@@ -198,11 +202,13 @@ pub(crate) mod tests {
         // A partial piece is not held, but resumes where it stopped.
         assert!(store.meta(&root).unwrap().is_none());
         assert!(store.pieces().unwrap().is_empty());
+        assert_eq!(store.roots().unwrap(), vec![root]);
         assert_eq!(store.begin(&root, &meta).unwrap(), 1);
         assert_eq!(store.append(&root, 1, &shards[1]).unwrap(), 2);
         assert_eq!(store.append(&root, 2, &shards[2]).unwrap(), 3);
         assert_eq!(store.meta(&root).unwrap(), Some(meta.clone()));
         assert_eq!(store.pieces().unwrap(), vec![root]);
+        assert_eq!(store.roots().unwrap(), vec![root]);
         let size: u64 = shards.iter().map(|s| s.len() as u64).sum();
         assert_eq!(store.used().unwrap(), size);
         // A held piece offered again needs nothing more.
@@ -219,6 +225,15 @@ pub(crate) mod tests {
         store.remove(&root).unwrap();
         assert!(store.meta(&root).unwrap().is_none());
         assert_eq!(store.used().unwrap(), 0);
+        store.remove(&root).unwrap();
+
+        // A partial piece is removed like a held one.
+        store.begin(&root, &meta).unwrap();
+        store.append(&root, 0, &shards[0]).unwrap();
+        store.remove(&root).unwrap();
+        assert!(store.roots().unwrap().is_empty());
+        assert_eq!(store.used().unwrap(), 0);
+        assert_eq!(store.begin(&root, &meta).unwrap(), 0);
         store.remove(&root).unwrap();
     }
 

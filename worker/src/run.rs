@@ -2,9 +2,10 @@
 //! assignments and follow the node.
 //!
 //! Every new head refreshes the capacity and empties the assignment cache.
-//! Every finalized head reconciles the store with the chain: a held piece
-//! that no assignment at the finalized block or the best block names any
-//! more (its order ended, was deleted or moved) is removed. The same runs
+//! Every finalized head reconciles the store with the chain: a piece, held
+//! or partly uploaded, that no assignment at the finalized block or the
+//! best block names any more (its order ended, lapsed, was deleted or moved)
+//! is removed. The same runs
 //! once at start, so pieces of orders that ended while the worker was down
 //! go too. When the node's subscriptions end, the worker reconnects and
 //! catches up from the head it then sees.
@@ -237,14 +238,13 @@ impl Follower {
         let metrics = self.metrics.clone();
         let removed = tokio::task::spawn_blocking(move || -> Result<Vec<PieceRoot>, StoreError> {
             let mut removed = Vec::new();
-            let held = store.pieces()?;
-            for root in &held {
-                if !keep.contains(root) {
-                    store.remove(root)?;
-                    removed.push(*root);
+            for root in store.roots()? {
+                if !keep.contains(&root) {
+                    store.remove(&root)?;
+                    removed.push(root);
                 }
             }
-            metrics.pieces_held.set((held.len() - removed.len()) as i64);
+            metrics.pieces_held.set(store.pieces()?.len() as i64);
             metrics.bytes_stored.set(store.used()? as i64);
             Ok(removed)
         })

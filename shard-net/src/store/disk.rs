@@ -81,6 +81,29 @@ fn remove_if_present(path: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// The pieces with a file ending in `.{extension}` (any file if empty) in
+/// `dirs`, sorted, once each.
+fn roots_in(dirs: &[&Path], extension: &str) -> Result<Vec<PieceRoot>, StoreError> {
+    let mut roots = Vec::new();
+    for dir in dirs {
+        for entry in fs::read_dir(dir).map_err(io(dir))? {
+            let file = entry.map_err(io(dir))?.file_name();
+            let Some((stem, ext)) = file.to_str().and_then(|f| f.split_once('.')) else {
+                continue;
+            };
+            let mut root = [0u8; 32];
+            if (extension.is_empty() || ext == extension)
+                && hex::decode_to_slice(stem, &mut root).is_ok()
+            {
+                roots.push(PieceRoot(root));
+            }
+        }
+    }
+    roots.sort();
+    roots.dedup();
+    Ok(roots)
+}
+
 impl DiskStore {
     /// Opens (creating) the store under `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -201,27 +224,19 @@ impl ShardStore for DiskStore {
         // The metadata goes first: a crash in between leaves data that is
         // not held, which `pieces` does not list.
         for dir in [&self.held, &self.partial] {
-            remove_if_present(&dir.join(name(root, "meta")))?;
-            remove_if_present(&dir.join(name(root, "data")))?;
+            for extension in ["meta", "data", "tmp"] {
+                remove_if_present(&dir.join(name(root, extension)))?;
+            }
         }
         Ok(())
     }
 
     fn pieces(&self) -> Result<Vec<PieceRoot>, StoreError> {
-        let mut roots = Vec::new();
-        for entry in fs::read_dir(&self.held).map_err(io(&self.held))? {
-            let entry = entry.map_err(io(&self.held))?;
-            let file = entry.file_name();
-            let Some(stem) = file.to_str().and_then(|f| f.strip_suffix(".meta")) else {
-                continue;
-            };
-            let mut root = [0u8; 32];
-            if hex::decode_to_slice(stem, &mut root).is_ok() {
-                roots.push(PieceRoot(root));
-            }
-        }
-        roots.sort();
-        Ok(roots)
+        roots_in(&[&self.held], "meta")
+    }
+
+    fn roots(&self) -> Result<Vec<PieceRoot>, StoreError> {
+        roots_in(&[&self.held, &self.partial], "")
     }
 
     fn used(&self) -> Result<u64, StoreError> {

@@ -80,6 +80,12 @@ impl ShardStore for MemoryStore {
         }))
     }
 
+    fn roots(&self) -> Result<Vec<PieceRoot>, StoreError> {
+        let mut roots: Vec<_> = self.with(|pieces| pieces.keys().copied().collect());
+        roots.sort();
+        Ok(roots)
+    }
+
     fn used(&self) -> Result<u64, StoreError> {
         Ok(self.with(|pieces| pieces.values().map(|e| e.bytes.len() as u64).sum()))
     }
