@@ -19,7 +19,7 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::protocol::{Answer, Codec, Refusal, Request, Response, PROTOCOL};
+use crate::protocol::{Answer, Codec, Framed, MemoryBudget, Refusal, Request, Response, PROTOCOL};
 
 /// Answers inbound requests.
 #[async_trait]
@@ -37,6 +37,8 @@ pub struct NetConfig {
     pub max_inbound: usize,
     /// Inbound requests from one peer being answered at once.
     pub max_inbound_per_peer: usize,
+    /// Bytes of inbound requests in memory at once (uploaded shards, mostly).
+    pub max_inbound_bytes: usize,
     /// How long a request may take, transfer included.
     pub request_timeout: Duration,
     /// Commands queued from handles.
@@ -49,6 +51,7 @@ impl Default for NetConfig {
             listen: Vec::new(),
             max_inbound: 64,
             max_inbound_per_peer: 16,
+            max_inbound_bytes: 256 << 20,
             request_timeout: Duration::from_secs(60),
             max_commands: 256,
         }
@@ -168,7 +171,7 @@ pub async fn spawn(
         .map_err(NetError::Transport)?
         .with_behaviour(|_| {
             request_response::Behaviour::with_codec(
-                Codec,
+                Codec::with_budget(MemoryBudget::new(config.max_inbound_bytes)),
                 [(PROTOCOL, support)],
                 request_response::Config::default()
                     .with_request_timeout(timeout)
@@ -282,13 +285,16 @@ impl EventLoop {
                 for addr in addrs {
                     self.swarm.add_peer_address(peer, addr);
                 }
-                let id = self.swarm.behaviour_mut().send_request(&peer, request);
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .send_request(&peer, Framed::Request(request, None));
                 self.pending.insert(id, reply);
             }
         }
     }
 
-    fn on_event(&mut self, event: SwarmEvent<request_response::Event<Request, Response>>) {
+    fn on_event(&mut self, event: SwarmEvent<request_response::Event<Framed, Response>>) {
         use request_response::{Event, Message};
         match event {
             SwarmEvent::Behaviour(Event::Message { peer, message }) => match message {
@@ -330,13 +336,14 @@ impl EventLoop {
     fn on_request(
         &mut self,
         peer: PeerId,
-        request: Request,
+        request: Framed,
         channel: request_response::ResponseChannel<Response>,
     ) {
         let from_peer = self.per_peer.get(&peer).copied().unwrap_or(0);
-        let Some(handler) = self.handler.clone().filter(|_| {
+        let handler = self.handler.clone().filter(|_| {
             self.inbound < self.config.max_inbound && from_peer < self.config.max_inbound_per_peer
-        }) else {
+        });
+        let (Some(handler), Framed::Request(request, held)) = (handler, request) else {
             let _ = self
                 .swarm
                 .behaviour_mut()
@@ -348,6 +355,7 @@ impl EventLoop {
         let answers = self.answers.clone();
         tokio::spawn(async move {
             let response = handler.handle(peer, request).await;
+            drop(held);
             // The loop holds the receiver for as long as it runs.
             let _ = answers.send((channel, peer, response)).await;
         });
@@ -370,7 +378,9 @@ mod tests {
     impl Handler for Echo {
         async fn handle(&self, _: PeerId, request: Request) -> Response {
             self.started.fetch_add(1, Ordering::SeqCst);
-            if let Request::Shard { segment: 1, .. } = request {
+            if let Request::Shard { segment: 1, .. } | Request::PutShard { segment: 1, .. } =
+                request
+            {
                 self.gate.acquire().await.unwrap().forget();
             }
             Ok(Answer::Bytes(format!("{request:?}").into_bytes()))
@@ -498,5 +508,62 @@ mod tests {
             "{error}"
         );
         gate.add_permits(1);
+    }
+
+    #[tokio::test]
+    async fn uploads_past_the_memory_budget_are_answered_busy() {
+        let gate = Arc::new(Semaphore::new(0));
+        let echo = Arc::new(Echo {
+            gate: gate.clone(),
+            started: AtomicUsize::new(0),
+        });
+        let server = spawn(
+            Keypair::generate_ed25519(),
+            NetConfig {
+                listen: vec![loopback()],
+                max_inbound_bytes: 3 << 20,
+                ..NetConfig::default()
+            },
+            Some(echo.clone()),
+        )
+        .await
+        .unwrap();
+        let client = spawn(Keypair::generate_ed25519(), NetConfig::default(), None)
+            .await
+            .unwrap();
+        let ask = |request: Request| {
+            let client = client.clone();
+            let server = server.clone();
+            async move {
+                client
+                    .request(server.peer_id(), server.listening().to_vec(), request)
+                    .await
+            }
+        };
+        let put = |segment| Request::PutShard {
+            order: 1,
+            piece: 0,
+            segment,
+            shard: vec![7; 2 << 20],
+        };
+        // One 2 MiB shard held at the gate takes most of the 3 MiB.
+        let held = tokio::spawn(ask(put(1)));
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while echo.started.load(Ordering::SeqCst) < 1 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap();
+        assert!(matches!(
+            ask(put(2)).await,
+            Err(RequestError::Refused(Refusal::Busy))
+        ));
+        // Small requests still fit.
+        let root = mosaic_primitives::piece::PieceRoot([1; 32]);
+        assert!(ask(Request::Roots { root }).await.is_ok());
+        gate.add_permits(1);
+        held.await.unwrap().unwrap();
+        assert!(ask(put(2)).await.is_ok());
     }
 }

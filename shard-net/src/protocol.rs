@@ -1,6 +1,12 @@
 //! The messages of `/mosaic/shard/1`: one request and one answer per
 //! stream, each a SCALE value behind a 4-byte little-endian length, refused
-//! past [`MAX_MESSAGE`] before anything is allocated.
+//! past [`MAX_MESSAGE`] before anything is allocated. A server reads a
+//! request only if its length fits the [`MemoryBudget`] of requests in
+//! memory; past it, the bytes are read and dropped and the request is
+//! answered `busy`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -140,11 +146,81 @@ pub enum Refusal {
 /// What a worker answers.
 pub type Response = Result<Answer, Refusal>;
 
-/// The length-prefixed SCALE codec.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Codec;
+/// Bytes of inbound requests in memory at once (being read or handled),
+/// shared by every stream of a server.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: usize,
+    used: AtomicUsize,
+}
 
-async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> std::io::Result<Vec<u8>> {
+impl MemoryBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(MemoryBudget {
+            limit,
+            used: AtomicUsize::new(0),
+        })
+    }
+
+    /// Bytes taken now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+
+    /// Takes `bytes` if they fit.
+    fn take(self: &Arc<Self>, bytes: usize) -> Option<Held> {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|&total| total <= self.limit)
+            })
+            .ok()?;
+        Some(Held {
+            budget: self.clone(),
+            bytes,
+        })
+    }
+}
+
+/// Bytes taken from a [`MemoryBudget`], given back when dropped.
+#[derive(Debug)]
+pub struct Held {
+    budget: Arc<MemoryBudget>,
+    bytes: usize,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// A request on a stream: as sent, or as a server read it.
+#[derive(Debug)]
+pub enum Framed {
+    /// A request, with the memory it holds on a server with a budget.
+    Request(Request, Option<Held>),
+    /// A request that did not fit the server's budget: read and dropped.
+    OverBudget,
+}
+
+/// The length-prefixed SCALE codec; a server's holds its memory budget.
+#[derive(Clone, Debug, Default)]
+pub struct Codec {
+    budget: Option<Arc<MemoryBudget>>,
+}
+
+impl Codec {
+    /// A codec whose inbound requests take from `budget`.
+    pub fn with_budget(budget: Arc<MemoryBudget>) -> Self {
+        Codec {
+            budget: Some(budget),
+        }
+    }
+}
+
+/// Reads a frame's length, refusing one past [`MAX_MESSAGE`].
+async fn read_len<T: AsyncRead + Unpin + Send>(io: &mut T) -> std::io::Result<usize> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_le_bytes(len) as usize;
@@ -153,9 +229,21 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> std::io::Result<
             "a {len}-byte message is over the {MAX_MESSAGE}-byte limit"
         )));
     }
+    Ok(len)
+}
+
+async fn read_body<T: AsyncRead + Unpin + Send>(
+    io: &mut T,
+    len: usize,
+) -> std::io::Result<Vec<u8>> {
     let mut bytes = vec![0; len];
     io.read_exact(&mut bytes).await?;
     Ok(bytes)
+}
+
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> std::io::Result<Vec<u8>> {
+    let len = read_len(io).await?;
+    read_body(io, len).await
 }
 
 async fn write_frame<T: AsyncWrite + Unpin + Send>(
@@ -187,14 +275,28 @@ fn invalid(message: String) -> std::io::Error {
 #[async_trait]
 impl libp2p::request_response::Codec for Codec {
     type Protocol = StreamProtocol;
-    type Request = Request;
+    type Request = Framed;
     type Response = Response;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> std::io::Result<Request>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> std::io::Result<Framed>
     where
         T: AsyncRead + Unpin + Send,
     {
-        decode(&read_frame(io).await?)
+        let len = read_len(io).await?;
+        let held = match &self.budget {
+            None => None,
+            Some(budget) => match budget.take(len) {
+                Some(held) => Some(held),
+                None => {
+                    // Read to the end so that the peer gets the answer.
+                    let mut rest = AsyncReadExt::take(&mut *io, len as u64);
+                    futures::io::copy(&mut rest, &mut futures::io::sink()).await?;
+                    return Ok(Framed::OverBudget);
+                }
+            },
+        };
+        let request = decode(&read_body(io, len).await?)?;
+        Ok(Framed::Request(request, held))
     }
 
     async fn read_response<T>(
@@ -212,12 +314,15 @@ impl libp2p::request_response::Codec for Codec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        request: Request,
+        request: Framed,
     ) -> std::io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &request).await
+        match request {
+            Framed::Request(request, _) => write_frame(io, &request).await,
+            Framed::OverBudget => Err(invalid("nothing to send".into())),
+        }
     }
 
     async fn write_response<T>(
@@ -248,35 +353,67 @@ mod tests {
             shard: vec![9; 5000],
         };
         let mut wire = Cursor::new(Vec::new());
-        Codec
-            .write_request(&PROTOCOL, &mut wire, request.clone())
+        Codec::default()
+            .write_request(&PROTOCOL, &mut wire, Framed::Request(request.clone(), None))
             .await
             .unwrap();
-        let mut read = Cursor::new(wire.into_inner());
-        assert_eq!(
-            Codec.read_request(&PROTOCOL, &mut read).await.unwrap(),
-            request
-        );
+        let wire = wire.into_inner();
+        let read = Codec::default()
+            .read_request(&PROTOCOL, &mut Cursor::new(wire.clone()))
+            .await
+            .unwrap();
+        assert!(matches!(read, Framed::Request(r, None) if r == request));
+
+        // Within a server's budget the request holds its bytes until
+        // dropped; past it, it is read to the end and refused.
+        let budget = MemoryBudget::new(wire.len() + 10);
+        let mut server = Codec::with_budget(budget.clone());
+        let held = server
+            .read_request(&PROTOCOL, &mut Cursor::new(wire.clone()))
+            .await
+            .unwrap();
+        assert!(matches!(&held, Framed::Request(r, Some(_)) if *r == request));
+        assert_eq!(budget.used(), wire.len() - 4);
+        let mut second = Cursor::new(wire.clone());
+        let refused = server.read_request(&PROTOCOL, &mut second).await.unwrap();
+        assert!(matches!(refused, Framed::OverBudget));
+        assert_eq!(second.position() as usize, wire.len());
+        drop(held);
+        assert_eq!(budget.used(), 0);
+        assert!(matches!(
+            server
+                .read_request(&PROTOCOL, &mut Cursor::new(wire))
+                .await
+                .unwrap(),
+            Framed::Request(..)
+        ));
+        assert_eq!(budget.used(), 0);
 
         let response: Response = Err(Refusal::RootMismatch);
         let mut wire = Cursor::new(Vec::new());
-        Codec
+        Codec::default()
             .write_response(&PROTOCOL, &mut wire, response.clone())
             .await
             .unwrap();
         let mut read = Cursor::new(wire.into_inner());
         assert_eq!(
-            Codec.read_response(&PROTOCOL, &mut read).await.unwrap(),
+            Codec::default()
+                .read_response(&PROTOCOL, &mut read)
+                .await
+                .unwrap(),
             response
         );
 
         let mut huge = Cursor::new(((MAX_MESSAGE + 1) as u32).to_le_bytes().to_vec());
-        let error = Codec.read_request(&PROTOCOL, &mut huge).await.unwrap_err();
+        let error = Codec::default()
+            .read_request(&PROTOCOL, &mut huge)
+            .await
+            .unwrap_err();
         assert!(error.to_string().contains("over the"), "{error}");
 
         let mut garbage = vec![3, 0, 0, 0];
         garbage.extend([0xff, 1, 2]);
-        let error = Codec
+        let error = Codec::default()
             .read_request(&PROTOCOL, &mut Cursor::new(garbage))
             .await
             .unwrap_err();

@@ -94,6 +94,11 @@ struct RunArgs {
     /// No Prometheus endpoint.
     #[arg(long, conflicts_with = "prometheus_port")]
     no_prometheus: bool,
+    /// Memory for uploaded shards being received and stored at once (bytes
+    /// or with a unit); uploads past it are answered `busy`. Keep it above
+    /// the largest shard clients send (segment size / data shards).
+    #[arg(long, default_value = "256MiB")]
+    upload_memory: String,
 }
 
 #[derive(Args)]
@@ -156,6 +161,8 @@ async fn command(command: Command) -> Result<()> {
                 base_path: args.base_path,
                 net: NetConfig {
                     listen: args.listen,
+                    max_inbound_bytes: usize::try_from(size::parse(&args.upload_memory)?)
+                        .unwrap_or(usize::MAX),
                     ..NetConfig::default()
                 },
                 prometheus: (!args.no_prometheus)
