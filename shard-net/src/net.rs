@@ -368,9 +368,10 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::sync::Semaphore;
 
-    /// Answers every request with the bytes of its kind, after `gate`.
+    /// Answers every request with the bytes of its kind; one for segment 1
+    /// waits for a permit of `gate` first.
     struct Echo {
-        gate: Arc<Semaphore>,
+        gate: Semaphore,
         started: AtomicUsize,
     }
 
@@ -387,77 +388,105 @@ mod tests {
         }
     }
 
-    fn loopback() -> Multiaddr {
-        "/ip4/127.0.0.1/tcp/0".parse().unwrap()
+    /// An echo server on loopback and a client of it, each with its
+    /// settings.
+    struct Fixture {
+        echo: Arc<Echo>,
+        server: ShardClient,
+        client: ShardClient,
+    }
+
+    impl Fixture {
+        async fn new(server: NetConfig, client: NetConfig) -> Self {
+            let echo = Arc::new(Echo {
+                gate: Semaphore::new(0),
+                started: AtomicUsize::new(0),
+            });
+            let server = NetConfig {
+                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+                ..server
+            };
+            Fixture {
+                server: spawn(Keypair::generate_ed25519(), server, Some(echo.clone()))
+                    .await
+                    .unwrap(),
+                client: spawn(Keypair::generate_ed25519(), client, None)
+                    .await
+                    .unwrap(),
+                echo,
+            }
+        }
+
+        fn ask(
+            &self,
+            request: Request,
+        ) -> impl std::future::Future<Output = Result<Answer, RequestError>> {
+            let (client, server) = (self.client.clone(), self.server.clone());
+            async move {
+                client
+                    .request(server.peer_id(), server.listening().to_vec(), request)
+                    .await
+            }
+        }
+
+        /// Waits until the server has started `count` requests.
+        async fn started(&self, count: usize) {
+            tokio::time::timeout(Duration::from_secs(10), async {
+                while self.echo.started.load(Ordering::SeqCst) < count {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await
+            .unwrap();
+        }
+    }
+
+    const ROOT: mosaic_primitives::piece::PieceRoot = mosaic_primitives::piece::PieceRoot([1; 32]);
+
+    fn shard(segment: u32) -> Request {
+        Request::Shard {
+            root: ROOT,
+            segment,
+        }
     }
 
     #[tokio::test]
     async fn requests_cross_real_sockets_and_past_the_limit_are_answered_busy() {
-        let gate = Arc::new(Semaphore::new(0));
-        let echo = Arc::new(Echo {
-            gate: gate.clone(),
-            started: AtomicUsize::new(0),
-        });
-        let server = spawn(
-            Keypair::generate_ed25519(),
+        let net = Fixture::new(
             NetConfig {
-                listen: vec![loopback()],
                 max_inbound_per_peer: 2,
                 ..NetConfig::default()
             },
-            Some(echo.clone()),
+            NetConfig::default(),
         )
-        .await
-        .unwrap();
-        let client = spawn(Keypair::generate_ed25519(), NetConfig::default(), None)
-            .await
-            .unwrap();
-        let root = mosaic_primitives::piece::PieceRoot([1; 32]);
-        let ask = |segment| {
-            let client = client.clone();
-            let server = server.clone();
-            async move {
-                client
-                    .request(
-                        server.peer_id(),
-                        server.listening().to_vec(),
-                        Request::Shard { root, segment },
-                    )
-                    .await
-            }
-        };
-        let Answer::Bytes(bytes) = ask(0).await.unwrap() else {
+        .await;
+        let Answer::Bytes(bytes) = net.ask(shard(0)).await.unwrap() else {
             panic!("bytes");
         };
         assert!(String::from_utf8(bytes).unwrap().contains("segment: 0"));
 
         // Two requests held at the gate fill this peer's share.
-        let held: Vec<_> = (0..2).map(|_| tokio::spawn(ask(1))).collect();
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while echo.started.load(Ordering::SeqCst) < 3 {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .unwrap();
+        let held: Vec<_> = (0..2).map(|_| tokio::spawn(net.ask(shard(1)))).collect();
+        net.started(3).await;
         assert!(matches!(
-            ask(2).await,
+            net.ask(shard(2)).await,
             Err(RequestError::Refused(Refusal::Busy))
         ));
-        gate.add_permits(2);
+        net.echo.gate.add_permits(2);
         for task in held {
             task.await.unwrap().unwrap();
         }
         // Room again.
-        assert!(ask(0).await.is_ok());
+        assert!(net.ask(shard(0)).await.is_ok());
 
         // A peer nobody listens for fails with a network error, not a hang.
         let nobody = Keypair::generate_ed25519().public().to_peer_id();
-        let error = client
+        let error = net
+            .client
             .request(
                 nobody,
                 vec!["/ip4/127.0.0.1/tcp/1".parse().unwrap()],
-                Request::Roots { root },
+                Request::Roots { root: ROOT },
             )
             .await
             .unwrap_err();
@@ -466,80 +495,35 @@ mod tests {
 
     #[tokio::test]
     async fn a_peer_that_takes_a_request_and_never_answers_has_stalled() {
-        let gate = Arc::new(Semaphore::new(0));
-        let echo = Arc::new(Echo {
-            gate: gate.clone(),
-            started: AtomicUsize::new(0),
-        });
-        let server = spawn(
-            Keypair::generate_ed25519(),
-            NetConfig {
-                listen: vec![loopback()],
-                ..NetConfig::default()
-            },
-            Some(echo),
-        )
-        .await
-        .unwrap();
         let patience = Duration::from_millis(500);
-        let client = spawn(
-            Keypair::generate_ed25519(),
+        let net = Fixture::new(
+            NetConfig::default(),
             NetConfig {
                 request_timeout: patience,
                 ..NetConfig::default()
             },
-            None,
         )
-        .await
-        .unwrap();
-        let root = mosaic_primitives::piece::PieceRoot([1; 32]);
-        let ask = |segment| {
-            client.request(
-                server.peer_id(),
-                server.listening().to_vec(),
-                Request::Shard { root, segment },
-            )
-        };
+        .await;
         // Connected and answering, then held at the gate.
-        assert!(ask(0).await.is_ok());
-        let error = ask(1).await.unwrap_err();
+        assert!(net.ask(shard(0)).await.is_ok());
+        let error = net.ask(shard(1)).await.unwrap_err();
         assert!(
             matches!(error, RequestError::Stalled(after) if after == patience),
             "{error}"
         );
-        gate.add_permits(1);
+        net.echo.gate.add_permits(1);
     }
 
     #[tokio::test]
     async fn uploads_past_the_memory_budget_are_answered_busy() {
-        let gate = Arc::new(Semaphore::new(0));
-        let echo = Arc::new(Echo {
-            gate: gate.clone(),
-            started: AtomicUsize::new(0),
-        });
-        let server = spawn(
-            Keypair::generate_ed25519(),
+        let net = Fixture::new(
             NetConfig {
-                listen: vec![loopback()],
                 max_inbound_bytes: 3 << 20,
                 ..NetConfig::default()
             },
-            Some(echo.clone()),
+            NetConfig::default(),
         )
-        .await
-        .unwrap();
-        let client = spawn(Keypair::generate_ed25519(), NetConfig::default(), None)
-            .await
-            .unwrap();
-        let ask = |request: Request| {
-            let client = client.clone();
-            let server = server.clone();
-            async move {
-                client
-                    .request(server.peer_id(), server.listening().to_vec(), request)
-                    .await
-            }
-        };
+        .await;
         let put = |segment| Request::PutShard {
             order: 1,
             piece: 0,
@@ -547,23 +531,16 @@ mod tests {
             shard: vec![7; 2 << 20],
         };
         // One 2 MiB shard held at the gate takes most of the 3 MiB.
-        let held = tokio::spawn(ask(put(1)));
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while echo.started.load(Ordering::SeqCst) < 1 {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .unwrap();
+        let held = tokio::spawn(net.ask(put(1)));
+        net.started(1).await;
         assert!(matches!(
-            ask(put(2)).await,
+            net.ask(put(2)).await,
             Err(RequestError::Refused(Refusal::Busy))
         ));
         // Small requests still fit.
-        let root = mosaic_primitives::piece::PieceRoot([1; 32]);
-        assert!(ask(Request::Roots { root }).await.is_ok());
-        gate.add_permits(1);
+        assert!(net.ask(Request::Roots { root: ROOT }).await.is_ok());
+        net.echo.gate.add_permits(1);
         held.await.unwrap().unwrap();
-        assert!(ask(put(2)).await.is_ok());
+        assert!(net.ask(put(2)).await.is_ok());
     }
 }
