@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use libp2p::core::upgrade;
+use libp2p::core::Transport as _;
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, OutboundFailure, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
@@ -27,6 +29,9 @@ pub trait Handler: Send + Sync + 'static {
     /// The answer to `request` from `peer`.
     async fn handle(&self, peer: PeerId, request: Request) -> Response;
 }
+
+/// How long a connection may take to set up (TCP, noise, yamux).
+pub const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Settings of the shard network.
 #[derive(Clone, Debug)]
@@ -161,14 +166,18 @@ pub async fn spawn(
     };
     let streams = config.max_inbound_per_peer * 2 + 16;
     let timeout = config.request_timeout;
+    let noise = noise::Config::new(&key).map_err(NetError::Transport)?;
+    // A peer that accepts the connection and then says nothing (a hung
+    // process) fails the dial after this long instead of holding it forever.
+    let transport = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+        .upgrade(upgrade::Version::V1Lazy)
+        .authenticate(noise)
+        .multiplex(yamux::Config::default())
+        .timeout(SETUP_TIMEOUT);
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(NetError::Transport)?
+        .with_other_transport(|_| transport)
+        .unwrap_or_else(|never| match never {})
         .with_behaviour(|_| {
             request_response::Behaviour::with_codec(
                 Codec::with_budget(MemoryBudget::new(config.max_inbound_bytes)),
@@ -542,5 +551,29 @@ mod tests {
         net.echo.gate.add_permits(1);
         held.await.unwrap().unwrap();
         assert!(net.ask(put(2)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_accepts_and_says_nothing_fails_the_dial() {
+        // A listening socket whose process never answers: the kernel
+        // accepts, the handshake never completes.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let client = spawn(Keypair::generate_ed25519(), NetConfig::default(), None)
+            .await
+            .unwrap();
+        let peer = Keypair::generate_ed25519().public().to_peer_id();
+        let addr = format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
+        let answer = tokio::time::timeout(
+            SETUP_TIMEOUT * 3,
+            client.request(peer, vec![addr], shard(0)),
+        )
+        .await
+        .expect("the dial gives up");
+        assert!(
+            matches!(answer, Err(RequestError::Network(_))),
+            "{answer:?}"
+        );
+        drop(silent);
     }
 }

@@ -237,14 +237,20 @@ impl Process {
             .ok()
     }
 
-    /// Sends SIGTERM and waits for the exit.
-    pub async fn terminate(mut self) -> Result<()> {
+    /// Sends a signal by name (`STOP`, `CONT`, `TERM`).
+    pub async fn signal(&self, name: &str) -> Result<()> {
         let pid = self.child.id().context("already exited")?;
         let status = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+            .args([&format!("-{name}"), &pid.to_string()])
             .status()
             .await?;
-        ensure!(status.success(), "kill -TERM {pid} failed");
+        ensure!(status.success(), "kill -{name} {pid} failed");
+        Ok(())
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub async fn terminate(mut self) -> Result<()> {
+        self.signal("TERM").await?;
         tokio::time::timeout(EXIT_TIMEOUT, self.child.wait())
             .await
             .with_context(|| format!("{} still running after SIGTERM", self.label))??;

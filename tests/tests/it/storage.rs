@@ -258,6 +258,7 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
     net.start_worker(holders[2]).await?;
 
     refusals(&mut net, &chain).await?;
+    hung_worker(&net, holders[5]).await?;
 
     // rm: the refund is the escrow left after settling, and the workers
     // remove the pieces once that is final.
@@ -330,6 +331,35 @@ async fn get_back(
     ensure!(
         std::fs::read(out)? == std::fs::read(sample)?,
         "{why}: other bytes"
+    );
+    Ok(())
+}
+
+/// A worker that hangs (SIGSTOP: its socket still accepts, nothing
+/// answers): put gives up on it, names it and its piece, and does not hang.
+async fn hung_worker(net: &Network, hung: usize) -> Result<()> {
+    let worker = net.workers[hung].process.as_ref().context("running")?;
+    worker.signal("STOP").await?;
+    let file = net.path("hung.bin");
+    write_sample(&file, 1 << 20, 13)?;
+    let put = net
+        .mosaic_unchecked(&[
+            "put",
+            file.to_str().context("UTF-8")?,
+            "--suri",
+            "//Alice",
+            "--public",
+            "--segment-size",
+            "262144",
+        ])
+        .await;
+    worker.signal("CONT").await?;
+    let (ok, _, stderr) = put?;
+    let address = net.workers[hung].key().address();
+    ensure!(!ok, "put succeeded with a hung worker");
+    ensure!(
+        stderr.contains("1 of its pieces are not stored") && stderr.contains(&address),
+        "the hung worker {address} is not named:\n{stderr}"
     );
     Ok(())
 }
