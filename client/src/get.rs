@@ -11,13 +11,14 @@
 //!
 //! A provider that fails (unreachable, refuses, or serves bytes that do not
 //! verify) is not asked again during this get, and is named if too few
-//! shards of a segment were left.
+//! shards of a segment were left. One that answers but much slower than the
+//! fastest is asked after the others.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mosaic_api::chain::{Access, ChainClient, ChainError, Order, OrderId, OrderState};
 use mosaic_primitives::encryption::{plaintext_len, SecretKey};
@@ -186,6 +187,8 @@ struct NetSource {
     lists: Vec<Mutex<Option<Vec<ShardRoot>>>>,
     /// Why each provider failed, once it did.
     failed: Vec<Mutex<Option<String>>>,
+    /// Each provider's answer time (a moving average), once it answered.
+    latency: Vec<Mutex<Option<Duration>>>,
     progress: Progress,
 }
 
@@ -201,13 +204,20 @@ impl NetSource {
             return None;
         }
         let provider = &self.providers[piece];
+        let asked = Instant::now();
         let answer = tokio::time::timeout(
             SHARD_TIMEOUT,
             provider.request(&self.net, request, ATTEMPTS),
         )
         .await;
         match answer {
-            Ok(Ok(answer)) => Some(answer),
+            Ok(Ok(answer)) => {
+                if let Ok(mut latency) = self.latency[piece].lock() {
+                    let now = asked.elapsed();
+                    *latency = Some(latency.map_or(now, |before| (before * 3 + now) / 4));
+                }
+                Some(answer)
+            }
             Ok(Err(e)) => self.fail(piece, e.to_string()),
             Err(_) => self.fail(piece, format!("no answer within {SHARD_TIMEOUT:?}")),
         }
@@ -267,6 +277,17 @@ impl ShardSource for NetSource {
         self.runtime.block_on(self.fetch(id))
     }
 
+    /// Data pieces first (they decode by a copy), but providers much slower
+    /// than the fastest last.
+    fn preference(&self, pieces: u8) -> Vec<u8> {
+        let latencies: Vec<Option<Duration>> = self
+            .latency
+            .iter()
+            .map(|l| l.lock().ok().and_then(|l| *l))
+            .collect();
+        slow_last(&latencies[..usize::from(pieces).min(latencies.len())])
+    }
+
     /// The shards of one segment, asked of their providers all at once.
     fn shards(&self, segment: u32, indices: &[u8]) -> Vec<Option<Vec<u8>>> {
         let fetches = indices
@@ -304,6 +325,25 @@ impl ShardSource for NetSource {
     }
 }
 
+/// A provider this many times slower than the fastest is asked last.
+const SLOW_FACTOR: u32 = 4;
+/// ... unless it answers within this anyway.
+const SLOW_FLOOR: Duration = Duration::from_millis(100);
+
+/// The pieces in order, those whose provider is slow (answers in over
+/// [`SLOW_FACTOR`] times the fastest's time and over [`SLOW_FLOOR`]) last;
+/// a provider not heard from yet is not slow.
+fn slow_last(latencies: &[Option<Duration>]) -> Vec<u8> {
+    let fastest = latencies.iter().flatten().min().copied();
+    let slow = |latency: Option<Duration>| match (latency, fastest) {
+        (Some(latency), Some(fastest)) => latency > (fastest * SLOW_FACTOR).max(SLOW_FLOOR),
+        _ => false,
+    };
+    let mut order: Vec<u8> = (0..latencies.len() as u8).collect();
+    order.sort_by_key(|&piece| slow(latencies[usize::from(piece)]));
+    order
+}
+
 /// Gets `target` into `output`, reading it with `secret` if encrypted.
 pub async fn get(
     chain: &ChainClient,
@@ -332,6 +372,7 @@ pub async fn get(
         roots: manifest.piece_roots.clone(),
         lists: (0..pieces).map(|_| Mutex::new(None)).collect(),
         failed: (0..pieces).map(|_| Mutex::new(None)).collect(),
+        latency: (0..pieces).map(|_| Mutex::new(None)).collect(),
         progress: Progress::bytes(manifest.stored_size(), "get", progress),
     };
     let partial = partial_path(output);
@@ -386,4 +427,30 @@ fn partial_path(output: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     output.with_file_name(format!(".{name}.part"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_providers_go_last_and_data_pieces_stay_first() {
+        let ms = |n| Some(Duration::from_millis(n));
+        // Nothing heard yet, or all alike: the pieces in order.
+        assert_eq!(slow_last(&[None; 6]), [0, 1, 2, 3, 4, 5]);
+        assert_eq!(
+            slow_last(&[ms(20), ms(30), ms(25), ms(21), None, None]),
+            [0, 1, 2, 3, 4, 5]
+        );
+        // Piece 1 answers in 900 ms where the fastest takes 20: last.
+        assert_eq!(
+            slow_last(&[ms(20), ms(900), ms(25), ms(21), None, None]),
+            [0, 2, 3, 4, 5, 1]
+        );
+        // Four times the fastest but under the floor is not slow.
+        assert_eq!(
+            slow_last(&[ms(10), ms(90), ms(10), ms(10), None, None]),
+            [0, 1, 2, 3, 4, 5]
+        );
+    }
 }

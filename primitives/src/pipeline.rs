@@ -63,6 +63,12 @@ pub trait ShardSource: Sync {
             .map(|&index| self.shard(ShardId { segment, index }))
             .collect()
     }
+    /// The pieces in the order to ask for them (every one of `0..pieces`,
+    /// once): by default data pieces first, whose shards decode by a copy.
+    /// A source over a network may put slow providers last.
+    fn preference(&self, pieces: u8) -> Vec<u8> {
+        (0..pieces).collect()
+    }
     /// The shard-root list of `piece`, or `None` if it cannot be had. It
     /// need not be correct: get checks it against the manifest's piece root
     /// and, if it does not match, uses no shard of that piece.
@@ -496,9 +502,22 @@ fn fetch_segment<S: ShardSource>(
     let k = usize::from(manifest.coding.data_shards);
     let total = manifest.coding.total_shards();
     let mut shards: Vec<Option<Vec<u8>>> = vec![None; total];
-    // Pieces in order (data first: decoding them is a copy), each with its
-    // verified list; asked for in batches of as many as are still missing.
-    let mut candidates = (0..total as u8).filter_map(|index| Some((index, lists.get(index)?)));
+    // Pieces in the source's order, each with its verified list; asked for
+    // in batches of as many as are still missing. An order that is not a
+    // permutation is made one: each piece once, in range, none left out.
+    let mut seen = vec![false; total];
+    let order = source.preference(total as u8);
+    let mut candidates = order
+        .into_iter()
+        .chain(0..total as u8)
+        .filter(|&index| {
+            let fresh = seen.get(usize::from(index)) == Some(&false);
+            if fresh {
+                seen[usize::from(index)] = true;
+            }
+            fresh
+        })
+        .filter_map(|index| Some((index, lists.get(index)?)));
     let mut valid = 0;
     while valid < k {
         let batch: Vec<_> = candidates.by_ref().take(k - valid).collect();
@@ -573,6 +592,7 @@ mod tests {
         shards: Mutex<BTreeSet<ShardId>>,
         lists: Mutex<BTreeSet<u8>>,
         batches: Mutex<Vec<(u32, Vec<u8>)>>,
+        preference: Option<Vec<u8>>,
     }
 
     impl<'a> Recording<'a> {
@@ -582,6 +602,7 @@ mod tests {
                 shards: Mutex::default(),
                 lists: Mutex::default(),
                 batches: Mutex::default(),
+                preference: None,
             }
         }
 
@@ -599,6 +620,12 @@ mod tests {
         fn shard(&self, id: ShardId) -> Option<Vec<u8>> {
             self.shards.lock().unwrap().insert(id);
             self.inner.shard(id)
+        }
+
+        fn preference(&self, pieces: u8) -> Vec<u8> {
+            self.preference
+                .clone()
+                .unwrap_or_else(|| (0..pieces).collect())
         }
 
         fn shards(&self, segment: u32, indices: &[u8]) -> Vec<Option<Vec<u8>>> {
@@ -774,6 +801,19 @@ mod tests {
         batches.sort();
         let mut expected = vec![(0, vec![0, 1, 2]), (0, vec![3])];
         expected.extend((1..segments).map(|segment| (segment, vec![0, 1, 2])));
+        assert_eq!(batches, expected);
+
+        // The source's order is followed, made a permutation: out of range
+        // and repeated pieces dropped, missing ones appended.
+        let mut source = Recording::new(&store);
+        source.preference = Some(vec![4, 9, 4, 1]);
+        let mut out = Vec::new();
+        get(&manifest, None, &source, &mut out, 2).unwrap();
+        assert_eq!(out, input);
+        let mut batches = source.batches.into_inner().unwrap();
+        batches.sort();
+        let mut expected = vec![(0, vec![2]), (0, vec![4, 1, 0])];
+        expected.extend((1..segments).map(|segment| (segment, vec![4, 1, 0])));
         assert_eq!(batches, expected);
     }
 
