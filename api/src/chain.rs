@@ -34,6 +34,15 @@ pub type Order = pallet_mosaic_market::OrderOf<Runtime>;
 /// A provider as the chain records it.
 pub type Provider = pallet_mosaic_providers::ProviderOf<Runtime>;
 
+/// What a provider was paid so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Earnings {
+    /// From its orders' escrow.
+    pub paid: Balance,
+    /// Minted for its proofs.
+    pub rewarded: Balance,
+}
+
 /// Blocks a signed transaction stays valid for.
 const MORTALITY: u64 = 64;
 /// How long to wait for a transaction to be included.
@@ -154,6 +163,26 @@ impl ChainClient {
             nonce: info.nonce,
             free: info.data.free,
             reserved: info.data.reserved,
+        })
+    }
+
+    /// What `who` was paid so far as a provider: from escrow (the market's
+    /// `Earned`) and in minted rewards (the audit's `Rewarded`).
+    pub async fn earnings(&self, who: &AccountId) -> Result<Earnings, ChainError> {
+        let read = |key: Vec<u8>| async move {
+            match self.ws.storage(Bytes(key), None).await? {
+                None => Ok(0),
+                Some(raw) => {
+                    Balance::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("a tally"))
+                }
+            }
+        };
+        Ok(Earnings {
+            paid: read(pallet_mosaic_market::Earned::<Runtime>::hashed_key_for(who)).await?,
+            rewarded: read(pallet_mosaic_audit::Rewarded::<Runtime>::hashed_key_for(
+                who,
+            ))
+            .await?,
         })
     }
 
@@ -289,21 +318,16 @@ impl ChainClient {
         block: Hash,
         hash: Hash,
     ) -> Result<Vec<RuntimeEvent>, ChainError> {
-        let body: serde_json::Value = jsonrpsee::core::client::ClientT::request(
-            &self.ws,
-            "chain_getBlock",
-            jsonrpsee::rpc_params![block],
-        )
-        .await?;
-        let index = body["block"]["extrinsics"]
-            .as_array()
-            .ok_or(ChainError::Decode("block body"))?
+        let body = self
+            .ws
+            .block(Some(block))
+            .await?
+            .ok_or(ChainError::Decode("block body"))?;
+        let index = body
+            .block
+            .extrinsics
             .iter()
-            .position(|xt| {
-                xt.as_str()
-                    .and_then(|hex| hex::decode(hex.trim_start_matches("0x")).ok())
-                    .is_some_and(|bytes| BlakeTwo256::hash(&bytes) == hash)
-            })
+            .position(|xt| BlakeTwo256::hash(xt) == hash)
             .ok_or(ChainError::Decode(
                 "block body (the transaction is not in it)",
             ))?;

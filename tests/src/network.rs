@@ -239,6 +239,23 @@ impl Network {
         serde_json::from_str(last).with_context(|| format!("not JSON: {last}"))
     }
 
+    /// `mosaic-worker status --json` of worker `index`'s provider, parsed.
+    pub async fn worker_status(&self, index: usize) -> Result<serde_json::Value> {
+        let address = self.workers[index].key().address();
+        let args = [
+            "status",
+            "--account-address",
+            &address,
+            "--rpc",
+            &self.rpc,
+            "--json",
+        ];
+        let output = run(&binary("mosaic-worker")?, &args).await?;
+        let stdout = String::from_utf8(output.stdout)?;
+        let last = stdout.lines().last().context("no output")?;
+        serde_json::from_str(last).with_context(|| format!("not JSON: {last}"))
+    }
+
     /// A new key file `<name>.key` in the scratch directory whose account
     /// //Alice sent `tokens`; answers its path.
     pub async fn funded_account(&self, name: &str, tokens: &str) -> Result<PathBuf> {

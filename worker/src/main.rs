@@ -192,6 +192,8 @@ async fn command(command: Command) -> Result<()> {
                         "piecesPending": report.pending.0,
                         "bytesPending": report.pending.1,
                         "free": report.free.to_string(),
+                        "earnedFromEscrow": report.earnings.paid.to_string(),
+                        "earnedInRewards": report.earnings.rewarded.to_string(),
                     })
                 );
             } else {
@@ -209,6 +211,11 @@ async fn command(command: Command) -> Result<()> {
                 println!(
                     "pending:  {} pieces, {} bytes",
                     report.pending.0, report.pending.1
+                );
+                println!(
+                    "earned:   {} from escrow, {} in rewards",
+                    amount::format(report.earnings.paid),
+                    amount::format(report.earnings.rewarded)
                 );
                 println!("free:     {}", amount::format(report.free));
             }

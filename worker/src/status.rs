@@ -1,7 +1,8 @@
 //! `mosaic-worker status`: what the chain records about a provider: stake,
-//! capacity declared and used, pieces held (confirmed) and pending, balance.
+//! capacity declared and used, pieces held (confirmed) and pending, what it
+//! earned so far, balance.
 
-use mosaic_api::chain::{ChainClient, ChainError};
+use mosaic_api::chain::{ChainClient, ChainError, Earnings};
 use mosaic_runtime::{AccountId, Balance};
 use pallet_mosaic_providers::ProviderStatus;
 
@@ -22,6 +23,8 @@ pub struct ProviderStatusReport {
     pub held: (u32, u64),
     /// Pieces assigned but not confirmed yet, and their bytes.
     pub pending: (u32, u64),
+    /// Paid so far, from escrow and in rewards.
+    pub earnings: Earnings,
     /// Free balance.
     pub free: Balance,
 }
@@ -76,6 +79,7 @@ pub async fn status(
         },
         held,
         pending,
+        earnings: chain.earnings(who).await?,
         free: chain.account(who).await?.free,
     })
 }

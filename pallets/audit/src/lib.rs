@@ -174,7 +174,7 @@ pub mod pallet {
         vrf::{VrfSignature, VrfTranscript},
     };
     use polkadot_sdk::sp_io::hashing::blake2_256;
-    use sp_runtime::traits::{SaturatedConversion, Zero};
+    use sp_runtime::traits::{SaturatedConversion, Saturating, Zero};
     use sp_runtime::Perbill;
 
     /// The balance type of the currency.
@@ -276,6 +276,11 @@ pub mod pallet {
     #[pallet::storage]
     pub type Challenges<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, Challenge>;
 
+    /// What each provider was minted in rewards so far, in all.
+    #[pallet::storage]
+    pub type Rewarded<T: Config> =
+        StorageMap<_, Blake2_128Concat, T::AccountId, BalanceOf<T>, ValueQuery>;
+
     /// Each provider's proven periods.
     #[pallet::storage]
     pub type History<T: Config> =
@@ -374,6 +379,7 @@ pub mod pallet {
                     Misses::<T>::remove(&provider);
                     let reward = T::Reward::get();
                     let reward = T::Currency::mint_into(&provider, reward).unwrap_or_default();
+                    Rewarded::<T>::mutate(&provider, |total| *total = total.saturating_add(reward));
                     Self::deposit_event(Event::Proven {
                         provider,
                         period: challenge.period,

@@ -365,6 +365,12 @@ fn honest_providers_are_challenged_rewarded_and_paid() {
         for who in 10..13 {
             assert_eq!(Balances::balance(&who), ENDOWMENT - STAKE + per_provider);
             assert_eq!(stake(who), STAKE);
+            // Both tallies: rewards here, escrow payments in the market.
+            assert_eq!(crate::Rewarded::<Test>::get(who), 3 * REWARD);
+            assert_eq!(
+                pallet_mosaic_market::Earned::<Test>::get(who),
+                3 * PIECE_SIZE * PERIOD
+            );
         }
     });
 }

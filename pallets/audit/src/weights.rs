@@ -23,8 +23,9 @@ pub trait WeightInfo {
 
 impl WeightInfo for () {
     fn submit_proof() -> Weight {
-        // Measured 0.24 ms, 21 reads, 20 writes.
-        measured(265_000_000, 21, 20)
+        // Measured 0.24 ms, 21 reads, 20 writes; plus the `Rewarded` tally
+        // (added after measuring: one read, one write and 30 µs allowed).
+        measured(295_000_000, 22, 21)
     }
     fn on_initialize(h: u32) -> Weight {
         let h = u64::from(h);

@@ -527,6 +527,11 @@ pub mod pallet {
     #[pallet::storage]
     pub type Orders<T: Config> = StorageMap<_, Blake2_128Concat, OrderId, OrderOf<T>>;
 
+    /// What each provider was paid from escrow so far, in all.
+    #[pallet::storage]
+    pub type Earned<T: Config> =
+        StorageMap<_, Blake2_128Concat, T::AccountId, BalanceOf<T>, ValueQuery>;
+
     /// Each provider's pieces as a dense list: `(provider, slot) -> (order, piece)`.
     #[pallet::storage]
     pub type ProviderPieces<T: Config> =
@@ -1145,6 +1150,7 @@ pub mod pallet {
             );
             if paid.is_ok() {
                 record.escrow = record.escrow.saturating_sub(amount);
+                Earned::<T>::mutate(&provider, |total| *total = total.saturating_add(amount));
                 Self::deposit_event(Event::Paid {
                     order,
                     provider,

@@ -633,6 +633,7 @@ fn a_claim_pays_proven_periods_once() {
         run_to(4 * PERIOD);
         assert_ok!(Market::claim(RuntimeOrigin::signed(worker), id));
         assert_eq!(earned(worker), 2 * piece_period());
+        assert_eq!(crate::Earned::<Test>::get(worker), 2 * piece_period());
         assert_eq!(
             events().last(),
             Some(&Event::Paid {
@@ -648,6 +649,7 @@ fn a_claim_pays_proven_periods_once() {
         prove(worker, 2);
         run_to(6 * PERIOD);
         assert_eq!(earned(worker), 2 * piece_period());
+        assert_eq!(crate::Earned::<Test>::get(worker), 2 * piece_period());
         assert_eq!(Balances::balance(&1), ENDOWMENT - 2 * piece_period());
     });
 }

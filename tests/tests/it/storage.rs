@@ -123,6 +123,26 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
         );
     }
 
+    // `mosaic-worker status` of each holder: active, its one piece held,
+    // nothing pending, and its earnings so far.
+    for holder in &holders {
+        let status = net.worker_status(*holder).await?;
+        ensure!(
+            status["state"] == "active"
+                && status["piecesHeld"] == 1
+                && status["bytesHeld"] == record.piece_size
+                && status["piecesPending"] == 0
+                && status["capacity"] == 1u64 << 30,
+            "worker {holder}: {status}"
+        );
+        for tally in ["earnedFromEscrow", "earnedInRewards"] {
+            field(&status, tally)?
+                .as_str()
+                .and_then(|t| t.parse::<u128>().ok())
+                .with_context(|| format!("{tally} in {status}"))?;
+        }
+    }
+
     // get: byte-identical; again from a fresh directory by CID with only
     // the key file.
     let back = net.path("back.bin");
