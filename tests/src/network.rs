@@ -70,6 +70,7 @@ pub struct Network {
     pub node: Process,
     /// Its JSON-RPC address, `ws://…`.
     pub rpc: String,
+    rpc_port: u16,
     /// The workers, by index.
     pub workers: Vec<WorkerSlot>,
     /// Scratch space for the test (files, keys).
@@ -81,33 +82,14 @@ impl Network {
     /// `capacity` and running.
     pub async fn start(workers: usize, capacity: &str) -> Result<Network> {
         let dir = tempfile::tempdir()?;
-        let base = dir.path().join("node");
-        let base = base.to_str().context("UTF-8 path")?;
-        let mut node = Process::spawn(
-            &binary("mosaic-node")?,
-            &[
-                "--dev",
-                "--base-path",
-                base,
-                "--rpc-port",
-                "0",
-                "--port",
-                "0",
-                "--prometheus-port",
-                "0",
-            ],
-            "node",
-        )?;
-        let line = node.wait_for_log("JSON-RPC listening on ", STARTUP).await?;
-        let addr = line
-            .split("JSON-RPC listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .context("no address in the JSON-RPC line")?;
-        let rpc = format!("ws://{addr}");
+        // A fixed RPC port, so that the workers find a restarted node.
+        let rpc_port = free_port()?;
+        let rpc = format!("ws://127.0.0.1:{rpc_port}");
+        let node = start_node(dir.path(), rpc_port).await?;
         let mut network = Network {
             node,
             rpc,
+            rpc_port,
             workers: Vec::new(),
             dir,
         };
@@ -154,6 +136,14 @@ impl Network {
         Ok(network)
     }
 
+    /// Stops the validator (SIGTERM) and starts it again on the same
+    /// database and RPC port.
+    pub async fn restart_node(&mut self) -> Result<()> {
+        self.node.terminate().await?;
+        self.node = start_node(self.dir.path(), self.rpc_port).await?;
+        Ok(())
+    }
+
     /// Starts (or restarts) worker `index` and waits until it serves.
     pub async fn start_worker(&mut self, index: usize) -> Result<()> {
         let slot = &mut self.workers[index];
@@ -192,7 +182,7 @@ impl Network {
     /// Stops worker `index` (SIGTERM).
     pub async fn stop_worker(&mut self, index: usize) -> Result<()> {
         self.workers[index].metrics = None;
-        if let Some(process) = self.workers[index].process.take() {
+        if let Some(mut process) = self.workers[index].process.take() {
             process.terminate().await?;
         }
         Ok(())
@@ -302,4 +292,29 @@ pub fn write_sample(path: &Path, len: usize, seed: u64) -> Result<()> {
         .collect();
     std::fs::write(path, bytes)?;
     Ok(())
+}
+
+/// Starts a `--dev` validator with its database under `dir` and JSON-RPC on
+/// `rpc_port`, and waits until it serves.
+async fn start_node(dir: &Path, rpc_port: u16) -> Result<Process> {
+    let base = dir.join("node");
+    let base = base.to_str().context("UTF-8 path")?;
+    let rpc_port = rpc_port.to_string();
+    let mut node = Process::spawn(
+        &binary("mosaic-node")?,
+        &[
+            "--dev",
+            "--base-path",
+            base,
+            "--rpc-port",
+            &rpc_port,
+            "--port",
+            "0",
+            "--prometheus-port",
+            "0",
+        ],
+        "node",
+    )?;
+    node.wait_for_log("JSON-RPC listening on ", STARTUP).await?;
+    Ok(node)
 }

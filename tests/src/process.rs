@@ -249,7 +249,7 @@ impl Process {
     }
 
     /// Sends SIGTERM and waits for the exit.
-    pub async fn terminate(mut self) -> Result<()> {
+    pub async fn terminate(&mut self) -> Result<()> {
         self.signal("TERM").await?;
         tokio::time::timeout(EXIT_TIMEOUT, self.child.wait())
             .await

@@ -138,7 +138,11 @@ mod tests {
         assert_eq!(parse("7").block_number(), Ok(7));
         assert_eq!(parse("\"0x1f\"").block_number(), Ok(31));
         assert!(parse("\"0x100000000\"").block_number().is_err());
-        assert!(serde_json::from_str::<NumberOrHex>("\"12\"").is_err());
+        // Hex without its prefix is hex, as Substrate reads it; not hex is
+        // refused.
+        assert_eq!(parse("\"12\"").block_number(), Ok(18));
+        assert!(serde_json::from_str::<NumberOrHex>("\"zz\"").is_err());
+        assert!(serde_json::from_str::<NumberOrHex>("-1").is_err());
         let big = NumberOrHex::from(u128::from(u64::MAX) + 1);
         assert_eq!(
             serde_json::to_string(&big).unwrap(),

@@ -277,6 +277,18 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
     net.start_worker(holders[1]).await?;
     net.start_worker(holders[2]).await?;
 
+    // The validator restarts: every worker reconnects to it, and the next
+    // put (in `refusals`) is taken and confirmed.
+    net.restart_node().await?;
+    for (index, worker) in net.workers.iter_mut().enumerate() {
+        let process = worker.process.as_mut().context("running")?;
+        process
+            .wait_for_log("reconnected to the node", FINALITY)
+            .await
+            .with_context(|| format!("worker {index} after the node restarted"))?;
+    }
+    let chain = net.chain().await?;
+
     refusals(&mut net, &chain).await?;
     hung_worker(&net, holders[5]).await?;
 
