@@ -111,7 +111,9 @@ impl PieceServer {
         let begun = meta.clone();
         let next = blocking(move || {
             let held = store.meta(&root).map_err(refusal)?.is_some();
-            if !held && store.used().map_err(refusal)? + layout.piece_size() > capacity {
+            // What the piece adds: a resumed upload already holds some.
+            let others = store.used().map_err(refusal)? - store.bytes_of(&root).map_err(refusal)?;
+            if !held && others + layout.piece_size() > capacity {
                 return Err(Refusal::OverCapacity);
             }
             store.begin(&root, &begun).map_err(refusal)
@@ -368,6 +370,38 @@ mod tests {
             })
             .await,
             Err(Refusal::Malformed)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_upload_resumes_on_a_provider_at_its_capacity() {
+        let (_, meta, shards) = sample_piece();
+        let size: u64 = shards.iter().map(|s| s.len() as u64).sum();
+        let (server, _) = server(size);
+        let offer = || Request::Offer {
+            order: 1,
+            piece: 0,
+            shard_roots: meta.shard_roots.clone(),
+        };
+        assert_eq!(
+            server.handle(peer(), offer()).await,
+            Ok(Answer::Accepted { next: 0 })
+        );
+        let put = Request::PutShard {
+            order: 1,
+            piece: 0,
+            segment: 0,
+            shard: shards[0].clone(),
+        };
+        assert_eq!(
+            server.handle(peer(), put).await,
+            Ok(Answer::Stored { next: 1 })
+        );
+        // Offered again (the client lost its connection): its own bytes are
+        // not counted twice against the capacity.
+        assert_eq!(
+            server.handle(peer(), offer()).await,
+            Ok(Answer::Accepted { next: 1 })
         );
     }
 

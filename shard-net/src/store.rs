@@ -88,6 +88,8 @@ pub trait ShardStore: Send + Sync + 'static {
     fn roots(&self) -> Result<Vec<PieceRoot>, StoreError>;
     /// Bytes of held and partial pieces.
     fn used(&self) -> Result<u64, StoreError>;
+    /// Bytes stored of one piece, held or partial (0 if absent).
+    fn bytes_of(&self, root: &PieceRoot) -> Result<u64, StoreError>;
 }
 
 /// Reads the shard of `segment` of a held piece.
@@ -194,7 +196,9 @@ pub(crate) mod tests {
             Err(StoreError::NotFound(_))
         ));
         assert_eq!(store.begin(&root, &meta).unwrap(), 0);
+        assert_eq!(store.bytes_of(&root).unwrap(), 0);
         assert_eq!(store.append(&root, 0, &shards[0]).unwrap(), 1);
+        assert_eq!(store.bytes_of(&root).unwrap(), shards[0].len() as u64);
         // Out of order, repeated and wrongly sized shards are refused.
         assert!(store.append(&root, 2, &shards[2]).is_err());
         assert!(store.append(&root, 0, &shards[0]).is_err());
@@ -211,6 +215,7 @@ pub(crate) mod tests {
         assert_eq!(store.roots().unwrap(), vec![root]);
         let size: u64 = shards.iter().map(|s| s.len() as u64).sum();
         assert_eq!(store.used().unwrap(), size);
+        assert_eq!(store.bytes_of(&root).unwrap(), size);
         // A held piece offered again needs nothing more.
         assert_eq!(store.begin(&root, &meta).unwrap(), 3);
         for (segment, shard) in shards.iter().enumerate() {

@@ -239,6 +239,19 @@ impl ShardStore for DiskStore {
         roots_in(&[&self.held, &self.partial], "")
     }
 
+    fn bytes_of(&self, root: &PieceRoot) -> Result<u64, StoreError> {
+        let mut bytes = 0;
+        for dir in [&self.held, &self.partial] {
+            let path = dir.join(name(root, "data"));
+            match fs::metadata(&path) {
+                Ok(meta) => bytes += meta.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&path)(e)),
+            }
+        }
+        Ok(bytes)
+    }
+
     fn used(&self) -> Result<u64, StoreError> {
         let mut used = 0;
         for dir in [&self.held, &self.partial] {

@@ -86,6 +86,10 @@ impl ShardStore for MemoryStore {
         Ok(roots)
     }
 
+    fn bytes_of(&self, root: &PieceRoot) -> Result<u64, StoreError> {
+        Ok(self.with(|pieces| pieces.get(root).map_or(0, |e| e.bytes.len() as u64)))
+    }
+
     fn used(&self) -> Result<u64, StoreError> {
         Ok(self.with(|pieces| pieces.values().map(|e| e.bytes.len() as u64).sum()))
     }
