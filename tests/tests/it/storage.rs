@@ -396,8 +396,8 @@ async fn hung_worker(net: &Network, hung: usize) -> Result<()> {
     Ok(())
 }
 
-/// Workers refuse a piece not assigned to them and bytes that do not
-/// verify, and keep serving.
+/// Workers refuse a piece not assigned to them, bytes that do not verify
+/// and a piece past their capacity, and keep serving.
 async fn refusals(net: &mut Network, chain: &mosaic_api::chain::ChainClient) -> Result<()> {
     // A public file of one segment, whose shards the test can compute.
     let small = net.path("small.bin");
@@ -478,12 +478,26 @@ async fn refusals(net: &mut Network, chain: &mosaic_api::chain::ChainClient) -> 
         )?;
     }
     net.start_worker(worker).await?;
-    let accepted = ask(Request::Offer {
+    // A disk fuller than the chain knows (a stray file of the worker's
+    // whole capacity in its store, sparse): the piece is refused as over
+    // capacity, and taken once the space is back.
+    let stray = net.workers[worker]
+        .pieces_dir()
+        .with_file_name("partial")
+        .join("stray.data");
+    std::fs::File::create(&stray)?.set_len(1 << 30)?;
+    let offer = || Request::Offer {
         order,
         piece: 0,
         shard_roots: roots(0),
-    })
-    .await?;
+    };
+    let refused = ask(offer()).await;
+    ensure!(
+        matches!(refused, Err(RequestError::Refused(Refusal::OverCapacity))),
+        "{refused:?}"
+    );
+    std::fs::remove_file(&stray)?;
+    let accepted = ask(offer()).await?;
     ensure!(accepted == Answer::Accepted { next: 0 }, "{accepted:?}");
     let shard = shards
         .shards_mut()
