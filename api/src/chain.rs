@@ -34,15 +34,6 @@ pub type Order = pallet_mosaic_market::OrderOf<Runtime>;
 /// A provider as the chain records it.
 pub type Provider = pallet_mosaic_providers::ProviderOf<Runtime>;
 
-/// What a provider was paid so far.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Earnings {
-    /// From its orders' escrow.
-    pub paid: Balance,
-    /// Minted for its proofs.
-    pub rewarded: Balance,
-}
-
 /// Blocks a signed transaction stays valid for.
 const MORTALITY: u64 = 64;
 /// How long to wait for a transaction to be included.
@@ -166,24 +157,14 @@ impl ChainClient {
         })
     }
 
-    /// What `who` was paid so far as a provider: from escrow (the market's
-    /// `Earned`) and in minted rewards (the audit's `Rewarded`).
-    pub async fn earnings(&self, who: &AccountId) -> Result<Earnings, ChainError> {
-        let read = |key: Vec<u8>| async move {
-            match self.ws.storage(Bytes(key), None).await? {
-                None => Ok(0),
-                Some(raw) => {
-                    Balance::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("a tally"))
-                }
-            }
-        };
-        Ok(Earnings {
-            paid: read(pallet_mosaic_market::Earned::<Runtime>::hashed_key_for(who)).await?,
-            rewarded: read(pallet_mosaic_audit::Rewarded::<Runtime>::hashed_key_for(
-                who,
-            ))
-            .await?,
-        })
+    /// What `who` was paid so far as a provider, out of its orders'
+    /// escrow for proven pieces (the market's `Earned`; nothing is minted).
+    pub async fn earned(&self, who: &AccountId) -> Result<Balance, ChainError> {
+        let key = pallet_mosaic_market::Earned::<Runtime>::hashed_key_for(who);
+        match self.ws.storage(Bytes(key), None).await? {
+            None => Ok(0),
+            Some(raw) => Balance::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("a tally")),
+        }
     }
 
     /// Signs `call` as `signer` with the chain's current parameters and the

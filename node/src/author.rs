@@ -5,7 +5,7 @@
 //! keys, we build a block on the best block: the pre-runtime digests carry the
 //! slot and our VRF signature over the audit randomness and the slot, the
 //! timestamp inherent is the slot's start, then ready transactions go in by
-//! priority until the block is full or a third of the slot is spent. The
+//! priority until the pool is spent or a third of the slot is. The
 //! header is sealed with our ed25519 Aura key and imported.
 
 use std::sync::Arc;
@@ -160,8 +160,11 @@ pub fn build_block(
     Ok(Some((block, changes.transaction)))
 }
 
-/// Fills the block with ready transactions by priority until it is full or
-/// a third of the slot is spent; invalid ones leave the pool.
+/// Fills the block with ready transactions by priority until the pool is
+/// exhausted or a third of the slot is spent; invalid ones leave the pool.
+/// One that does not fit is skipped, not the end: the block's room is kept
+/// per dispatch class, and an operational transaction (a storage proof)
+/// still fits after ordinary ones filled theirs.
 fn push_transactions<B: polkadot_sdk::sp_state_machine::Backend<Hashing>>(
     builder: &mut BlockBuilder<'_, B>,
     pool: &Pool,
@@ -176,7 +179,7 @@ fn push_transactions<B: polkadot_sdk::sp_state_machine::Backend<Hashing>>(
             Ok(_) => {}
             Err(ExecutionError::Invalid(TransactionValidityError::Invalid(
                 InvalidTransaction::ExhaustsResources,
-            ))) => break,
+            ))) => {}
             Err(ExecutionError::Invalid(TransactionValidityError::Unknown(_))) => {}
             Err(e) => {
                 tracing::debug!(target: "mosaic::author", hash = ?tx.hash, "left out: {e}");

@@ -194,7 +194,7 @@ sp_api::impl_runtime_apis! {
         }
     }
 
-    #[api_version(2)]
+    #[api_version(3)]
     impl crate::mosaic_api::MosaicApi<
         Block,
         AccountId,
@@ -247,8 +247,8 @@ sp_api::impl_runtime_apis! {
             pallet_mosaic_providers::Providers::<Runtime>::get(who)
         }
 
-        fn challenge(who: AccountId) -> Option<pallet_mosaic_audit::Challenge> {
-            pallet_mosaic_audit::Challenges::<Runtime>::get(who)
+        fn challenges(who: AccountId) -> Vec<pallet_mosaic_audit::Challenge> {
+            pallet_mosaic_audit::Challenges::<Runtime>::iter_prefix_values(who).collect()
         }
     }
 

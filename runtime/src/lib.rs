@@ -133,7 +133,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
     impl_name: alloc::borrow::Cow::Borrowed("mosaic-node"),
     authoring_version: 1,
     // 2: orders of pieces (issue 10).
-    spec_version: 3,
+    spec_version: 4,
     impl_version: 0,
     apis: apis::RUNTIME_API_VERSIONS,
     // 2: market and audit calls changed shape.
@@ -263,6 +263,7 @@ impl pallet_mosaic_providers::Config for Runtime {
     type RuntimeHoldReason = RuntimeHoldReason;
     type MinStake = ProviderMinStake;
     type StakePerGiB = ProviderStakePerGiB;
+    type MinPrice = ProviderMinPrice;
     type UnbondingPeriod = parameters::UnbondingPeriod;
     type MaxProviders = ConstU32<10_240>;
     // Enough for the widest order (128 pieces: 2 × 128 + 8 draws).
@@ -284,15 +285,19 @@ parameter_types! {
     pub const OrderDepositBase: Balance = UNIT;
     pub const OrderDepositPerPiece: Balance = 10 * MILLI_UNIT;
     pub const OrderDepositPerRecipient: Balance = 10 * MILLI_UNIT;
-    pub const AuditSlash: Perbill = Perbill::from_percent(5);
-    pub const AuditReward: Balance = MILLI_UNIT;
+    /// Half the stake backing the bytes of a failed piece.
+    pub const AuditSlash: Perbill = Perbill::from_percent(50);
+    /// Nothing is free: the lowest price a provider may ask, one unit of the
+    /// smallest denomination per byte per block (about 928 UNIT a GiB for
+    /// 30 days of 3-second blocks).
+    pub const ProviderMinPrice: Balance = 1;
 }
 
 impl pallet_mosaic_market::Config for Runtime {
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
     type Providers = Providers;
-    type Proofs = Audit;
+    type OnPieceLeave = Audit;
     type Randomness = pallet_mosaic_audit::AccumulatedRandomness<Runtime>;
     type PeriodLength = parameters::PeriodLength;
     type MinPeriods = ConstU32<1>;
@@ -307,7 +312,8 @@ impl pallet_mosaic_market::Config for Runtime {
     // Two of the widest orders, or sixteen of 16 pieces: with a repair pass
     // and the audit's draw block, the hooks stay within the block.
     type MaxEndingPiecesPerBlock = ConstU32<256>;
-    type MaxRepairQueue = ConstU32<64>;
+    // Eight a block move a period's worth (800) well before it fills.
+    type MaxFailedPieces = ConstU32<1_024>;
     type RepairsPerBlock = ConstU32<8>;
     type DepositBase = OrderDepositBase;
     type DepositPerPiece = OrderDepositPerPiece;
@@ -320,10 +326,14 @@ impl pallet_mosaic_audit::Config for Runtime {
     type Providers = Providers;
     type Pieces = Market;
     type PeriodLength = parameters::PeriodLength;
+    type AnswerWindow = parameters::AnswerWindow;
     type SlashFraction = AuditSlash;
     type MaxMisses = parameters::MaxMisses;
-    type Reward = AuditReward;
-    type MaxDraws = ConstU32<8>;
+    // One leaf per 16 GiB held, up to 64 (reached at 1 TiB): see the audit
+    // pallet's cost-of-cheating figures.
+    type BytesPerLeaf = ConstU64<{ 16 << 30 }>;
+    type LeavesPerPeriod = ConstU32<{ pallet_mosaic_audit::MAX_LEAVES }>;
+    type MaxDraws = ConstU32<160>;
     type MaxAuthorities = ConstU32<32>;
     type WeightInfo = ();
 }

@@ -13,8 +13,9 @@ pub use pallet_mosaic_market::{CodingParams, OrderId, Quote, MAX_PAGE};
 sp_api::decl_runtime_apis! {
     /// Quotes, orders, the market's indexes and challenges. Version 2:
     /// orders of pieces, `quote` takes the number of readers, `order`
-    /// answers the order alone, the indexes are new.
-    #[api_version(2)]
+    /// answers the order alone, the indexes are new. Version 3:
+    /// `challenges` (several leaves of several pieces) replaces `challenge`.
+    #[api_version(3)]
     pub trait MosaicApi<AccountId, Balance, Order, Provider>
     where
         AccountId: Codec,
@@ -51,7 +52,7 @@ sp_api::decl_runtime_apis! {
         /// A provider's record.
         fn provider(who: AccountId) -> Option<Provider>;
 
-        /// A provider's open challenge.
-        fn challenge(who: AccountId) -> Option<Challenge>;
+        /// A provider's open challenges, one per challenged piece.
+        fn challenges(who: AccountId) -> Vec<Challenge>;
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! The market, provider and audit pallets read them through the `Get`
 //! adapters below ([`PeriodLength`], [`ConfirmWindow`], [`UnbondingPeriod`],
-//! [`MaxMisses`]). They are fixed at genesis: a period length that changed
+//! [`MaxMisses`], [`AnswerWindow`]). They are fixed at genesis: a period length that changed
 //! under live orders would move every period boundary they were priced by.
 //! A chain without them in its genesis (an empty test state) reads the
 //! production values.
@@ -46,16 +46,20 @@ pub mod pallet {
         pub unbonding_period: BlockNumber,
         /// Failed audits in a row that get a provider ejected.
         pub max_misses: u32,
+        /// Blocks from the block that reveals a challenge to its deadline.
+        pub answer_window: BlockNumber,
     }
 
     impl ChainParameters {
         /// A production chain's: five-minute periods, ten minutes to
-        /// confirm, a day to unbond, three misses.
+        /// confirm, a day to unbond, three misses, five blocks (15 s) to
+        /// answer a challenge.
         pub const PRODUCTION: Self = ChainParameters {
             period_length: 5 * MINUTES,
             confirm_window: 10 * MINUTES,
             unbonding_period: DAYS,
             max_misses: 3,
+            answer_window: 5,
         };
 
         /// A development chain's, short enough to watch the whole loop in
@@ -66,12 +70,18 @@ pub mod pallet {
             confirm_window: 5 * MINUTES,
             unbonding_period: 10 * MINUTES,
             max_misses: 3,
+            answer_window: 5,
         };
 
         /// Why these parameters cannot run a chain, if they cannot.
         pub fn check(&self) -> Result<(), &'static str> {
             if self.period_length == 0 || self.confirm_window == 0 || self.max_misses == 0 {
                 return Err("period length, confirm window and max misses must be positive");
+            }
+            // Challenges of one visit expire before the next: visits are at
+            // least half a period apart.
+            if self.answer_window == 0 || self.answer_window > self.period_length / 2 {
+                return Err("the answer window must be between one block and half a period");
             }
             Ok(())
         }
@@ -148,4 +158,8 @@ parameter!(
 parameter!(
     /// Failed audits in a row before ejection.
     MaxMisses: u32 = max_misses
+);
+parameter!(
+    /// Blocks from a challenge's reveal to its deadline.
+    AnswerWindow: BlockNumber = answer_window
 );

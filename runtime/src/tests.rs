@@ -264,6 +264,64 @@ fn transactions_with_a_wrong_nonce_or_genesis_are_refused() {
     );
 }
 
+/// Proofs are operational: a block whose room for ordinary transactions
+/// is full (here by one sudo call of nearly all of it) still takes them, so
+/// spam cannot push an honest provider's proof past its deadline.
+#[test]
+fn a_proof_fits_in_a_block_that_ordinary_transactions_filled() {
+    use polkadot_sdk::frame_support::dispatch::DispatchClass;
+    use polkadot_sdk::sp_runtime::transaction_validity::{
+        InvalidTransaction, TransactionValidityError,
+    };
+    let chain = Chain::new(genesis_through_api(genesis::DEV));
+    let mut builder =
+        BlockBuilder::new(&chain.backend, chain.genesis_hash, 1, block_digest(7)).unwrap();
+    // Sudo calls of chosen weights fill the ordinary room, halving the
+    // weight whenever one no longer fits, down to a microsecond.
+    let normal = RuntimeBlockWeights::get()
+        .get(DispatchClass::Normal)
+        .clone();
+    let mut weight = normal
+        .max_extrinsic
+        .expect("normal transactions are bounded")
+        .ref_time();
+    let mut nonce = 0;
+    while weight >= 1_000_000 {
+        let filler = RuntimeCall::Sudo(pallet_sudo::Call::sudo_unchecked_weight {
+            call: Box::new(RuntimeCall::System(
+                polkadot_sdk::frame_system::Call::remark { remark: vec![] },
+            )),
+            weight: Weight::from_parts(weight, 0),
+        });
+        match builder.push(chain.signed(Sr25519Keyring::Alice, filler, nonce)) {
+            Ok(Ok(())) => nonce += 1,
+            Err(ExecutionError::Invalid(TransactionValidityError::Invalid(
+                InvalidTransaction::ExhaustsResources,
+            ))) => weight /= 2,
+            other => panic!("the filler: {other:?}"),
+        }
+    }
+    assert!(nonce > 0);
+    let transfer = chain.transfer(Sr25519Keyring::Bob, Sr25519Keyring::Charlie, UNIT, 0);
+    assert_eq!(
+        builder.push(transfer),
+        Err(ExecutionError::Invalid(TransactionValidityError::Invalid(
+            InvalidTransaction::ExhaustsResources
+        )))
+    );
+    // Bob has no challenge: the proof is included and fails in dispatch,
+    // which shows it had room.
+    let proof = RuntimeCall::Audit(pallet_mosaic_audit::Call::submit_proof {
+        order: 0,
+        piece: 0,
+        proofs: Default::default(),
+    });
+    assert!(matches!(
+        builder.push(chain.signed(Sr25519Keyring::Bob, proof, 0)),
+        Ok(Err(_))
+    ));
+}
+
 /// The block that enacts a scheduled GRANDPA change also raises the set id,
 /// so that nodes see the new set there; the blocks before it keep set 0.
 #[test]
@@ -369,16 +427,16 @@ fn the_mosaic_api_answers_by_name() {
         .unwrap(),
     );
     assert!(orders.is_empty());
-    let challenge: Option<pallet_mosaic_audit::Challenge> = decode(
+    let challenges: Vec<pallet_mosaic_audit::Challenge> = decode(
         call(
             &chain.backend,
             &mut overlay,
-            "MosaicApi_challenge",
+            "MosaicApi_challenges",
             &Sr25519Keyring::Bob.to_account_id().encode(),
         )
         .unwrap(),
     );
-    assert!(challenge.is_none());
+    assert!(challenges.is_empty());
 }
 
 #[test]

@@ -192,8 +192,7 @@ async fn command(command: Command) -> Result<()> {
                         "piecesPending": report.pending.0,
                         "bytesPending": report.pending.1,
                         "free": report.free.to_string(),
-                        "earnedFromEscrow": report.earnings.paid.to_string(),
-                        "earnedInRewards": report.earnings.rewarded.to_string(),
+                        "earned": report.earned.to_string(),
                     })
                 );
             } else {
@@ -212,11 +211,7 @@ async fn command(command: Command) -> Result<()> {
                     "pending:  {} pieces, {} bytes",
                     report.pending.0, report.pending.1
                 );
-                println!(
-                    "earned:   {} from escrow, {} in rewards",
-                    amount::format(report.earnings.paid),
-                    amount::format(report.earnings.rewarded)
-                );
+                println!("earned:   {}", amount::format(report.earned));
                 println!("free:     {}", amount::format(report.free));
             }
             Ok(())

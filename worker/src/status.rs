@@ -2,7 +2,7 @@
 //! capacity declared and used, pieces held (confirmed) and pending, what it
 //! earned so far, balance.
 
-use mosaic_api::chain::{ChainClient, ChainError, Earnings};
+use mosaic_api::chain::{ChainClient, ChainError};
 use mosaic_runtime::{AccountId, Balance};
 use pallet_mosaic_providers::ProviderStatus;
 
@@ -23,8 +23,8 @@ pub struct ProviderStatusReport {
     pub held: (u32, u64),
     /// Pieces assigned but not confirmed yet, and their bytes.
     pub pending: (u32, u64),
-    /// Paid so far, from escrow and in rewards.
-    pub earnings: Earnings,
+    /// Paid so far for proven pieces, out of escrow.
+    pub earned: Balance,
     /// Free balance.
     pub free: Balance,
 }
@@ -79,7 +79,7 @@ pub async fn status(
         },
         held,
         pending,
-        earnings: chain.earnings(who).await?,
+        earned: chain.earned(who).await?,
         free: chain.account(who).await?.free,
     })
 }

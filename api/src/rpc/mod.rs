@@ -277,7 +277,7 @@ pub trait MosaicRpc {
     #[method(name = "provider", blocking)]
     fn provider(&self, who: String, at: Option<Hash>) -> RpcResult<Bytes>;
 
-    /// An `Option<Challenge>` open for a provider.
-    #[method(name = "challenge", blocking)]
-    fn challenge(&self, who: String, at: Option<Hash>) -> RpcResult<Bytes>;
+    /// The `Vec<Challenge>` open for a provider, one per challenged piece.
+    #[method(name = "challenges", blocking)]
+    fn challenges(&self, who: String, at: Option<Hash>) -> RpcResult<Bytes>;
 }

@@ -90,7 +90,7 @@ impl MosaicRpcServer for Api {
         self.mosaic_call(at, "provider", parse_account(&who)?)
     }
 
-    fn challenge(&self, who: String, at: Option<Hash>) -> RpcResult<Bytes> {
-        self.mosaic_call(at, "challenge", parse_account(&who)?)
+    fn challenges(&self, who: String, at: Option<Hash>) -> RpcResult<Bytes> {
+        self.mosaic_call(at, "challenges", parse_account(&who)?)
     }
 }

@@ -66,7 +66,7 @@ const METHODS: &[&str] = &[
     "mosaic_ordersByCid",
     "mosaic_piecesOf",
     "mosaic_provider",
-    "mosaic_challenge",
+    "mosaic_challenges",
 ];
 
 /// A `state_storage` notification.

@@ -1,31 +1,32 @@
 //! Benchmarks of the audit pallet at their worst cases.
 //!
-//! `submit_proof`: a proof at full depth (a leaf at the end of the last
-//! shard of a piece of the largest object: `MAX_SEGMENTS` segments of one
-//! `MAX_SHARD_SIZE` data shard each) that fails only at the final
-//! comparison, after every hash, slashing the provider and ejecting it. The
-//! order is stored on chain with that size and coding, and the challenge
-//! taken from it as the block hook would draw it; the other segments'
-//! shard roots are made up, as only the last segment's shard is hashed.
+//! `submit_proof` of `l` leaves: each proof at full depth (the last leaf of
+//! a shard of a piece of the largest object: `MAX_SEGMENTS` segments of one
+//! `MAX_SHARD_SIZE` data shard each), in `l` distinct segments, the last
+//! one failing only at its final comparison, after every hash: the piece
+//! forfeits and is queued to move, the provider is slashed and ejected.
+//! Every segment's shard is the same bytes, so every shard root is the
+//! same, and so is every segment's path to the piece root: one proof serves
+//! every challenged segment, each still verified in full.
 //!
 //! The block hook: a draw block visiting `h` holders, as many as a block
-//! can (`⌈MaxProviders / draw blocks⌉`). Each visit closes a missed
-//! challenge of the previous period (slashing and ejecting the holder), then
-//! draws `MaxDraws` times, in vain, from pieces of pending orders; the block
-//! carries a VRF signature the hook verifies.
+//! can (`⌈MaxProviders / draw blocks⌉`). Each visit closes an expired
+//! challenge (a failure: the piece queued, a slash and an ejection), then
+//! draws `LeavesPerPeriod` leaves from the holder's live piece of close to
+//! its whole capacity; the block carries a VRF signature the hook
+//! verifies.
 
 use super::*;
 use frame_support::traits::{fungible::Mutate as _, Hooks};
 use frame_support::BoundedVec;
 use frame_system::RawOrigin;
-use mosaic_primitives::erasure::{MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
-use mosaic_primitives::merkle::{self, ShardRoot, LEAF_SIZE, MAX_LEAVES, MAX_PROOF_DEPTH};
+use mosaic_primitives::erasure::MAX_SEGMENT_SIZE;
+use mosaic_primitives::merkle::{self, ShardRoot, MAX_LEAVES as SHARD_LEAVES, MAX_PROOF_DEPTH};
 use mosaic_primitives::piece::{self, MAX_PIECE_PATH, MAX_SEGMENTS};
 use pallet_mosaic_market::{Access, PieceIndex};
 use pallet_mosaic_providers::ProviderRegistry;
 use polkadot_sdk::frame_benchmarking::v2::*;
 use polkadot_sdk::sp_core::{crypto::Pair as _, sr25519};
-use polkadot_sdk::sp_io::hashing::blake2_256;
 use sp_runtime::traits::{Bounded, Get};
 
 type Market<T> = pallet_mosaic_market::Pallet<T>;
@@ -41,18 +42,15 @@ mod benchmarks {
     use super::*;
 
     #[benchmark]
-    fn submit_proof() {
+    fn submit_proof(l: Linear<1, { T::LeavesPerPeriod::get() }>) {
         let coding = CodingParams::with_segment_size(1, 1, MAX_SEGMENT_SIZE)
             .expect("1 + 1 at the largest segments is valid; qed");
         let layout = Layout::new(coding, Layout::max_stored_size(&coding))
             .expect("the largest size is within bounds; qed");
-        let last = layout.segment_count() - 1;
-        assert_eq!(last, MAX_SEGMENTS - 1);
-        let shard = vec![7u8; layout.shard_size(last)];
-        let mut shard_roots: Vec<ShardRoot> = (0..layout.segment_count())
-            .map(|segment| ShardRoot(blake2_256(&segment.to_le_bytes())))
-            .collect();
-        shard_roots[last as usize] = merkle::root(&shard).expect("a maximal shard is valid; qed");
+        assert_eq!(layout.segment_count(), MAX_SEGMENTS);
+        let shard = vec![7u8; layout.shard_size(0)];
+        let shard_root = merkle::root(&shard).expect("a maximal shard is valid; qed");
+        let shard_roots: Vec<ShardRoot> = vec![shard_root; MAX_SEGMENTS as usize];
         // With one data shard the parity shard is the same bytes: both
         // pieces have this root.
         let root = piece::piece_root(&shard_roots);
@@ -94,46 +92,58 @@ mod benchmarks {
             .expect("each provider confirms its own piece; qed");
         }
 
-        let held = T::Pieces::piece_at(&provider, 0).expect("the provider holds a piece; qed");
+        let held = T::Pieces::piece_at_byte(&provider, 0).expect("the provider holds a piece; qed");
         assert!(held.auditable, "the order is live");
         assert_eq!(held.layout, layout);
-        let leaf = layout.piece_leaves() - 1;
+        // The last leaf of the last `l` segments.
+        let per_shard = u64::from(SHARD_LEAVES);
+        let leaves: Vec<u64> = (MAX_SEGMENTS - l..MAX_SEGMENTS)
+            .map(|segment| u64::from(segment) * per_shard + per_shard - 1)
+            .collect();
         Challenges::<T>::insert(
             &provider,
+            (held.order, held.piece),
             Challenge {
                 period: Market::<T>::current_period(),
+                deadline: u64::MAX,
                 order: held.order,
                 piece: held.piece,
-                leaf,
+                leaves: BoundedVec::truncate_from(leaves.clone()),
                 root: held.root,
                 coding: held.layout.coding(),
                 size: held.layout.stored_size(),
             },
         );
+        LastVisit::<T>::insert(&provider, Market::<T>::current_period());
         Misses::<T>::insert(&provider, T::MaxMisses::get().saturating_sub(1));
-        let mut proof = piece::prove(&shard, &shard_roots, last, MAX_LEAVES - 1)
+        let proof = piece::prove(&shard, &shard_roots, MAX_SEGMENTS - 1, SHARD_LEAVES - 1)
             .expect("the last leaf of the last shard exists; qed");
-        assert_eq!(layout.locate(leaf), Some((last, MAX_LEAVES - 1)));
         assert_eq!(
             (proof.shard_path.len(), proof.piece_path.len()),
             (MAX_PROOF_DEPTH, MAX_PIECE_PATH),
             "both paths at full depth"
         );
-        assert_eq!(piece::verify(&held.root, &layout, leaf, &proof), Ok(()));
-        // A changed byte is found only when the root is compared.
-        proof.leaf[0] ^= 1;
+        for leaf in &leaves {
+            assert_eq!(piece::verify(&held.root, &layout, *leaf, &proof), Ok(()));
+        }
+        let mut proofs: Vec<LeafProof> = vec![proof.clone().into(); l as usize];
+        // A changed byte in the last is found only when its root is compared.
+        let mut bad = proof;
+        bad.leaf[0] ^= 1;
+        let last = *leaves.last().expect("at least one leaf; qed");
         assert_eq!(
-            piece::verify(&held.root, &layout, leaf, &proof),
+            piece::verify(&held.root, &layout, last, &bad),
             Err(merkle::ProofError::RootMismatch)
         );
+        *proofs.last_mut().expect("at least one proof; qed") = bad.into();
         #[extrinsic_call]
         _(
             RawOrigin::Signed(provider.clone()),
-            BoundedVec::truncate_from(proof.leaf),
-            BoundedVec::truncate_from(proof.shard_path),
-            BoundedVec::truncate_from(proof.piece_path),
+            held.order,
+            held.piece,
+            BoundedVec::truncate_from(proofs),
         );
-        assert!(Challenges::<T>::get(&provider).is_none());
+        assert!(Challenges::<T>::get(&provider, (held.order, held.piece)).is_none());
         assert_eq!(Misses::<T>::get(&provider), 0, "ejected");
     }
 
@@ -165,25 +175,27 @@ mod benchmarks {
             .collect();
         assert_eq!(visited.len() as u32, providers.div_ceil(draw_blocks));
         assert!(visited.len() as u32 >= h);
-        let missed = Challenge {
-            period: 0,
-            order: 0,
-            piece: 0,
-            leaf: 0,
-            root: PieceRoot([0; 32]),
-            coding: CodingParams::with_segment_size(1, 1, MIN_SEGMENT_SIZE)
-                .expect("1 + 1 is valid; qed"),
-            size: LEAF_SIZE as u64,
-        };
         for holder in &visited {
-            // A challenge on a piece it still holds, so that the miss counts.
-            let held = T::Pieces::piece_at(holder, 0).expect("every holder holds a piece; qed");
-            let missed = Challenge {
-                order: held.order,
-                piece: held.piece,
-                ..missed.clone()
-            };
-            Challenges::<T>::insert(holder, missed);
+            // An expired challenge on a piece it still holds, so that the
+            // miss counts, and one more ejects it.
+            let held =
+                T::Pieces::piece_at_byte(holder, 0).expect("every holder holds a piece; qed");
+            assert!(held.auditable, "spread orders are live");
+            Challenges::<T>::insert(
+                holder,
+                (held.order, held.piece),
+                Challenge {
+                    period: 0,
+                    deadline: 0,
+                    order: held.order,
+                    piece: held.piece,
+                    leaves: BoundedVec::truncate_from(vec![0]),
+                    root: held.root,
+                    coding: held.layout.coding(),
+                    size: held.layout.stored_size(),
+                },
+            );
+            LastVisit::<T>::insert(holder, 0);
             Misses::<T>::insert(holder, T::MaxMisses::get().saturating_sub(1));
         }
         let validator = sr25519::Pair::from_seed(&[1; 32]);
@@ -198,10 +210,13 @@ mod benchmarks {
             Pallet::<T>::on_initialize(now);
         }
         assert_ne!(Randomness::<T>::get(), seed, "the VRF output was absorbed");
-        assert_eq!(Challenges::<T>::iter().count(), 0, "no piece is auditable");
         for holder in &visited {
             assert_eq!(Misses::<T>::get(holder), 0, "ejected");
             assert_eq!(LastVisit::<T>::get(holder), Some(1));
+            let drawn: usize = Challenges::<T>::iter_prefix_values(holder)
+                .map(|c| c.leaves.len())
+                .sum();
+            assert!(drawn > 0, "leaves were drawn");
         }
         assert_eq!(LastVisit::<T>::iter().count(), visited.len());
     }

@@ -1,56 +1,125 @@
-//! Audit pallet: random challenges, proof verification, rewards and slashing.
+//! Audit pallet: challenges drawn over pieces by bytes held, answered within
+//! a short window, proofs verified against piece roots, pay per proven
+//! piece, slashing in proportion to the bytes at fault.
 //!
-//! **Challenges.** Every period, each provider holding pieces gets one
-//! challenge: one of its live, confirmed pieces and one leaf of it, drawn
-//! from the chain's randomness. The draws are spread over the first half of
-//! the period (the *draw blocks*): the market keeps a dense list of holders,
-//! and draw block `j` visits holders `j, j + H, j + 2H, …` where `H` is the
-//! number of draw blocks, so no block's hook grows with the number of
-//! providers beyond `⌈holders / H⌉` (with 10,240 providers and five-minute
-//! periods of 100 blocks, 205 a block). A visit first closes the holder's
-//! previous challenge: still open, it is a miss. A holder is visited at most
-//! once a period, even if the list moves it to a later draw block; one the
-//! list moves to an earlier draw block is not challenged that period (it
-//! goes unpaid for it, never slashed). Each draw block also sweeps a bounded
-//! number of open challenges, closing the expired ones of providers no
-//! longer on the list. An expired challenge is a miss only if the provider
-//! still holds the piece: one whose order was deleted or ended, or whose
-//! piece moved, is dropped without penalty. The
-//! provider answers with `submit_proof` (the leaf, its path to its shard
-//! root and that root's path to the piece root) before the period ends, so
-//! every challenge has at least half a period; a proof after that is a
-//! miss. The runtime checks it with [`mosaic_primitives::piece::verify`]
-//! against the piece root on chain.
+//! **What is audited.** The unit is the piece (see
+//! [`mosaic_primitives::piece`]): piece `i` of an order is shard `i` of
+//! every segment, under one piece root on chain. A provider is paid for a
+//! piece only for periods a proof of that piece covers (the market's
+//! [`PieceIndex::proven`]); a failed piece is named, its provider slashed
+//! for its bytes, its unpaid periods forfeited and the piece moved to
+//! another provider ([`PieceIndex::failed`]).
 //!
-//! **Outcomes.** A valid proof records the period as proven for the provider
-//! (the market then pays it for that period, see
-//! [`pallet_mosaic_market::ProofLedger`]), mints `Reward`, resets its miss
-//! count, and costs no fee. A bad proof, or none by the period's end, burns
-//! `SlashFraction` of its stake; after `MaxMisses` failures in a row the
-//! provider is ejected and the market moves its shards to others.
+//! **Challenges.** Every period each provider holding pieces is visited
+//! once, in one of the *draw blocks* (the first half of the period; the
+//! market's dense holder list puts holder `j` in draw block `j mod H`, so
+//! no block visits more than `⌈holders / H⌉`). A visit draws
+//! `clamp(⌈bytes held / BytesPerLeaf⌉, 1, LeavesPerPeriod)` leaves: each
+//! leaf picks one of the provider's pieces with probability in proportion
+//! to its bytes (a Fenwick tree over its piece list, `O(log pieces)`
+//! reads), then a segment of it (no two leaves of one piece in the same
+//! segment), then a leaf of that segment's shard. Pieces of pending orders
+//! and unconfirmed pieces are not drawn. The leaves of one piece form one
+//! [`Challenge`]: the provider must answer it with `submit_proof` (each leaf,
+//! its path to its shard root, that root's path to the piece root) by its
+//! `deadline`, `AnswerWindow` blocks after the block that revealed it. A
+//! proof that fails to verify, or none by the deadline, is a failure; an
+//! unanswered challenge is closed as missed at the provider's next visit.
+//! When a piece leaves its provider (its order ended or was deleted, or the
+//! piece moved), its open challenge is withdrawn: nobody answers for what
+//! it no longer holds, and a client deleting right after a challenge costs
+//! the provider nothing.
 //!
-//! **Randomness and its threat model.** The challenge seed is an accumulator
-//! that every block updates with a VRF output of its author: the block's
-//! `mvrf` pre-runtime digest carries an sr25519 VRF signature over the
-//! previous accumulator and the Aura slot, by the VRF key registered for the
-//! slot's author. The runtime verifies it and rejects a block without a valid
-//! one (once VRF keys are registered). So:
+//! **Outcomes.** A valid proof pays the piece's periods through the current
+//! one, resets the provider's miss count, and costs no fee. A failed piece
+//! forfeits its unpaid periods (the client gets them back when the order
+//! ends) and is queued to move to another provider, who rebuilds it. The
+//! pieces a provider fails at once (the expired challenges its next visit
+//! finds, or one bad or late proof) cost it one slash, `SlashFraction` of
+//! the stake backing their bytes together (`StakePerGiB` per started GiB,
+//! see [`pallet_mosaic_providers`]), and count as one failure; after
+//! `MaxMisses` in a row it is ejected and all its pieces move. So a block's
+//! work stays bounded: a visit slashes once, and the moves happen a few a
+//! block in the market's repair pass. A provider whose stake a slash leaves
+//! short of what its capacity requires gets no new pieces until it tops up,
+//! and one below `MinStake` is ejected. Nothing is minted: providers earn
+//! only what clients pay, at no less than the registry's `MinPrice`, and
+//! the owner of an order is never one of its providers.
 //!
-//! * no one can compute a period's seed before the block that opens it is
-//!   authored: its input includes the previous accumulator, and only the
-//!   slot's author can evaluate its VRF;
-//! * the author cannot grind: a VRF output is unique for its key and input,
-//!   and neither transactions, timestamps nor anything else it controls enter
-//!   it. Its only lever is to withhold its block, which costs it the block
-//!   and hands the draw to the next author: one bit of bias per slot given up;
-//! * the author of a period's first block learns the seed one block (one
-//!   slot) early. A provider colluding with it gains one slot of warning;
-//!   storage proofs show the data can be served now, and a provider able to
-//!   fetch a missing shard within one slot could also have fetched it within
-//!   the period, which no proof of retrievability prevents.
+//! **Proofs get in.** `submit_proof` is an operational extrinsic: the block
+//! keeps room for that class that ordinary transactions cannot fill, and the
+//! pool ranks it above them, so a flood of transfers while proofs are due
+//! cannot get an honest provider slashed. A proof is free when it verifies;
+//! a call without an open challenge, with the wrong number of leaves or
+//! with a failing proof pays its fee.
 //!
-//! Without registered VRF keys (unit tests, a chain configured so) the seed
-//! only changes when a VRF digest is present, and challenges are predictable.
+//! # Threat model
+//!
+//! *Randomness.* The challenge seed is an accumulator that every block
+//! updates with a VRF output of its author: the block's `mvrf` pre-runtime
+//! digest carries an sr25519 VRF signature over the previous accumulator
+//! and the Aura slot, by the VRF key registered for the slot's author. The
+//! runtime verifies it and rejects a block without a valid one (once VRF
+//! keys are registered). No one can compute a visit's draws before the
+//! block that reveals them is authored; the author cannot grind (a VRF
+//! output is unique for its key and input, which nothing else it controls
+//! enters), its only lever is to withhold its block, handing the draw to
+//! the next author. The author of the revealing block learns the draws one
+//! slot early: a provider colluding with it gains one slot (3 s) on top of
+//! its window.
+//!
+//! *A provider that deleted data.* Draws follow bytes, so a provider that
+//! dropped a fraction `f` of its bytes fails a period with probability
+//! `1 − (1 − f)^L` for `L` leaves (with `L = 64`: 47 % a period at
+//! `f = 1 %`, so within about two periods), whatever else it holds: many
+//! small pieces kept beside a big deleted one do not hide it. It is never
+//! paid for the deleted piece (nothing proves it), loses the stake backing
+//! it at each failure, and the piece is rebuilt elsewhere.
+//!
+//! *A provider that rebuilds on demand.* Pieces are plain
+//! (`docs/replica-format.md`): a provider that keeps only the piece's
+//! shard-root list can answer a leaf by fetching the challenged segment's
+//! shards from `k` other providers (the shard protocol serves whole shards
+//! only), decoding and re-encoding it. Each leaf costs it `k × shard size`
+//! of transfer, inside the window, and the leaves of a piece lie in
+//! distinct segments so that one decoded segment answers one leaf. The
+//! figures below price it.
+//!
+//! *Farming and Sybils.* No reward is minted per proof, prices have a floor
+//! and an owner is never its own provider, so storing one's own orders
+//! earns nothing: the payment comes out of the owner's own escrow.
+//!
+//! *Spam.* Proofs are operational (above).
+//!
+//! # The cost of cheating, per TiB per month
+//!
+//! At the production parameters (five-minute periods, 8,640 a month; a
+//! 5-block (15 s) answer window; `BytesPerLeaf` 16 GiB; `LeavesPerPeriod`
+//! 64; default coding 4 + 2 with 8 MiB segments, so 2 MiB shards and
+//! `k × shard` = 8 MiB a leaf):
+//!
+//! | provider pretends to hold | leaves a period | transfer a period | transfer a month | per byte faked |
+//! |---|---|---|---|---|
+//! | 16 GiB | 1 | 8 MiB | 68 GiB | 4.2 × |
+//! | 256 GiB | 16 | 128 MiB | 1.05 TiB | 4.2 × |
+//! | 1 TiB | 64 | 512 MiB | 4.2 TiB | 4.2 × |
+//! | 4 TiB | 64 (cap) | 512 MiB | 4.2 TiB | 1.05 × |
+//!
+//! Storing a TiB costs a few dollars a month of disk; moving 4.2 TiB costs
+//! tens of dollars at the cheapest cloud egress and needs 512 MiB inside
+//! every 15-second window (about 290 Mbit/s in bursts), served by the
+//! order's other providers. Up to 1 TiB per provider account, faking costs
+//! about four times the bytes it saves, every month; past the cap the
+//! factor falls, which is why the cap is a chain parameter to raise as
+//! verification gets cheaper. At the parameters before this design (one
+//! 1 KiB leaf per provider per period, public for the whole period) a
+//! lazy provider needed `k` KiB a period from the siblings whatever it
+//! pretended to hold: 4 KiB × 8,640 = 34 MiB a month for any amount.
+//!
+//! *Chain cost.* A leaf proof is at most 2,188 bytes and verifies with at
+//! most 89 SHA-256 compressions; a provider at the cap sends 64 of them a
+//! period (137 KiB). `benches/verify.rs` in `mosaic-primitives` measures
+//! the verification per leaf.
 
 pub use pallet::*;
 
@@ -66,7 +135,7 @@ mod mock;
 mod tests;
 pub mod weights;
 
-pub use pallet_mosaic_market::{CodingParams, Layout, OrderId, PeriodIndex, PieceRoot};
+pub use pallet_mosaic_market::{CodingParams, Layout, OrderId, PeriodIndex, PieceIndex, PieceRoot};
 pub use weights::WeightInfo;
 
 /// Engine id of the pre-runtime digest that carries the author's VRF signature.
@@ -75,24 +144,31 @@ pub const VRF_ENGINE_ID: [u8; 4] = *b"mvrf";
 pub const VRF_LABEL: &[u8] = b"mosaic-randomness";
 /// Context for turning the VRF output into randomness bytes.
 pub const VRF_CONTEXT: &[u8] = b"mosaic-randomness-output";
-/// Periods a provider's proof record reaches back; older periods count as
-/// unproven, so providers claim payment within this window.
-pub const HISTORY_PERIODS: u32 = 128;
+/// Most leaves one provider is asked for in a period, and so in one
+/// challenge: the bound of `LeavesPerPeriod`.
+pub const MAX_LEAVES: u32 = 64;
 
-/// A challenge to a provider.
+/// The leaves of one challenge.
+pub type Leaves = frame_support::BoundedVec<u64, frame_support::traits::ConstU32<MAX_LEAVES>>;
+
+/// A challenge to a provider: leaves of one of its pieces to prove by a
+/// deadline.
 #[derive(
     Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
 )]
 pub struct Challenge {
-    /// Period it belongs to; it must be answered before the period ends.
+    /// The period it was drawn in; a proof pays the piece through it.
     pub period: PeriodIndex,
+    /// The last block in which a proof is accepted.
+    pub deadline: u64,
     /// The order.
     pub order: OrderId,
     /// The piece within the order.
     pub piece: u32,
-    /// The leaf to prove, numbered across the piece's shards (see
-    /// [`mosaic_primitives::piece`]).
-    pub leaf: u64,
+    /// The leaves to prove, numbered across the piece's shards (see
+    /// [`mosaic_primitives::piece`]), each in a segment of its own, in the
+    /// order their proofs must come.
+    pub leaves: Leaves,
     /// The piece's root.
     pub root: PieceRoot,
     /// The order's coding, which with `size` gives the piece's layout.
@@ -108,51 +184,10 @@ impl Challenge {
     }
 }
 
-/// Which of the last [`HISTORY_PERIODS`] periods a provider proved.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
-pub struct ProofHistory {
-    /// The period of bit 0.
-    pub base: PeriodIndex,
-    /// Bit `i`: period `base + i` was proven.
-    pub bits: u128,
-}
-
-impl ProofHistory {
-    /// Marks `period` proven, sliding the window forward if needed.
-    pub fn record(&mut self, period: PeriodIndex) {
-        if period < self.base {
-            return;
-        }
-        let top = self.base.saturating_add(HISTORY_PERIODS - 1);
-        if period > top {
-            let shift = period - top;
-            self.bits = self.bits.checked_shr(shift).unwrap_or(0);
-            self.base = self.base.saturating_add(shift);
-        }
-        self.bits |= 1 << (period - self.base);
-    }
-
-    /// Proven periods in `from..to` that are still in the window.
-    pub fn count(&self, from: PeriodIndex, to: PeriodIndex) -> u32 {
-        let end = self.base.saturating_add(HISTORY_PERIODS);
-        let (from, to) = (from.max(self.base), to.min(end));
-        if from >= to {
-            return 0;
-        }
-        let width = to - from;
-        let mask = if width >= 128 {
-            u128::MAX
-        } else {
-            (1u128 << width) - 1
-        };
-        ((self.bits >> (from - self.base)) & mask).count_ones()
-    }
-}
-
 /// Why an audit failed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
 pub enum Failure {
-    /// No proof before the period ended.
+    /// No proof by the deadline.
     Missed,
     /// The proof did not verify against the piece root.
     BadProof,
@@ -162,11 +197,11 @@ pub enum Failure {
 pub mod pallet {
     use super::*;
     use frame_support::pallet_prelude::*;
-    use frame_support::traits::fungible::{self, Mutate as _};
+    use frame_support::traits::fungible;
     use frame_system::pallet_prelude::*;
     use mosaic_primitives::merkle::{LEAF_SIZE, MAX_PROOF_DEPTH};
     use mosaic_primitives::piece::{self, PieceProof, MAX_PIECE_PATH};
-    use pallet_mosaic_market::{PieceIndex, ProofLedger};
+    use pallet_mosaic_market::OnPieceLeave;
     use pallet_mosaic_providers::ProviderRegistry;
     use polkadot_sdk::sp_core::crypto::VrfPublic;
     use polkadot_sdk::sp_core::sr25519::{
@@ -174,13 +209,8 @@ pub mod pallet {
         vrf::{VrfSignature, VrfTranscript},
     };
     use polkadot_sdk::sp_io::hashing::blake2_256;
-    use sp_runtime::traits::{SaturatedConversion, Saturating, Zero};
+    use sp_runtime::traits::{SaturatedConversion, Zero};
     use sp_runtime::Perbill;
-
-    /// The balance type of the currency.
-    pub type BalanceOf<T> = <<T as Config>::Currency as fungible::Inspect<
-        <T as frame_system::Config>::AccountId,
-    >>::Balance;
 
     /// A leaf as submitted.
     pub type LeafOf = BoundedVec<u8, ConstU32<{ LEAF_SIZE as u32 }>>;
@@ -189,25 +219,59 @@ pub mod pallet {
     /// A path from a shard root to its piece root as submitted.
     pub type PiecePathOf = BoundedVec<[u8; 32], ConstU32<{ MAX_PIECE_PATH as u32 }>>;
 
+    /// The proof of one challenged leaf as submitted.
+    #[derive(
+        Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen,
+    )]
+    pub struct LeafProof {
+        /// The leaf's bytes.
+        pub leaf: LeafOf,
+        /// Sibling hashes from the leaf to its shard root, nearest first.
+        pub shard_path: PathOf,
+        /// Sibling hashes from the shard root to the piece root, nearest first.
+        pub piece_path: PiecePathOf,
+    }
+
+    impl From<PieceProof> for LeafProof {
+        /// A proof as [`piece::prove`] builds it; paths past their bounds
+        /// are cut (and then fail to verify).
+        fn from(proof: PieceProof) -> Self {
+            LeafProof {
+                leaf: BoundedVec::truncate_from(proof.leaf),
+                shard_path: BoundedVec::truncate_from(proof.shard_path),
+                piece_path: BoundedVec::truncate_from(proof.piece_path),
+            }
+        }
+    }
+
+    /// The proofs of a challenge's leaves, in its order.
+    pub type ProofsOf = BoundedVec<LeafProof, ConstU32<MAX_LEAVES>>;
+
     #[pallet::pallet]
     pub struct Pallet<T>(_);
 
     #[pallet::config]
     pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
-        /// The currency rewards are minted in.
-        type Currency: fungible::Mutate<Self::AccountId>;
+        /// The currency stakes are held in (its balance type).
+        type Currency: fungible::Inspect<Self::AccountId>;
 
         /// The provider registry, to slash and eject.
         type Providers: ProviderRegistry<Self::AccountId, Balance = BalanceOf<Self>>;
 
-        /// The market, to find each provider's pieces.
+        /// The market: each provider's pieces, and what a proof or a
+        /// failure does to a piece.
         type Pieces: PieceIndex<Self::AccountId>;
 
         /// Blocks per period; the market's period length.
         #[pallet::constant]
         type PeriodLength: Get<BlockNumberFor<Self>>;
 
-        /// Stake burnt per failed audit.
+        /// Blocks from the block that reveals a challenge to its deadline:
+        /// at least one, at most half a period.
+        #[pallet::constant]
+        type AnswerWindow: Get<BlockNumberFor<Self>>;
+
+        /// Part of the stake backing a failed piece's bytes that is burnt.
         #[pallet::constant]
         type SlashFraction: Get<Perbill>;
 
@@ -215,11 +279,16 @@ pub mod pallet {
         #[pallet::constant]
         type MaxMisses: Get<u32>;
 
-        /// Minted for every passed audit.
+        /// A provider is asked for one leaf per this many bytes it holds...
         #[pallet::constant]
-        type Reward: Get<BalanceOf<Self>>;
+        type BytesPerLeaf: Get<u64>;
 
-        /// Draws per provider to find an auditable piece.
+        /// ...and at most this many leaves a period (at most [`MAX_LEAVES`]).
+        #[pallet::constant]
+        type LeavesPerPeriod: Get<u32>;
+
+        /// Draws a visit may make to find its leaves (a draw lands on an
+        /// unauditable piece or a segment already drawn in vain).
         #[pallet::constant]
         type MaxDraws: Get<u32>;
 
@@ -231,27 +300,49 @@ pub mod pallet {
         type WeightInfo: WeightInfo;
     }
 
+    /// The balance type of the currency.
+    pub type BalanceOf<T> = <<T as Config>::Currency as fungible::Inspect<
+        <T as frame_system::Config>::AccountId,
+    >>::Balance;
+
     #[pallet::event]
     #[pallet::generate_deposit(pub(super) fn deposit_event)]
     pub enum Event<T: Config> {
-        /// A provider must prove a leaf of one of its pieces this period.
+        /// A provider must prove leaves of one of its pieces by the deadline.
         Challenged {
             provider: T::AccountId,
             challenge: Challenge,
         },
-        /// A provider proved its challenge and was rewarded.
+        /// A provider proved a challenge; the piece is paid through `period`.
         Proven {
             provider: T::AccountId,
+            order: OrderId,
+            piece: u32,
             period: PeriodIndex,
-            reward: BalanceOf<T>,
         },
-        /// A provider failed its challenge and was slashed.
+        /// A provider failed the challenge of a piece: the piece's unpaid
+        /// periods are forfeited and it is queued to move.
         Failed {
             provider: T::AccountId,
+            order: OrderId,
+            piece: u32,
             period: PeriodIndex,
             failure: Failure,
+        },
+        /// A provider was slashed for the pieces it failed at once (a visit's
+        /// expired challenges, or one bad or late proof): `bytes` at fault,
+        /// one more failure in a row.
+        Penalized {
+            provider: T::AccountId,
+            bytes: u64,
             slashed: BalanceOf<T>,
             misses: u32,
+        },
+        /// A challenge was dropped because its piece left the provider.
+        Withdrawn {
+            provider: T::AccountId,
+            order: OrderId,
+            piece: u32,
         },
         /// A provider failed too often in a row and was ejected.
         Ejected { provider: T::AccountId },
@@ -259,8 +350,12 @@ pub mod pallet {
 
     #[pallet::error]
     pub enum Error<T> {
-        /// The caller has no open challenge; wait for the next period.
+        /// The caller has no open challenge on this piece; see the
+        /// `Challenged` events (or `mosaic_challenges`) for those it has.
         NoChallenge,
+        /// The number of leaf proofs differs from the challenge's leaves;
+        /// send one proof per leaf, in the challenge's order.
+        WrongLeafCount,
     }
 
     /// The randomness accumulator.
@@ -272,34 +367,27 @@ pub mod pallet {
     pub type VrfAuthorities<T: Config> =
         StorageValue<_, BoundedVec<sr25519::Public, T::MaxAuthorities>, ValueQuery>;
 
-    /// Open challenges.
+    /// Open challenges, by provider and `(order, piece)`: at most
+    /// `LeavesPerPeriod` per provider, from its last visit.
     #[pallet::storage]
-    pub type Challenges<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, Challenge>;
-
-    /// What each provider was minted in rewards so far, in all.
-    #[pallet::storage]
-    pub type Rewarded<T: Config> =
-        StorageMap<_, Blake2_128Concat, T::AccountId, BalanceOf<T>, ValueQuery>;
-
-    /// Each provider's proven periods.
-    #[pallet::storage]
-    pub type History<T: Config> =
-        StorageMap<_, Blake2_128Concat, T::AccountId, ProofHistory, ValueQuery>;
+    pub type Challenges<T: Config> = StorageDoubleMap<
+        _,
+        Blake2_128Concat,
+        T::AccountId,
+        Twox64Concat,
+        (OrderId, u32),
+        Challenge,
+    >;
 
     /// Each provider's failures in a row.
     #[pallet::storage]
     pub type Misses<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
     /// The period each holder was last visited in. A holder visited once is
-    /// not visited again in the same period, even after answering its
-    /// challenge, when the holder list moves it to a later draw block.
+    /// not visited again in the same period when the holder list moves it
+    /// to a later draw block.
     #[pallet::storage]
     pub type LastVisit<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, PeriodIndex>;
-
-    /// Where the sweep of expired challenges stopped: a raw key of
-    /// `Challenges`, or none to start from the first.
-    #[pallet::storage]
-    pub type SweepCursor<T: Config> = StorageValue<_, BoundedVec<u8, ConstU32<128>>>;
 
     #[pallet::genesis_config]
     #[derive(frame_support::DefaultNoBound)]
@@ -327,13 +415,11 @@ pub mod pallet {
             let offset: u32 = (now % length).saturated_into();
             let draw_blocks = Self::draw_blocks();
             if offset >= draw_blocks {
-                return T::WeightInfo::on_initialize(0);
+                return T::WeightInfo::on_initialize(0, 0);
             }
             let period: PeriodIndex = (now / length).saturated_into();
-            let visited = Self::visit_holders(period, offset, draw_blocks);
-            let budget = T::Pieces::holder_count().div_ceil(draw_blocks) + 1;
-            let swept = Self::sweep(period, budget);
-            T::WeightInfo::on_initialize(visited.saturating_add(swept))
+            let (visited, leaves) = Self::visit_holders(now, period, offset, draw_blocks);
+            T::WeightInfo::on_initialize(visited, leaves)
         }
 
         fn integrity_test() {
@@ -341,64 +427,86 @@ pub mod pallet {
                 !T::PeriodLength::get().is_zero(),
                 "PeriodLength must be positive"
             );
-            assert!(T::MaxDraws::get() > 0, "MaxDraws must be positive");
+            assert!(
+                !T::AnswerWindow::get().is_zero()
+                    && T::AnswerWindow::get() <= T::PeriodLength::get() / 2u32.into(),
+                "AnswerWindow must be between one block and half a period"
+            );
+            assert!(T::BytesPerLeaf::get() > 0, "BytesPerLeaf must be positive");
+            assert!(
+                (1..=MAX_LEAVES).contains(&T::LeavesPerPeriod::get()),
+                "LeavesPerPeriod must be between 1 and MAX_LEAVES"
+            );
+            assert!(
+                T::MaxDraws::get() >= T::LeavesPerPeriod::get(),
+                "MaxDraws below LeavesPerPeriod"
+            );
+        }
+
+        #[cfg(feature = "try-runtime")]
+        fn try_state(_: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+            Self::do_try_state()
         }
     }
 
     #[pallet::call]
     impl<T: Config> Pallet<T> {
-        /// Answers the caller's open challenge with the leaf, its path to
-        /// its shard root and that root's path to the piece root. Free when
-        /// the proof is valid; a bad proof is a failed audit.
+        /// Answers the caller's challenge on piece `piece` of `order` with a
+        /// proof of each of its leaves, in order. Free when every proof
+        /// verifies by the deadline; a failing proof, or one after the
+        /// deadline, is a failed audit.
         #[pallet::call_index(0)]
-        #[pallet::weight(T::WeightInfo::submit_proof())]
+        #[pallet::weight((T::WeightInfo::submit_proof(proofs.len() as u32), DispatchClass::Operational))]
         pub fn submit_proof(
             origin: OriginFor<T>,
-            leaf: LeafOf,
-            shard_path: PathOf,
-            piece_path: PiecePathOf,
+            order: OrderId,
+            piece: u32,
+            proofs: ProofsOf,
         ) -> DispatchResultWithPostInfo {
             let provider = ensure_signed(origin)?;
-            let challenge = Challenges::<T>::take(&provider).ok_or(Error::<T>::NoChallenge)?;
-            if challenge.period < Self::current_period() {
-                // Its period is over: a miss, whatever the proof.
-                Self::fail(&provider, challenge.period, Failure::Missed);
+            let key = (order, piece);
+            let challenge = Challenges::<T>::get(&provider, key).ok_or(Error::<T>::NoChallenge)?;
+            ensure!(
+                proofs.len() == challenge.leaves.len(),
+                Error::<T>::WrongLeafCount
+            );
+            Challenges::<T>::remove(&provider, key);
+            let now: u64 = frame_system::Pallet::<T>::block_number().saturated_into();
+            if now > challenge.deadline {
+                Self::penalize(&provider, &[challenge], Failure::Missed);
                 return Ok(Pays::Yes.into());
             }
-            let proof = PieceProof {
-                leaf: leaf.into_inner(),
-                shard_path: shard_path.into_inner(),
-                piece_path: piece_path.into_inner(),
-            };
-            let verified = challenge.layout().map_err(|_| ()).and_then(|layout| {
-                piece::verify(&challenge.root, &layout, challenge.leaf, &proof).map_err(|_| ())
+            let verified = challenge.layout().is_ok_and(|layout| {
+                challenge.leaves.iter().zip(proofs).all(|(leaf, proof)| {
+                    let proof = PieceProof {
+                        leaf: proof.leaf.into_inner(),
+                        shard_path: proof.shard_path.into_inner(),
+                        piece_path: proof.piece_path.into_inner(),
+                    };
+                    piece::verify(&challenge.root, &layout, *leaf, &proof).is_ok()
+                })
             });
-            match verified {
-                Ok(()) => {
-                    History::<T>::mutate(&provider, |h| h.record(challenge.period));
-                    Misses::<T>::remove(&provider);
-                    let reward = T::Reward::get();
-                    let reward = T::Currency::mint_into(&provider, reward).unwrap_or_default();
-                    Rewarded::<T>::mutate(&provider, |total| *total = total.saturating_add(reward));
-                    Self::deposit_event(Event::Proven {
-                        provider,
-                        period: challenge.period,
-                        reward,
-                    });
-                    Ok(Pays::No.into())
-                }
-                Err(_) => {
-                    Self::fail(&provider, challenge.period, Failure::BadProof);
-                    Ok(Pays::Yes.into())
-                }
+            if !verified {
+                Self::penalize(&provider, &[challenge], Failure::BadProof);
+                return Ok(Pays::Yes.into());
             }
+            Misses::<T>::remove(&provider);
+            T::Pieces::proven(order, piece, challenge.period);
+            Self::deposit_event(Event::Proven {
+                provider,
+                order,
+                piece,
+                period: challenge.period,
+            });
+            Ok(Pays::No.into())
         }
     }
 
     impl<T: Config> Pallet<T> {
         /// Checks the pallet's invariants: nobody has reached `MaxMisses`
-        /// without being ejected, and every challenge was drawn at a visit
-        /// and names a real leaf.
+        /// without being ejected, and every open challenge was drawn at a
+        /// visit, names leaves of a piece its provider still holds, each in
+        /// a segment of its own, and is no more than a visit's worth.
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             for (_, misses) in Misses::<T>::iter() {
                 ensure!(
@@ -406,19 +514,39 @@ pub mod pallet {
                     "a provider should have been ejected"
                 );
             }
-            for (provider, challenge) in Challenges::<T>::iter() {
+            let mut leaves_of = std::collections::BTreeMap::<T::AccountId, u32>::new();
+            for (provider, (order, number), challenge) in Challenges::<T>::iter() {
+                ensure!(
+                    (challenge.order, challenge.piece) == (order, number),
+                    "a challenge is filed under another piece"
+                );
                 ensure!(
                     LastVisit::<T>::get(&provider).is_some_and(|visit| challenge.period <= visit),
                     "a challenge was drawn outside a visit"
                 );
+                ensure!(
+                    T::Pieces::holds(&provider, order, number),
+                    "a challenge outlived its piece's stay with the provider"
+                );
                 let layout = challenge
                     .layout()
                     .map_err(|_| "a challenge names an impossible layout")?;
-                ensure!(
-                    challenge.leaf < layout.piece_leaves(),
-                    "a challenge names a leaf past the piece's end"
-                );
+                let mut segments = std::collections::BTreeSet::new();
+                for leaf in &challenge.leaves {
+                    let (segment, _) = layout
+                        .locate(*leaf)
+                        .ok_or("a challenge names a leaf past the piece's end")?;
+                    ensure!(
+                        segments.insert(segment),
+                        "two leaves of a challenge share a segment"
+                    );
+                }
+                *leaves_of.entry(provider).or_default() += challenge.leaves.len() as u32;
             }
+            ensure!(
+                leaves_of.values().all(|n| *n <= T::LeavesPerPeriod::get()),
+                "a provider has more leaves open than a visit draws"
+            );
             Ok(())
         }
 
@@ -471,138 +599,163 @@ pub mod pallet {
             (now / T::PeriodLength::get()).saturated_into()
         }
 
-        /// Blocks at the start of each period over which draws are spread.
+        /// Blocks at the start of each period over which visits are spread.
         pub fn draw_blocks() -> u32 {
             let length: u32 = T::PeriodLength::get().saturated_into();
             (length / 2).max(1)
         }
 
-        /// Visits the holders of draw block `offset` of `draw_blocks`:
-        /// closes each one's previous challenge and draws its next; returns
-        /// how many it visited.
-        fn visit_holders(period: PeriodIndex, offset: u32, draw_blocks: u32) -> u32 {
+        /// Visits the holders of draw block `offset` of `draw_blocks`;
+        /// returns how many it visited and how many leaves it drew.
+        fn visit_holders(
+            now: BlockNumberFor<T>,
+            period: PeriodIndex,
+            offset: u32,
+            draw_blocks: u32,
+        ) -> (u32, u32) {
             let count = T::Pieces::holder_count();
-            let mut visited = 0;
+            let (mut visited, mut leaves) = (0, 0);
             let mut index = offset;
             while index < count {
                 if let Some(provider) = T::Pieces::holder_at(index) {
-                    Self::visit(&provider, period);
+                    leaves += Self::visit(&provider, now, period);
                     visited += 1;
                 }
                 index = index.saturating_add(draw_blocks);
             }
-            visited
+            (visited, leaves)
         }
 
-        /// Looks at up to `budget` open challenges from where the last sweep
-        /// stopped and closes those of periods before `period` as misses;
-        /// returns how many it looked at. Visits close their holders' own
-        /// expired challenges; the sweep closes those of providers no longer
-        /// on the holder list (their last piece deleted, expired or moved).
-        /// Each draw block sweeps `⌈holders / draw blocks⌉ + 1`, so a
-        /// period's sweeps cover every holder's challenge and as many again
-        /// as there are draw blocks.
-        fn sweep(period: PeriodIndex, budget: u32) -> u32 {
-            let mut open = match SweepCursor::<T>::take() {
-                Some(key) => Challenges::<T>::iter_from(key.into_inner()),
-                None => Challenges::<T>::iter(),
-            };
-            let mut seen = 0;
-            let mut expired = Vec::new();
-            while seen < budget {
-                let Some((provider, challenge)) = open.next() else {
-                    break;
-                };
-                seen += 1;
-                if challenge.period < period {
-                    expired.push((provider, challenge));
-                }
-            }
-            if seen == budget {
-                if let Ok(key) = BoundedVec::try_from(open.last_raw_key().to_vec()) {
-                    SweepCursor::<T>::put(key);
-                }
-            }
-            // Removed only after the walk: a map changed under its iterator
-            // may skip or repeat keys.
-            for (provider, challenge) in expired {
-                Challenges::<T>::remove(&provider);
-                Self::close_missed(&provider, &challenge);
-            }
-            seen
-        }
-
-        /// Closes `provider`'s challenge of an earlier period (a miss) and
-        /// draws its challenge for `period`, unless it was visited in
-        /// `period` already (the holder list moved it to a later draw block;
-        /// its challenge may be open or answered by now).
-        fn visit(provider: &T::AccountId, period: PeriodIndex) {
+        /// Closes `provider`'s expired challenges as misses and draws its
+        /// challenges for `period`, unless it was visited in `period`
+        /// already; returns the leaves drawn. Challenges expire within half
+        /// a period and visits are at least half a period apart, so every
+        /// challenge of the previous visit has expired.
+        fn visit(provider: &T::AccountId, now: BlockNumberFor<T>, period: PeriodIndex) -> u32 {
             if LastVisit::<T>::get(provider).is_some_and(|visit| visit >= period) {
-                return;
+                return 0;
             }
             LastVisit::<T>::insert(provider, period);
-            if let Some(open) = Challenges::<T>::take(provider) {
-                Self::close_missed(provider, &open);
+            let now: u64 = now.saturated_into();
+            let expired: Vec<Challenge> = Challenges::<T>::iter_prefix_values(provider)
+                .filter(|challenge| challenge.deadline < now)
+                .collect();
+            for challenge in &expired {
+                Challenges::<T>::remove(provider, (challenge.order, challenge.piece));
             }
-            Self::draw(provider, period);
+            Self::penalize(provider, &expired, Failure::Missed);
+            Self::draw(provider, now, period)
         }
 
-        /// An expired challenge, unanswered: a miss, unless the piece left
-        /// the provider meanwhile (its order deleted or ended, the piece
-        /// moved), which must not cost an honest provider that dropped it.
-        fn close_missed(provider: &T::AccountId, challenge: &Challenge) {
-            if T::Pieces::holds(provider, challenge.order, challenge.piece) {
-                Self::fail(provider, challenge.period, Failure::Missed);
+        /// Draws `provider`'s challenges for `period`: leaves in proportion
+        /// to its bytes, each on a piece drawn by bytes and in a segment of
+        /// its own; returns how many.
+        fn draw(provider: &T::AccountId, now: u64, period: PeriodIndex) -> u32 {
+            let held = T::Pieces::held_bytes(provider);
+            if held == 0 {
+                return 0;
             }
-        }
-
-        /// Draws `provider`'s challenge for `period` among its auditable
-        /// pieces, trying `MaxDraws` slots.
-        fn draw(provider: &T::AccountId, period: PeriodIndex) {
+            let wanted = held
+                .div_ceil(T::BytesPerLeaf::get())
+                .clamp(1, u64::from(T::LeavesPerPeriod::get())) as usize;
             let seed = Randomness::<T>::get();
-            let count = T::Pieces::piece_count(provider);
+            let mut drawn: Vec<(pallet_mosaic_market::PieceRef, Vec<(u32, u64)>)> = Vec::new();
+            let mut count = 0;
             for draw in 0..T::MaxDraws::get() {
+                if count == wanted {
+                    break;
+                }
                 let random = blake2_256(&(seed, period, provider, draw).encode());
-                let pick = |at: usize| {
+                let word = |at: usize| {
                     let mut bytes = [0u8; 8];
                     bytes.copy_from_slice(&random[at..at + 8]);
                     u64::from_le_bytes(bytes)
                 };
-                let slot = (pick(0) % u64::from(count.max(1))) as u32;
-                let Some(piece) = T::Pieces::piece_at(provider, slot) else {
+                let Some(piece) = T::Pieces::piece_at_byte(provider, word(0) % held) else {
                     continue;
                 };
                 if !piece.auditable {
                     continue;
                 }
+                let layout = piece.layout;
+                let segment = (word(8) % u64::from(layout.segment_count())) as u32;
+                let per_shard = (layout.shard_size(0) / LEAF_SIZE) as u64;
+                let here = (layout.shard_size(segment) / LEAF_SIZE) as u64;
+                let leaf = u64::from(segment) * per_shard + word(16) % here;
+                let at = match drawn
+                    .iter()
+                    .position(|(p, _)| (p.order, p.piece) == (piece.order, piece.piece))
+                {
+                    Some(at) => at,
+                    None => {
+                        drawn.push((piece, Vec::new()));
+                        drawn.len() - 1
+                    }
+                };
+                let leaves = &mut drawn[at].1;
+                if leaves.iter().any(|(s, _)| *s == segment) {
+                    continue;
+                }
+                leaves.push((segment, leaf));
+                count += 1;
+            }
+            let deadline = now.saturating_add(T::AnswerWindow::get().saturated_into());
+            for (piece, leaves) in drawn {
                 let challenge = Challenge {
                     period,
+                    deadline,
                     order: piece.order,
                     piece: piece.piece,
-                    leaf: pick(8) % piece.layout.piece_leaves(),
+                    leaves: BoundedVec::truncate_from(
+                        leaves.into_iter().map(|(_, leaf)| leaf).collect(),
+                    ),
                     root: piece.root,
                     coding: piece.layout.coding(),
                     size: piece.layout.stored_size(),
                 };
-                Challenges::<T>::insert(provider, challenge.clone());
+                Challenges::<T>::insert(provider, (piece.order, piece.piece), challenge.clone());
                 Self::deposit_event(Event::Challenged {
                     provider: provider.clone(),
                     challenge,
                 });
-                break;
             }
+            count as u32
         }
 
-        fn fail(provider: &T::AccountId, period: PeriodIndex, failure: Failure) {
-            let slashed = T::Providers::slash(provider, T::SlashFraction::get());
+        /// Challenges `provider` failed at once: each piece forfeits its
+        /// unpaid periods and is queued to move; one slash for their bytes
+        /// together and one more failure in a row, ejecting the provider at
+        /// `MaxMisses`. A piece that left the provider meanwhile costs
+        /// nothing (its challenge should have been withdrawn).
+        fn penalize(provider: &T::AccountId, failed: &[Challenge], failure: Failure) {
+            let mut bytes = 0u64;
+            for challenge in failed {
+                let (order, piece) = (challenge.order, challenge.piece);
+                if !T::Pieces::holds(provider, order, piece) {
+                    continue;
+                }
+                let size = challenge.layout().map(|l| l.piece_size()).unwrap_or(0);
+                bytes = bytes.saturating_add(size.max(1));
+                T::Pieces::failed(order, piece, challenge.period);
+                Self::deposit_event(Event::Failed {
+                    provider: provider.clone(),
+                    order,
+                    piece,
+                    period: challenge.period,
+                    failure,
+                });
+            }
+            if bytes == 0 {
+                return;
+            }
+            let slashed = T::Providers::slash(provider, bytes, T::SlashFraction::get());
             let misses = Misses::<T>::mutate(provider, |m| {
                 *m = m.saturating_add(1);
                 *m
             });
-            Self::deposit_event(Event::Failed {
+            Self::deposit_event(Event::Penalized {
                 provider: provider.clone(),
-                period,
-                failure,
+                bytes,
                 slashed,
                 misses,
             });
@@ -654,14 +807,15 @@ pub mod pallet {
         }
     }
 
-    impl<T: Config> ProofLedger<T::AccountId> for Pallet<T> {
-        fn proven_periods(who: &T::AccountId, from: PeriodIndex, to: PeriodIndex) -> u32 {
-            History::<T>::get(who).count(from, to)
-        }
-
-        #[cfg(feature = "runtime-benchmarks")]
-        fn prove_for_benchmark(who: &T::AccountId, from: PeriodIndex, to: PeriodIndex) {
-            History::<T>::mutate(who, |history| (from..to).for_each(|p| history.record(p)));
+    impl<T: Config> OnPieceLeave<T::AccountId> for Pallet<T> {
+        fn on_piece_leave(who: &T::AccountId, order: OrderId, piece: u32) {
+            if Challenges::<T>::take(who, (order, piece)).is_some() {
+                Self::deposit_event(Event::Withdrawn {
+                    provider: who.clone(),
+                    order,
+                    piece,
+                });
+            }
         }
     }
 }

@@ -3,7 +3,8 @@
 //! pallet's randomness, as the runtime does.
 
 use crate as pallet_mosaic_audit;
-use polkadot_sdk::frame_support::traits::{ConstU32, Hooks};
+use polkadot_sdk::frame_support::traits::fungible::Inspect as _;
+use polkadot_sdk::frame_support::traits::{ConstU32, ConstU64, Hooks};
 use polkadot_sdk::frame_support::{derive_impl, parameter_types};
 use polkadot_sdk::sp_core::crypto::Pair as _;
 use polkadot_sdk::sp_core::sr25519;
@@ -41,7 +42,11 @@ pub const PERIOD: u64 = 10;
 /// Blocks at the start of each period in which challenges are drawn: the
 /// first half.
 pub const DRAW_BLOCKS: u64 = PERIOD / 2;
-pub const REWARD: Balance = 7;
+/// Blocks from a challenge's reveal to its deadline.
+pub const WINDOW: u64 = 3;
+/// One leaf per this many bytes held.
+pub const BYTES_PER_LEAF: u64 = 64 * 1024;
+pub const LEAVES_PER_PERIOD: u32 = 8;
 pub const MAX_MISSES: u32 = 3;
 
 parameter_types! {
@@ -54,7 +59,8 @@ parameter_types! {
     pub const DepositPerPiece: Balance = 2;
     pub const DepositPerRecipient: Balance = 3;
     pub const SlashFraction: Perbill = Perbill::from_percent(10);
-    pub const Reward: Balance = REWARD;
+    pub const AnswerWindow: u64 = WINDOW;
+    pub const MinPrice: Balance = 1;
 }
 
 impl pallet_mosaic_providers::Config for Test {
@@ -62,6 +68,7 @@ impl pallet_mosaic_providers::Config for Test {
     type RuntimeHoldReason = RuntimeHoldReason;
     type MinStake = MinStake;
     type StakePerGiB = StakePerGiB;
+    type MinPrice = MinPrice;
     type UnbondingPeriod = UnbondingPeriod;
     type MaxProviders = ConstU32<16>;
     type MaxDraws = ConstU32<32>;
@@ -76,7 +83,7 @@ impl pallet_mosaic_market::Config for Test {
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
     type Providers = Providers;
-    type Proofs = Audit;
+    type OnPieceLeave = Audit;
     type PeriodLength = PeriodLength;
     type MinPeriods = ConstU32<1>;
     type MaxPeriods = ConstU32<100>;
@@ -87,7 +94,7 @@ impl pallet_mosaic_market::Config for Test {
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<4>;
     type MaxEndingPiecesPerBlock = ConstU32<64>;
-    type MaxRepairQueue = ConstU32<4>;
+    type MaxFailedPieces = ConstU32<16>;
     type RepairsPerBlock = ConstU32<8>;
     type DepositBase = DepositBase;
     type DepositPerPiece = DepositPerPiece;
@@ -100,10 +107,12 @@ impl pallet_mosaic_audit::Config for Test {
     type Providers = Providers;
     type Pieces = Market;
     type PeriodLength = PeriodLength;
+    type AnswerWindow = AnswerWindow;
     type SlashFraction = SlashFraction;
     type MaxMisses = ConstU32<MAX_MISSES>;
-    type Reward = Reward;
-    type MaxDraws = ConstU32<8>;
+    type BytesPerLeaf = ConstU64<BYTES_PER_LEAF>;
+    type LeavesPerPeriod = ConstU32<LEAVES_PER_PERIOD>;
+    type MaxDraws = ConstU32<32>;
     type MaxAuthorities = ConstU32<4>;
     type WeightInfo = ();
 }
@@ -160,30 +169,31 @@ pub struct ExtBuilder;
 
 impl ExtBuilder {
     /// Runs `test`; then checks invariants and that total issuance moved
-    /// only by minted rewards and burnt slashes.
+    /// only by burnt slashes (nothing is minted).
     pub fn run(self, test: impl FnOnce()) {
         new_test_ext().execute_with(|| {
             test();
             Audit::do_try_state().expect("audit invariants hold");
             Market::do_try_state().expect("market invariants hold");
             Providers::do_try_state().expect("provider invariants hold");
-            let (mut minted, mut burnt) = (0, 0);
+            let mut burnt = 0;
             for record in System::events() {
-                match record.event {
-                    RuntimeEvent::Audit(crate::Event::Proven { reward, .. }) => minted += reward,
-                    RuntimeEvent::Providers(pallet_mosaic_providers::Event::Slashed {
-                        amount,
-                        ..
-                    }) => burnt += amount,
-                    _ => {}
+                if let RuntimeEvent::Providers(pallet_mosaic_providers::Event::Slashed {
+                    amount,
+                    ..
+                }) = record.event
+                {
+                    burnt += amount;
                 }
             }
             let issuance = pallet_balances::TotalIssuance::<Test>::get();
             assert_eq!(
                 issuance,
-                19 * ENDOWMENT + minted - burnt,
+                19 * ENDOWMENT - burnt,
                 "tokens appeared or vanished"
             );
+            let total: Balance = (1..20).map(|who| Balances::total_balance(&who)).sum();
+            assert_eq!(total, issuance, "balances differ from total issuance");
         });
     }
 }

@@ -127,8 +127,7 @@ fn end_period<T: Config>() -> PeriodIndex {
     Pallet::<T>::current_period() + 1 + PERIODS
 }
 
-/// Confirms every piece of `id` but the last `unconfirmed`. Once the order
-/// is live, each of its providers counts as proven for all its periods.
+/// Confirms every piece of `id` but the last `unconfirmed`.
 fn confirm_all<T: Config>(id: OrderId, unconfirmed: u32) {
     let record = order::<T>(id);
     let confirmed = record.pieces.len().saturating_sub(unconfirmed as usize);
@@ -139,11 +138,6 @@ fn confirm_all<T: Config>(id: OrderId, unconfirmed: u32) {
             number as u32,
         )
         .expect("the provider is assigned; qed");
-    }
-    if let OrderState::Live { start, end } = order::<T>(id).state {
-        for piece in &record.pieces {
-            T::Proofs::prove_for_benchmark(&piece.provider, start, end);
-        }
     }
 }
 
@@ -193,9 +187,10 @@ fn size_of_piece(coding: &CodingParams, piece: u64) -> u64 {
     size
 }
 
-/// Stores orders, left pending, until every registered provider holds a
-/// piece: the audit pallet's benchmark draws from them. The providers are
-/// expected to be registered alike, each with room for at least two leaves.
+/// Stores orders, confirmed, until every registered provider holds a piece
+/// of a live order: the audit pallet's benchmark draws from them. The
+/// providers are expected to be registered alike, each with room for at
+/// least two leaves.
 ///
 /// Placement draws by free room, so pieces here fill all but a leaf or two
 /// of a provider's room: a provider holding one can take no other and is
@@ -267,6 +262,16 @@ pub(crate) fn spread<T: Config>() {
         .expect("as many providers without a piece as the order has pieces; qed");
     }
     frame_system::Pallet::<T>::set_block_number(now);
+    for (id, record) in Orders::<T>::iter().collect::<Vec<_>>() {
+        for (number, piece) in record.pieces.iter().enumerate() {
+            Pallet::<T>::confirm(
+                RawOrigin::Signed(piece.provider.clone()).into(),
+                id,
+                number as u32,
+            )
+            .expect("each provider confirms its own piece; qed");
+        }
+    }
 }
 
 #[benchmarks]
@@ -343,10 +348,10 @@ mod benchmarks {
         assert_eq!(record.due, crowded::<T>(extended));
     }
 
-    /// Deletion half way through an order of `n` pieces: every piece is
-    /// paid, the rest refunded, each provider's list refilled from an
-    /// order of `MaxPieces` pieces, and the providers found in a full
-    /// repair queue, leaving, with their cursors rewound.
+    /// Deletion half way through an order of `n` pieces: the escrow
+    /// refunded, each provider's list refilled from an order of `MaxPieces`
+    /// pieces, and every provider found leaving, with its repair cursor
+    /// rewound.
     #[benchmark]
     fn delete(n: Linear<2, { T::MaxPieces::get() }>) {
         providers::<T>("provider", T::MaxPieces::get());
@@ -355,15 +360,15 @@ mod benchmarks {
         crowd::<T>(Pallet::<T>::period_start(end_period::<T>()));
         confirm_all::<T>(id, 0);
         let other = place::<T>(&owner, T::MaxPieces::get(), 0);
-        let leaving = order::<T>(id)
-            .pieces
-            .iter()
-            .map(|piece| piece.provider.clone())
-            .chain((0..).map(|i| account("leaving", i, 0)))
-            .take(T::MaxRepairQueue::get() as usize)
-            .map(|provider| (provider, 1))
-            .collect::<Vec<_>>();
-        RepairQueue::<T>::put(BoundedVec::truncate_from(leaving));
+        for piece in order::<T>(id).pieces.iter() {
+            Leaving::<T>::insert(
+                &piece.provider,
+                RepairCursor {
+                    slot: 1,
+                    retrying: false,
+                },
+            );
+        }
         frame_system::Pallet::<T>::set_block_number(Pallet::<T>::period_start(5));
         #[extrinsic_call]
         _(RawOrigin::Signed(owner), id);
@@ -372,30 +377,10 @@ mod benchmarks {
             order::<T>(other).pieces.iter().all(|p| p.slot == 0),
             "each freed slot was refilled"
         );
-        let rewound = RepairQueue::<T>::get()
-            .iter()
-            .filter(|(_, cursor)| *cursor == 0)
+        let rewound = Leaving::<T>::iter()
+            .filter(|(_, cursor)| cursor.slot == 0)
             .count() as u32;
-        assert_eq!(rewound, n.min(T::MaxRepairQueue::get()));
-    }
-
-    /// A provider of an order of `n` pieces claims its piece, the last one
-    /// looked at.
-    #[benchmark]
-    fn claim(n: Linear<2, { T::MaxPieces::get() }>) {
-        providers::<T>("provider", n);
-        let id = place::<T>(&owner::<T>(), n, 0);
-        confirm_all::<T>(id, 0);
-        let last = n as usize - 1;
-        let provider = order::<T>(id).pieces[last].provider.clone();
-        frame_system::Pallet::<T>::set_block_number(Pallet::<T>::period_start(5));
-        #[extrinsic_call]
-        _(RawOrigin::Signed(provider.clone()), id);
-        assert_eq!(
-            order::<T>(id).pieces[last].paid_until,
-            5,
-            "{provider:?} was paid"
-        );
+        assert_eq!(rewound, n);
     }
 
     /// The last key an order of `MaxPieces` pieces may hold.

@@ -24,26 +24,35 @@
 //! starting with the next one. An order not fully confirmed within the
 //! confirm window is cancelled and everything is refunded.
 //!
-//! **Payment.** Escrow leaves the client only to pay a provider for a period in
-//! which that provider passed its audit ([`ProofLedger`], kept by the audit
-//! pallet). Providers `claim` what they earned; deletion, expiry and
-//! reassignment settle the same way first. What was never earned is refunded
-//! to the client when the order ends. `extend` buys more periods at the
+//! **Payment, per piece.** Escrow leaves the client only to pay for a piece
+//! its provider proved: when the audit pallet verifies a proof of a piece
+//! in period `p` ([`PieceIndex::proven`]), the provider is paid at once for
+//! that piece's periods from the last one settled through `p`. When a piece
+//! fails its audit ([`PieceIndex::failed`]), its periods through `p` that
+//! were not paid are forfeited (they go back to the client when the order
+//! ends) and the piece moves to another provider. Periods after a piece's
+//! last proof are not paid when its order ends, is deleted, or the piece
+//! moves: nobody proved them. A piece earns from the first period of its
+//! order (or, when repaired, from the period after its confirmation), never
+//! before, and never past the order's end. `extend` buys more periods at the
 //! recorded prices; `delete` ends an order early; `share` wraps the file key
 //! to one more reader (with a deposit).
 //!
 //! **Repair.** When a provider unbonds or is ejected, its pieces are queued
 //! and reassigned a few per block to other providers (never one holding
-//! another piece of the same order), who rebuild them from `k` others and
-//! `confirm`. The order stays live meanwhile.
+//! another piece of the same order, nor its owner), who rebuild them from
+//! `k` others and `confirm`; a piece that failed its audit is reassigned at
+//! once. The order stays live meanwhile.
 //!
-//! **Indexes.** Each provider's pieces (a dense list, which the audit pallet
-//! draws from), each owner's orders and the orders of each CID, read in
+//! **Indexes.** Each provider's pieces (a dense list, with a Fenwick tree of
+//! their bytes from which the audit pallet draws pieces in proportion to
+//! their size), each owner's orders and the orders of each CID, read in
 //! pages through the runtime API.
 //!
 //! **Bounds.** Every storage item is bounded: pieces per order (`MaxPieces`),
-//! readers per order (`MaxRecipients`), deadlines per block, the repair
-//! queue, the CID length. Every block's hook is bounded too: at most
+//! readers per order (`MaxRecipients`), deadlines per block, the queue of
+//! failed pieces (`MaxFailedPieces`), the CID length; the leaving providers
+//! are at most the registry's. Every block's hook is bounded too: at most
 //! `MaxDeadlinesPerBlock` orders of at most `MaxEndingPiecesPerBlock` pieces
 //! together end in one block (an order whose block is full is queued at the
 //! next one with room), and a repair pass moves at most `RepairsPerBlock`
@@ -78,15 +87,16 @@ pub type OrderId = u64;
 /// Index of an audit period: `block / PeriodLength`.
 pub type PeriodIndex = u32;
 
-/// Which periods each provider proved, kept by the audit pallet.
-pub trait ProofLedger<AccountId> {
-    /// How many periods in `from..to` `who` passed its audit in.
-    fn proven_periods(who: &AccountId, from: PeriodIndex, to: PeriodIndex) -> u32;
+/// Told when a piece leaves its provider (its order ended or was deleted,
+/// or the piece moved), so that the audit pallet withdraws any open
+/// challenge of it: nobody answers for a piece it no longer holds.
+pub trait OnPieceLeave<AccountId> {
+    /// Piece `piece` of `order` is no longer `who`'s.
+    fn on_piece_leave(who: &AccountId, order: OrderId, piece: u32);
+}
 
-    /// Records `who` as proven in every period of `from..to`, for the
-    /// market's benchmarks.
-    #[cfg(feature = "runtime-benchmarks")]
-    fn prove_for_benchmark(who: &AccountId, from: PeriodIndex, to: PeriodIndex);
+impl<AccountId> OnPieceLeave<AccountId> for () {
+    fn on_piece_leave(_: &AccountId, _: OrderId, _: u32) {}
 }
 
 /// Where an order stands.
@@ -240,6 +250,16 @@ pub struct Quote<AccountId, Balance> {
     pub pieces: Vec<(AccountId, Balance)>,
 }
 
+/// Where the repair of a leaving provider's pieces stands.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+pub struct RepairCursor {
+    /// The first slot of its list not tried in this round.
+    pub slot: u32,
+    /// Whether its list was tried to the end before: its pieces that no
+    /// provider could take were reported then.
+    pub retrying: bool,
+}
+
 /// A piece as the audit pallet draws it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct PieceRef {
@@ -263,14 +283,23 @@ pub trait PieceIndex<AccountId> {
     /// no particular order, that changes as providers gain their first
     /// piece or lose their last.
     fn holder_at(index: u32) -> Option<AccountId>;
-    /// How many pieces `who` holds.
-    fn piece_count(who: &AccountId) -> u32;
-    /// The `slot`-th piece of `who`, if any.
-    fn piece_at(who: &AccountId, slot: u32) -> Option<PieceRef>;
+    /// Bytes of all of `who`'s pieces together.
+    fn held_bytes(who: &AccountId) -> u64;
+    /// The piece of `who` that holds byte `target` of its pieces laid end to
+    /// end (`target < held_bytes(who)`): drawing `target` uniformly draws a
+    /// piece with probability in proportion to its size.
+    fn piece_at_byte(who: &AccountId, target: u64) -> Option<PieceRef>;
     /// Whether piece `piece` of `order` is still `who`'s.
     fn holds(who: &AccountId, order: OrderId, piece: u32) -> bool;
+    /// The piece's provider proved it in `period`: pays its unpaid periods
+    /// through `period`.
+    fn proven(order: OrderId, piece: u32, period: PeriodIndex);
+    /// The piece's provider failed its audit in `period`: forfeits its
+    /// unpaid periods through `period` and queues the piece to move to
+    /// another provider (a few a block, see `RepairsPerBlock`).
+    fn failed(order: OrderId, piece: u32, period: PeriodIndex);
 
-    /// Gives every registered provider a piece of a pending order, for the
+    /// Gives every registered provider a piece of a live order, for the
     /// audit pallet's benchmarks.
     #[cfg(feature = "runtime-benchmarks")]
     fn spread_for_benchmark();
@@ -283,7 +312,7 @@ pub mod pallet {
     use frame_support::traits::fungible::{self, Inspect, InspectHold, MutateHold};
     use frame_support::traits::tokens::{Fortitude, Precision, Restriction};
     use frame_system::pallet_prelude::*;
-    use pallet_mosaic_providers::{OnProviderLeave, ProviderRegistry};
+    use pallet_mosaic_providers::{fenwick, OnProviderLeave, ProviderRegistry};
     use sp_runtime::traits::{Hash, SaturatedConversion, Saturating, Zero};
 
     /// The balance type of the currency.
@@ -323,8 +352,8 @@ pub mod pallet {
         /// The provider registry.
         type Providers: ProviderRegistry<Self::AccountId, Balance = BalanceOf<Self>>;
 
-        /// Which periods providers proved.
-        type Proofs: ProofLedger<Self::AccountId>;
+        /// Told when a piece leaves its provider (the audit pallet).
+        type OnPieceLeave: OnPieceLeave<Self::AccountId>;
 
         /// Randomness that no client can foresee when it signs an order:
         /// placement draws from it (the audit pallet's VRF accumulator).
@@ -367,9 +396,9 @@ pub mod pallet {
         #[pallet::constant]
         type MaxEndingPiecesPerBlock: Get<u32>;
 
-        /// Providers waiting for their pieces to be moved.
+        /// Pieces that failed their audit waiting to be moved.
         #[pallet::constant]
-        type MaxRepairQueue: Get<u32>;
+        type MaxFailedPieces: Get<u32>;
 
         /// Pieces reassigned per block at most.
         #[pallet::constant]
@@ -451,7 +480,8 @@ pub mod pallet {
             from: T::AccountId,
             to: T::AccountId,
         },
-        /// No provider could take a piece of a leaving provider; it stays put.
+        /// No provider could take a piece that had to move (its provider
+        /// leaving, or failing its audit); it stays put.
         RepairFailed {
             order: OrderId,
             piece: u32,
@@ -542,6 +572,19 @@ pub mod pallet {
     pub type ProviderPieceCount<T: Config> =
         StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
+    /// The cells of a Fenwick tree over each provider's piece list, slot `s`
+    /// weighing the bytes of the piece in it (see
+    /// [`pallet_mosaic_providers::fenwick`]); zero cells are not stored.
+    #[pallet::storage]
+    pub type PieceBytes<T: Config> =
+        StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, u32, u128, ValueQuery>;
+
+    /// The size of each provider's tree: a power of two, at least its list's
+    /// length (it grows with the list and goes when the list empties).
+    #[pallet::storage]
+    pub type PieceTreeSize<T: Config> =
+        StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
+
     /// Providers holding at least one piece, as a dense list.
     #[pallet::storage]
     pub type Holders<T: Config> = StorageMap<_, Twox64Concat, u32, T::AccountId>;
@@ -579,11 +622,24 @@ pub mod pallet {
     pub type DeadlinePieces<T: Config> =
         StorageMap<_, Twox64Concat, BlockNumberFor<T>, u32, ValueQuery>;
 
-    /// Providers whose pieces are being moved away, each with the first slot
-    /// of its list not yet tried.
+    /// Providers whose pieces are being moved away (unbonding or ejected:
+    /// at most the registry's `MaxProviders`), each with where the repair
+    /// stands in its list.
     #[pallet::storage]
-    pub type RepairQueue<T: Config> =
-        StorageValue<_, BoundedVec<(T::AccountId, u32), T::MaxRepairQueue>, ValueQuery>;
+    pub type Leaving<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, RepairCursor>;
+
+    /// Where the last repair pass stopped in `Leaving`: the raw key of the
+    /// last provider it looked at, or none to start from the first.
+    #[pallet::storage]
+    pub type LeavingCursor<T: Config> = StorageValue<_, BoundedVec<u8, ConstU32<128>>>;
+
+    /// Pieces that failed their audit, `(order, piece, provider)`, to move
+    /// away from that provider; moved before the leaving providers' pieces.
+    /// A piece that finds the queue full stays, and is queued again when it
+    /// fails again.
+    #[pallet::storage]
+    pub type FailedPieces<T: Config> =
+        StorageValue<_, BoundedVec<(OrderId, u32, T::AccountId), T::MaxFailedPieces>, ValueQuery>;
 
     #[pallet::hooks]
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
@@ -662,7 +718,14 @@ pub mod pallet {
                 deposit,
                 piece_size,
                 pieces,
-            } = Self::quote(size, coding, access.recipients(), periods, max_price)?;
+            } = Self::quote_excluding(
+                size,
+                coding,
+                access.recipients(),
+                periods,
+                max_price,
+                core::slice::from_ref(&owner),
+            )?;
             let id = NextOrderId::<T>::mutate(|next| {
                 let id = *next;
                 *next = next.saturating_add(1);
@@ -671,7 +734,7 @@ pub mod pallet {
             let mut records = BoundedVec::new();
             for (number, (root, (provider, price))) in roots.iter().zip(pieces).enumerate() {
                 T::Providers::reserve(&provider, piece_size)?;
-                let slot = Self::push_provider_piece(&provider, id, number as u32);
+                let slot = Self::push_provider_piece(&provider, id, number as u32, piece_size);
                 records
                     .try_push(Piece {
                         root: *root,
@@ -803,8 +866,8 @@ pub mod pallet {
             Ok(Some(T::WeightInfo::extend(pieces)).into())
         }
 
-        /// Ends an order: providers are paid for proven periods so far, the
-        /// rest of the escrow and the deposit go back to the owner.
+        /// Ends an order: the escrow providers have not earned by their
+        /// proofs so far and the deposit go back to the owner.
         #[pallet::call_index(3)]
         #[pallet::weight(T::WeightInfo::delete(T::MaxPieces::get()))]
         pub fn delete(origin: OriginFor<T>, order: OrderId) -> DispatchResultWithPostInfo {
@@ -815,26 +878,6 @@ pub mod pallet {
             Self::unschedule(record.due, order, pieces);
             Self::end(order, record, EndReason::Deleted);
             Ok(Some(T::WeightInfo::delete(pieces)).into())
-        }
-
-        /// A provider collects what it earned for proven periods of an order.
-        #[pallet::call_index(4)]
-        #[pallet::weight(T::WeightInfo::claim(T::MaxPieces::get()))]
-        pub fn claim(origin: OriginFor<T>, order: OrderId) -> DispatchResultWithPostInfo {
-            let provider = ensure_signed(origin)?;
-            let mut record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
-            let upto = Self::current_period();
-            let mut any = false;
-            for number in 0..record.pieces.len() {
-                if record.pieces[number].provider == provider {
-                    any = true;
-                    Self::settle(order, &mut record, number, upto);
-                }
-            }
-            ensure!(any, Error::<T>::NotAssigned);
-            let pieces = record.pieces.len() as u32;
-            Orders::<T>::insert(order, record);
-            Ok(Some(T::WeightInfo::claim(pieces)).into())
         }
 
         /// Records the file key wrapped to one more reader, who can then get
@@ -862,13 +905,26 @@ pub mod pallet {
 
     impl<T: Config> Pallet<T> {
         /// What `store` would assign and hold for such an object now, with
-        /// its file key wrapped to `recipients` readers.
+        /// its file key wrapped to `recipients` readers. (`store` never
+        /// draws the order's owner, which a quote does not know.)
         pub fn quote(
             size: u64,
             coding: CodingParams,
             recipients: u32,
             periods: u32,
             max_price: BalanceOf<T>,
+        ) -> Result<Quote<T::AccountId, BalanceOf<T>>, DispatchError> {
+            Self::quote_excluding(size, coding, recipients, periods, max_price, &[])
+        }
+
+        /// A quote whose providers are none of `exclude`.
+        fn quote_excluding(
+            size: u64,
+            coding: CodingParams,
+            recipients: u32,
+            periods: u32,
+            max_price: BalanceOf<T>,
+            exclude: &[T::AccountId],
         ) -> Result<Quote<T::AccountId, BalanceOf<T>>, DispatchError> {
             use mosaic_primitives::piece::LayoutError;
             let layout = Layout::new(coding, size).map_err(|e| match e {
@@ -888,7 +944,7 @@ pub mod pallet {
             ensure!(count <= T::MaxPieces::get(), Error::<T>::TooManyPieces);
             let piece_size = layout.piece_size();
             let seed = Self::placement_seed(&(NextOrderId::<T>::get(),));
-            let pieces: Vec<_> = T::Providers::pick(&seed, count, piece_size, max_price, &[])
+            let pieces: Vec<_> = T::Providers::pick(&seed, count, piece_size, max_price, exclude)
                 .into_iter()
                 .map(|offer| (offer.who, offer.price))
                 .collect();
@@ -999,10 +1055,21 @@ pub mod pallet {
             Ok(escrow)
         }
 
-        fn push_provider_piece(provider: &T::AccountId, order: OrderId, piece: u32) -> u32 {
+        /// Appends piece `piece` of `order`, of `bytes` bytes, to
+        /// `provider`'s list; returns its slot.
+        fn push_provider_piece(
+            provider: &T::AccountId,
+            order: OrderId,
+            piece: u32,
+            bytes: u64,
+        ) -> u32 {
             let slot = ProviderPieceCount::<T>::get(provider);
             ProviderPieces::<T>::insert(provider, slot, (order, piece));
             ProviderPieceCount::<T>::insert(provider, slot + 1);
+            let mut tree = PieceTree::<T>(provider);
+            let size = fenwick::grow(&mut tree, PieceTreeSize::<T>::get(provider), slot);
+            PieceTreeSize::<T>::insert(provider, size);
+            fenwick::add(&mut tree, size, slot, u128::from(bytes));
             if slot == 0 {
                 let index = HolderCount::<T>::get();
                 Holders::<T>::insert(index, provider);
@@ -1040,28 +1107,40 @@ pub mod pallet {
             record: &mut OrderOf<T>,
         ) {
             let last = ProviderPieceCount::<T>::get(provider).saturating_sub(1);
+            let size = PieceTreeSize::<T>::get(provider);
+            let mut tree = PieceTree::<T>(provider);
+            fenwick::add(
+                &mut tree,
+                size,
+                slot,
+                u128::from(record.piece_size).wrapping_neg(),
+            );
             if slot != last {
                 Self::rewind_repair(provider, slot);
                 if let Some((moved_order, moved)) = ProviderPieces::<T>::get(provider, last) {
                     ProviderPieces::<T>::insert(provider, slot, (moved_order, moved));
-                    if moved_order == order {
+                    let moved_bytes = if moved_order == order {
                         if let Some(piece) = record.pieces.get_mut(moved as usize) {
                             piece.slot = slot;
                         }
+                        record.piece_size
                     } else {
                         Orders::<T>::mutate(moved_order, |o| {
-                            if let Some(piece) =
-                                o.as_mut().and_then(|o| o.pieces.get_mut(moved as usize))
-                            {
-                                piece.slot = slot;
-                            }
-                        });
-                    }
+                            let o = o.as_mut()?;
+                            o.pieces.get_mut(moved as usize)?.slot = slot;
+                            Some(o.piece_size)
+                        })
+                        .unwrap_or_default()
+                    };
+                    let moved_bytes = u128::from(moved_bytes);
+                    fenwick::add(&mut tree, size, last, moved_bytes.wrapping_neg());
+                    fenwick::add(&mut tree, size, slot, moved_bytes);
                 }
             }
             ProviderPieces::<T>::remove(provider, last);
             if last == 0 {
                 ProviderPieceCount::<T>::remove(provider);
+                PieceTreeSize::<T>::remove(provider);
                 Self::remove_holder(provider);
             } else {
                 ProviderPieceCount::<T>::insert(provider, last);
@@ -1073,13 +1152,11 @@ pub mod pallet {
         /// last) there, which the repair would then skip: the cursor goes
         /// back to the freed slot, and the pieces after it are tried again.
         fn rewind_repair(provider: &T::AccountId, slot: u32) {
-            let mut queue = RepairQueue::<T>::get();
-            if let Some((_, cursor)) = queue.iter_mut().find(|(who, _)| who == provider) {
-                if slot < *cursor {
-                    *cursor = slot;
-                    RepairQueue::<T>::put(queue);
+            Leaving::<T>::mutate_exists(provider, |entry| {
+                if let Some(entry) = entry {
+                    entry.slot = entry.slot.min(slot);
                 }
-            }
+            });
         }
 
         /// Queues `order` of `pieces` pieces at the first block from `at`
@@ -1114,8 +1191,15 @@ pub mod pallet {
             }
         }
 
-        /// Pays piece `number`'s provider for its proven periods before `upto`.
-        fn settle(order: OrderId, record: &mut OrderOf<T>, number: usize, upto: PeriodIndex) {
+        /// Settles piece `number`'s periods before `upto`: paid to its
+        /// provider if `pay`, else forfeited (left in escrow for the owner).
+        fn settle(
+            order: OrderId,
+            record: &mut OrderOf<T>,
+            number: usize,
+            upto: PeriodIndex,
+            pay: bool,
+        ) {
             let OrderState::Live { start, end } = record.state else {
                 return;
             };
@@ -1129,9 +1213,11 @@ pub mod pallet {
             if !piece.confirmed || from >= upto {
                 return;
             }
-            let proven = T::Proofs::proven_periods(&piece.provider, from, upto);
             piece.paid_until = upto;
-            let Ok(amount) = Self::cost(piece_size, piece.price, proven) else {
+            if !pay {
+                return;
+            }
+            let Ok(amount) = Self::cost(piece_size, piece.price, upto - from) else {
                 return;
             };
             let amount = amount.min(record.escrow);
@@ -1174,17 +1260,17 @@ pub mod pallet {
             pieces
         }
 
-        /// Settles every piece, refunds the rest and removes the order.
+        /// Frees every piece, refunds the escrow nobody earned by a proof
+        /// and removes the order.
         fn end(order: OrderId, mut record: OrderOf<T>, reason: EndReason) {
-            let upto = Self::current_period();
             for number in 0..record.pieces.len() {
-                Self::settle(order, &mut record, number, upto);
                 let (provider, slot) = {
                     let piece = &record.pieces[number];
                     (piece.provider.clone(), piece.slot)
                 };
                 T::Providers::release(&provider, record.piece_size);
                 Self::remove_provider_piece(&provider, slot, order, &mut record);
+                T::OnPieceLeave::on_piece_leave(&provider, order, number as u32);
             }
             let refund = record.escrow;
             let _ = T::Currency::release(
@@ -1209,41 +1295,101 @@ pub mod pallet {
             });
         }
 
-        /// Looks at up to `budget` pieces of leaving providers (or ends of
-        /// their lists, each a read too), moving those it can; returns how
-        /// many it looked at. Each queue entry keeps a cursor: slots below
-        /// it hold pieces no provider could take, which stay until they expire
-        /// (or are tried again when a slot below the cursor is freed).
+        /// Looks at up to `budget` pieces that failed their audit, then of
+        /// leaving providers (or ends of their lists, each a read too),
+        /// moving those it can; returns how many it looked at. A failed
+        /// piece no provider can take stays where it is (and is queued again
+        /// when it fails again). Leaving providers take turns, one piece
+        /// each, from where the last pass stopped; a provider whose list
+        /// was tried to its end without emptying starts over, so a piece
+        /// nobody could take is tried again until some provider can (it is
+        /// reported the first time only).
         pub(crate) fn repair(budget: u32) -> u32 {
             let mut done = 0;
-            let mut queue = RepairQueue::<T>::get();
+            let mut failed = FailedPieces::<T>::get();
+            if !failed.is_empty() {
+                let take = (budget as usize).min(failed.len());
+                for (order, piece, provider) in failed.drain(..take) {
+                    done += 1;
+                    if Self::holder_of(order, piece).as_ref() == Some(&provider)
+                        && !Self::reassign(order, piece)
+                    {
+                        Self::deposit_event(Event::RepairFailed {
+                            order,
+                            piece,
+                            provider,
+                        });
+                    }
+                }
+                FailedPieces::<T>::put(failed);
+            }
             while done < budget {
-                let Some((leaving, cursor)) = queue.get_mut(0) else {
-                    break;
+                // A turn of up to the budget left, read before anything
+                // changes: a map changed under its iterator may skip keys.
+                let wanted = (budget - done) as usize;
+                let resumed = LeavingCursor::<T>::take();
+                let from_start = resumed.is_none();
+                let mut turn = match resumed {
+                    Some(key) => Leaving::<T>::iter_from(key.into_inner()),
+                    None => Leaving::<T>::iter(),
                 };
-                done += 1;
-                let Some((order, piece)) = ProviderPieces::<T>::get(&*leaving, *cursor) else {
-                    queue.remove(0);
+                let batch: Vec<_> = turn.by_ref().take(wanted).collect();
+                if batch.len() == wanted {
+                    if let Ok(key) = BoundedVec::try_from(turn.last_raw_key().to_vec()) {
+                        LeavingCursor::<T>::put(key);
+                    }
+                }
+                if batch.is_empty() {
+                    if from_start {
+                        break;
+                    }
+                    // Past the last one: wrap around to the first.
                     continue;
-                };
-                // On success the piece leaves the list and the last one takes
-                // its slot, so the cursor stays.
-                if !Self::reassign(order, piece) {
-                    *cursor += 1;
-                    Self::deposit_event(Event::RepairFailed {
-                        order,
-                        piece,
-                        provider: leaving.clone(),
-                    });
+                }
+                for (leaving, cursor) in batch {
+                    done += 1;
+                    Self::repair_one(&leaving, cursor);
                 }
             }
-            RepairQueue::<T>::put(queue);
             done
         }
 
+        /// Tries the piece at `leaving`'s cursor: moves it (its slot is then
+        /// refilled, so the cursor stays) or steps past it. At the end of
+        /// the list the provider is done if it holds nothing, else it starts
+        /// over.
+        fn repair_one(leaving: &T::AccountId, mut cursor: RepairCursor) {
+            match ProviderPieces::<T>::get(leaving, cursor.slot) {
+                Some((order, piece)) => {
+                    if !Self::reassign(order, piece) {
+                        cursor.slot += 1;
+                        if !cursor.retrying {
+                            Self::deposit_event(Event::RepairFailed {
+                                order,
+                                piece,
+                                provider: leaving.clone(),
+                            });
+                        }
+                    }
+                    Leaving::<T>::insert(leaving, cursor);
+                }
+                None if ProviderPieceCount::<T>::get(leaving) == 0 => {
+                    Leaving::<T>::remove(leaving);
+                }
+                None => Leaving::<T>::insert(
+                    leaving,
+                    RepairCursor {
+                        slot: 0,
+                        retrying: true,
+                    },
+                ),
+            }
+        }
+
         /// Gives one piece to a new provider, drawn like a placement and
-        /// distinct from the order's other providers; false if none can
-        /// take it.
+        /// distinct from the order's owner and other providers; false if
+        /// none can take it. Its periods since it was last settled are not
+        /// paid: nobody proved them.
         fn reassign(order: OrderId, number: u32) -> bool {
             let Some(mut record) = Orders::<T>::get(order) else {
                 return false;
@@ -1251,8 +1397,12 @@ pub mod pallet {
             let Some(piece) = record.pieces.get(number as usize).cloned() else {
                 return false;
             };
-            let holders: Vec<T::AccountId> =
-                record.pieces.iter().map(|p| p.provider.clone()).collect();
+            let holders: Vec<T::AccountId> = record
+                .pieces
+                .iter()
+                .map(|p| p.provider.clone())
+                .chain([record.owner.clone()])
+                .collect();
             let seed =
                 Self::placement_seed(&(order, number, frame_system::Pallet::<T>::block_number()));
             let Some(to) = T::Providers::pick(&seed, 1, record.piece_size, piece.price, &holders)
@@ -1265,11 +1415,18 @@ pub mod pallet {
             if T::Providers::reserve(&to, record.piece_size).is_err() {
                 return false;
             }
-            Self::settle(order, &mut record, number as usize, Self::current_period());
+            Self::settle(
+                order,
+                &mut record,
+                number as usize,
+                Self::current_period(),
+                false,
+            );
             let from = piece.provider.clone();
             T::Providers::release(&from, record.piece_size);
             Self::remove_provider_piece(&from, piece.slot, order, &mut record);
-            let slot = Self::push_provider_piece(&to, order, number);
+            T::OnPieceLeave::on_piece_leave(&from, order, number);
+            let slot = Self::push_provider_piece(&to, order, number, record.piece_size);
             if record.pieces[number as usize].confirmed {
                 record.confirmed = record.confirmed.saturating_sub(1);
             }
@@ -1285,6 +1442,29 @@ pub mod pallet {
                 to,
             });
             true
+        }
+
+        /// Who holds piece `piece` of `order`, if the order exists.
+        fn holder_of(order: OrderId, piece: u32) -> Option<T::AccountId> {
+            Orders::<T>::get(order)?
+                .pieces
+                .get(piece as usize)
+                .map(|p| p.provider.clone())
+        }
+
+        /// The piece in slot `slot` of `who`'s list, as the audit sees it.
+        pub fn piece_ref(who: &T::AccountId, slot: u32) -> Option<PieceRef> {
+            let (order, number) = ProviderPieces::<T>::get(who, slot)?;
+            let record = Orders::<T>::get(order)?;
+            let piece = record.pieces.get(number as usize)?;
+            let live = matches!(record.state, OrderState::Live { .. });
+            Some(PieceRef {
+                order,
+                piece: number,
+                root: piece.root,
+                layout: record.layout(),
+                auditable: live && piece.confirmed,
+            })
         }
 
         /// Checks the pallet's invariants: escrow and deposits held equal
@@ -1367,25 +1547,50 @@ pub mod pallet {
                     "a holder entry does not point back, or holds nothing"
                 );
             }
-            for (provider, bytes) in used {
+            for (provider, bytes) in &used {
                 ensure!(
-                    T::Providers::used(&provider) == bytes,
+                    T::Providers::used(provider) == *bytes,
                     "a provider's booked capacity differs from its pieces"
                 );
+                let tree = PieceTree::<T>(provider);
+                let size = PieceTreeSize::<T>::get(provider);
+                ensure!(
+                    size >= ProviderPieceCount::<T>::get(provider)
+                        && fenwick::total(&tree, size) == u128::from(*bytes),
+                    "a provider's piece tree does not weigh its pieces"
+                );
             }
+            ensure!(
+                PieceBytes::<T>::iter_keys().all(|(who, _)| used.contains_key(&who))
+                    && PieceTreeSize::<T>::iter_keys().all(|who| used.contains_key(&who)),
+                "a piece tree outlives its provider's last piece"
+            );
             Ok(())
         }
     }
 
     impl<T: Config> OnProviderLeave<T::AccountId> for Pallet<T> {
         fn on_provider_leave(who: &T::AccountId) {
-            RepairQueue::<T>::mutate(|queue| {
-                if !queue.iter().any(|(queued, _)| queued == who) {
-                    // A full queue drops the request; the provider cannot
-                    // withdraw while it holds pieces, so nothing is lost.
-                    let _ = queue.try_push((who.clone(), 0));
-                }
-            });
+            if !Leaving::<T>::contains_key(who) {
+                Leaving::<T>::insert(who, RepairCursor::default());
+            }
+        }
+    }
+
+    /// The cells of one provider's piece tree in pallet storage.
+    struct PieceTree<'a, T: Config>(&'a T::AccountId);
+
+    impl<T: Config> fenwick::Cells for PieceTree<'_, T> {
+        fn cell(&self, i: u32) -> u128 {
+            PieceBytes::<T>::get(self.0, i)
+        }
+
+        fn set_cell(&mut self, i: u32, value: u128) {
+            if value == 0 {
+                PieceBytes::<T>::remove(self.0, i);
+            } else {
+                PieceBytes::<T>::insert(self.0, i, value);
+            }
         }
     }
 
@@ -1398,28 +1603,58 @@ pub mod pallet {
             Holders::<T>::get(index)
         }
 
-        fn piece_count(who: &T::AccountId) -> u32 {
-            ProviderPieceCount::<T>::get(who)
+        fn held_bytes(who: &T::AccountId) -> u64 {
+            let total = fenwick::total(&PieceTree::<T>(who), PieceTreeSize::<T>::get(who));
+            total.saturated_into()
         }
 
-        fn piece_at(who: &T::AccountId, slot: u32) -> Option<PieceRef> {
-            let (order, number) = ProviderPieces::<T>::get(who, slot)?;
-            let record = Orders::<T>::get(order)?;
-            let piece = record.pieces.get(number as usize)?;
-            let live = matches!(record.state, OrderState::Live { .. });
-            Some(PieceRef {
-                order,
-                piece: number,
-                root: piece.root,
-                layout: record.layout(),
-                auditable: live && piece.confirmed,
-            })
+        fn piece_at_byte(who: &T::AccountId, target: u64) -> Option<PieceRef> {
+            let size = PieceTreeSize::<T>::get(who);
+            if size == 0 {
+                return None;
+            }
+            let slot = fenwick::find(&PieceTree::<T>(who), size, u128::from(target));
+            Self::piece_ref(who, slot)
         }
 
         fn holds(who: &T::AccountId, order: OrderId, piece: u32) -> bool {
-            Orders::<T>::get(order)
-                .and_then(|record| record.pieces.get(piece as usize).cloned())
-                .is_some_and(|held| held.provider == *who)
+            Self::holder_of(order, piece).as_ref() == Some(who)
+        }
+
+        fn proven(order: OrderId, piece: u32, period: PeriodIndex) {
+            let Some(mut record) = Orders::<T>::get(order) else {
+                return;
+            };
+            let upto = period.saturating_add(1);
+            Self::settle(order, &mut record, piece as usize, upto, true);
+            Orders::<T>::insert(order, record);
+        }
+
+        fn failed(order: OrderId, piece: u32, period: PeriodIndex) {
+            let Some(mut record) = Orders::<T>::get(order) else {
+                return;
+            };
+            let upto = period.saturating_add(1);
+            Self::settle(order, &mut record, piece as usize, upto, false);
+            let Some(provider) = record
+                .pieces
+                .get(piece as usize)
+                .map(|p| p.provider.clone())
+            else {
+                return;
+            };
+            Orders::<T>::insert(order, record);
+            let queued = FailedPieces::<T>::mutate(|queue| {
+                let entry = (order, piece, provider.clone());
+                queue.contains(&entry) || queue.try_push(entry).is_ok()
+            });
+            if !queued {
+                Self::deposit_event(Event::RepairFailed {
+                    order,
+                    piece,
+                    provider,
+                });
+            }
         }
 
         #[cfg(feature = "runtime-benchmarks")]

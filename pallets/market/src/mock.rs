@@ -1,11 +1,11 @@
-//! A test runtime with balances, the provider registry and the market, and a
-//! proof ledger the tests fill in by hand.
+//! A test runtime with balances, the provider registry and the market; the
+//! tests play the audit pallet (`Market::proven`, `Market::failed`), and the
+//! pieces that leave their providers are recorded.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 
 use crate as pallet_mosaic_market;
-use crate::{PeriodIndex, ProofLedger};
+use crate::{OnPieceLeave, OrderId};
 use polkadot_sdk::frame_support::traits::{fungible::Inspect, ConstU32, Hooks};
 use polkadot_sdk::frame_support::{derive_impl, parameter_types};
 use polkadot_sdk::sp_runtime::BuildStorage;
@@ -39,6 +39,8 @@ impl pallet_balances::Config for Test {
 parameter_types! {
     pub const MinStake: Balance = 1_000;
     pub const StakePerGiB: Balance = 100;
+    /// The registry's price floor; a test of sizes lowers it to 0.
+    pub static MinPrice: Balance = 1;
     pub const UnbondingPeriod: u64 = 1_000;
 }
 
@@ -47,6 +49,7 @@ impl pallet_mosaic_providers::Config for Test {
     type RuntimeHoldReason = RuntimeHoldReason;
     type MinStake = MinStake;
     type StakePerGiB = StakePerGiB;
+    type MinPrice = MinPrice;
     type UnbondingPeriod = UnbondingPeriod;
     type MaxProviders = ConstU32<16>;
     type MaxDraws = ConstU32<40>;
@@ -61,27 +64,19 @@ pub const PERIOD: u64 = 10;
 pub const CONFIRM_WINDOW: u64 = 5;
 
 thread_local! {
-    static PROVEN: RefCell<BTreeSet<(AccountId, PeriodIndex)>> = const { RefCell::new(BTreeSet::new()) };
+    static LEFT: RefCell<Vec<(AccountId, OrderId, u32)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Records that `who` passed its audit in `period`.
-pub fn prove(who: AccountId, period: PeriodIndex) {
-    PROVEN.with(|p| p.borrow_mut().insert((who, period)));
+/// The pieces that left their providers so far, and forgets them.
+pub fn pieces_left() -> Vec<(AccountId, OrderId, u32)> {
+    LEFT.with(|left| left.take())
 }
 
-pub struct Ledger;
+pub struct RecordLeaves;
 
-impl ProofLedger<AccountId> for Ledger {
-    fn proven_periods(who: &AccountId, from: PeriodIndex, to: PeriodIndex) -> u32 {
-        PROVEN.with(|p| p.borrow().range((*who, from)..(*who, to)).count() as u32)
-    }
-
-    #[cfg(feature = "runtime-benchmarks")]
-    fn prove_for_benchmark(who: &AccountId, from: PeriodIndex, to: PeriodIndex) {
-        PROVEN.with(|p| {
-            p.borrow_mut()
-                .extend((from..to).map(|period| (*who, period)))
-        });
+impl OnPieceLeave<AccountId> for RecordLeaves {
+    fn on_piece_leave(who: &AccountId, order: OrderId, piece: u32) {
+        LEFT.with(|left| left.borrow_mut().push((*who, order, piece)));
     }
 }
 
@@ -99,7 +94,7 @@ impl pallet_mosaic_market::Config for Test {
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
     type Providers = Providers;
-    type Proofs = Ledger;
+    type OnPieceLeave = RecordLeaves;
     type PeriodLength = PeriodLength;
     type MinPeriods = ConstU32<1>;
     type MaxPeriods = ConstU32<100>;
@@ -110,7 +105,7 @@ impl pallet_mosaic_market::Config for Test {
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<2>;
     type MaxEndingPiecesPerBlock = ConstU32<16>;
-    type MaxRepairQueue = ConstU32<4>;
+    type MaxFailedPieces = ConstU32<16>;
     type RepairsPerBlock = ConstU32<3>;
     type DepositBase = DepositBase;
     type DepositPerPiece = DepositPerPiece;

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use crate::mock::*;
 use crate::{
     Access, AccessOf, CidOf, CodingParams, Deadlines, EndReason, Error, Event, HoldReason,
-    HolderIndex, Layout, OrderId, OrderOf, OrderState, Orders, PieceIndex, PieceRoot,
-    ProviderPieceCount, ProviderPieces, RepairQueue, RootsOf, WrappedKey,
+    HolderIndex, Layout, Leaving, OrderId, OrderOf, OrderState, Orders, PeriodIndex, PieceIndex,
+    PieceRoot, ProviderPieceCount, ProviderPieces, RepairCursor, RootsOf, WrappedKey,
 };
 use mosaic_primitives::encryption::{CipherSuite, PublicKey};
 use mosaic_primitives::piece::MAX_SEGMENTS;
@@ -492,7 +492,7 @@ fn confirmations_make_an_order_live() {
         );
         assert_eq!(order(id).confirmed, 1);
         assert!(matches!(order(id).state, OrderState::Pending { .. }));
-        assert!(!Market::piece_at(&first, 0).unwrap().auditable, "pending");
+        assert!(!Market::piece_ref(&first, 0).unwrap().auditable, "pending");
         for piece in 1..PIECES {
             assert_ok!(Market::confirm(
                 RuntimeOrigin::signed(provider_of(id, piece)),
@@ -513,7 +513,7 @@ fn confirmations_make_an_order_live() {
         );
         assert!(Deadlines::<Test>::get(1 + CONFIRM_WINDOW).is_empty());
         assert_eq!(Deadlines::<Test>::get(4 * PERIOD).to_vec(), vec![id]);
-        let audited = Market::piece_at(&first, 0).unwrap();
+        let audited = Market::piece_ref(&first, 0).unwrap();
         assert!(audited.auditable);
         assert_eq!((audited.order, audited.piece), (id, 0));
         assert_eq!(audited.root, PieceRoot([0; 32]));
@@ -555,31 +555,43 @@ fn unconfirmed_orders_are_cancelled_with_a_full_refund() {
     });
 }
 
+/// The audit pallet's verdict that piece `piece` of `id` was proven in
+/// `period`.
+fn prove(id: OrderId, piece: u32, period: PeriodIndex) {
+    <Market as PieceIndex<AccountId>>::proven(id, piece, period);
+}
+
 #[test]
-fn proven_periods_are_paid_and_add_up_to_the_price() {
+fn proven_periods_are_paid_at_once_and_add_up_to_the_price() {
     ExtBuilder.run(|| {
         providers(3, 1);
         let id = store(1, 3);
         confirm_all(id);
-        for who in 10..13 {
-            for period in 1..4 {
-                prove(who, period);
+        // Each proof pays its piece through its period, at once.
+        for period in 1..4 {
+            run_to(u64::from(period) * PERIOD);
+            for piece in 0..3 {
+                prove(id, piece, period);
+                assert_eq!(
+                    earned(provider_of(id, piece)),
+                    u64::from(period) * piece_period()
+                );
             }
+            assert_eq!(order(id).escrow, u64::from(3 - period) * per_period());
         }
-        // Claims along the way pay what is due so far: period 1.
-        run_to(2 * PERIOD);
-        for who in 10..13 {
-            assert_ok!(Market::claim(RuntimeOrigin::signed(who), id));
-            assert_eq!(earned(who), piece_period());
-        }
-        assert_eq!(escrow_held(1), 2 * per_period());
-        assert_eq!(order(id).escrow, 2 * per_period());
+        assert_eq!(escrow_held(1), 0);
+        assert!(events().contains(&Event::Paid {
+            order: id,
+            provider: provider_of(id, 0),
+            amount: piece_period()
+        }));
         run_to(4 * PERIOD - 1);
         assert!(Orders::<Test>::get(id).is_some(), "not before its end");
         run_to(4 * PERIOD);
         assert!(Orders::<Test>::get(id).is_none(), "expired");
         for who in 10..13 {
             assert_eq!(earned(who), 3 * piece_period());
+            assert_eq!(crate::Earned::<Test>::get(who), 3 * piece_period());
             assert_eq!(used(who), 0);
         }
         assert_eq!(Balances::balance(&1), ENDOWMENT - 3 * per_period());
@@ -596,19 +608,50 @@ fn proven_periods_are_paid_and_add_up_to_the_price() {
 }
 
 #[test]
+fn a_proof_pays_every_period_since_the_last_however_old_and_each_once() {
+    ExtBuilder.run(|| {
+        providers(3, 1);
+        let id = store(1, 100);
+        confirm_all(id);
+        let worker = provider_of(id, 0);
+        // A piece drawn rarely: first proven in period 90, which pays
+        // periods 1 to 90 (no window of recent periods to fall out of).
+        run_to(90 * PERIOD);
+        prove(id, 0, 90);
+        assert_eq!(earned(worker), 90 * piece_period());
+        assert_eq!(order(id).pieces[0].paid_until, 91);
+        // Proving the same period again, or an earlier one, pays nothing.
+        prove(id, 0, 90);
+        prove(id, 0, 50);
+        assert_eq!(earned(worker), 90 * piece_period());
+        // Never past the order's end, nor before its start.
+        prove(id, 0, 500);
+        assert_eq!(earned(worker), 100 * piece_period());
+        prove(id, 1, 0);
+        assert_eq!(earned(provider_of(id, 1)), 0);
+        // A pending order's pieces earn nothing.
+        let pending = store(1, 5);
+        prove(pending, 0, 3);
+        assert_eq!(order(pending).escrow, 5 * per_period());
+    });
+}
+
+#[test]
 fn unproven_periods_are_not_paid_and_go_back_to_the_owner() {
     ExtBuilder.run(|| {
         providers(3, 1);
         let id = store(1, 3);
         confirm_all(id);
-        // Only provider 10 proves, and only in period 2; period 0, before
-        // the order's start, is never paid even if proven.
-        prove(10, 0);
-        prove(10, 2);
+        // Only piece 0 is proven, in period 2: periods 1 and 2 are paid; its
+        // period 3 and the other pieces' periods, never proven, are not.
+        run_to(2 * PERIOD);
+        prove(id, 0, 2);
+        let proven = provider_of(id, 0);
         run_to(4 * PERIOD);
-        let paid = piece_period();
-        assert_eq!(earned(10), paid);
-        assert_eq!((earned(11), earned(12)), (0, 0));
+        let paid = 2 * piece_period();
+        assert_eq!(earned(proven), paid);
+        let earned_all: Balance = (10..13).map(earned).sum();
+        assert_eq!(earned_all, paid);
         assert_eq!(Balances::balance(&1), ENDOWMENT - paid);
         assert_eq!(
             events().last(),
@@ -622,55 +665,34 @@ fn unproven_periods_are_not_paid_and_go_back_to_the_owner() {
 }
 
 #[test]
-fn a_claim_pays_proven_periods_once() {
-    ExtBuilder.run(|| {
-        providers(3, 1);
-        let id = store(1, 5);
-        confirm_all(id);
-        let worker = provider_of(id, 0);
-        prove(worker, 1);
-        prove(worker, 3);
-        run_to(4 * PERIOD);
-        assert_ok!(Market::claim(RuntimeOrigin::signed(worker), id));
-        assert_eq!(earned(worker), 2 * piece_period());
-        assert_eq!(crate::Earned::<Test>::get(worker), 2 * piece_period());
-        assert_eq!(
-            events().last(),
-            Some(&Event::Paid {
-                order: id,
-                provider: worker,
-                amount: 2 * piece_period()
-            })
-        );
-        assert_eq!(order(id).pieces[0].paid_until, 4);
-        // Claiming again pays nothing more, and a proof recorded for a
-        // settled period is not paid later.
-        assert_ok!(Market::claim(RuntimeOrigin::signed(worker), id));
-        prove(worker, 2);
-        run_to(6 * PERIOD);
-        assert_eq!(earned(worker), 2 * piece_period());
-        assert_eq!(crate::Earned::<Test>::get(worker), 2 * piece_period());
-        assert_eq!(Balances::balance(&1), ENDOWMENT - 2 * piece_period());
-    });
-}
-
-#[test]
-fn claims_need_an_assigned_piece() {
+fn a_failed_piece_forfeits_its_unpaid_periods_and_moves() {
     ExtBuilder.run(|| {
         providers(4, 1);
-        let id = store(1, 2);
-        let idle = (10..14).find(|w| !holders(id).contains(w)).unwrap();
-        assert_noop!(
-            Market::claim(RuntimeOrigin::signed(idle), id),
-            Error::<Test>::NotAssigned
-        );
-        assert_noop!(
-            Market::claim(RuntimeOrigin::signed(provider_of(id, 0)), 7),
-            Error::<Test>::UnknownOrder
-        );
-        // A pending order owes nothing yet.
-        assert_ok!(Market::claim(RuntimeOrigin::signed(provider_of(id, 0)), id));
-        assert_eq!(order(id).escrow, 2 * per_period());
+        let id = store(1, 5);
+        confirm_all(id);
+        let failing = provider_of(id, 0);
+        let taker = (10..14).find(|w| !holders(id).contains(w)).unwrap();
+        run_to(2 * PERIOD);
+        prove(id, 0, 1);
+        pieces_left();
+        // It fails in period 3: periods 2 and 3 are forfeited, the piece
+        // moves, and the audit is told.
+        run_to(3 * PERIOD);
+        <Market as PieceIndex<AccountId>>::failed(id, 0, 3);
+        assert_eq!(order(id).pieces[0].paid_until, 4, "forfeited at once");
+        // Moved in the next block's repair pass.
+        run_to(3 * PERIOD + 1);
+        assert_eq!(provider_of(id, 0), taker);
+        assert_eq!(pieces_left(), vec![(failing, id, 0)]);
+        assert_eq!(earned(failing), piece_period(), "period 1 only");
+        let piece = &order(id).pieces[0];
+        assert!(!piece.confirmed);
+        assert_eq!(piece.paid_until, 4);
+        // The taker rebuilds, confirms and earns from period 4.
+        assert_ok!(Market::confirm(RuntimeOrigin::signed(taker), id, 0));
+        run_to(5 * PERIOD);
+        prove(id, 0, 5);
+        assert_eq!(earned(taker), 2 * piece_period());
     });
 }
 
@@ -680,16 +702,23 @@ fn deletion_refunds_exactly_the_unspent_part() {
         providers(3, 1);
         let id = store(1, 5);
         confirm_all(id);
-        for who in 10..13 {
-            prove(who, 1);
-            prove(who, 2);
+        run_to(2 * PERIOD);
+        for piece in 0..3 {
+            prove(id, piece, 2);
         }
         run_to(3 * PERIOD + 4);
         assert_noop!(
             Market::delete(RuntimeOrigin::signed(2), id),
             Error::<Test>::NotOwner
         );
+        pieces_left();
         assert_ok!(Market::delete(RuntimeOrigin::signed(1), id));
+        // Every piece leaves its provider, and the audit is told.
+        let mut left = pieces_left();
+        left.sort();
+        let mut expected: Vec<_> = (0..3).map(|p| (provider_of_in(&left, p), id, p)).collect();
+        expected.sort();
+        assert_eq!(left, expected);
         // Periods 1 and 2 were proven and paid; 3..6 come back.
         assert_eq!(Balances::balance(&1), ENDOWMENT - 2 * per_period());
         assert_eq!((escrow_held(1), deposit_held(1)), (0, 0));
@@ -710,6 +739,41 @@ fn deletion_refunds_exactly_the_unspent_part() {
             Market::delete(RuntimeOrigin::signed(1), id),
             Error::<Test>::UnknownOrder
         );
+    });
+}
+
+/// The provider recorded as leaving piece `piece` in `left`.
+fn provider_of_in(left: &[(AccountId, OrderId, u32)], piece: u32) -> AccountId {
+    left.iter()
+        .find(|(_, _, p)| *p == piece)
+        .expect("the piece left")
+        .0
+}
+
+#[test]
+fn the_owner_is_never_one_of_its_orders_providers() {
+    ExtBuilder.run(|| {
+        // The owner registers as a provider too; among four, every order
+        // of three pieces would often draw it.
+        providers(3, 1);
+        register(1, GIB, 1);
+        for _ in 0..10 {
+            let id = store(1, 2);
+            assert!(!holders(id).contains(&1), "{:?}", holders(id));
+        }
+        // With too few others, its order cannot be placed rather than land
+        // on itself.
+        assert_ok!(Providers::unbond(RuntimeOrigin::signed(12)));
+        assert_noop!(store_call(1, 2, 1), Error::<Test>::NoProviders);
+        // Repair never moves a piece to its owner either.
+        let id = store(2, 2);
+        confirm_all(id);
+        let leaving = provider_of(id, 0);
+        if leaving != 1 {
+            assert_ok!(Providers::unbond(RuntimeOrigin::signed(leaving)));
+            run_to(System::block_number() + 1);
+            assert_ne!(provider_of(id, 0), 2);
+        }
     });
 }
 
@@ -908,7 +972,7 @@ fn indexes_list_orders_by_owner_and_cid_and_pieces_by_provider() {
         for who in 10..13 {
             let held = Market::pieces_of(&who, 0, 100);
             assert_eq!(held.len(), 6);
-            assert_eq!(Market::piece_count(&who), 6);
+            assert_eq!(ProviderPieceCount::<Test>::get(who), 6);
             for (id, piece) in &held {
                 assert_eq!(provider_of(*id, *piece), who);
             }
@@ -1009,6 +1073,7 @@ fn the_holder_list_follows_providers_gaining_their_first_piece_and_losing_their_
 fn a_several_gib_order_is_as_small_on_chain_as_a_tiny_one() {
     ExtBuilder.run(|| {
         // Free storage, so that the owner's balance does not bound the size.
+        MinPrice::set(0);
         for who in 10..16 {
             register(who, 4 * GIB, 0);
         }
@@ -1077,14 +1142,15 @@ fn a_leaving_providers_pieces_are_moved_to_others() {
             confirm_all(id);
         }
         let leaving = provider_of(ids[0], 0);
-        let held = Market::piece_count(&leaving);
+        let held = ProviderPieceCount::<Test>::get(leaving);
         assert!(held > 0);
         assert_ok!(Providers::unbond(RuntimeOrigin::signed(leaving)));
-        assert_eq!(RepairQueue::<Test>::get().to_vec(), vec![(leaving, 0)]);
+        assert_eq!(Leaving::<Test>::get(leaving), Some(RepairCursor::default()));
         run_to(2);
-        assert_eq!(Market::piece_count(&leaving), 0);
+        assert_eq!(ProviderPieceCount::<Test>::get(leaving), 0);
         assert_eq!(used(leaving), 0);
-        assert!(RepairQueue::<Test>::get().is_empty());
+        run_to(3);
+        assert_eq!(Leaving::<Test>::get(leaving), None, "done");
         for id in ids {
             assert!(!holders(id).contains(&leaving));
             assert_eq!(distinct(&holders(id)), PIECES as usize);
@@ -1102,7 +1168,7 @@ fn a_leaving_providers_pieces_are_moved_to_others() {
             assert!(matches!(order(id).state, OrderState::Live { .. }));
             for (number, piece) in order(id).pieces.iter().enumerate() {
                 if !piece.confirmed {
-                    let audited = Market::piece_at(&piece.provider, piece.slot).unwrap();
+                    let audited = Market::piece_ref(&piece.provider, piece.slot).unwrap();
                     assert_eq!((audited.order, audited.piece), (id, number as u32));
                     assert!(!audited.auditable);
                     assert_ok!(Market::confirm(
@@ -1118,27 +1184,31 @@ fn a_leaving_providers_pieces_are_moved_to_others() {
 }
 
 #[test]
-fn a_repaired_piece_is_paid_to_each_provider_for_its_own_periods() {
+fn a_repaired_piece_is_paid_to_each_provider_for_its_own_proven_periods() {
     ExtBuilder.run(|| {
         providers(4, 1);
         let id = store(1, 5);
         confirm_all(id);
-        for who in 10..14 {
-            for period in 0..10 {
-                prove(who, period);
-            }
-        }
         let leaving = provider_of(id, 0);
         let taker = (10..14).find(|w| !holders(id).contains(w)).unwrap();
-        // The provider leaves in period 2, having served period 1.
+        // The provider proves period 1, then leaves in period 2: period 2,
+        // never proven, is not paid.
+        run_to(PERIOD);
+        prove(id, 0, 1);
         run_to(2 * PERIOD + 1);
+        pieces_left();
         assert_ok!(Providers::unbond(RuntimeOrigin::signed(leaving)));
         run_to(2 * PERIOD + 2);
         assert_eq!(provider_of(id, 0), taker);
+        assert_eq!(pieces_left(), vec![(leaving, id, 0)], "the audit is told");
         assert_eq!(earned(leaving), piece_period(), "paid for period 1");
         assert_ok!(Market::confirm(RuntimeOrigin::signed(taker), id, 0));
         let stayed = holders(id)[1..].to_vec();
-        // The taker earns from period 3 on: 3, 4 and 5.
+        // The taker earns from period 3 on: proven in 5, it is paid 3, 4, 5.
+        run_to(5 * PERIOD);
+        for piece in 0..3 {
+            prove(id, piece, 5);
+        }
         run_to(6 * PERIOD);
         assert!(Orders::<Test>::get(id).is_none(), "expired");
         assert_eq!(earned(taker), 3 * piece_period());
@@ -1154,30 +1224,41 @@ fn a_repaired_piece_is_paid_to_each_provider_for_its_own_periods() {
 }
 
 #[test]
-fn pieces_nobody_can_take_stay_and_are_reported() {
+fn pieces_nobody_can_take_stay_are_reported_once_and_move_when_someone_can() {
     ExtBuilder.run(|| {
         providers(3, 1);
         // Long enough to outlast the unbonding period.
         let id = store(1, 100);
         confirm_all(id);
         assert_ok!(Providers::unbond(RuntimeOrigin::signed(10)));
-        run_to(3);
+        run_to(10);
         // No fourth provider: the piece of 10 stays with it, and is audited.
-        assert_eq!(Market::piece_count(&10), 1);
+        assert_eq!(ProviderPieceCount::<Test>::get(10), 1);
         assert!(holders(id).contains(&10));
-        let failed = events()
-            .iter()
-            .filter(|e| matches!(e, Event::RepairFailed { provider: 10, .. }))
-            .count();
-        assert_eq!(failed, 1, "reported once");
-        assert!(RepairQueue::<Test>::get().is_empty());
-        assert!(Market::piece_at(&10, 0).unwrap().auditable);
+        let failed = || {
+            events()
+                .iter()
+                .filter(|e| matches!(e, Event::RepairFailed { provider: 10, .. }))
+                .count()
+        };
+        assert_eq!(failed(), 1, "reported once, though tried every block");
+        assert!(Leaving::<Test>::get(10).is_some_and(|c| c.retrying));
+        assert!(Market::piece_ref(&10, 0).unwrap().auditable);
         // It cannot withdraw while it holds the piece.
         run_to(1 + 1_000);
         assert_noop!(
             Providers::withdraw(RuntimeOrigin::signed(10)),
             pallet_mosaic_providers::Error::<Test>::StillStoring
         );
+        // A provider that can take it arrives: the piece moves, and the
+        // leaving one may go.
+        register(13, GIB, 1);
+        run_to(1_003);
+        assert_eq!(ProviderPieceCount::<Test>::get(10), 0);
+        assert!(holders(id).contains(&13));
+        assert_eq!(Leaving::<Test>::get(10), None);
+        assert_ok!(Providers::withdraw(RuntimeOrigin::signed(10)));
+        assert_eq!(failed(), 1);
     });
 }
 
@@ -1193,29 +1274,40 @@ fn a_piece_moved_below_the_repair_cursor_is_still_repaired() {
         // vain, and leaves its cursor at slot 3.
         assert_ok!(Providers::unbond(RuntimeOrigin::signed(10)));
         run_to(2);
-        assert_eq!(RepairQueue::<Test>::get().to_vec(), vec![(10, 3)]);
+        assert_eq!(
+            Leaving::<Test>::get(10),
+            Some(RepairCursor {
+                slot: 3,
+                retrying: false
+            })
+        );
         // A taker arrives, and an order ends: its slot 0 of 10 is refilled
         // with 10's last piece, not yet tried. The cursor goes back for it.
         register(13, GIB, 1);
         let last = *Market::pieces_of(&10, 4, 1).first().unwrap();
         assert_ok!(Market::delete(RuntimeOrigin::signed(1), ids[0]));
         assert_eq!(Market::pieces_of(&10, 0, 1), vec![last]);
-        assert_eq!(RepairQueue::<Test>::get().to_vec(), vec![(10, 0)]);
+        assert_eq!(Leaving::<Test>::get(10).map(|c| c.slot), Some(0));
         run_to(4);
-        assert_eq!(Market::piece_count(&10), 0, "every piece of 10 moved");
-        assert_eq!(Market::piece_count(&13), 4);
-        assert!(RepairQueue::<Test>::get().is_empty());
+        assert_eq!(
+            ProviderPieceCount::<Test>::get(10),
+            0,
+            "every piece of 10 moved"
+        );
+        assert_eq!(ProviderPieceCount::<Test>::get(13), 4);
     });
 }
 
 #[test]
-fn repairs_are_bounded_per_block_and_the_queue_is_bounded() {
+fn repairs_are_bounded_per_block_and_no_leaving_provider_is_dropped() {
     ExtBuilder.run(|| {
         providers(4, 1);
         let ids: Vec<_> = (0..5).map(|_| store(1, 5)).collect();
         // Fifteen pieces over four providers: one holds at least four.
-        let leaving = (10..14).max_by_key(Market::piece_count).unwrap();
-        let held = Market::piece_count(&leaving);
+        let leaving = (10..14)
+            .max_by_key(|who| ProviderPieceCount::<Test>::get(who))
+            .unwrap();
+        let held = ProviderPieceCount::<Test>::get(leaving);
         assert!(held >= 4);
         assert_ok!(Providers::unbond(RuntimeOrigin::signed(leaving)));
         let reassigned = || {
@@ -1226,24 +1318,23 @@ fn repairs_are_bounded_per_block_and_the_queue_is_bounded() {
         };
         run_to(2);
         assert_eq!(reassigned(), 3, "RepairsPerBlock");
-        assert_eq!(Market::piece_count(&leaving), held - 3);
+        assert_eq!(ProviderPieceCount::<Test>::get(leaving), held - 3);
         run_to(3);
         assert_eq!(reassigned(), held.min(6));
         run_to(4);
         assert_eq!(reassigned(), held);
-        assert_eq!(Market::piece_count(&leaving), 0);
+        assert_eq!(ProviderPieceCount::<Test>::get(leaving), 0);
         for id in ids {
             assert_eq!(distinct(&holders(id)), PIECES as usize);
         }
-        // More leaving providers than the queue holds: the queue stays at
-        // `MaxRepairQueue` and unbonding still succeeds.
+        // More leaving providers than a pass looks at: each is kept.
         for who in 14..19 {
             register(who, GIB, 1);
         }
         for who in 14..19 {
             assert_ok!(Providers::unbond(RuntimeOrigin::signed(who)));
         }
-        assert_eq!(RepairQueue::<Test>::get().len(), 4);
+        assert_eq!(Leaving::<Test>::iter().count(), 5);
         // They hold nothing, yet finding that out is a read each: a pass
         // looks at `RepairsPerBlock` of them and is charged for it.
         use crate::weights::WeightInfo;
@@ -1255,9 +1346,9 @@ fn repairs_are_bounded_per_block_and_the_queue_is_bounded() {
             Market::on_initialize(5),
             db.reads_writes(1, 1) + <() as WeightInfo>::repair(3)
         );
-        assert_eq!(RepairQueue::<Test>::get().len(), 1);
+        assert_eq!(Leaving::<Test>::iter().count(), 2);
         run_to(6);
-        assert!(RepairQueue::<Test>::get().is_empty());
+        assert_eq!(Leaving::<Test>::iter().count(), 0);
     });
 }
 
@@ -1355,11 +1446,6 @@ fn calls_are_weighed_for_the_most_pieces_and_charged_for_the_orders() {
                 <() as WeightInfo>::extend(PIECES),
             ),
             (
-                Market::claim(RuntimeOrigin::signed(provider_of(id, 0)), id),
-                declared(crate::Call::claim { order: id }),
-                <() as WeightInfo>::claim(PIECES),
-            ),
-            (
                 Market::delete(RuntimeOrigin::signed(1), id),
                 declared(crate::Call::delete { order: id }),
                 <() as WeightInfo>::delete(PIECES),
@@ -1397,7 +1483,7 @@ fn spread_gives_every_registered_provider_a_piece() {
             assert_eq!(holders.len() as u32, Market::holder_count(), "no repeats");
             assert_eq!(holders, registered, "{count} providers");
             assert!(
-                Orders::<Test>::iter().all(|(_, o)| matches!(o.state, OrderState::Pending { .. }))
+                Orders::<Test>::iter().all(|(_, o)| matches!(o.state, OrderState::Live { .. }))
             );
             Market::do_try_state().expect("market invariants hold");
             Providers::do_try_state().expect("provider invariants hold");

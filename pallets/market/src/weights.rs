@@ -25,8 +25,6 @@ pub trait WeightInfo {
     fn extend(n: u32) -> Weight;
     /// `delete` of an order with `n` pieces.
     fn delete(n: u32) -> Weight;
-    /// `claim` over an order with `n` pieces.
-    fn claim(n: u32) -> Weight;
     /// `share` of an order.
     fn share() -> Weight;
     /// The block hook ending one order of `n` pieces.
@@ -62,13 +60,6 @@ impl WeightInfo for () {
         // after measuring: one read, one write and 30 µs allowed).
         let n = u64::from(n);
         measured(600_000_000 + 295_000_000 * n, 42 + 7 * n, 43 + 7 * n)
-    }
-    fn claim(n: u32) -> Weight {
-        // Measured 0.11 ms at n = 2, 0.15 ms at n = 128; 5 reads, 3 writes;
-        // plus the `Earned` tally (added after measuring: one read, one
-        // write and 30 µs allowed).
-        let n = u64::from(n);
-        measured(170_000_000 + 200_000 * n, 6, 4)
     }
     fn share() -> Weight {
         // Measured 0.15 ms, 2 reads, 2 writes.

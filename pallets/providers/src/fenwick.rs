@@ -1,5 +1,6 @@
-//! A Fenwick (binary indexed) tree of provider weights, for weighted random
-//! sampling in `O(log n)` reads.
+//! A Fenwick (binary indexed) tree of weights, for weighted random sampling
+//! in `O(log n)` reads: the registry's providers by free capacity, and (in
+//! the market) each provider's pieces by bytes for the audit's draws.
 //!
 //! Cell `i` (1-based) holds the sum of the weights of slots
 //! `i - lowbit(i) .. i`; the tree has a power-of-two size, so its last cell
@@ -14,7 +15,7 @@
 use std::collections::BTreeMap;
 
 /// Where the tree's cells are kept; an absent cell is zero.
-pub(crate) trait Cells {
+pub trait Cells {
     /// Cell `i`, 1-based.
     fn cell(&self, i: u32) -> u128;
     /// Sets cell `i`.
@@ -27,7 +28,7 @@ fn lowbit(i: u32) -> u32 {
 
 /// Adds `delta` (modulo 2^128) to the weight of 0-based `slot` of a tree of
 /// `size` slots.
-pub(crate) fn add(cells: &mut impl Cells, size: u32, slot: u32, delta: u128) {
+pub fn add(cells: &mut impl Cells, size: u32, slot: u32, delta: u128) {
     let mut i = slot + 1;
     while i <= size {
         let value = cells.cell(i).wrapping_add(delta);
@@ -37,14 +38,14 @@ pub(crate) fn add(cells: &mut impl Cells, size: u32, slot: u32, delta: u128) {
 }
 
 /// The weight of every slot together (`size` a power of two).
-pub(crate) fn total(cells: &impl Cells, size: u32) -> u128 {
+pub fn total(cells: &impl Cells, size: u32) -> u128 {
     cells.cell(size)
 }
 
 /// The 0-based slot whose weight covers `target`: the first slot `s` with
 /// `target < weight(0..=s)`. `target` must be below the total, and `size` a
 /// power of two.
-pub(crate) fn find(cells: &impl Cells, size: u32, mut target: u128) -> u32 {
+pub fn find(cells: &impl Cells, size: u32, mut target: u128) -> u32 {
     let mut position = 0;
     let mut step = size;
     while step > 0 {
@@ -61,14 +62,34 @@ pub(crate) fn find(cells: &impl Cells, size: u32, mut target: u128) -> u32 {
     position
 }
 
+/// The size a tree of `size` slots (a power of two, or zero for none yet)
+/// must grow to so that slot `slot` exists, and grows it. Each doubling's
+/// new top cell covers every slot, so it takes the old total; the other new
+/// cells cover only slots past the old end, which are zero.
+pub fn grow(cells: &mut impl Cells, size: u32, slot: u32) -> u32 {
+    if slot < size {
+        return size;
+    }
+    if size == 0 {
+        return (slot + 1).next_power_of_two();
+    }
+    let total = cells.cell(size);
+    let mut grown = size;
+    while grown <= slot {
+        grown *= 2;
+        cells.set_cell(grown, total);
+    }
+    grown
+}
+
 /// Changed cells in memory over a base that is only read.
-pub(crate) struct Overlay<'a, C> {
+pub struct Overlay<'a, C> {
     base: &'a C,
     changed: BTreeMap<u32, u128>,
 }
 
 impl<'a, C: Cells> Overlay<'a, C> {
-    pub(crate) fn new(base: &'a C) -> Self {
+    pub fn new(base: &'a C) -> Self {
         Overlay {
             base,
             changed: BTreeMap::new(),
@@ -121,6 +142,27 @@ mod tests {
                 target += 1;
             }
         }
+    }
+
+    #[test]
+    fn a_grown_tree_keeps_its_weights_and_finds_the_new_slots() {
+        let mut tree = Plain(vec![0; 33]);
+        let mut size = 0;
+        for (slot, w) in [4u128, 1, 0, 3, 2, 5, 7].iter().enumerate() {
+            size = grow(&mut tree, size, slot as u32);
+            add(&mut tree, size, slot as u32, *w);
+        }
+        assert_eq!(size, 8);
+        assert_eq!(total(&tree, size), 22);
+        assert_eq!(find(&tree, size, 4), 1);
+        assert_eq!(find(&tree, size, 21), 6);
+        size = grow(&mut tree, size, 20);
+        assert_eq!(size, 32);
+        add(&mut tree, size, 20, 10);
+        assert_eq!(total(&tree, size), 32);
+        assert_eq!(find(&tree, size, 22), 20);
+        assert_eq!(find(&tree, size, 14), 5);
+        assert_eq!(find(&tree, size, 15), 6);
     }
 
     #[test]

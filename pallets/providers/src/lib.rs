@@ -33,7 +33,7 @@ use scale_info::TypeInfo;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
-pub(crate) mod fenwick;
+pub mod fenwick;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
@@ -115,10 +115,15 @@ where
         self.capacity.saturating_sub(self.used)
     }
 
-    /// Its weight in placement: free bytes while active, else nothing.
-    pub fn weight(&self) -> u128 {
+    /// Its weight in placement, given the stake its capacity requires:
+    /// free bytes while active and fully staked, else nothing (a slash
+    /// that leaves the stake short stops placement until it is topped up).
+    pub fn weight(&self, required_stake: Balance) -> u128
+    where
+        Balance: PartialOrd,
+    {
         match self.status {
-            ProviderStatus::Active => u128::from(self.free()),
+            ProviderStatus::Active if self.stake >= required_stake => u128::from(self.free()),
             _ => 0,
         }
     }
@@ -183,10 +188,14 @@ pub trait ProviderRegistry<AccountId> {
     /// Bytes booked on `who` (zero if not registered).
     fn used(who: &AccountId) -> u64;
 
-    /// Burns `fraction` of `who`'s stake; returns the amount burnt.
-    fn slash(who: &AccountId, fraction: sp_runtime::Perbill) -> Self::Balance;
+    /// Burns `fraction` of the stake that backs `bytes` of `who`'s data
+    /// (`StakePerGiB` per started GiB), at most all of it; returns the
+    /// amount burnt. Placement skips a provider left short of the stake its
+    /// capacity requires, and one left below `MinStake` is ejected.
+    fn slash(who: &AccountId, bytes: u64, fraction: sp_runtime::Perbill) -> Self::Balance;
 
-    /// Stops `who` from taking new shards, as if it had unbonded.
+    /// Stops `who` from taking new shards, as if it had unbonded (nothing
+    /// if it was ejected already).
     fn eject(who: &AccountId);
 
     /// Funds and registers `who` as an active provider, for other pallets'
@@ -245,6 +254,11 @@ pub mod pallet {
         /// Further stake per GiB of declared capacity (rounded up).
         #[pallet::constant]
         type StakePerGiB: Get<BalanceOf<Self>>;
+
+        /// Lowest price per byte per block a provider may ask: storage is
+        /// never free, so no one earns by holding orders it placed itself.
+        #[pallet::constant]
+        type MinPrice: Get<BalanceOf<Self>>;
 
         /// Blocks between `unbond` (or ejection) and `withdraw`.
         #[pallet::constant]
@@ -340,6 +354,8 @@ pub mod pallet {
         StakeTooLow,
         /// Capacity must be at least one byte.
         ZeroCapacity,
+        /// The price is below `MinPrice`; ask at least that.
+        PriceTooLow,
         /// The new capacity is below what the provider already stores.
         CapacityBelowUsage,
         /// The peer id or a multiaddr is empty, or no multiaddr was given.
@@ -409,7 +425,7 @@ pub mod pallet {
                 Providers::<T>::count() < T::MaxProviders::get(),
                 Error::<T>::TooManyProviders
             );
-            Self::check_terms(stake, capacity, &peer_id, &multiaddrs)?;
+            Self::check_terms(stake, capacity, price, &peer_id, &multiaddrs)?;
             T::Currency::hold(&HoldReason::ProviderStake.into(), &who, stake)?;
             let slot = Providers::<T>::count();
             Slots::<T>::insert(slot, &who);
@@ -450,9 +466,9 @@ pub mod pallet {
         ) -> DispatchResult {
             let who = ensure_signed(origin)?;
             let mut info = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
-            let weight = info.weight();
+            let weight = Self::weight_of(&info);
             ensure!(info.status == ProviderStatus::Active, Error::<T>::NotActive);
-            Self::check_terms(stake, capacity, &peer_id, &multiaddrs)?;
+            Self::check_terms(stake, capacity, price, &peer_id, &multiaddrs)?;
             ensure!(capacity >= info.used, Error::<T>::CapacityBelowUsage);
             let reason = HoldReason::ProviderStake.into();
             if stake > info.stake {
@@ -488,7 +504,7 @@ pub mod pallet {
             let who = ensure_signed(origin)?;
             let mut info = Providers::<T>::get(&who).ok_or(Error::<T>::NotRegistered)?;
             ensure!(info.status == ProviderStatus::Active, Error::<T>::NotActive);
-            let weight = info.weight();
+            let weight = Self::weight_of(&info);
             let until = Self::unbonding_end();
             info.status = ProviderStatus::Unbonding { until };
             Self::put(&who, weight, info);
@@ -540,10 +556,12 @@ pub mod pallet {
         fn check_terms(
             stake: BalanceOf<T>,
             capacity: u64,
+            price: BalanceOf<T>,
             peer_id: &PeerIdOf<T>,
             multiaddrs: &MultiaddrsOf<T>,
         ) -> DispatchResult {
             ensure!(capacity > 0, Error::<T>::ZeroCapacity);
+            ensure!(price >= T::MinPrice::get(), Error::<T>::PriceTooLow);
             ensure!(
                 stake >= Self::required_stake(capacity),
                 Error::<T>::StakeTooLow
@@ -557,6 +575,11 @@ pub mod pallet {
             Ok(())
         }
 
+        /// `info`'s weight in placement.
+        fn weight_of(info: &ProviderOf<T>) -> u128 {
+            info.weight(Self::required_stake(info.capacity))
+        }
+
         /// Slots in the sampling tree: a power of two.
         fn tree_size() -> u32 {
             T::MaxProviders::get().next_power_of_two()
@@ -565,7 +588,7 @@ pub mod pallet {
         /// Stores `info` for `who`, whose weight was `old_weight`, and moves
         /// its weight in the sampling index by the difference.
         fn put(who: &T::AccountId, old_weight: u128, info: ProviderOf<T>) {
-            let delta = info.weight().wrapping_sub(old_weight);
+            let delta = Self::weight_of(&info).wrapping_sub(old_weight);
             if delta != 0 {
                 fenwick::add(
                     &mut StoredTree::<T>::default(),
@@ -589,7 +612,7 @@ pub mod pallet {
                 return;
             };
             if let Some(mut info) = Providers::<T>::get(&moved) {
-                let weight = info.weight();
+                let weight = Self::weight_of(&info);
                 let mut tree = StoredTree::<T>::default();
                 fenwick::add(&mut tree, Self::tree_size(), last, weight.wrapping_neg());
                 fenwick::add(&mut tree, Self::tree_size(), slot, weight);
@@ -605,7 +628,7 @@ pub mod pallet {
             change: impl FnOnce(&mut ProviderOf<T>) -> Result<R, DispatchError>,
         ) -> Result<R, DispatchError> {
             let mut info = Providers::<T>::get(who).ok_or(Error::<T>::NotRegistered)?;
-            let weight = info.weight();
+            let weight = Self::weight_of(&info);
             let result = change(&mut info)?;
             Self::put(who, weight, info);
             Ok(result)
@@ -636,7 +659,7 @@ pub mod pallet {
                     Slots::<T>::get(info.slot).as_ref() == Some(&who),
                     "a provider's slot does not point back to it"
                 );
-                weights += info.weight();
+                weights += Self::weight_of(&info);
                 let held = T::Currency::balance_on_hold(&HoldReason::ProviderStake.into(), &who);
                 ensure!(
                     held == info.stake,
@@ -689,7 +712,7 @@ pub mod pallet {
             let stored = StoredTree::<T>::default();
             let mut tree = fenwick::Overlay::new(&stored);
             let take_out = |tree: &mut fenwick::Overlay<_>, info: &ProviderOf<T>| {
-                fenwick::add(tree, size, info.slot, info.weight().wrapping_neg())
+                fenwick::add(tree, size, info.slot, Self::weight_of(info).wrapping_neg())
             };
             // Each provider's weight comes out once, however often it is
             // named: a second subtraction would leave a negative weight in
@@ -766,24 +789,34 @@ pub mod pallet {
             Providers::<T>::get(who).map_or(0, |p| p.used)
         }
 
-        fn slash(who: &T::AccountId, fraction: Perbill) -> BalanceOf<T> {
-            let Some(mut info) = Providers::<T>::get(who) else {
+        fn slash(who: &T::AccountId, bytes: u64, fraction: Perbill) -> BalanceOf<T> {
+            let Some(info) = Providers::<T>::get(who) else {
                 return Zero::zero();
             };
+            let backing =
+                T::StakePerGiB::get().saturating_mul(bytes.div_ceil(GIB).max(1).saturated_into());
             let burnt = T::Currency::burn_held(
                 &HoldReason::ProviderStake.into(),
                 who,
-                fraction * info.stake,
+                (fraction * backing).min(info.stake),
                 Precision::BestEffort,
                 Fortitude::Force,
             )
             .unwrap_or_else(|_| Zero::zero());
-            info.stake = info.stake.saturating_sub(burnt);
-            Providers::<T>::insert(who, info);
+            let _ = Self::modify(who, |info| {
+                info.stake = info.stake.saturating_sub(burnt);
+                Ok(())
+            });
             Self::deposit_event(Event::Slashed {
                 provider: who.clone(),
                 amount: burnt,
             });
+            let below_floor = Providers::<T>::get(who).is_some_and(|info| {
+                info.stake < T::MinStake::get() && info.status == ProviderStatus::Active
+            });
+            if below_floor {
+                Self::eject(who);
+            }
             burnt
         }
 
@@ -805,6 +838,10 @@ pub mod pallet {
         fn eject(who: &T::AccountId) {
             let until = Self::unbonding_end();
             let ejected = Self::modify(who, |info| {
+                ensure!(
+                    !matches!(info.status, ProviderStatus::Ejected { .. }),
+                    Error::<T>::NotActive
+                );
                 info.status = ProviderStatus::Ejected { until };
                 Ok(())
             });

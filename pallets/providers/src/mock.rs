@@ -33,11 +33,13 @@ impl pallet_balances::Config for Test {
 pub const MIN_STAKE: Balance = 1_000;
 pub const STAKE_PER_GIB: Balance = 100;
 pub const UNBONDING: u64 = 10;
+pub const MIN_PRICE: Balance = 1;
 pub const MAX_PROVIDERS: u32 = 3;
 
 parameter_types! {
     pub const MinStake: Balance = MIN_STAKE;
     pub const StakePerGiB: Balance = STAKE_PER_GIB;
+    pub const MinPrice: Balance = MIN_PRICE;
     pub const UnbondingPeriod: u64 = UNBONDING;
     /// Tests of placement at scale raise it before registering anyone.
     pub static ProviderLimit: u32 = MAX_PROVIDERS;
@@ -48,6 +50,7 @@ impl pallet_mosaic_providers::Config for Test {
     type RuntimeHoldReason = RuntimeHoldReason;
     type MinStake = MinStake;
     type StakePerGiB = StakePerGiB;
+    type MinPrice = MinPrice;
     type UnbondingPeriod = UnbondingPeriod;
     type MaxProviders = ProviderLimit;
     type MaxDraws = ConstU32<64>;

@@ -419,12 +419,13 @@ fn capacity_bookings_are_bounded() {
 }
 
 #[test]
-fn slashing_burns_part_of_the_stake_and_ejection_stops_new_shards() {
+fn a_slash_scales_with_the_bytes_at_fault_and_ejection_stops_new_shards() {
     ExtBuilder.run(|| {
-        let stake = MIN_STAKE + STAKE_PER_GIB;
-        assert_ok!(register(1, stake, GIB, 5));
-        let burnt = Providers::slash(&1, Perbill::from_percent(10));
-        assert_eq!(burnt, stake / 10);
+        let stake = MIN_STAKE + 4 * STAKE_PER_GIB;
+        assert_ok!(register(1, stake, 4 * GIB, 5));
+        // Half of the stake backing one started GiB.
+        let burnt = Providers::slash(&1, 1, Perbill::from_percent(50));
+        assert_eq!(burnt, STAKE_PER_GIB / 2);
         assert_eq!(
             last_event(),
             RuntimeEvent::Providers(Event::Slashed {
@@ -432,9 +433,12 @@ fn slashing_burns_part_of_the_stake_and_ejection_stops_new_shards() {
                 amount: burnt
             })
         );
-        assert_eq!(held(1), stake - burnt);
-        assert_eq!(Records::<Test>::get(1).unwrap().stake, stake - burnt);
-        assert_eq!(Providers::slash(&7, Perbill::one()), 0);
+        // Three GiB at fault cost three times as much.
+        let more = Providers::slash(&1, 3 * GIB, Perbill::from_percent(50));
+        assert_eq!(more, 3 * STAKE_PER_GIB / 2);
+        assert_eq!(held(1), stake - burnt - more);
+        assert_eq!(Records::<Test>::get(1).unwrap().stake, stake - burnt - more);
+        assert_eq!(Providers::slash(&7, GIB, Perbill::one()), 0);
 
         Providers::eject(&1);
         let until = 1 + UNBONDING;
@@ -445,6 +449,65 @@ fn slashing_burns_part_of_the_stake_and_ejection_stops_new_shards() {
         assert!(pick(1, 0, 100).is_empty());
         System::set_block_number(until);
         assert_ok!(Providers::withdraw(RuntimeOrigin::signed(1)));
-        assert_eq!(Balances::balance(&1), ENDOWMENT - burnt);
+        assert_eq!(Balances::balance(&1), ENDOWMENT - burnt - more);
+    });
+}
+
+#[test]
+fn a_stake_eroded_by_slashes_stops_placement_until_topped_up_and_ejects_below_the_floor() {
+    ExtBuilder.run(|| {
+        let stake = MIN_STAKE + 4 * STAKE_PER_GIB;
+        assert_ok!(register(1, stake, 4 * GIB, 5));
+        assert_eq!(pick(1, 0, 100).len(), 1);
+        // Short of what 4 GiB of capacity requires: no new data.
+        Providers::slash(&1, GIB, Perbill::one());
+        assert_eq!(
+            Records::<Test>::get(1).unwrap().status,
+            ProviderStatus::Active
+        );
+        assert!(
+            pick(1, 0, 100).is_empty(),
+            "an understaked provider was drawn"
+        );
+        // Topping the stake up again brings it back.
+        assert_ok!(Providers::update(
+            RuntimeOrigin::signed(1),
+            stake,
+            4 * GIB,
+            5,
+            peer(),
+            addrs()
+        ));
+        assert_eq!(pick(1, 0, 100).len(), 1);
+        Providers::do_try_state().expect("the sampling index follows the stake");
+        // Below MinStake it is ejected.
+        Providers::slash(&1, 16 * GIB, Perbill::one());
+        assert!(matches!(
+            Records::<Test>::get(1).unwrap().status,
+            ProviderStatus::Ejected { .. }
+        ));
+        assert!(pick(1, 0, 100).is_empty());
+    });
+}
+
+#[test]
+fn a_price_below_the_minimum_is_refused() {
+    ExtBuilder.run(|| {
+        assert_noop!(
+            register(1, MIN_STAKE + STAKE_PER_GIB, GIB, MIN_PRICE - 1),
+            Error::<Test>::PriceTooLow
+        );
+        assert_ok!(register(1, MIN_STAKE + STAKE_PER_GIB, GIB, MIN_PRICE));
+        assert_noop!(
+            Providers::update(
+                RuntimeOrigin::signed(1),
+                MIN_STAKE + STAKE_PER_GIB,
+                GIB,
+                0,
+                peer(),
+                addrs()
+            ),
+            Error::<Test>::PriceTooLow
+        );
     });
 }

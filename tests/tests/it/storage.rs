@@ -135,12 +135,10 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
                 && status["capacity"] == 1u64 << 30,
             "worker {holder}: {status}"
         );
-        for tally in ["earnedFromEscrow", "earnedInRewards"] {
-            field(&status, tally)?
-                .as_str()
-                .and_then(|t| t.parse::<u128>().ok())
-                .with_context(|| format!("{tally} in {status}"))?;
-        }
+        field(&status, "earned")?
+            .as_str()
+            .and_then(|t| t.parse::<u128>().ok())
+            .with_context(|| format!("earned in {status}"))?;
     }
 
     // get: byte-identical; again from a fresh directory by CID with only
