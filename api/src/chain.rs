@@ -27,6 +27,7 @@ use crate::rpc::{
 };
 use crate::TxStatus;
 
+pub use pallet_mosaic_audit::Challenge;
 pub use pallet_mosaic_market::{Access, CodingParams, OrderId, OrderState, Quote, MAX_PAGE};
 
 /// An order as the chain records it.
@@ -384,6 +385,17 @@ impl ChainClient {
     ) -> Result<Option<Provider>, ChainError> {
         let raw = self.ws.provider(who.to_ss58check(), at).await?;
         Decode::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("provider"))
+    }
+
+    /// The challenges open for provider `who` at `at` (the best block if
+    /// none), one per challenged piece.
+    pub async fn challenges(
+        &self,
+        who: &AccountId,
+        at: Option<Hash>,
+    ) -> Result<Vec<Challenge>, ChainError> {
+        let raw = self.ws.challenges(who.to_ss58check(), at).await?;
+        Decode::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("challenges"))
     }
 
     /// Every registered provider, in key order (the map's keys end with the

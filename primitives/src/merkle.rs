@@ -116,6 +116,14 @@ pub enum ProofError {
         /// Leaves in the piece.
         leaves: u64,
     },
+    /// A piece's shard-root list does not have one root per segment.
+    #[error("{actual} shard roots for a piece of {expected} segments")]
+    ShardRootCount {
+        /// Roots given.
+        actual: usize,
+        /// Segments of the piece.
+        expected: usize,
+    },
     /// Everything is well formed but the hashes do not lead to the root.
     #[error("proof does not match the shard root")]
     RootMismatch,
@@ -171,19 +179,27 @@ pub(crate) fn root_of(mut level: Vec<Hash>) -> Hash {
 }
 
 /// The sibling hashes from `index` of a non-empty level up to its root.
-pub(crate) fn path_of(mut level: Vec<Hash>, index: usize) -> Vec<Hash> {
+pub(crate) fn path_of(level: Vec<Hash>, index: usize) -> Vec<Hash> {
+    paths_of(level, &[index]).pop().unwrap_or_default()
+}
+
+/// The sibling hashes from each of `indices` of a non-empty level up to its
+/// root, hashing the tree once.
+pub(crate) fn paths_of(mut level: Vec<Hash>, indices: &[usize]) -> Vec<Vec<Hash>> {
     let mut len = level.len();
-    let mut position = index;
-    let mut path = Vec::new();
+    let mut positions = indices.to_vec();
+    let mut paths = vec![Vec::new(); indices.len()];
     while len > 1 {
-        let sibling = position ^ 1;
-        if sibling < len {
-            path.push(level[sibling]);
+        for (position, path) in positions.iter_mut().zip(&mut paths) {
+            let sibling = *position ^ 1;
+            if sibling < len {
+                path.push(level[sibling]);
+            }
+            *position /= 2;
         }
         len = reduce(&mut level[..len]);
-        position /= 2;
     }
-    path
+    paths
 }
 
 /// Climbs from `hash` at `index` of a level of `width` hashes to the root,

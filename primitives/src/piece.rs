@@ -211,6 +211,48 @@ pub fn prove(
     })
 }
 
+/// Proofs of piece leaves `leaves` of a piece of `layout` with the shard
+/// roots `shard_roots`, in order, hashing the shard-root tree once (a piece
+/// may have a million segments): what a provider answers a challenge with.
+/// `shard_of(segment)` gives a segment's shard, asked once per leaf.
+pub fn prove_leaves<E: From<ProofError>>(
+    layout: &Layout,
+    shard_roots: &[ShardRoot],
+    leaves: &[u64],
+    mut shard_of: impl FnMut(u32) -> Result<Vec<u8>, E>,
+) -> Result<Vec<PieceProof>, E> {
+    if shard_roots.len() != layout.segment_count() as usize {
+        return Err(ProofError::ShardRootCount {
+            actual: shard_roots.len(),
+            expected: layout.segment_count() as usize,
+        }
+        .into());
+    }
+    let located = leaves
+        .iter()
+        .map(|leaf| {
+            layout.locate(*leaf).ok_or(ProofError::PieceLeafOutOfRange {
+                leaf: *leaf,
+                leaves: layout.piece_leaves(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let segments: Vec<usize> = located.iter().map(|(s, _)| *s as usize).collect();
+    let upper = merkle::paths_of(shard_roots.iter().map(|r| r.0).collect(), &segments);
+    located
+        .into_iter()
+        .zip(upper)
+        .map(|((segment, leaf), piece_path)| {
+            let lower = merkle::prove(&shard_of(segment)?, leaf)?;
+            Ok(PieceProof {
+                leaf: lower.leaf,
+                shard_path: lower.path,
+                piece_path,
+            })
+        })
+        .collect()
+}
+
 /// Checks that `proof` shows piece leaf `leaf` of a piece of `layout` whose
 /// root is `root`. Never panics, whatever the input; costs at most
 /// `MAX_PROOF_DEPTH + MAX_PIECE_PATH + 1` hashes.
@@ -324,6 +366,50 @@ mod tests {
         assert_eq!(layout.locate(leaf), Some((last, in_shard)));
         verify(&root, &layout, leaf, &proof).unwrap();
         assert!(verify(&root, &layout, leaf - 1, &proof).is_err());
+    }
+
+    #[test]
+    fn several_leaves_prove_as_each_alone_and_bad_input_is_refused() {
+        let coding = CodingParams::with_segment_size(2, 1, 256 * 1024).unwrap();
+        let layout = Layout::new(coding, 4 * 256 * 1024 + 5000).unwrap();
+        let shards = piece(&layout, 9);
+        let shard_roots = roots(&shards);
+        let root = piece_root(&shard_roots);
+        let leaves = [0, 130, 300, layout.piece_leaves() - 1];
+        let mut asked = Vec::new();
+        let proofs = prove_leaves(&layout, &shard_roots, &leaves, |segment| {
+            asked.push(segment);
+            Ok::<_, ProofError>(shards[segment as usize].clone())
+        })
+        .unwrap();
+        assert_eq!(asked, vec![0, 1, 2, 4]);
+        for (leaf, proof) in leaves.iter().zip(&proofs) {
+            let (segment, in_shard) = layout.locate(*leaf).unwrap();
+            let alone = prove(&shards[segment as usize], &shard_roots, segment, in_shard).unwrap();
+            assert_eq!(*proof, alone);
+            assert_eq!(verify(&root, &layout, *leaf, proof), Ok(()));
+        }
+        let shard_of = |segment: u32| Ok::<_, ProofError>(shards[segment as usize].clone());
+        assert_eq!(
+            prove_leaves(&layout, &shard_roots[1..], &leaves, shard_of),
+            Err(ProofError::ShardRootCount {
+                actual: 4,
+                expected: 5
+            })
+        );
+        assert_eq!(
+            prove_leaves(&layout, &shard_roots, &[layout.piece_leaves()], shard_of),
+            Err(ProofError::PieceLeafOutOfRange {
+                leaf: layout.piece_leaves(),
+                leaves: layout.piece_leaves()
+            })
+        );
+        // A shard that is not the segment's fails to prove, not to verify.
+        let wrong = prove_leaves(&layout, &shard_roots, &[0], |_| {
+            Ok::<_, ProofError>(vec![0; 10])
+        })
+        .unwrap();
+        assert!(verify(&root, &layout, 0, &wrong[0]).is_err());
     }
 
     proptest! {

@@ -314,6 +314,9 @@ impl pallet_mosaic_market::Config for Runtime {
     type MaxEndingPiecesPerBlock = ConstU32<256>;
     // Eight a block move a period's worth (800) well before it fills.
     type MaxFailedPieces = ConstU32<1_024>;
+    // A worker may miss one visit (a restart, a short outage) without its
+    // pieces moving; the second miss in a row moves them.
+    type FailuresBeforeRepair = ConstU8<2>;
     type RepairsPerBlock = ConstU32<8>;
     type DepositBase = OrderDepositBase;
     type DepositPerPiece = OrderDepositPerPiece;

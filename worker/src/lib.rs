@@ -9,6 +9,8 @@
 //!   ([`admission`]), stores what verifies, confirms it through the one
 //!   transaction [`submitter`], serves what it holds, and removes pieces
 //!   whose order ended once that is final. Reconnects when the node goes.
+//! * [`prover`]: answers each challenge to this provider from the stored
+//!   piece, through the submitter ahead of everything else.
 //! * [`status`]: what the chain says about this provider.
 //! * [`metrics`]: Prometheus metrics (pieces and bytes held, requests by
 //!   kind and outcome, bytes received and served).
@@ -17,6 +19,7 @@ pub mod admission;
 pub mod identity;
 pub mod metrics;
 pub mod node;
+pub mod prover;
 pub mod register;
 pub mod run;
 pub mod size;

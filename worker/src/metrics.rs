@@ -20,6 +20,10 @@ pub struct WorkerMetrics {
     pub bytes_stored: IntGauge,
     /// Capacity declared on chain.
     pub capacity: IntGauge,
+    /// Proofs built and handed to the submitter.
+    pub proofs_submitted: IntCounter,
+    /// Challenges the store could not answer (a piece missing or damaged).
+    pub challenges_unanswerable: IntCounter,
     /// Requests answered, by kind and outcome.
     requests: IntCounterVec,
     /// Bytes of shards received and stored.
@@ -40,6 +44,14 @@ impl WorkerMetrics {
             pieces_held: gauge("pieces_held", "Pieces held"),
             bytes_stored: gauge("bytes_stored", "Bytes on disk, held and partial"),
             capacity: gauge("capacity_bytes", "Capacity declared on chain"),
+            proofs_submitted: counter(
+                "proofs_submitted_total",
+                "Storage proofs built and submitted",
+            ),
+            challenges_unanswerable: counter(
+                "challenges_unanswerable_total",
+                "Challenges the store could not answer",
+            ),
             requests: IntCounterVec::new(
                 Opts::new(
                     "requests_total",
@@ -56,6 +68,8 @@ impl WorkerMetrics {
             Box::new(metrics.pieces_held.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(metrics.bytes_stored.clone()),
             Box::new(metrics.capacity.clone()),
+            Box::new(metrics.proofs_submitted.clone()),
+            Box::new(metrics.challenges_unanswerable.clone()),
             Box::new(metrics.requests.clone()),
             Box::new(metrics.bytes_received.clone()),
             Box::new(metrics.bytes_served.clone()),

@@ -1,7 +1,8 @@
 //! `mosaic-worker run`: serve the shard protocol under the chain's
 //! assignments and follow the node.
 //!
-//! Every new head refreshes the capacity and empties the assignment cache.
+//! Every new head first answers the challenges it reveals ([`crate::prover`]),
+//! then refreshes the capacity and empties the assignment cache.
 //! Every finalized head reconciles the store with the chain: a piece, held
 //! or partly uploaded, that no assignment at the finalized block or the
 //! best block names any more (its order ended, lapsed, was deleted or moved)
@@ -27,6 +28,7 @@ use crate::admission::ChainAdmission;
 use crate::identity::{self, IdentityError};
 use crate::metrics::{Metered, WorkerMetrics};
 use crate::node::Node;
+use crate::prover::Prover;
 use crate::submitter::Submitter;
 
 /// How the worker runs.
@@ -98,9 +100,10 @@ pub async fn run(
         node.clone(),
         me.clone(),
         record.capacity,
-        submitter,
+        submitter.clone(),
     ));
     let metrics = WorkerMetrics::new();
+    let prover = Prover::new(me.clone(), store.clone(), submitter, metrics.clone());
     metrics.capacity.set(record.capacity as i64);
     if let Some(addr) = config.prometheus {
         let (addr, task) = mosaic_api::metrics::serve(addr, metrics.registry.clone())
@@ -130,6 +133,7 @@ pub async fn run(
         me,
         store,
         admission,
+        prover,
         metrics,
         roots: HashMap::new(),
     };
@@ -144,6 +148,7 @@ struct Follower {
     me: AccountId,
     store: Arc<dyn ShardStore>,
     admission: Arc<ChainAdmission>,
+    prover: Prover,
     metrics: WorkerMetrics,
     /// The root of each `(order, piece)` seen assigned (a piece's root never
     /// changes, so this only grows with assignments and shrinks with them).
@@ -161,7 +166,10 @@ impl Follower {
                 (Ok(mut heads), Ok(mut finalized)) => loop {
                     tokio::select! {
                         head = heads.next() => match head {
-                            Some(Ok(_)) => self.on_head(&chain).await,
+                            Some(Ok(header)) => {
+                                self.prover.on_head(&chain, &header).await;
+                                self.on_head(&chain).await;
+                            }
                             _ => break,
                         },
                         head = finalized.next() => match head {

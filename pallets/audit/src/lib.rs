@@ -33,7 +33,10 @@
 //! **Outcomes.** A valid proof pays the piece's periods through the current
 //! one, resets the provider's miss count, and costs no fee. A failed piece
 //! forfeits its unpaid periods (the client gets them back when the order
-//! ends) and is queued to move to another provider, who rebuilds it. The
+//! ends) and is queued to move to another provider, who rebuilds it: at
+//! once after a proof that does not verify (the provider showed it lacks
+//! the piece), after the market's `FailuresBeforeRepair` misses in a row
+//! otherwise (a worker offline for a few minutes is not a lost piece). The
 //! pieces a provider fails at once (the expired challenges its next visit
 //! finds, or one bad or late proof) cost it one slash, `SlashFraction` of
 //! the stake backing their bytes together (`StakePerGiB` per started GiB,
@@ -723,7 +726,8 @@ pub mod pallet {
         }
 
         /// Challenges `provider` failed at once: each piece forfeits its
-        /// unpaid periods and is queued to move; one slash for their bytes
+        /// unpaid periods and is counted failed (and moved, see
+        /// [`PieceIndex::failed`]); one slash for their bytes
         /// together and one more failure in a row, ejecting the provider at
         /// `MaxMisses`. A piece that left the provider meanwhile costs
         /// nothing (its challenge should have been withdrawn).
@@ -736,7 +740,7 @@ pub mod pallet {
                 }
                 let size = challenge.layout().map(|l| l.piece_size()).unwrap_or(0);
                 bytes = bytes.saturating_add(size.max(1));
-                T::Pieces::failed(order, piece, challenge.period);
+                T::Pieces::failed(order, piece, challenge.period, failure == Failure::BadProof);
                 Self::deposit_event(Event::Failed {
                     provider: provider.clone(),
                     order,

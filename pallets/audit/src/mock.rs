@@ -4,7 +4,7 @@
 
 use crate as pallet_mosaic_audit;
 use polkadot_sdk::frame_support::traits::fungible::Inspect as _;
-use polkadot_sdk::frame_support::traits::{ConstU32, ConstU64, Hooks};
+use polkadot_sdk::frame_support::traits::{ConstU32, ConstU64, ConstU8, Hooks};
 use polkadot_sdk::frame_support::{derive_impl, parameter_types};
 use polkadot_sdk::sp_core::crypto::Pair as _;
 use polkadot_sdk::sp_core::sr25519;
@@ -48,6 +48,8 @@ pub const WINDOW: u64 = 3;
 pub const BYTES_PER_LEAF: u64 = 64 * 1024;
 pub const LEAVES_PER_PERIOD: u32 = 8;
 pub const MAX_MISSES: u32 = 3;
+/// Misses of a piece in a row before it moves.
+pub const FAILURES_BEFORE_REPAIR: u8 = 2;
 
 parameter_types! {
     pub const MinStake: Balance = 1_000;
@@ -95,6 +97,7 @@ impl pallet_mosaic_market::Config for Test {
     type MaxDeadlinesPerBlock = ConstU32<4>;
     type MaxEndingPiecesPerBlock = ConstU32<64>;
     type MaxFailedPieces = ConstU32<16>;
+    type FailuresBeforeRepair = ConstU8<FAILURES_BEFORE_REPAIR>;
     type RepairsPerBlock = ConstU32<8>;
     type DepositBase = DepositBase;
     type DepositPerPiece = DepositPerPiece;

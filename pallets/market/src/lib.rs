@@ -30,7 +30,9 @@
 //! that piece's periods from the last one settled through `p`. When a piece
 //! fails its audit ([`PieceIndex::failed`]), its periods through `p` that
 //! were not paid are forfeited (they go back to the client when the order
-//! ends) and the piece moves to another provider. Periods after a piece's
+//! ends); after `FailuresBeforeRepair` failures in a row, or at once when
+//! its proof did not verify, the piece moves to another provider. Periods
+//! after a piece's
 //! last proof are not paid when its order ends, is deleted, or the piece
 //! moves: nobody proved them. A piece earns from the first period of its
 //! order (or, when repaired, from the period after its confirmation), never
@@ -180,6 +182,8 @@ pub struct Piece<AccountId, Balance> {
     /// Periods before this one are settled (payment never starts before
     /// the order's first live period, whatever this says).
     pub paid_until: PeriodIndex,
+    /// Audits of the piece failed in a row by its provider.
+    pub failures: u8,
 }
 
 /// A storage order.
@@ -295,9 +299,11 @@ pub trait PieceIndex<AccountId> {
     /// through `period`.
     fn proven(order: OrderId, piece: u32, period: PeriodIndex);
     /// The piece's provider failed its audit in `period`: forfeits its
-    /// unpaid periods through `period` and queues the piece to move to
-    /// another provider (a few a block, see `RepairsPerBlock`).
-    fn failed(order: OrderId, piece: u32, period: PeriodIndex);
+    /// unpaid periods through `period`, and queues the piece to move to
+    /// another provider (a few a block, see `RepairsPerBlock`) when the
+    /// provider showed it does not hold it (`lost`: a proof that does not
+    /// verify) or after `FailuresBeforeRepair` failures in a row.
+    fn failed(order: OrderId, piece: u32, period: PeriodIndex, lost: bool);
 
     /// Gives every registered provider a piece of a live order, for the
     /// audit pallet's benchmarks.
@@ -399,6 +405,12 @@ pub mod pallet {
         /// Pieces that failed their audit waiting to be moved.
         #[pallet::constant]
         type MaxFailedPieces: Get<u32>;
+
+        /// Audits of a piece its provider may miss in a row before the piece
+        /// moves (an offline spell is not a loss; a bad proof moves it at
+        /// once). At least one.
+        #[pallet::constant]
+        type FailuresBeforeRepair: Get<u8>;
 
         /// Pieces reassigned per block at most.
         #[pallet::constant]
@@ -674,6 +686,10 @@ pub mod pallet {
                 T::MaxRecipients::get() > 0,
                 "MaxRecipients must be positive"
             );
+            assert!(
+                T::FailuresBeforeRepair::get() > 0,
+                "FailuresBeforeRepair must be positive"
+            );
         }
 
         #[cfg(feature = "try-runtime")]
@@ -743,6 +759,7 @@ pub mod pallet {
                         confirmed: false,
                         slot,
                         paid_until: 0,
+                        failures: 0,
                     })
                     .map_err(|_| Error::<T>::TooManyPieces)?;
             }
@@ -1434,6 +1451,7 @@ pub mod pallet {
             entry.slot = slot;
             entry.provider = to.clone();
             entry.confirmed = false;
+            entry.failures = 0;
             Orders::<T>::insert(order, record);
             Self::deposit_event(Event::Reassigned {
                 order,
@@ -1627,23 +1645,28 @@ pub mod pallet {
             };
             let upto = period.saturating_add(1);
             Self::settle(order, &mut record, piece as usize, upto, true);
+            if let Some(entry) = record.pieces.get_mut(piece as usize) {
+                entry.failures = 0;
+            }
             Orders::<T>::insert(order, record);
         }
 
-        fn failed(order: OrderId, piece: u32, period: PeriodIndex) {
+        fn failed(order: OrderId, piece: u32, period: PeriodIndex, lost: bool) {
             let Some(mut record) = Orders::<T>::get(order) else {
                 return;
             };
             let upto = period.saturating_add(1);
             Self::settle(order, &mut record, piece as usize, upto, false);
-            let Some(provider) = record
-                .pieces
-                .get(piece as usize)
-                .map(|p| p.provider.clone())
-            else {
+            let Some(entry) = record.pieces.get_mut(piece as usize) else {
                 return;
             };
+            entry.failures = entry.failures.saturating_add(1);
+            let due = lost || entry.failures >= T::FailuresBeforeRepair::get();
+            let provider = entry.provider.clone();
             Orders::<T>::insert(order, record);
+            if !due {
+                return;
+            }
             let queued = FailedPieces::<T>::mutate(|queue| {
                 let entry = (order, piece, provider.clone());
                 queue.contains(&entry) || queue.try_push(entry).is_ok()

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 
 use crate as pallet_mosaic_market;
 use crate::{OnPieceLeave, OrderId};
-use polkadot_sdk::frame_support::traits::{fungible::Inspect, ConstU32, Hooks};
+use polkadot_sdk::frame_support::traits::{fungible::Inspect, ConstU32, ConstU8, Hooks};
 use polkadot_sdk::frame_support::{derive_impl, parameter_types};
 use polkadot_sdk::sp_runtime::BuildStorage;
 use polkadot_sdk::{frame_support, frame_system, pallet_balances, sp_io};
@@ -62,6 +62,8 @@ impl pallet_mosaic_providers::Config for Test {
 
 pub const PERIOD: u64 = 10;
 pub const CONFIRM_WINDOW: u64 = 5;
+/// Failed audits of a piece in a row before it moves.
+pub const FAILURES_BEFORE_REPAIR: u8 = 2;
 
 thread_local! {
     static LEFT: RefCell<Vec<(AccountId, OrderId, u32)>> = const { RefCell::new(Vec::new()) };
@@ -106,6 +108,7 @@ impl pallet_mosaic_market::Config for Test {
     type MaxDeadlinesPerBlock = ConstU32<2>;
     type MaxEndingPiecesPerBlock = ConstU32<16>;
     type MaxFailedPieces = ConstU32<16>;
+    type FailuresBeforeRepair = ConstU8<FAILURES_BEFORE_REPAIR>;
     type RepairsPerBlock = ConstU32<3>;
     type DepositBase = DepositBase;
     type DepositPerPiece = DepositPerPiece;

@@ -664,35 +664,58 @@ fn unproven_periods_are_not_paid_and_go_back_to_the_owner() {
     });
 }
 
+fn fail(id: OrderId, piece: u32, period: PeriodIndex, lost: bool) {
+    <Market as PieceIndex<AccountId>>::failed(id, piece, period, lost);
+}
+
 #[test]
-fn a_failed_piece_forfeits_its_unpaid_periods_and_moves() {
+fn a_failed_piece_forfeits_its_unpaid_periods_and_moves_after_failing_again() {
     ExtBuilder.run(|| {
         providers(4, 1);
-        let id = store(1, 5);
+        let id = store(1, 8);
         confirm_all(id);
         let failing = provider_of(id, 0);
         let taker = (10..14).find(|w| !holders(id).contains(w)).unwrap();
         run_to(2 * PERIOD);
         prove(id, 0, 1);
         pieces_left();
-        // It fails in period 3: periods 2 and 3 are forfeited, the piece
-        // moves, and the audit is told.
+        // It misses in period 2: period 2 is forfeited, and the piece stays
+        // (one miss may be an offline spell).
+        run_to(2 * PERIOD + 5);
+        fail(id, 0, 2, false);
+        assert_eq!(order(id).pieces[0].paid_until, 3, "forfeited at once");
+        assert_eq!(order(id).pieces[0].failures, 1);
+        run_to(2 * PERIOD + 6);
+        assert_eq!(provider_of(id, 0), failing);
+        // A proof in period 3 pays period 3 only and clears the count.
         run_to(3 * PERIOD);
-        <Market as PieceIndex<AccountId>>::failed(id, 0, 3);
-        assert_eq!(order(id).pieces[0].paid_until, 4, "forfeited at once");
-        // Moved in the next block's repair pass.
-        run_to(3 * PERIOD + 1);
+        prove(id, 0, 3);
+        assert_eq!(earned(failing), 2 * piece_period(), "periods 1 and 3");
+        assert_eq!(order(id).pieces[0].failures, 0);
+        // Two misses in a row: the piece moves in the next repair pass, and
+        // the audit is told.
+        run_to(4 * PERIOD);
+        fail(id, 0, 4, false);
+        run_to(5 * PERIOD);
+        fail(id, 0, 5, false);
+        assert_eq!(provider_of(id, 0), failing, "queued, not moved yet");
+        run_to(5 * PERIOD + 1);
         assert_eq!(provider_of(id, 0), taker);
         assert_eq!(pieces_left(), vec![(failing, id, 0)]);
-        assert_eq!(earned(failing), piece_period(), "period 1 only");
+        assert_eq!(earned(failing), 2 * piece_period());
         let piece = &order(id).pieces[0];
         assert!(!piece.confirmed);
-        assert_eq!(piece.paid_until, 4);
-        // The taker rebuilds, confirms and earns from period 4.
+        assert_eq!((piece.paid_until, piece.failures), (6, 0));
+        // The taker rebuilds, confirms and earns from period 6.
         assert_ok!(Market::confirm(RuntimeOrigin::signed(taker), id, 0));
-        run_to(5 * PERIOD);
-        prove(id, 0, 5);
+        run_to(7 * PERIOD);
+        prove(id, 0, 7);
         assert_eq!(earned(taker), 2 * piece_period());
+        // A proof that does not verify moves a piece at once.
+        let liar = provider_of(id, 1);
+        fail(id, 1, 7, true);
+        run_to(7 * PERIOD + 1);
+        assert_ne!(provider_of(id, 1), liar);
     });
 }
 

@@ -289,6 +289,7 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
 
     refusals(&mut net, &chain).await?;
     hung_worker(&net, holders[5]).await?;
+    every_holder_proves(&net, &chain, order, &holders).await?;
 
     // rm: the refund is the escrow left after settling, and the workers
     // remove the pieces once that is final.
@@ -339,6 +340,68 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
         ensure!(
             !dir.join(format!("{root}.data")).exists(),
             "piece {piece} data left"
+        );
+    }
+    Ok(())
+}
+
+/// Every holder's worker answers a challenge of its piece of `order`: the
+/// chain records its proof and pays the piece, the worker counts it and
+/// `status` shows the earnings. Visits come once a period (a minute on the
+/// dev chain), so this waits up to three.
+async fn every_holder_proves(
+    net: &Network,
+    chain: &mosaic_api::chain::ChainClient,
+    order: u64,
+    holders: &[usize],
+) -> Result<()> {
+    use polkadot_sdk::sp_core::crypto::Ss58Codec;
+    let mut waiting: std::collections::BTreeSet<String> = holders
+        .iter()
+        .map(|h| net.workers[*h].key().address())
+        .collect();
+    let mut heads = chain.new_heads().await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    while !waiting.is_empty() {
+        let head = tokio::time::timeout_at(deadline, heads.next())
+            .await
+            .with_context(|| format!("no proof from {waiting:?} within three periods"))?
+            .context("the head subscription ended")??;
+        for (_, event) in chain.block_events(head.hash()).await? {
+            match event {
+                RuntimeEvent::Audit(pallet_mosaic_audit::Event::Proven {
+                    provider,
+                    order: o,
+                    ..
+                }) if o == order => {
+                    waiting.remove(&provider.to_ss58check());
+                }
+                RuntimeEvent::Audit(pallet_mosaic_audit::Event::Failed {
+                    provider,
+                    order: o,
+                    failure: pallet_mosaic_audit::Failure::BadProof,
+                    ..
+                }) if o == order => {
+                    anyhow::bail!("{} sent a bad proof", provider.to_ss58check())
+                }
+                _ => {}
+            }
+        }
+    }
+    for holder in holders {
+        let text = net.workers[*holder].metrics_text().await?;
+        ensure!(
+            !text.contains("mosaic_worker_proofs_submitted_total 0"),
+            "worker {holder} counted no proof:\n{text}"
+        );
+        let status = net.worker_status(*holder).await?;
+        let earned: u128 = field(&status, "earned")?
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .with_context(|| format!("earned in {status}"))?;
+        ensure!(
+            earned > 0,
+            "worker {holder} proved and earned nothing: {status}"
         );
     }
     Ok(())

@@ -1,0 +1,230 @@
+//! Answers the chain's challenges to this provider.
+//!
+//! On every new best head the worker reads the challenges open for it at
+//! that head. Each one it has not answered yet is proven from the stored
+//! piece on a blocking thread (every challenged leaf with its path to its
+//! shard root and that root's path to the piece root, the shard-root tree
+//! hashed once) and handed to the submitter ahead of everything else. A
+//! challenge is answered once: it stays marked until the chain no longer
+//! lists it (its proof was included, or it expired), so a head seen twice,
+//! a reorg or a reconnection never sends a second proof. A challenge the
+//! store cannot answer (the piece is missing or damaged) is logged and
+//! counted at once: the chain will count it as missed and move the piece.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use mosaic_api::chain::{ChainClient, Challenge, OrderId};
+use mosaic_primitives::merkle::ProofError;
+use mosaic_primitives::piece::{self, PieceRoot};
+use mosaic_runtime::{AccountId, Header, RuntimeCall};
+use mosaic_shard_net::store::read_shard;
+use mosaic_shard_net::{ShardStore, StoreError};
+use pallet_mosaic_audit::ProofsOf;
+use polkadot_sdk::frame_support::BoundedVec;
+
+use crate::metrics::WorkerMetrics;
+use crate::submitter::Submitter;
+
+/// Why a challenge could not be answered from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum ProveError {
+    /// The piece is not held (lost, or never fully stored).
+    #[error("piece {0:?} is not in the store")]
+    NotHeld(PieceRoot),
+    /// The store failed reading it.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored piece does not fit the challenge (damaged metadata, or a
+    /// challenge of another layout).
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+}
+
+/// Proves every leaf of `challenge` from `store`.
+pub fn prove(store: &dyn ShardStore, challenge: &Challenge) -> Result<ProofsOf, ProveError> {
+    let root = challenge.root;
+    let meta = store.meta(&root)?.ok_or(ProveError::NotHeld(root))?;
+    let layout = meta.layout().map_err(|_| StoreError::Corrupt(root))?;
+    let proofs = piece::prove_leaves(&layout, &meta.shard_roots, &challenge.leaves, |segment| {
+        read_shard(store, &root, segment).map_err(ProveError::from)
+    })?;
+    Ok(BoundedVec::truncate_from(
+        proofs.into_iter().map(Into::into).collect(),
+    ))
+}
+
+/// A challenge as the worker tells it apart from another.
+type Key = (OrderId, u32, u64);
+
+fn key(challenge: &Challenge) -> Key {
+    (challenge.order, challenge.piece, challenge.deadline)
+}
+
+/// The worker's prover.
+pub struct Prover {
+    me: AccountId,
+    store: Arc<dyn ShardStore>,
+    submitter: Submitter,
+    metrics: WorkerMetrics,
+    /// Challenges answered (or found unanswerable) and still open.
+    answered: HashSet<Key>,
+}
+
+impl Prover {
+    /// A prover answering for `me` from `store` through `submitter`.
+    pub fn new(
+        me: AccountId,
+        store: Arc<dyn ShardStore>,
+        submitter: Submitter,
+        metrics: WorkerMetrics,
+    ) -> Self {
+        Prover {
+            me,
+            store,
+            submitter,
+            metrics,
+            answered: HashSet::new(),
+        }
+    }
+
+    /// Answers the challenges open at `head` not answered yet.
+    pub async fn on_head(&mut self, chain: &ChainClient, head: &Header) {
+        let open = match chain.challenges(&self.me, Some(head.hash())).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::warn!(target: "mosaic::worker", "reading challenges: {e}");
+                return;
+            }
+        };
+        let still_open: HashSet<Key> = open.iter().map(key).collect();
+        self.answered.retain(|k| still_open.contains(k));
+        for challenge in open {
+            if !self.answered.insert(key(&challenge)) {
+                continue;
+            }
+            let what = format!(
+                "proof of {} leaves of piece {} of order {} (due by block {}, now {})",
+                challenge.leaves.len(),
+                challenge.piece,
+                challenge.order,
+                challenge.deadline,
+                head.number
+            );
+            let (store, submitter, metrics) = (
+                self.store.clone(),
+                self.submitter.clone(),
+                self.metrics.clone(),
+            );
+            tokio::spawn(async move {
+                let proven = tokio::task::spawn_blocking({
+                    let challenge = challenge.clone();
+                    move || prove(&*store, &challenge)
+                })
+                .await;
+                match proven {
+                    Ok(Ok(proofs)) => {
+                        let call = RuntimeCall::Audit(pallet_mosaic_audit::Call::submit_proof {
+                            order: challenge.order,
+                            piece: challenge.piece,
+                            proofs,
+                        });
+                        metrics.proofs_submitted.inc();
+                        submitter.submit_urgent(call, what).await;
+                    }
+                    Ok(Err(e)) => {
+                        metrics.challenges_unanswerable.inc();
+                        tracing::error!(target: "mosaic::worker", "cannot answer the challenge of piece {} of order {}: {e}; it will count as missed and the piece move to another provider", challenge.piece, challenge.order);
+                    }
+                    Err(e) => {
+                        metrics.challenges_unanswerable.inc();
+                        tracing::error!(target: "mosaic::worker", "proving piece {} of order {}: {e}", challenge.piece, challenge.order);
+                    }
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mosaic_primitives::erasure::CodingParams;
+    use mosaic_primitives::manifest::ShardId;
+    use mosaic_primitives::memory::MemoryShards;
+    use mosaic_primitives::pipeline::{self, PutOptions, ShardSource};
+    use mosaic_shard_net::store::{MemoryStore, PieceMeta};
+
+    /// A public object of four 256 KiB segments coded 2 + 1, piece 1 of it
+    /// stored, and a challenge of three of its leaves.
+    fn stored() -> (MemoryStore, Challenge) {
+        let bytes: Vec<u8> = (0..4 * 262_144u32).map(|i| (i * 31 % 251) as u8).collect();
+        let coding = CodingParams::with_segment_size(2, 1, 262_144).unwrap();
+        let options = PutOptions {
+            coding,
+            recipients: Vec::new(),
+            key: None,
+            threads: 1,
+        };
+        let mut shards = MemoryShards::default();
+        let manifest = pipeline::put(&bytes[..], &options, &mut shards).unwrap();
+        let root = manifest.piece_roots[1];
+        let meta = PieceMeta {
+            coding,
+            stored_size: manifest.stored_size(),
+            shard_roots: shards.shard_roots(1).unwrap(),
+        };
+        let store = MemoryStore::default();
+        store.begin(&root, &meta).unwrap();
+        for segment in 0..manifest.segment_count() {
+            let shard = shards.shard(ShardId { segment, index: 1 }).unwrap();
+            store.append(&root, segment, &shard).unwrap();
+        }
+        let challenge = Challenge {
+            period: 1,
+            deadline: 10,
+            order: 0,
+            piece: 1,
+            leaves: BoundedVec::truncate_from(vec![0, 200, 511]),
+            root,
+            coding,
+            size: manifest.stored_size(),
+        };
+        (store, challenge)
+    }
+
+    #[test]
+    fn a_stored_piece_answers_its_challenge_and_the_chain_would_accept_it() {
+        let (store, challenge) = stored();
+        let proofs = prove(&store, &challenge).unwrap();
+        assert_eq!(proofs.len(), 3);
+        let layout = challenge.layout().unwrap();
+        for (leaf, proof) in challenge.leaves.iter().zip(proofs) {
+            let proof = piece::PieceProof {
+                leaf: proof.leaf.into_inner(),
+                shard_path: proof.shard_path.into_inner(),
+                piece_path: proof.piece_path.into_inner(),
+            };
+            assert_eq!(
+                piece::verify(&challenge.root, &layout, *leaf, &proof),
+                Ok(())
+            );
+        }
+    }
+
+    #[test]
+    fn a_lost_piece_or_a_leaf_past_its_end_is_an_error_not_a_proof() {
+        let (store, mut challenge) = stored();
+        store.remove(&challenge.root).unwrap();
+        assert!(matches!(
+            prove(&store, &challenge),
+            Err(ProveError::NotHeld(root)) if root == challenge.root
+        ));
+        let (store, _) = stored();
+        challenge.leaves = BoundedVec::truncate_from(vec![1_000_000]);
+        assert!(matches!(
+            prove(&store, &challenge),
+            Err(ProveError::Proof(ProofError::PieceLeafOutOfRange { .. }))
+        ));
+    }
+}
