@@ -99,6 +99,7 @@ fn state_per_order() {
             confirmed: true,
             slot: 0,
             paid_until: 0,
+            failures: 0,
         };
         let order: OrderOf<mosaic_runtime::Runtime> = Order {
             owner: mosaic_runtime::AccountId::from([3; 32]),
