@@ -13,7 +13,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 use mosaic_primitives::erasure::MAX_SHARD_SIZE;
 use mosaic_primitives::merkle::ShardRoot;
-use mosaic_primitives::piece::{PieceProof, PieceRoot, MAX_SEGMENTS};
+use mosaic_primitives::piece::{PieceRoot, MAX_SEGMENTS};
 use parity_scale_codec::{Decode, DecodeWithMemTracking, Encode};
 
 /// The protocol's name.
@@ -26,9 +26,6 @@ pub const MAX_MESSAGE: usize = {
     let roots = MAX_SEGMENTS as usize * 32;
     (if shard > roots { shard } else { roots }) + 1024
 };
-
-/// Most bytes one `Range` request may ask for.
-pub const MAX_RANGE: u32 = 4 << 20;
 
 /// An order on chain.
 pub type OrderId = u64;
@@ -65,28 +62,17 @@ pub enum Request {
         root: PieceRoot,
     },
     /// One segment's shard of a held piece. Answered [`Answer::Bytes`].
+    ///
+    /// Whole shards only, never a part of one: a provider that dropped its
+    /// piece can rebuild a challenged leaf from the same leaf of `k` other
+    /// pieces (Reed-Solomon works position by position), and serving less
+    /// than a shard would let it do so for `k` KiB instead of `k` shards
+    /// (see the audit pallet's cost of cheating).
     Shard {
         /// The piece.
         root: PieceRoot,
         /// The segment.
         segment: u32,
-    },
-    /// Bytes `offset..offset + len` of a held piece (at most
-    /// [`MAX_RANGE`]). Answered [`Answer::Bytes`].
-    Range {
-        /// The piece.
-        root: PieceRoot,
-        /// First byte.
-        offset: u64,
-        /// How many bytes.
-        len: u32,
-    },
-    /// A leaf of a held piece with its proof. Answered [`Answer::Leaf`].
-    Leaf {
-        /// The piece.
-        root: PieceRoot,
-        /// The leaf's index across the piece.
-        leaf: u64,
     },
 }
 
@@ -107,10 +93,8 @@ pub enum Answer {
     },
     /// A shard-root list.
     Roots(Vec<ShardRoot>),
-    /// A shard or a byte range.
+    /// A shard.
     Bytes(Vec<u8>),
-    /// A leaf and its paths.
-    Leaf(PieceProof),
 }
 
 /// Why a worker refused a request.

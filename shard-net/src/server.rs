@@ -16,7 +16,7 @@ use mosaic_primitives::merkle;
 use mosaic_primitives::piece::{self, Layout, PieceRoot};
 
 use crate::net::Handler;
-use crate::protocol::{Answer, OrderId, Refusal, Request, Response, MAX_RANGE};
+use crate::protocol::{Answer, OrderId, Refusal, Request, Response};
 use crate::store::{read_shard, PieceMeta, ShardStore, StoreError};
 
 /// Uploads in progress at once; past it an offer is answered `busy`.
@@ -167,24 +167,6 @@ impl PieceServer {
                 Request::Shard { root, segment } => read_shard(&*store, &root, segment)
                     .map(Answer::Bytes)
                     .map_err(refusal),
-                Request::Range { root, offset, len } => {
-                    if len > MAX_RANGE {
-                        return Err(Refusal::Malformed);
-                    }
-                    store
-                        .read(&root, offset, len as usize)
-                        .map(Answer::Bytes)
-                        .map_err(refusal)
-                }
-                Request::Leaf { root, leaf } => {
-                    let meta = meta(root)?;
-                    let layout = meta.layout().map_err(|_| Refusal::Failed)?;
-                    let (segment, index) = layout.locate(leaf).ok_or(Refusal::Malformed)?;
-                    let shard = read_shard(&*store, &root, segment).map_err(refusal)?;
-                    piece::prove(&shard, &meta.shard_roots, segment, index)
-                        .map(Answer::Leaf)
-                        .map_err(|_| Refusal::Failed)
-                }
                 Request::Offer { .. } | Request::PutShard { .. } => Err(Refusal::Malformed),
             }
         })
@@ -340,36 +322,9 @@ mod tests {
             Ok(Answer::Bytes(shards[2].clone()))
         );
         assert_eq!(
-            handle(Request::Range {
-                root,
-                offset: 1,
-                len: 3
-            })
-            .await,
-            Ok(Answer::Bytes(shards[0][1..4].to_vec()))
-        );
-        assert_eq!(
-            handle(Request::Range {
-                root,
-                offset: 0,
-                len: MAX_RANGE + 1
-            })
-            .await,
-            Err(Refusal::Malformed)
-        );
-        let layout = meta.layout().unwrap();
-        let last = layout.piece_leaves() - 1;
-        let Ok(Answer::Leaf(proof)) = handle(Request::Leaf { root, leaf: last }).await else {
-            panic!("a leaf proof");
-        };
-        piece::verify(&root, &layout, last, &proof).unwrap();
-        assert_eq!(
-            handle(Request::Leaf {
-                root,
-                leaf: last + 1
-            })
-            .await,
-            Err(Refusal::Malformed)
+            handle(Request::Shard { root, segment: 3 }).await,
+            Err(Refusal::Malformed),
+            "no segment 3"
         );
     }
 

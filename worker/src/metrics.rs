@@ -105,8 +105,6 @@ impl Handler for Metered {
             Request::PutShard { shard, .. } => ("put_shard", shard.len()),
             Request::Roots { .. } => ("roots", 0),
             Request::Shard { .. } => ("shard", 0),
-            Request::Range { .. } => ("range", 0),
-            Request::Leaf { .. } => ("leaf", 0),
         };
         let response = self.inner.handle(peer, request).await;
         let outcome = match &response {

@@ -86,7 +86,11 @@
 //! only), decoding and re-encoding it. Each leaf costs it `k × shard size`
 //! of transfer, inside the window, and the leaves of a piece lie in
 //! distinct segments so that one decoded segment answers one leaf. The
-//! figures below price it.
+//! figures below price it. Siblings that collude with it, running a
+//! server that hands out the same 1 KiB of their own pieces, bring that
+//! down to `k` KiB a leaf: only provider-unique replicas sealed slower than
+//! the window would stop them, which the pieces' format does not have
+//! (`docs/replica-format.md`).
 //!
 //! *Farming and Sybils.* No reward is minted per proof, prices have a floor
 //! and an owner is never its own provider, so storing one's own orders
@@ -120,9 +124,12 @@
 //! pretended to hold: 4 KiB × 8,640 = 34 MiB a month for any amount.
 //!
 //! *Chain cost.* A leaf proof is at most 2,188 bytes and verifies with at
-//! most 89 SHA-256 compressions; a provider at the cap sends 64 of them a
-//! period (137 KiB). `benches/verify.rs` in `mosaic-primitives` measures
-//! the verification per leaf.
+//! most 89 SHA-256 compressions: 5.2 µs at full depth, 0.8 µs at the
+//! shallowest (`cargo bench -p mosaic-primitives --bench verify`, this
+//! 2-core machine), against a goal of 50 µs. A provider at the cap sends 64
+//! of them a period (137 KiB, 0.34 ms to verify); 10,000 such providers
+//! would fill 1.4 GB of blocks and 3.4 s of verification a five-minute
+//! period, which is why the leaves per provider are capped.
 
 pub use pallet::*;
 
