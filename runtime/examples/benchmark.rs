@@ -114,6 +114,7 @@ fn state_per_order() {
             due: 0,
             pieces: BoundedVec::truncate_from(vec![piece; coding.total_shards()]),
             confirmed: 6,
+            rounds: 0,
             escrow: 0,
             deposit: 0,
         };

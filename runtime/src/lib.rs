@@ -287,6 +287,8 @@ parameter_types! {
     pub const OrderDepositPerRecipient: Balance = 10 * MILLI_UNIT;
     /// Half the stake backing the bytes of a failed piece.
     pub const AuditSlash: Perbill = Perbill::from_percent(50);
+    /// A tenth of the stake backing a piece its provider never confirmed.
+    pub const UnconfirmedSlash: Perbill = Perbill::from_percent(10);
     /// Nothing is free: the lowest price a provider may ask, one unit of the
     /// smallest denomination per byte per block (about 928 UNIT a GiB for
     /// 30 days of 3-second blocks).
@@ -317,6 +319,10 @@ impl pallet_mosaic_market::Config for Runtime {
     // A worker may miss one visit (a restart, a short outage) without its
     // pieces moving; the second miss in a row moves them.
     type FailuresBeforeRepair = ConstU8<2>;
+    // A tenth of the stake backing the piece for taking it and not storing
+    // it; three windows for the order to find providers that do.
+    type UnconfirmedSlash = UnconfirmedSlash;
+    type ConfirmRounds = ConstU8<3>;
     type RepairsPerBlock = ConstU32<8>;
     type DepositBase = OrderDepositBase;
     type DepositPerPiece = OrderDepositPerPiece;

@@ -58,6 +58,7 @@ parameter_types! {
     pub const PeriodLength: u64 = PERIOD;
     pub const ConfirmWindow: u64 = 5;
     pub const DepositBase: Balance = 50;
+    pub const UnconfirmedSlash: polkadot_sdk::sp_runtime::Perbill = polkadot_sdk::sp_runtime::Perbill::from_percent(50);
     pub const DepositPerPiece: Balance = 2;
     pub const DepositPerRecipient: Balance = 3;
     pub const SlashFraction: Perbill = Perbill::from_percent(10);
@@ -98,6 +99,8 @@ impl pallet_mosaic_market::Config for Test {
     type MaxEndingPiecesPerBlock = ConstU32<64>;
     type MaxFailedPieces = ConstU32<16>;
     type FailuresBeforeRepair = ConstU8<FAILURES_BEFORE_REPAIR>;
+    type UnconfirmedSlash = UnconfirmedSlash;
+    type ConfirmRounds = ConstU8<1>;
     type RepairsPerBlock = ConstU32<8>;
     type DepositBase = DepositBase;
     type DepositPerPiece = DepositPerPiece;

@@ -21,8 +21,13 @@
 //! **Acceptance.** Each assigned provider `confirm`s its piece once its worker
 //! holds it (after checking every shard against the piece root). When every
 //! piece is confirmed the order is live, for `periods` whole periods
-//! starting with the next one. An order not fully confirmed within the
-//! confirm window is cancelled and everything is refunded.
+//! starting with the next one. At the confirm deadline each provider that
+//! did not confirm loses `UnconfirmedSlash` of the stake backing its piece
+//! (its bond: taking a piece and never storing it costs), and its piece is
+//! queued to move to another provider, with another confirm window; after
+//! `ConfirmRounds` deadlines an order still not confirmed is cancelled and
+//! everything is refunded. A piece moved while its order is live (repair)
+//! has the same window and the same bond.
 //!
 //! **Payment, per piece.** Escrow leaves the client only to pay for a piece
 //! its provider proved: when the audit pallet verifies a proof of a piece
@@ -220,6 +225,8 @@ pub struct Order<
     pub pieces: frame_support::BoundedVec<Piece<AccountId, Balance>, MaxPieces>,
     /// Pieces currently confirmed by their providers.
     pub confirmed: u32,
+    /// Confirm deadlines the order has passed while pending.
+    pub rounds: u8,
     /// Escrow still held from the owner.
     pub escrow: Balance,
     /// Storage deposit held from the owner.
@@ -406,6 +413,16 @@ pub mod pallet {
         #[pallet::constant]
         type MaxFailedPieces: Get<u32>;
 
+        /// Part of the stake backing a piece burnt when its provider lets a
+        /// confirm deadline pass without confirming it.
+        #[pallet::constant]
+        type UnconfirmedSlash: Get<sp_runtime::Perbill>;
+
+        /// Confirm deadlines a pending order gets (its unconfirmed pieces
+        /// moved to others after each) before it is cancelled. At least one.
+        #[pallet::constant]
+        type ConfirmRounds: Get<u8>;
+
         /// Audits of a piece its provider may miss in a row before the piece
         /// moves (an offline spell is not a loss; a bad proof moves it at
         /// once). At least one.
@@ -491,6 +508,14 @@ pub mod pallet {
             piece: u32,
             from: T::AccountId,
             to: T::AccountId,
+        },
+        /// A provider let a confirm deadline pass without confirming its
+        /// piece: slashed, and the piece queued to move.
+        Unconfirmed {
+            order: OrderId,
+            piece: u32,
+            provider: T::AccountId,
+            slashed: BalanceOf<T>,
         },
         /// No provider could take a piece that had to move (its provider
         /// leaving, or failing its audit); it stays put.
@@ -640,6 +665,19 @@ pub mod pallet {
     #[pallet::storage]
     pub type Leaving<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, RepairCursor>;
 
+    /// Pieces moved while their order is live, by the block their new
+    /// provider must confirm them by: `(order, piece, provider)`. Moves
+    /// happen only in repair passes, so a block holds at most
+    /// `RepairsPerBlock`.
+    #[pallet::storage]
+    pub type RepairDeadlines<T: Config> = StorageMap<
+        _,
+        Twox64Concat,
+        BlockNumberFor<T>,
+        BoundedVec<(OrderId, u32, T::AccountId), T::RepairsPerBlock>,
+        ValueQuery,
+    >;
+
     /// Where the last repair pass stopped in `Leaving`: the raw key of the
     /// last provider it looked at, or none to start from the first.
     #[pallet::storage]
@@ -657,11 +695,20 @@ pub mod pallet {
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
         fn on_initialize(now: BlockNumberFor<T>) -> Weight {
             // The block's deadline list, read and removed.
-            let mut weight = T::DbWeight::get().reads_writes(2, 2);
+            let mut weight = T::DbWeight::get().reads_writes(3, 3);
             DeadlinePieces::<T>::remove(now);
             for order in Deadlines::<T>::take(now) {
                 let pieces = Self::end_due(order);
-                weight.saturating_accrue(T::WeightInfo::end(pieces));
+                // A pending order's deadline slashes its unconfirmed
+                // providers instead of freeing pieces: charged as an end
+                // again (each slash, like each freed piece, moves a
+                // provider's weight in the registry). An allowance, not
+                // measured yet.
+                weight.saturating_accrue(T::WeightInfo::end(pieces).saturating_mul(2));
+            }
+            for (order, piece, provider) in RepairDeadlines::<T>::take(now) {
+                Self::repair_deadline(order, piece, &provider);
+                weight.saturating_accrue(T::WeightInfo::end(1).saturating_mul(2));
             }
             let repaired = Self::repair(T::RepairsPerBlock::get());
             weight.saturating_add(T::WeightInfo::repair(repaired))
@@ -689,6 +736,10 @@ pub mod pallet {
             assert!(
                 T::FailuresBeforeRepair::get() > 0,
                 "FailuresBeforeRepair must be positive"
+            );
+            assert!(
+                T::ConfirmRounds::get() > 0,
+                "ConfirmRounds must be positive"
             );
         }
 
@@ -785,6 +836,7 @@ pub mod pallet {
                     due,
                     pieces: records,
                     confirmed: 0,
+                    rounds: 0,
                     escrow,
                     deposit,
                 },
@@ -1262,19 +1314,97 @@ pub mod pallet {
             }
         }
 
-        /// Ends a pending order at its deadline or a live one at its expiry;
-        /// returns how many pieces it had.
+        /// Handles a pending order's confirm deadline or ends a live one at
+        /// its expiry; returns how many pieces it had.
         fn end_due(order: OrderId) -> u32 {
             let Some(record) = Orders::<T>::get(order) else {
                 return 0;
             };
-            let reason = match record.state {
-                OrderState::Pending { .. } => EndReason::Unconfirmed,
-                OrderState::Live { .. } => EndReason::Expired,
-            };
             let pieces = record.pieces.len() as u32;
-            Self::end(order, record, reason);
+            match record.state {
+                OrderState::Pending { .. } => Self::confirm_deadline(order, record),
+                OrderState::Live { .. } => Self::end(order, record, EndReason::Expired),
+            }
             pieces
+        }
+
+        /// A pending order's confirm deadline: each provider that did not
+        /// confirm forfeits its bond, and its piece is queued to move; the
+        /// order gets another window, or is cancelled after
+        /// `ConfirmRounds`.
+        fn confirm_deadline(order: OrderId, mut record: OrderOf<T>) {
+            record.rounds = record.rounds.saturating_add(1);
+            let late: Vec<(u32, T::AccountId)> = record
+                .pieces
+                .iter()
+                .enumerate()
+                .filter(|(_, piece)| !piece.confirmed)
+                .map(|(number, piece)| (number as u32, piece.provider.clone()))
+                .collect();
+            for (number, provider) in &late {
+                Self::slash_unconfirmed(order, *number, provider, record.piece_size);
+            }
+            let deadline =
+                frame_system::Pallet::<T>::block_number().saturating_add(T::ConfirmWindow::get());
+            let pieces = record.pieces.len() as u32;
+            let rescheduled = (record.rounds < T::ConfirmRounds::get())
+                .then(|| Self::schedule(deadline, order, pieces).ok())
+                .flatten();
+            let Some(due) = rescheduled else {
+                Self::end(order, record, EndReason::Unconfirmed);
+                return;
+            };
+            record.state = OrderState::Pending { deadline };
+            record.due = due;
+            Orders::<T>::insert(order, record);
+            for (number, provider) in late {
+                Self::queue_move(order, number, provider);
+            }
+        }
+
+        /// A repaired piece's confirm deadline: if `provider` still holds it
+        /// unconfirmed, it forfeits its bond and the piece moves again.
+        fn repair_deadline(order: OrderId, piece: u32, provider: &T::AccountId) {
+            let Some(record) = Orders::<T>::get(order) else {
+                return;
+            };
+            let late = record
+                .pieces
+                .get(piece as usize)
+                .is_some_and(|p| p.provider == *provider && !p.confirmed);
+            if late {
+                Self::slash_unconfirmed(order, piece, provider, record.piece_size);
+                Self::queue_move(order, piece, provider.clone());
+            }
+        }
+
+        /// Burns the bond of `provider`, which did not confirm piece `piece`
+        /// of `order` (of `bytes` bytes) in time.
+        fn slash_unconfirmed(order: OrderId, piece: u32, provider: &T::AccountId, bytes: u64) {
+            let slashed = T::Providers::slash(provider, bytes, T::UnconfirmedSlash::get());
+            Self::deposit_event(Event::Unconfirmed {
+                order,
+                piece,
+                provider: provider.clone(),
+                slashed,
+            });
+        }
+
+        /// Queues piece `piece` of `order` to move away from `provider` in a
+        /// repair pass; reports it when the queue is full (it stays, and is
+        /// queued again at its next failure).
+        fn queue_move(order: OrderId, piece: u32, provider: T::AccountId) {
+            let queued = FailedPieces::<T>::mutate(|queue| {
+                let entry = (order, piece, provider.clone());
+                queue.contains(&entry) || queue.try_push(entry).is_ok()
+            });
+            if !queued {
+                Self::deposit_event(Event::RepairFailed {
+                    order,
+                    piece,
+                    provider,
+                });
+            }
         }
 
         /// Frees every piece, refunds the escrow nobody earned by a proof
@@ -1452,6 +1582,15 @@ pub mod pallet {
             entry.provider = to.clone();
             entry.confirmed = false;
             entry.failures = 0;
+            if let OrderState::Live { .. } = record.state {
+                // Moves happen only in repair passes, at most
+                // `RepairsPerBlock` a block: the list has room.
+                let by = frame_system::Pallet::<T>::block_number()
+                    .saturating_add(T::ConfirmWindow::get());
+                let _ = RepairDeadlines::<T>::try_mutate(by, |due| {
+                    due.try_push((order, number, to.clone()))
+                });
+            }
             Orders::<T>::insert(order, record);
             Self::deposit_event(Event::Reassigned {
                 order,
@@ -1664,19 +1803,8 @@ pub mod pallet {
             let due = lost || entry.failures >= T::FailuresBeforeRepair::get();
             let provider = entry.provider.clone();
             Orders::<T>::insert(order, record);
-            if !due {
-                return;
-            }
-            let queued = FailedPieces::<T>::mutate(|queue| {
-                let entry = (order, piece, provider.clone());
-                queue.contains(&entry) || queue.try_push(entry).is_ok()
-            });
-            if !queued {
-                Self::deposit_event(Event::RepairFailed {
-                    order,
-                    piece,
-                    provider,
-                });
+            if due {
+                Self::queue_move(order, piece, provider);
             }
         }
 

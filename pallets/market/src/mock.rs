@@ -86,6 +86,12 @@ parameter_types! {
     pub const PeriodLength: u64 = PERIOD;
     pub const ConfirmWindow: u64 = CONFIRM_WINDOW;
     pub const DepositBase: Balance = 50;
+    /// The bond for an unconfirmed piece (none unless a test sets it, so
+    /// that tests of scheduling can cancel orders freely).
+    pub static UnconfirmedSlash: polkadot_sdk::sp_runtime::Perbill = polkadot_sdk::sp_runtime::Perbill::zero();
+    /// Confirm deadlines before a pending order is cancelled (one unless a
+    /// test of rounds sets more).
+    pub static ConfirmRounds: u8 = 1;
     pub const DepositPerPiece: Balance = 2;
     pub const DepositPerRecipient: Balance = 3;
     /// The chain's randomness; tests change it to vary placements.
@@ -109,6 +115,8 @@ impl pallet_mosaic_market::Config for Test {
     type MaxEndingPiecesPerBlock = ConstU32<16>;
     type MaxFailedPieces = ConstU32<16>;
     type FailuresBeforeRepair = ConstU8<FAILURES_BEFORE_REPAIR>;
+    type UnconfirmedSlash = UnconfirmedSlash;
+    type ConfirmRounds = ConfirmRounds;
     type RepairsPerBlock = ConstU32<3>;
     type DepositBase = DepositBase;
     type DepositPerPiece = DepositPerPiece;
@@ -150,17 +158,27 @@ pub struct ExtBuilder;
 
 impl ExtBuilder {
     /// Runs `test`, then checks both pallets' invariants and that the sum of
-    /// balances equals total issuance, which nothing here changes.
+    /// balances equals total issuance, which only slashes lower.
     pub fn run(self, test: impl FnOnce()) {
         new_test_ext().execute_with(|| {
             test();
             Market::do_try_state().expect("market invariants hold");
             Providers::do_try_state().expect("provider invariants hold");
+            let burnt: Balance = System::events()
+                .into_iter()
+                .filter_map(|record| match record.event {
+                    RuntimeEvent::Providers(pallet_mosaic_providers::Event::Slashed {
+                        amount,
+                        ..
+                    }) => Some(amount),
+                    _ => None,
+                })
+                .sum();
             let total: Balance = (1..20).map(|who| Balances::total_balance(&who)).sum();
-            assert_eq!(total, 19 * ENDOWMENT, "tokens appeared or vanished");
+            assert_eq!(total, 19 * ENDOWMENT - burnt, "tokens appeared or vanished");
             assert_eq!(
                 pallet_balances::TotalIssuance::<Test>::get(),
-                19 * ENDOWMENT
+                19 * ENDOWMENT - burnt
             );
         });
     }

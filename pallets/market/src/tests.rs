@@ -562,6 +562,116 @@ fn prove(id: OrderId, piece: u32, period: PeriodIndex) {
 }
 
 #[test]
+fn a_provider_that_never_confirms_loses_its_bond_and_the_order_goes_live_without_it() {
+    ExtBuilder.run(|| {
+        UnconfirmedSlash::set(polkadot_sdk::sp_runtime::Perbill::from_percent(50));
+        ConfirmRounds::set(2);
+        providers(4, 1);
+        let id = store(1, 3);
+        let lazy = provider_of(id, 2);
+        let taker = (10..14).find(|w| !holders(id).contains(w)).unwrap();
+        for piece in 0..2 {
+            assert_ok!(Market::confirm(
+                RuntimeOrigin::signed(provider_of(id, piece)),
+                id,
+                piece
+            ));
+        }
+        let stake = |who| {
+            pallet_mosaic_providers::Providers::<Test>::get(who)
+                .unwrap()
+                .stake
+        };
+        let before = stake(lazy);
+        // The deadline passes: the lazy provider loses half the stake
+        // backing its piece (one started GiB), the order gets another
+        // window, and the piece moves in the next repair pass.
+        run_to(1 + CONFIRM_WINDOW);
+        let slashed = before - stake(lazy);
+        assert_eq!(slashed, 100 / 2);
+        assert!(events().contains(&Event::Unconfirmed {
+            order: id,
+            piece: 2,
+            provider: lazy,
+            slashed
+        }));
+        assert_eq!(
+            order(id).state,
+            OrderState::Pending {
+                deadline: 1 + 2 * CONFIRM_WINDOW
+            }
+        );
+        run_to(2 + CONFIRM_WINDOW);
+        assert_eq!(provider_of(id, 2), taker);
+        assert_eq!(ProviderPieceCount::<Test>::get(lazy), 0);
+        // The taker stores and confirms: the order goes live.
+        assert_ok!(Market::confirm(RuntimeOrigin::signed(taker), id, 2));
+        assert!(matches!(order(id).state, OrderState::Live { .. }));
+        // The providers who confirmed kept their stake.
+        for piece in 0..2 {
+            assert_eq!(stake(provider_of(id, piece)), before);
+        }
+    });
+}
+
+#[test]
+fn an_order_never_confirmed_is_cancelled_after_its_rounds() {
+    ExtBuilder.run(|| {
+        UnconfirmedSlash::set(polkadot_sdk::sp_runtime::Perbill::from_percent(10));
+        ConfirmRounds::set(2);
+        providers(3, 1);
+        let id = store(1, 3);
+        // Nobody else can take the pieces: two deadlines pass, each
+        // slashing the three providers, then the order is cancelled and
+        // the owner refunded in full.
+        run_to(1 + 2 * CONFIRM_WINDOW);
+        assert!(Orders::<Test>::get(id).is_none());
+        let bonds = events()
+            .iter()
+            .filter(|e| matches!(e, Event::Unconfirmed { .. }))
+            .count();
+        assert_eq!(bonds, 6);
+        assert_eq!(Balances::balance(&1), ENDOWMENT);
+        for who in 10..13 {
+            assert_eq!(ProviderPieceCount::<Test>::get(who), 0);
+        }
+    });
+}
+
+#[test]
+fn a_repaired_piece_not_confirmed_in_time_costs_its_taker_and_moves_again() {
+    ExtBuilder.run(|| {
+        UnconfirmedSlash::set(polkadot_sdk::sp_runtime::Perbill::from_percent(50));
+        providers(5, 1);
+        let id = store(1, 10);
+        confirm_all(id);
+        let leaving = provider_of(id, 0);
+        assert_ok!(Providers::unbond(RuntimeOrigin::signed(leaving)));
+        run_to(2);
+        let taker = provider_of(id, 0);
+        assert_ne!(taker, leaving);
+        // The taker never rebuilds it: at the window's end it forfeits its
+        // bond and the piece moves on to the last provider.
+        run_to(2 + CONFIRM_WINDOW);
+        assert!(events().iter().any(|e| matches!(
+            e,
+            Event::Unconfirmed { provider, piece: 0, .. } if *provider == taker
+        )));
+        run_to(3 + CONFIRM_WINDOW);
+        let next = provider_of(id, 0);
+        assert!(next != taker && next != leaving);
+        // A taker that confirms in time keeps its bond.
+        assert_ok!(Market::confirm(RuntimeOrigin::signed(next), id, 0));
+        run_to(4 + 2 * CONFIRM_WINDOW);
+        assert_eq!(provider_of(id, 0), next);
+        assert!(!events().iter().any(|e| matches!(
+            e,
+            Event::Unconfirmed { provider, .. } if *provider == next
+        )));
+    });
+}
+
+#[test]
 fn proven_periods_are_paid_at_once_and_add_up_to_the_price() {
     ExtBuilder.run(|| {
         providers(3, 1);
@@ -1070,6 +1180,7 @@ fn the_holder_list_follows_providers_gaining_their_first_piece_and_losing_their_
         assert_ok!(Providers::unbond(RuntimeOrigin::signed(leaving)));
         run_to(System::block_number() + 1);
         assert_eq!(provider_of(first, 0), 16);
+        assert_ok!(Market::confirm(RuntimeOrigin::signed(16), first, 0));
         expected.swap_remove(0);
         expected.push(16);
         assert_eq!(holder_list(), expected);
