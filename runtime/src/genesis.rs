@@ -133,6 +133,23 @@ pub fn preset_config(id: &str) -> Option<serde_json::Value> {
     Some(config)
 }
 
+/// Why a genesis config cannot run a chain, if it cannot: block `n`'s VRF
+/// signature is checked against VRF key `slot % keys` and its seal against
+/// Aura authority `slot % authorities`, so the lists must be alike, and not
+/// empty (without keys the challenge randomness never changes).
+pub fn check(config: &RuntimeGenesisConfig) -> Result<(), String> {
+    let (aura, vrf) = (
+        config.aura.authorities.len(),
+        config.audit.vrf_authorities.len(),
+    );
+    if vrf == 0 || vrf != aura {
+        return Err(format!(
+            "the genesis has {aura} Aura authorities and {vrf} VRF keys: each validator needs one of each, in the same order"
+        ));
+    }
+    Ok(())
+}
+
 /// The genesis storage of a full genesis config.
 pub fn build_storage(
     config: serde_json::Value,
@@ -140,5 +157,6 @@ pub fn build_storage(
     use polkadot_sdk::sp_runtime::BuildStorage;
     let config: RuntimeGenesisConfig =
         serde_json::from_value(config).map_err(|e| format!("invalid genesis config: {e}"))?;
+    check(&config)?;
     config.build_storage()
 }

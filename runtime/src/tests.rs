@@ -440,6 +440,26 @@ fn the_mosaic_api_answers_by_name() {
 }
 
 #[test]
+fn a_genesis_whose_vrf_keys_do_not_match_its_aura_authorities_is_refused() {
+    let good = genesis::preset_config(genesis::LOCAL).expect("the local preset");
+    assert!(genesis::build_storage(good.clone()).is_ok());
+    // One VRF key short: block `n` would be checked against the wrong
+    // key and every block would be invalid.
+    let mut short = good.clone();
+    short["audit"]["vrfAuthorities"]
+        .as_array_mut()
+        .expect("a list of VRF keys")
+        .pop();
+    let error = genesis::build_storage(short).unwrap_err();
+    assert!(error.contains("VRF keys"), "{error}");
+    // None at all: the challenge randomness would never change.
+    let mut none = good;
+    none["audit"]["vrfAuthorities"] = serde_json::json!([]);
+    none["aura"]["authorities"] = serde_json::json!([]);
+    assert!(genesis::build_storage(none).is_err());
+}
+
+#[test]
 fn presets_set_the_chain_parameters() {
     use crate::parameters::{ChainParameters, Parameters};
     use polkadot_sdk::frame_support::traits::Get;

@@ -411,6 +411,9 @@ pub mod pallet {
     #[pallet::genesis_build]
     impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
         fn build(&self) {
+            // An empty list is accepted here (tests, the default config); a
+            // chain's genesis is checked by the runtime against its Aura
+            // authorities (`mosaic_runtime::genesis::check`).
             let keys = BoundedVec::try_from(self.vrf_authorities.clone())
                 .expect("more VRF keys than MaxAuthorities in genesis");
             VrfAuthorities::<T>::put(keys);
@@ -514,9 +517,10 @@ pub mod pallet {
 
     impl<T: Config> Pallet<T> {
         /// Checks the pallet's invariants: nobody has reached `MaxMisses`
-        /// without being ejected, and every open challenge was drawn at a
+        /// without being ejected, every open challenge was drawn at a
         /// visit, names leaves of a piece its provider still holds, each in
-        /// a segment of its own, and is no more than a visit's worth.
+        /// a segment of its own, and is no more than a visit's worth, and
+        /// the audit keeps nothing about providers that hold nothing.
         pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
             for (_, misses) in Misses::<T>::iter() {
                 ensure!(
@@ -556,6 +560,12 @@ pub mod pallet {
             ensure!(
                 leaves_of.values().all(|n| *n <= T::LeavesPerPeriod::get()),
                 "a provider has more leaves open than a visit draws"
+            );
+            ensure!(
+                LastVisit::<T>::iter_keys()
+                    .chain(Misses::<T>::iter_keys())
+                    .all(|who| T::Pieces::held_bytes(&who) > 0),
+                "the audit keeps state of a provider that holds nothing"
             );
             Ok(())
         }
@@ -826,6 +836,13 @@ pub mod pallet {
                     order,
                     piece,
                 });
+            }
+            // A provider that holds nothing any more has nothing to answer
+            // for: what the audit kept about it goes, so that providers that
+            // come and go leave no state behind.
+            if T::Pieces::held_bytes(who) == 0 {
+                LastVisit::<T>::remove(who);
+                Misses::<T>::remove(who);
             }
         }
     }

@@ -820,6 +820,26 @@ fn a_client_deleting_after_a_challenge_costs_the_provider_nothing() {
 }
 
 #[test]
+fn a_provider_left_with_nothing_leaves_no_audit_state() {
+    ExtBuilder.run(|| {
+        let object = Object::put();
+        register(3);
+        let order = live_order(&object, 5);
+        let silent = holder_list()[0];
+        let others: Vec<AccountId> = (10..13).filter(|who| *who != silent).collect();
+        run_answering(&object, &others, 2 * PERIOD + DRAW_BLOCKS);
+        assert_eq!(Misses::<Test>::get(silent), 1);
+        assert!(crate::LastVisit::<Test>::get(silent).is_some());
+        // Its only order is deleted: it holds nothing, and what the audit
+        // kept of it goes (a provider that withdraws keeps nothing here).
+        assert_ok!(Market::delete(RuntimeOrigin::signed(1), order));
+        assert_eq!(Misses::<Test>::get(silent), 0);
+        assert!(crate::LastVisit::<Test>::get(silent).is_none());
+        assert_eq!(crate::LastVisit::<Test>::iter().count(), 0);
+    });
+}
+
+#[test]
 fn a_piece_that_moves_away_takes_its_challenge_with_it() {
     ExtBuilder.run(|| {
         let object = Object::put();

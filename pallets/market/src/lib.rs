@@ -239,9 +239,11 @@ where
     P: frame_support::traits::Get<u32>,
     R: frame_support::traits::Get<u32>,
 {
-    /// The layout of the order's pieces (valid: `store` checked it).
-    pub fn layout(&self) -> Layout {
-        Layout::new(self.coding, self.size).expect("store accepts valid layouts only; qed")
+    /// The layout of the order's pieces. `store` accepts valid layouts
+    /// only, but a runtime upgrade that lowered a bound could make an old
+    /// order's invalid: callers skip it rather than halt a block hook.
+    pub fn layout(&self) -> Result<Layout, mosaic_primitives::piece::LayoutError> {
+        Layout::new(self.coding, self.size)
     }
 }
 
@@ -1619,7 +1621,7 @@ pub mod pallet {
                 order,
                 piece: number,
                 root: piece.root,
-                layout: record.layout(),
+                layout: record.layout().ok()?,
                 auditable: live && piece.confirmed,
             })
         }
