@@ -115,6 +115,7 @@ fn state_per_order() {
             pieces: BoundedVec::truncate_from(vec![piece; coding.total_shards()]),
             confirmed: 6,
             rounds: 0,
+            bond: 0,
             escrow: 0,
             deposit: 0,
         };

@@ -208,7 +208,10 @@ async fn a_client_stores_an_object_with_registered_providers() -> Result<()> {
     assert_eq!((order.pieces.len(), order.confirmed), (width, 0));
     assert_eq!(order.piece_size, piece_size);
     assert_eq!(order.access, access, "what get needs is recorded");
-    assert_eq!((order.escrow, order.deposit), (quote.escrow, quote.deposit));
+    assert_eq!(
+        (order.escrow, order.deposit, order.bond),
+        (quote.escrow, quote.deposit, quote.bond)
+    );
     let confirm_window: BlockNumber = ChainParameters::DEVELOPMENT.confirm_window;
     assert_eq!(
         order.state,
@@ -217,7 +220,10 @@ async fn a_client_stores_an_object_with_registered_providers() -> Result<()> {
         }
     );
     let held_after = account(&client, &owner, Some(block)).await?.data.reserved;
-    assert_eq!(held_after, held_before + quote.escrow + quote.deposit);
+    assert_eq!(
+        held_after,
+        held_before + quote.escrow + quote.deposit + quote.bond
+    );
 
     // The runtime API and the RPC show the same order. Its pieces are
     // placed by the randomness of the block that included it, not the

@@ -23,11 +23,15 @@
 //! piece is confirmed the order is live, for `periods` whole periods
 //! starting with the next one. At the confirm deadline each provider that
 //! did not confirm loses `UnconfirmedSlash` of the stake backing its piece
-//! (its bond: taking a piece and never storing it costs), and its piece is
-//! queued to move to another provider, with another confirm window; after
-//! `ConfirmRounds` deadlines an order still not confirmed is cancelled and
-//! everything is refunded. A piece moved while its order is live (repair)
-//! has the same window and the same bond.
+//! (its bond: taking a piece and never storing it costs), the owner loses
+//! as much from the bond it put up at `store` (the chain cannot tell a
+//! provider that did not store from an owner that did not upload, so
+//! neither side gains by the other's failure, and griefing costs the
+//! griefer what it costs the victim), and the piece is queued to move to
+//! another provider, with another confirm window and the owner's share put
+//! up again; after `ConfirmRounds` deadlines an order still not confirmed
+//! is cancelled and the rest refunded. A piece moved while its order is
+//! live (repair) has the same window and the provider's bond alone.
 //!
 //! **Payment, per piece.** Escrow leaves the client only to pay for a piece
 //! its provider proved: when the audit pallet verifies a proof of a piece
@@ -227,6 +231,9 @@ pub struct Order<
     pub confirmed: u32,
     /// Confirm deadlines the order has passed while pending.
     pub rounds: u8,
+    /// The owner's confirm bond still held: the counterpart of each
+    /// provider's, forfeited with it for a piece not confirmed in time.
+    pub bond: Balance,
     /// Escrow still held from the owner.
     pub escrow: Balance,
     /// Storage deposit held from the owner.
@@ -257,6 +264,9 @@ pub struct Quote<AccountId, Balance> {
     pub escrow: Balance,
     /// Storage deposit held until the order ends.
     pub deposit: Balance,
+    /// Confirm bond held until the order goes live (forfeited for each
+    /// piece not confirmed in time).
+    pub bond: Balance,
     /// Bytes of each piece.
     pub piece_size: u64,
     /// The provider and its price, per piece in order.
@@ -460,6 +470,9 @@ pub mod pallet {
         /// Deposit for an order's on-chain records.
         #[codec(index = 1)]
         Deposit,
+        /// The owner's confirm bond, until its order goes live.
+        #[codec(index = 2)]
+        Bond,
     }
 
     #[pallet::event]
@@ -512,12 +525,15 @@ pub mod pallet {
             to: T::AccountId,
         },
         /// A provider let a confirm deadline pass without confirming its
-        /// piece: slashed, and the piece queued to move.
+        /// piece: its bond `slashed`, the owner's `forfeited` (both burnt;
+        /// none of the owner's for a repaired piece), and the piece queued
+        /// to move.
         Unconfirmed {
             order: OrderId,
             piece: u32,
             provider: T::AccountId,
             slashed: BalanceOf<T>,
+            forfeited: BalanceOf<T>,
         },
         /// No provider could take a piece that had to move (its provider
         /// leaving, or failing its audit); it stays put.
@@ -785,6 +801,7 @@ pub mod pallet {
             let Quote {
                 escrow,
                 deposit,
+                bond,
                 piece_size,
                 pieces,
             } = Self::quote_excluding(
@@ -819,6 +836,7 @@ pub mod pallet {
             let count = records.len() as u32;
             T::Currency::hold(&HoldReason::Escrow.into(), &owner, escrow)?;
             T::Currency::hold(&HoldReason::Deposit.into(), &owner, deposit)?;
+            T::Currency::hold(&HoldReason::Bond.into(), &owner, bond)?;
             let deadline =
                 frame_system::Pallet::<T>::block_number().saturating_add(T::ConfirmWindow::get());
             let due = Self::schedule(deadline, id, count)?;
@@ -839,6 +857,7 @@ pub mod pallet {
                     pieces: records,
                     confirmed: 0,
                     rounds: 0,
+                    bond,
                     escrow,
                     deposit,
                 },
@@ -885,6 +904,13 @@ pub mod pallet {
                     let end = start.saturating_add(record.periods);
                     record.due = Self::schedule(Self::period_start(end), order, pieces)?;
                     record.state = OrderState::Live { start, end };
+                    let _ = T::Currency::release(
+                        &HoldReason::Bond.into(),
+                        &record.owner,
+                        record.bond,
+                        Precision::BestEffort,
+                    );
+                    record.bond = Zero::zero();
                     Self::deposit_event(Event::Live { order, start, end });
                 }
             }
@@ -1027,6 +1053,7 @@ pub mod pallet {
             Ok(Quote {
                 escrow,
                 deposit,
+                bond: Self::bond(piece_size).saturating_mul(count.into()),
                 piece_size,
                 pieces,
             })
@@ -1331,9 +1358,10 @@ pub mod pallet {
         }
 
         /// A pending order's confirm deadline: each provider that did not
-        /// confirm forfeits its bond, and its piece is queued to move; the
-        /// order gets another window, or is cancelled after
-        /// `ConfirmRounds`.
+        /// confirm forfeits its bond, the owner its share, and the piece is
+        /// queued to move; the order gets another window (the owner's share
+        /// held again), or is cancelled after `ConfirmRounds` or when the
+        /// owner cannot put its share up again.
         fn confirm_deadline(order: OrderId, mut record: OrderOf<T>) {
             record.rounds = record.rounds.saturating_add(1);
             let late: Vec<(u32, T::AccountId)> = record
@@ -1343,15 +1371,36 @@ pub mod pallet {
                 .filter(|(_, piece)| !piece.confirmed)
                 .map(|(number, piece)| (number as u32, piece.provider.clone()))
                 .collect();
+            let share = Self::bond(record.piece_size);
+            let mut lost = BalanceOf::<T>::zero();
             for (number, provider) in &late {
-                Self::slash_unconfirmed(order, *number, provider, record.piece_size);
+                // The owner's share goes too: the chain cannot tell a
+                // provider that did not store from an owner that did not
+                // upload, so neither gains by the other's failure.
+                let forfeited = T::Currency::burn_held(
+                    &HoldReason::Bond.into(),
+                    &record.owner,
+                    share.min(record.bond),
+                    Precision::BestEffort,
+                    Fortitude::Force,
+                )
+                .unwrap_or_else(|_| Zero::zero());
+                record.bond = record.bond.saturating_sub(forfeited);
+                lost = lost.saturating_add(forfeited);
+                Self::slash_unconfirmed(order, *number, provider, record.piece_size, forfeited);
             }
             let deadline =
                 frame_system::Pallet::<T>::block_number().saturating_add(T::ConfirmWindow::get());
             let pieces = record.pieces.len() as u32;
-            let rescheduled = (record.rounds < T::ConfirmRounds::get())
-                .then(|| Self::schedule(deadline, order, pieces).ok())
-                .flatten();
+            // Another round puts the owner's bond back up for the pieces
+            // that move: every round costs both sides alike.
+            let rescheduled = (record.rounds < T::ConfirmRounds::get()
+                && T::Currency::hold(&HoldReason::Bond.into(), &record.owner, lost).is_ok())
+            .then(|| {
+                record.bond = record.bond.saturating_add(lost);
+                Self::schedule(deadline, order, pieces).ok()
+            })
+            .flatten();
             let Some(due) = rescheduled else {
                 Self::end(order, record, EndReason::Unconfirmed);
                 return;
@@ -1375,20 +1424,34 @@ pub mod pallet {
                 .get(piece as usize)
                 .is_some_and(|p| p.provider == *provider && !p.confirmed);
             if late {
-                Self::slash_unconfirmed(order, piece, provider, record.piece_size);
+                Self::slash_unconfirmed(order, piece, provider, record.piece_size, Zero::zero());
                 Self::queue_move(order, piece, provider.clone());
             }
         }
 
+        /// The bond each side puts up for one piece of `piece_size` bytes:
+        /// `UnconfirmedSlash` of the stake backing it.
+        fn bond(piece_size: u64) -> BalanceOf<T> {
+            T::UnconfirmedSlash::get() * T::Providers::stake_for(piece_size)
+        }
+
         /// Burns the bond of `provider`, which did not confirm piece `piece`
-        /// of `order` (of `bytes` bytes) in time.
-        fn slash_unconfirmed(order: OrderId, piece: u32, provider: &T::AccountId, bytes: u64) {
+        /// of `order` (of `bytes` bytes) in time, the owner having
+        /// `forfeited` its share.
+        fn slash_unconfirmed(
+            order: OrderId,
+            piece: u32,
+            provider: &T::AccountId,
+            bytes: u64,
+            forfeited: BalanceOf<T>,
+        ) {
             let slashed = T::Providers::slash(provider, bytes, T::UnconfirmedSlash::get());
             Self::deposit_event(Event::Unconfirmed {
                 order,
                 piece,
                 provider: provider.clone(),
                 slashed,
+                forfeited,
             });
         }
 
@@ -1432,6 +1495,12 @@ pub mod pallet {
                 &HoldReason::Deposit.into(),
                 &record.owner,
                 record.deposit,
+                Precision::BestEffort,
+            );
+            let _ = T::Currency::release(
+                &HoldReason::Bond.into(),
+                &record.owner,
+                record.bond,
                 Precision::BestEffort,
             );
             OwnerOrders::<T>::remove(&record.owner, order);
@@ -1635,6 +1704,7 @@ pub mod pallet {
             use std::collections::BTreeMap;
             let mut escrow: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
             let mut deposit: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+            let mut bonds: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
             let mut used: BTreeMap<T::AccountId, u64> = BTreeMap::new();
             let mut listed = 0u64;
             for (id, order) in Orders::<T>::iter() {
@@ -1642,6 +1712,12 @@ pub mod pallet {
                 *e = e.saturating_add(order.escrow);
                 let d = deposit.entry(order.owner.clone()).or_default();
                 *d = d.saturating_add(order.deposit);
+                let b = bonds.entry(order.owner.clone()).or_default();
+                *b = b.saturating_add(order.bond);
+                ensure!(
+                    order.bond.is_zero() || matches!(order.state, OrderState::Pending { .. }),
+                    "a live order still holds its owner's bond"
+                );
                 ensure!(
                     Layout::new(order.coding, order.size).map(|l| l.piece_size())
                         == Ok(order.piece_size),
@@ -1687,6 +1763,10 @@ pub mod pallet {
                     held == amount,
                     "deposit held differs from the orders' deposits"
                 );
+            }
+            for (owner, amount) in bonds {
+                let held = T::Currency::balance_on_hold(&HoldReason::Bond.into(), &owner);
+                ensure!(held == amount, "bond held differs from the orders' bonds");
             }
             let holders = HolderCount::<T>::get();
             ensure!(

@@ -158,7 +158,8 @@ pub struct ExtBuilder;
 
 impl ExtBuilder {
     /// Runs `test`, then checks both pallets' invariants and that the sum of
-    /// balances equals total issuance, which only slashes lower.
+    /// balances equals total issuance, which only slashes and forfeited
+    /// bonds lower.
     pub fn run(self, test: impl FnOnce()) {
         new_test_ext().execute_with(|| {
             test();
@@ -171,6 +172,9 @@ impl ExtBuilder {
                         amount,
                         ..
                     }) => Some(amount),
+                    RuntimeEvent::Market(crate::Event::Unconfirmed { forfeited, .. }) => {
+                        Some(forfeited)
+                    }
                     _ => None,
                 })
                 .sum();

@@ -589,12 +589,23 @@ fn a_provider_that_never_confirms_loses_its_bond_and_the_order_goes_live_without
         run_to(1 + CONFIRM_WINDOW);
         let slashed = before - stake(lazy);
         assert_eq!(slashed, 100 / 2);
+        // The owner put up as much for the piece, and loses it too.
         assert!(events().contains(&Event::Unconfirmed {
             order: id,
             piece: 2,
             provider: lazy,
-            slashed
+            slashed,
+            forfeited: slashed
         }));
+        assert_eq!(
+            Balances::balance_on_hold(&RuntimeHoldReason::Market(HoldReason::Bond), &1),
+            3 * slashed,
+            "the owner's share for the moved piece is put up again for the next round"
+        );
+        assert_eq!(
+            Balances::balance(&1) + 3 * slashed + slashed,
+            ENDOWMENT - escrow_held(1) - deposit_held(1)
+        );
         assert_eq!(
             order(id).state,
             OrderState::Pending {
@@ -607,6 +618,11 @@ fn a_provider_that_never_confirms_loses_its_bond_and_the_order_goes_live_without
         // The taker stores and confirms: the order goes live.
         assert_ok!(Market::confirm(RuntimeOrigin::signed(taker), id, 2));
         assert!(matches!(order(id).state, OrderState::Live { .. }));
+        assert_eq!(
+            Balances::balance_on_hold(&RuntimeHoldReason::Market(HoldReason::Bond), &1),
+            0,
+            "released once live"
+        );
         // The providers who confirmed kept their stake.
         for piece in 0..2 {
             assert_eq!(stake(provider_of(id, piece)), before);
@@ -631,7 +647,9 @@ fn an_order_never_confirmed_is_cancelled_after_its_rounds() {
             .filter(|e| matches!(e, Event::Unconfirmed { .. }))
             .count();
         assert_eq!(bonds, 6);
-        assert_eq!(Balances::balance(&1), ENDOWMENT);
+        // The owner loses its share of each of the six bonds, and is
+        // refunded the rest.
+        assert_eq!(Balances::balance(&1), ENDOWMENT - 6 * 10);
         for who in 10..13 {
             assert_eq!(ProviderPieceCount::<Test>::get(who), 0);
         }

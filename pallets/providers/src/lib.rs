@@ -188,9 +188,11 @@ pub trait ProviderRegistry<AccountId> {
     /// Bytes booked on `who` (zero if not registered).
     fn used(who: &AccountId) -> u64;
 
+    /// The stake that backs `bytes` of data: `StakePerGiB` per started GiB.
+    fn stake_for(bytes: u64) -> Self::Balance;
+
     /// Burns `fraction` of the stake that backs `bytes` of `who`'s data
-    /// (`StakePerGiB` per started GiB), at most all of it; returns the
-    /// amount burnt. Placement skips a provider left short of the stake its
+    /// ([`Self::stake_for`]), at most all of it; returns the amount burnt. Placement skips a provider left short of the stake its
     /// capacity requires, and one left below `MinStake` is ejected.
     fn slash(who: &AccountId, bytes: u64, fraction: sp_runtime::Perbill) -> Self::Balance;
 
@@ -789,12 +791,15 @@ pub mod pallet {
             Providers::<T>::get(who).map_or(0, |p| p.used)
         }
 
+        fn stake_for(bytes: u64) -> BalanceOf<T> {
+            T::StakePerGiB::get().saturating_mul(bytes.div_ceil(GIB).max(1).saturated_into())
+        }
+
         fn slash(who: &T::AccountId, bytes: u64, fraction: Perbill) -> BalanceOf<T> {
             let Some(info) = Providers::<T>::get(who) else {
                 return Zero::zero();
             };
-            let backing =
-                T::StakePerGiB::get().saturating_mul(bytes.div_ceil(GIB).max(1).saturated_into());
+            let backing = Self::stake_for(bytes);
             let burnt = T::Currency::burn_held(
                 &HoldReason::ProviderStake.into(),
                 who,
