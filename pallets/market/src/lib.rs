@@ -90,6 +90,10 @@ pub use weights::WeightInfo;
 
 /// Blocks tried, from the intended one on, to queue a deadline or expiry.
 const SCHEDULE_TRIES: u32 = 16;
+/// Periods an expiry may slip past its order's end when the blocks it is
+/// spread over are full (a late expiry only frees capacity later: nothing
+/// is paid past the end, and nothing past it is audited).
+const EXPIRY_PERIODS: u32 = 4;
 /// Most entries one page of an index returns.
 pub const MAX_PAGE: u32 = 256;
 
@@ -902,7 +906,7 @@ pub mod pallet {
                     Self::unschedule(record.due, order, pieces);
                     let start = current.saturating_add(1);
                     let end = start.saturating_add(record.periods);
-                    record.due = Self::schedule(Self::period_start(end), order, pieces)?;
+                    record.due = Self::schedule_expiry(order, end, pieces)?;
                     record.state = OrderState::Live { start, end };
                     let _ = T::Currency::release(
                         &HoldReason::Bond.into(),
@@ -946,7 +950,7 @@ pub mod pallet {
             let new_end = end.saturating_add(periods);
             let pieces = record.pieces.len() as u32;
             Self::unschedule(record.due, order, pieces);
-            record.due = Self::schedule(Self::period_start(new_end), order, pieces)?;
+            record.due = Self::schedule_expiry(order, new_end, pieces)?;
             record.periods = total;
             record.escrow = record.escrow.saturating_add(extra);
             record.state = OrderState::Live {
@@ -1277,6 +1281,28 @@ pub mod pallet {
                 block = block.saturating_add(1u32.into());
             }
             Err(Error::<T>::TooManyDeadlines.into())
+        }
+
+        /// Queues the expiry of `order`, whose last period is `end - 1`: at a
+        /// block of period `end` that the order's id picks, so that orders
+        /// ending together are spread over the whole period rather than
+        /// crowding its first block, or of a later period if those are full.
+        fn schedule_expiry(
+            order: OrderId,
+            end: PeriodIndex,
+            pieces: u32,
+        ) -> Result<BlockNumberFor<T>, DispatchError> {
+            let length: u64 = T::PeriodLength::get().saturated_into();
+            let offset: BlockNumberFor<T> = (order % length.max(1)).saturated_into();
+            let mut last = Err(Error::<T>::TooManyDeadlines.into());
+            for late in 0..EXPIRY_PERIODS {
+                let at = Self::period_start(end.saturating_add(late)).saturating_add(offset);
+                last = Self::schedule(at, order, pieces);
+                if last.is_ok() {
+                    break;
+                }
+            }
+            last
         }
 
         fn unschedule(at: BlockNumberFor<T>, order: OrderId, pieces: u32) {
@@ -1685,13 +1711,18 @@ pub mod pallet {
             let (order, number) = ProviderPieces::<T>::get(who, slot)?;
             let record = Orders::<T>::get(order)?;
             let piece = record.pieces.get(number as usize)?;
-            let live = matches!(record.state, OrderState::Live { .. });
+            // Paid periods only: an order past its end waits for its expiry
+            // block, and nobody answers for it meanwhile.
+            let paid = matches!(
+                record.state,
+                OrderState::Live { end, .. } if Self::current_period() < end
+            );
             Some(PieceRef {
                 order,
                 piece: number,
                 root: piece.root,
                 layout: record.layout().ok()?,
-                auditable: live && piece.confirmed,
+                auditable: paid && piece.confirmed,
             })
         }
 

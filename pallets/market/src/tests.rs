@@ -690,6 +690,48 @@ fn a_repaired_piece_not_confirmed_in_time_costs_its_taker_and_moves_again() {
 }
 
 #[test]
+fn orders_ending_together_spread_over_the_period_and_past_it_instead_of_failing() {
+    ExtBuilder.run(|| {
+        // Two orders a block: before, only 16 blocks from the period's first
+        // could take the expiries of orders ending together (32 of them),
+        // and the 33rd last confirm failed.
+        providers(3, 1);
+        // Stored and confirmed over the first period's blocks, five a block
+        // (their confirm deadlines have room): all end with period 2.
+        let mut ids = Vec::new();
+        for block in 1..9 {
+            run_to(block);
+            for _ in 0..5 {
+                let id = store(1, 2);
+                confirm_all(id);
+                ids.push(id);
+            }
+        }
+        let mut dues: Vec<u64> = ids.iter().map(|id| order(*id).due).collect();
+        for id in &ids {
+            assert!(matches!(order(*id).state, OrderState::Live { end: 3, .. }));
+        }
+        dues.sort();
+        assert!(dues[0] >= 3 * PERIOD, "not before the end");
+        assert!(
+            *dues.last().unwrap() >= 4 * PERIOD,
+            "some spill into the next period: {dues:?}"
+        );
+        // Past its end an order waits for its block, unaudited.
+        let late = ids[ids
+            .iter()
+            .position(|id| order(*id).due > 3 * PERIOD + 1)
+            .unwrap()];
+        run_to(3 * PERIOD + 1);
+        let provider = provider_of(late, 0);
+        let slot = order(late).pieces[0].slot;
+        assert!(!Market::piece_ref(&provider, slot).unwrap().auditable);
+        run_to(5 * PERIOD);
+        assert_eq!(Orders::<Test>::iter().count(), 0, "every one expired");
+    });
+}
+
+#[test]
 fn proven_periods_are_paid_at_once_and_add_up_to_the_price() {
     ExtBuilder.run(|| {
         providers(3, 1);
@@ -1212,9 +1254,11 @@ fn the_holder_list_follows_providers_gaining_their_first_piece_and_losing_their_
             remaining.iter().copied().collect::<BTreeSet<_>>(),
             holders(first).into_iter().collect()
         );
-        run_to(3 * PERIOD - 1);
+        let due = order(first).due;
+        assert_eq!(due, 3 * PERIOD + first % PERIOD, "spread by its id");
+        run_to(due - 1);
         assert_eq!(holder_list(), remaining, "unchanged until the order ends");
-        run_to(3 * PERIOD);
+        run_to(due);
         assert!(Orders::<Test>::get(first).is_none(), "expired");
         assert!(holder_list().is_empty());
         assert_eq!(HolderIndex::<Test>::iter().count(), 0);
