@@ -76,8 +76,10 @@
 //! `1 − (1 − f)^L` for `L` leaves (with `L = 64`: 47 % a period at
 //! `f = 1 %`, so within about two periods), whatever else it holds: many
 //! small pieces kept beside a big deleted one do not hide it. It is never
-//! paid for the deleted piece (nothing proves it), loses the stake backing
-//! it at each failure, and the piece is rebuilt elsewhere.
+//! paid for the deleted piece (nothing proves it), loses `SlashFraction`
+//! (in the runtime half) of the stake backing it at each failure (5 UNIT
+//! per started GiB at 10 UNIT staked per GiB), and the piece is rebuilt
+//! elsewhere after its second miss.
 //!
 //! *A provider that rebuilds on demand.* Pieces are plain
 //! (`docs/replica-format.md`): a provider that keeps only the piece's
@@ -117,8 +119,8 @@
 //! every 15-second window (about 290 Mbit/s in bursts), served by the
 //! order's other providers. Up to 1 TiB per provider account, faking costs
 //! about four times the bytes it saves, every month; past the cap the
-//! factor falls, which is why the cap is a chain parameter to raise as
-//! verification gets cheaper. At the parameters before this design (one
+//! factor falls (the cap, `LeavesPerPeriod`, bounds the chain's work; a
+//! runtime upgrade raises it as verification gets cheaper). At the parameters before this design (one
 //! 1 KiB leaf per provider per period, public for the whole period) a
 //! lazy provider needed `k` KiB a period from the siblings whatever it
 //! pretended to hold: 4 KiB × 8,640 = 34 MiB a month for any amount.
