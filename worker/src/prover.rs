@@ -200,13 +200,8 @@ mod tests {
         assert_eq!(proofs.len(), 3);
         let layout = challenge.layout().unwrap();
         for (leaf, proof) in challenge.leaves.iter().zip(proofs) {
-            let proof = piece::PieceProof {
-                leaf: proof.leaf.into_inner(),
-                shard_path: proof.shard_path.into_inner(),
-                piece_path: proof.piece_path.into_inner(),
-            };
             assert_eq!(
-                piece::verify(&challenge.root, &layout, *leaf, &proof),
+                piece::verify(&challenge.root, &layout, *leaf, &proof.into()),
                 Ok(())
             );
         }

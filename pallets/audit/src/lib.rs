@@ -256,6 +256,16 @@ pub mod pallet {
         }
     }
 
+    impl From<LeafProof> for PieceProof {
+        fn from(proof: LeafProof) -> Self {
+            PieceProof {
+                leaf: proof.leaf.into_inner(),
+                shard_path: proof.shard_path.into_inner(),
+                piece_path: proof.piece_path.into_inner(),
+            }
+        }
+    }
+
     /// The proofs of a challenge's leaves, in its order.
     pub type ProofsOf = BoundedVec<LeafProof, ConstU32<MAX_LEAVES>>;
 
@@ -493,12 +503,7 @@ pub mod pallet {
             }
             let verified = challenge.layout().is_ok_and(|layout| {
                 challenge.leaves.iter().zip(proofs).all(|(leaf, proof)| {
-                    let proof = PieceProof {
-                        leaf: proof.leaf.into_inner(),
-                        shard_path: proof.shard_path.into_inner(),
-                        piece_path: proof.piece_path.into_inner(),
-                    };
-                    piece::verify(&challenge.root, &layout, *leaf, &proof).is_ok()
+                    piece::verify(&challenge.root, &layout, *leaf, &proof.into()).is_ok()
                 })
             });
             if !verified {

@@ -1420,13 +1420,14 @@ pub mod pallet {
             let pieces = record.pieces.len() as u32;
             // Another round puts the owner's bond back up for the pieces
             // that move: every round costs both sides alike.
-            let rescheduled = (record.rounds < T::ConfirmRounds::get()
-                && T::Currency::hold(&HoldReason::Bond.into(), &record.owner, lost).is_ok())
-            .then(|| {
+            let another_round = record.rounds < T::ConfirmRounds::get()
+                && T::Currency::hold(&HoldReason::Bond.into(), &record.owner, lost).is_ok();
+            if another_round {
                 record.bond = record.bond.saturating_add(lost);
-                Self::schedule(deadline, order, pieces).ok()
-            })
-            .flatten();
+            }
+            let rescheduled = another_round
+                .then(|| Self::schedule(deadline, order, pieces).ok())
+                .flatten();
             let Some(due) = rescheduled else {
                 Self::end(order, record, EndReason::Unconfirmed);
                 return;
