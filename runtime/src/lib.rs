@@ -293,6 +293,8 @@ parameter_types! {
     /// smallest denomination per byte per block (about 928 UNIT a GiB for
     /// 30 days of 3-second blocks).
     pub const ProviderMinPrice: Balance = 1;
+    pub MarketDeadlineWeight: Weight =
+        Weight::from_parts(WEIGHT_REF_TIME_PER_SECOND / 2, u64::MAX);
 }
 
 impl pallet_mosaic_market::Config for Runtime {
@@ -310,10 +312,13 @@ impl pallet_mosaic_market::Config for Runtime {
     type MaxPieces = ConstU32<128>;
     type MaxRecipients = ConstU32<16>;
     type MaxCidLen = ConstU32<64>;
-    type MaxDeadlinesPerBlock = ConstU32<16>;
-    // Two of the widest orders, or sixteen of 16 pieces: with a repair pass
-    // and the audit's draw block, the hooks stay within the block.
-    type MaxEndingPiecesPerBlock = ConstU32<256>;
+    // Far more than one block's `store` calls can place (each weighs at
+    // least 10 ms of the 1.5 s normal class), so only sustained flooding
+    // paid block after block fills a list.
+    type MaxDeadlinesPerBlock = ConstU32<1_024>;
+    // A quarter of the block: with a repair pass and the audit's draw
+    // block, the hooks stay within the block (README, *Weights*).
+    type DeadlineWeight = MarketDeadlineWeight;
     // Eight a block move a period's worth (800) well before it fills.
     type MaxFailedPieces = ConstU32<1_024>;
     // A worker may miss one visit (a restart, a short outage) without its

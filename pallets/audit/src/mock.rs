@@ -52,6 +52,7 @@ pub const MAX_MISSES: u32 = 3;
 pub const FAILURES_BEFORE_REPAIR: u8 = 2;
 
 parameter_types! {
+    pub const DeadlineWeight: polkadot_sdk::frame_support::weights::Weight = polkadot_sdk::frame_support::weights::Weight::MAX;
     pub const MinStake: Balance = 1_000;
     pub const StakePerGiB: Balance = 100;
     pub const UnbondingPeriod: u64 = 1_000;
@@ -96,7 +97,7 @@ impl pallet_mosaic_market::Config for Test {
     type MaxRecipients = ConstU32<2>;
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<4>;
-    type MaxEndingPiecesPerBlock = ConstU32<64>;
+    type DeadlineWeight = DeadlineWeight;
     type MaxFailedPieces = ConstU32<16>;
     type FailuresBeforeRepair = ConstU8<FAILURES_BEFORE_REPAIR>;
     type UnconfirmedSlash = UnconfirmedSlash;

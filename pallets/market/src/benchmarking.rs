@@ -214,19 +214,15 @@ pub(crate) fn spread<T: Config>() {
         return;
     }
     // Orders are spread over blocks so that their deadlines fit: a block
-    // takes `MaxDeadlinesPerBlock` orders of `MaxEndingPiecesPerBlock`
-    // pieces in all.
+    // takes `MaxDeadlinesPerBlock` orders.
     let now = frame_system::Pallet::<T>::block_number();
-    let (mut offset, mut orders, mut pieces) = (0u32, 0u32, 0u32);
-    let mut room_for = |wanted: u32| {
-        if orders + 1 > T::MaxDeadlinesPerBlock::get()
-            || pieces + wanted > T::MaxEndingPiecesPerBlock::get()
-        {
+    let (mut offset, mut orders) = (0u32, 0u32);
+    let mut room_for = || {
+        if orders + 1 > T::MaxDeadlinesPerBlock::get() {
             offset += 1;
-            (orders, pieces) = (0, 0);
+            orders = 0;
         }
         orders += 1;
-        pieces += wanted;
         frame_system::Pallet::<T>::set_block_number(now.saturating_add(offset.into()));
     };
     for round in 0..T::Providers::max_providers() {
@@ -240,7 +236,7 @@ pub(crate) fn spread<T: Config>() {
             // One provider left: a one-leaf order gives it a piece and
             // another to a provider that kept a leaf of room.
             if ProviderPieceCount::<T>::iter_keys().next().is_some() {
-                room_for(2);
+                room_for();
                 let tiny =
                     CodingParams::with_segment_size(1, 1, MAX_SEGMENT_SIZE).expect("1 + 1; qed");
                 store_object::<T>(&owner, tiny, 1, 0, T::MinPeriods::get())
@@ -251,7 +247,7 @@ pub(crate) fn spread<T: Config>() {
         let coding = coding(fresh);
         let shard = coding.shard_size(coding.segment_size as usize) as u64;
         let piece = fill.min(u64::from(MAX_SEGMENTS) * shard);
-        room_for(coding.total_shards() as u32);
+        room_for();
         store_object::<T>(
             &owner,
             coding,
@@ -417,6 +413,36 @@ mod benchmarks {
             order::<T>(other).pieces.iter().all(|p| p.slot == 0),
             "each freed slot was refilled"
         );
+    }
+
+    /// The confirm deadline of an order of `n` pieces none of which was
+    /// confirmed, with another round to go: every provider slashed, the
+    /// owner's share of each bond burnt and put up again, each piece queued
+    /// to move behind a queue of failed pieces all but full, and the order
+    /// rescheduled in the last block tried.
+    #[benchmark]
+    fn unconfirmed(n: Linear<2, { T::MaxPieces::get() }>) {
+        providers::<T>("provider", T::MaxPieces::get());
+        let id = place::<T>(&owner::<T>(), n, 0);
+        let due = order::<T>(id).due;
+        let queued = T::MaxFailedPieces::get().saturating_sub(n);
+        FailedPieces::<T>::put(BoundedVec::truncate_from(
+            (0..queued)
+                .map(|i| (OrderId::MAX - u64::from(i), 0, account("failed", i, 0)))
+                .collect(),
+        ));
+        crowd::<T>(due.saturating_add(T::ConfirmWindow::get()));
+        frame_system::Pallet::<T>::set_block_number(due);
+        #[block]
+        {
+            Pallet::<T>::on_initialize(due);
+        }
+        if T::ConfirmRounds::get() > 1 {
+            assert_eq!(order::<T>(id).rounds, 1, "another round");
+            assert_eq!(FailedPieces::<T>::get().len() as u32, queued + n);
+        } else {
+            assert!(Orders::<T>::get(id).is_none(), "no round left: cancelled");
+        }
     }
 
     /// `r` pieces of an ejected provider moved, each from an order of

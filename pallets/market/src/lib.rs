@@ -61,13 +61,19 @@
 //! pages through the runtime API.
 //!
 //! **Bounds.** Every storage item is bounded: pieces per order (`MaxPieces`),
-//! readers per order (`MaxRecipients`), deadlines per block, the queue of
-//! failed pieces (`MaxFailedPieces`), the CID length; the leaving providers
-//! are at most the registry's. Every block's hook is bounded too: at most
-//! `MaxDeadlinesPerBlock` orders of at most `MaxEndingPiecesPerBlock` pieces
-//! together end in one block (an order whose block is full is queued at the
-//! next one with room), and a repair pass moves at most `RepairsPerBlock`
-//! pieces.
+//! readers per order (`MaxRecipients`), orders queued at one block
+//! (`MaxDeadlinesPerBlock`, an order whose block is full is queued at the
+//! next one with room), the queue of failed pieces (`MaxFailedPieces`), the
+//! CID length; the leaving providers are at most the registry's. Every
+//! block's hook is bounded by weight: it handles deadlines and expiries,
+//! oldest first, within `DeadlineWeight`, leaving the rest for the next
+//! block (a late expiry pays nothing more: payment stops at the order's
+//! end; a late confirm deadline only gives the providers a few more
+//! blocks), and a repair pass moves at most `RepairsPerBlock` pieces. The
+//! list bound is set far above what one block's `store` calls can place,
+//! so that flooding the lists to refuse honest orders costs the flooder a
+//! block's fees for each of many blocks (the README's *Bounds* gives the
+//! figures).
 
 pub use pallet::*;
 
@@ -77,8 +83,14 @@ use scale_info::TypeInfo;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+mod deadlines;
+mod invariants;
 #[cfg(test)]
 mod mock;
+mod pieces;
+mod placement;
+mod repair;
+mod settlement;
 #[cfg(test)]
 mod tests;
 pub mod weights;
@@ -94,6 +106,8 @@ const SCHEDULE_TRIES: u32 = 16;
 /// spread over are full (a late expiry only frees capacity later: nothing
 /// is paid past the end, and nothing past it is audited).
 const EXPIRY_PERIODS: u32 = 4;
+/// Deadline lists a block's hook looks at, at most, when it is behind.
+const LISTS_PER_BLOCK: u32 = 16;
 /// Most entries one page of an index returns.
 pub const MAX_PAGE: u32 = 256;
 
@@ -338,11 +352,11 @@ pub trait PieceIndex<AccountId> {
 pub mod pallet {
     use super::*;
     use frame_support::pallet_prelude::*;
-    use frame_support::traits::fungible::{self, Inspect, InspectHold, MutateHold};
-    use frame_support::traits::tokens::{Fortitude, Precision, Restriction};
+    use frame_support::traits::fungible::{self, Inspect, MutateHold};
+    use frame_support::traits::tokens::Precision;
     use frame_system::pallet_prelude::*;
-    use pallet_mosaic_providers::{fenwick, OnProviderLeave, ProviderRegistry};
-    use sp_runtime::traits::{Hash, SaturatedConversion, Saturating, Zero};
+    use pallet_mosaic_providers::ProviderRegistry;
+    use sp_runtime::traits::{SaturatedConversion, Saturating, Zero};
 
     /// The balance type of the currency.
     pub type BalanceOf<T> =
@@ -416,14 +430,18 @@ pub mod pallet {
         #[pallet::constant]
         type MaxCidLen: Get<u32>;
 
-        /// Orders whose deadline or expiry may fall in one block.
+        /// Orders whose deadline or expiry may be queued at one block: a
+        /// storage bound, set well above the orders one block's `store`
+        /// calls can place (the hook's work is bounded by
+        /// `DeadlineWeight`, not by this).
         #[pallet::constant]
         type MaxDeadlinesPerBlock: Get<u32>;
 
-        /// Pieces of all the orders ending in one block together: the block
-        /// hook's work is bounded by it. At least `MaxPieces`.
+        /// Most weight a block's hook spends on deadlines and expiries;
+        /// the rest wait for the next block. At least the weight of
+        /// handling one order of `MaxPieces` pieces.
         #[pallet::constant]
-        type MaxEndingPiecesPerBlock: Get<u32>;
+        type DeadlineWeight: Get<Weight>;
 
         /// Pieces that failed their audit waiting to be moved.
         #[pallet::constant]
@@ -676,10 +694,10 @@ pub mod pallet {
         ValueQuery,
     >;
 
-    /// Pieces of the orders in each block's deadline list, together.
+    /// The oldest block whose deadline list the hook has not finished,
+    /// when the hook is behind (its lists held more than `DeadlineWeight`).
     #[pallet::storage]
-    pub type DeadlinePieces<T: Config> =
-        StorageMap<_, Twox64Concat, BlockNumberFor<T>, u32, ValueQuery>;
+    pub type DeadlineCursor<T: Config> = StorageValue<_, BlockNumberFor<T>>;
 
     /// Providers whose pieces are being moved away (unbonding or ejected:
     /// at most the registry's `MaxProviders`), each with where the repair
@@ -716,21 +734,12 @@ pub mod pallet {
     #[pallet::hooks]
     impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
         fn on_initialize(now: BlockNumberFor<T>) -> Weight {
-            // The block's deadline list, read and removed.
-            let mut weight = T::DbWeight::get().reads_writes(3, 3);
-            DeadlinePieces::<T>::remove(now);
-            for order in Deadlines::<T>::take(now) {
-                let pieces = Self::end_due(order);
-                // A pending order's deadline slashes its unconfirmed
-                // providers instead of freeing pieces: charged as an end
-                // again (each slash, like each freed piece, moves a
-                // provider's weight in the registry). An allowance, not
-                // measured yet.
-                weight.saturating_accrue(T::WeightInfo::end(pieces).saturating_mul(2));
-            }
+            let mut weight = Self::handle_deadlines(now);
+            // The block's repair deadlines, read and removed.
+            weight.saturating_accrue(T::DbWeight::get().reads_writes(1, 1));
             for (order, piece, provider) in RepairDeadlines::<T>::take(now) {
                 Self::repair_deadline(order, piece, &provider);
-                weight.saturating_accrue(T::WeightInfo::end(1).saturating_mul(2));
+                weight.saturating_accrue(T::WeightInfo::unconfirmed(1));
             }
             let repaired = Self::repair(T::RepairsPerBlock::get());
             weight.saturating_add(T::WeightInfo::repair(repaired))
@@ -748,8 +757,8 @@ pub mod pallet {
             );
             assert!(T::MaxPieces::get() >= 2, "MaxPieces below 1 + 1");
             assert!(
-                T::MaxEndingPiecesPerBlock::get() >= T::MaxPieces::get(),
-                "MaxEndingPiecesPerBlock below MaxPieces: the widest orders could never end"
+                Self::deadline_weight(T::MaxPieces::get()).all_lte(T::DeadlineWeight::get()),
+                "DeadlineWeight below the handling of one order of MaxPieces pieces"
             );
             assert!(
                 T::MaxRecipients::get() > 0,
@@ -843,7 +852,7 @@ pub mod pallet {
             T::Currency::hold(&HoldReason::Bond.into(), &owner, bond)?;
             let deadline =
                 frame_system::Pallet::<T>::block_number().saturating_add(T::ConfirmWindow::get());
-            let due = Self::schedule(deadline, id, count)?;
+            let due = Self::schedule(deadline, id)?;
             OwnerOrders::<T>::insert(&owner, id, ());
             CidOrders::<T>::insert(&cid, id, ());
             Orders::<T>::insert(
@@ -902,11 +911,10 @@ pub mod pallet {
             });
             if record.confirmed == record.pieces.len() as u32 {
                 if let OrderState::Pending { .. } = record.state {
-                    let pieces = record.pieces.len() as u32;
-                    Self::unschedule(record.due, order, pieces);
+                    Self::unschedule(record.due, order);
                     let start = current.saturating_add(1);
                     let end = start.saturating_add(record.periods);
-                    record.due = Self::schedule_expiry(order, end, pieces)?;
+                    record.due = Self::schedule_expiry(order, end)?;
                     record.state = OrderState::Live { start, end };
                     let _ = T::Currency::release(
                         &HoldReason::Bond.into(),
@@ -948,9 +956,8 @@ pub mod pallet {
             )?;
             T::Currency::hold(&HoldReason::Escrow.into(), &owner, extra)?;
             let new_end = end.saturating_add(periods);
-            let pieces = record.pieces.len() as u32;
-            Self::unschedule(record.due, order, pieces);
-            record.due = Self::schedule_expiry(order, new_end, pieces)?;
+            Self::unschedule(record.due, order);
+            record.due = Self::schedule_expiry(order, new_end)?;
             record.periods = total;
             record.escrow = record.escrow.saturating_add(extra);
             record.state = OrderState::Live {
@@ -976,7 +983,7 @@ pub mod pallet {
             let record = Orders::<T>::get(order).ok_or(Error::<T>::UnknownOrder)?;
             ensure!(record.owner == owner, Error::<T>::NotOwner);
             let pieces = record.pieces.len() as u32;
-            Self::unschedule(record.due, order, pieces);
+            Self::unschedule(record.due, order);
             Self::end(order, record, EndReason::Deleted);
             Ok(Some(T::WeightInfo::delete(pieces)).into())
         }
@@ -1016,61 +1023,6 @@ pub mod pallet {
             max_price: BalanceOf<T>,
         ) -> Result<Quote<T::AccountId, BalanceOf<T>>, DispatchError> {
             Self::quote_excluding(size, coding, recipients, periods, max_price, &[])
-        }
-
-        /// A quote whose providers are none of `exclude`.
-        fn quote_excluding(
-            size: u64,
-            coding: CodingParams,
-            recipients: u32,
-            periods: u32,
-            max_price: BalanceOf<T>,
-            exclude: &[T::AccountId],
-        ) -> Result<Quote<T::AccountId, BalanceOf<T>>, DispatchError> {
-            use mosaic_primitives::piece::LayoutError;
-            let layout = Layout::new(coding, size).map_err(|e| match e {
-                LayoutError::Params(_) => Error::<T>::InvalidCoding,
-                LayoutError::Empty => Error::<T>::EmptyObject,
-                LayoutError::TooManySegments { .. } => Error::<T>::TooLarge,
-            })?;
-            ensure!(
-                (T::MinPeriods::get()..=T::MaxPeriods::get()).contains(&periods),
-                Error::<T>::InvalidPeriods
-            );
-            ensure!(
-                recipients <= T::MaxRecipients::get(),
-                Error::<T>::InvalidAccess
-            );
-            let count = u32::from(layout.piece_count());
-            ensure!(count <= T::MaxPieces::get(), Error::<T>::TooManyPieces);
-            let piece_size = layout.piece_size();
-            let seed = Self::placement_seed(&(NextOrderId::<T>::get(),));
-            let pieces: Vec<_> = T::Providers::pick(&seed, count, piece_size, max_price, exclude)
-                .into_iter()
-                .map(|offer| (offer.who, offer.price))
-                .collect();
-            ensure!(pieces.len() as u32 == count, Error::<T>::NoProviders);
-            let escrow = Self::escrow_for(piece_size, pieces.iter().map(|p| p.1), periods)?;
-            let deposit = T::DepositBase::get()
-                .saturating_add(T::DepositPerPiece::get().saturating_mul(count.into()))
-                .saturating_add(T::DepositPerRecipient::get().saturating_mul(recipients.into()));
-            Ok(Quote {
-                escrow,
-                deposit,
-                bond: Self::bond(piece_size).saturating_mul(count.into()),
-                piece_size,
-                pieces,
-            })
-        }
-
-        /// Randomness for a placement, from the chain's and `context`.
-        fn placement_seed(context: &impl Encode) -> [u8; 32] {
-            let hash = T::Hashing::hash_of(&(b"mosaic-placement", T::Randomness::get(), context));
-            let mut seed = [0u8; 32];
-            let bytes = hash.as_ref();
-            let n = bytes.len().min(32);
-            seed[..n].copy_from_slice(&bytes[..n]);
-            seed
         }
 
         /// One page of `owner`'s orders after `after` (an order id from the
@@ -1123,808 +1075,6 @@ pub mod pallet {
         /// First block of a period.
         pub fn period_start(period: PeriodIndex) -> BlockNumberFor<T> {
             T::PeriodLength::get().saturating_mul(period.into())
-        }
-
-        /// Escrow for `size` bytes at `price` per byte per block for `periods`.
-        pub(crate) fn cost(
-            size: u64,
-            price: BalanceOf<T>,
-            periods: u32,
-        ) -> Result<BalanceOf<T>, Error<T>> {
-            let blocks: BalanceOf<T> = T::PeriodLength::get()
-                .saturated_into::<u64>()
-                .saturated_into();
-            let size: BalanceOf<T> = size.saturated_into();
-            let periods: BalanceOf<T> = periods.into();
-            size.checked_mul(&price)
-                .and_then(|x| x.checked_mul(&blocks))
-                .and_then(|x| x.checked_mul(&periods))
-                .ok_or(Error::<T>::Overflow)
-        }
-
-        /// Escrow for pieces of `piece_size` bytes at `prices` for `periods`.
-        fn escrow_for(
-            piece_size: u64,
-            prices: impl Iterator<Item = BalanceOf<T>>,
-            periods: u32,
-        ) -> Result<BalanceOf<T>, Error<T>> {
-            let mut escrow = BalanceOf::<T>::zero();
-            for price in prices {
-                escrow = escrow
-                    .checked_add(&Self::cost(piece_size, price, periods)?)
-                    .ok_or(Error::<T>::Overflow)?;
-            }
-            Ok(escrow)
-        }
-
-        /// Appends piece `piece` of `order`, of `bytes` bytes, to
-        /// `provider`'s list; returns its slot.
-        fn push_provider_piece(
-            provider: &T::AccountId,
-            order: OrderId,
-            piece: u32,
-            bytes: u64,
-        ) -> u32 {
-            let slot = ProviderPieceCount::<T>::get(provider);
-            ProviderPieces::<T>::insert(provider, slot, (order, piece));
-            ProviderPieceCount::<T>::insert(provider, slot + 1);
-            let mut tree = PieceTree::<T>(provider);
-            let size = fenwick::grow(&mut tree, PieceTreeSize::<T>::get(provider), slot);
-            PieceTreeSize::<T>::insert(provider, size);
-            fenwick::add(&mut tree, size, slot, u128::from(bytes));
-            if slot == 0 {
-                let index = HolderCount::<T>::get();
-                Holders::<T>::insert(index, provider);
-                HolderIndex::<T>::insert(provider, index);
-                HolderCount::<T>::put(index + 1);
-            }
-            slot
-        }
-
-        /// Takes a provider that holds nothing any more off the holder list,
-        /// moving the last holder into its place.
-        fn remove_holder(provider: &T::AccountId) {
-            let Some(index) = HolderIndex::<T>::take(provider) else {
-                return;
-            };
-            let last = HolderCount::<T>::get().saturating_sub(1);
-            if index != last {
-                if let Some(moved) = Holders::<T>::get(last) {
-                    Holders::<T>::insert(index, &moved);
-                    HolderIndex::<T>::insert(&moved, index);
-                }
-            }
-            Holders::<T>::remove(last);
-            HolderCount::<T>::put(last);
-        }
-
-        /// Removes a slot from a provider's list by moving the last one in.
-        /// `record` is the order being changed (`order`), which is written
-        /// back by the caller, so a moved piece of the same order is updated
-        /// there rather than in storage.
-        fn remove_provider_piece(
-            provider: &T::AccountId,
-            slot: u32,
-            order: OrderId,
-            record: &mut OrderOf<T>,
-        ) {
-            let last = ProviderPieceCount::<T>::get(provider).saturating_sub(1);
-            let size = PieceTreeSize::<T>::get(provider);
-            let mut tree = PieceTree::<T>(provider);
-            fenwick::add(
-                &mut tree,
-                size,
-                slot,
-                u128::from(record.piece_size).wrapping_neg(),
-            );
-            if slot != last {
-                Self::rewind_repair(provider, slot);
-                if let Some((moved_order, moved)) = ProviderPieces::<T>::get(provider, last) {
-                    ProviderPieces::<T>::insert(provider, slot, (moved_order, moved));
-                    let moved_bytes = if moved_order == order {
-                        if let Some(piece) = record.pieces.get_mut(moved as usize) {
-                            piece.slot = slot;
-                        }
-                        record.piece_size
-                    } else {
-                        Orders::<T>::mutate(moved_order, |o| {
-                            let o = o.as_mut()?;
-                            o.pieces.get_mut(moved as usize)?.slot = slot;
-                            Some(o.piece_size)
-                        })
-                        .unwrap_or_default()
-                    };
-                    let moved_bytes = u128::from(moved_bytes);
-                    fenwick::add(&mut tree, size, last, moved_bytes.wrapping_neg());
-                    fenwick::add(&mut tree, size, slot, moved_bytes);
-                }
-            }
-            ProviderPieces::<T>::remove(provider, last);
-            if last == 0 {
-                ProviderPieceCount::<T>::remove(provider);
-                PieceTreeSize::<T>::remove(provider);
-                Self::remove_holder(provider);
-            } else {
-                ProviderPieceCount::<T>::insert(provider, last);
-            }
-        }
-
-        /// A leaving provider's slots below its repair cursor hold pieces
-        /// already tried. Freeing one of them moves an untried piece (the
-        /// last) there, which the repair would then skip: the cursor goes
-        /// back to the freed slot, and the pieces after it are tried again.
-        fn rewind_repair(provider: &T::AccountId, slot: u32) {
-            Leaving::<T>::mutate_exists(provider, |entry| {
-                if let Some(entry) = entry {
-                    entry.slot = entry.slot.min(slot);
-                }
-            });
-        }
-
-        /// Queues `order` of `pieces` pieces at the first block from `at`
-        /// with room for one more order and its pieces, trying a few;
-        /// returns that block.
-        fn schedule(
-            at: BlockNumberFor<T>,
-            order: OrderId,
-            pieces: u32,
-        ) -> Result<BlockNumberFor<T>, DispatchError> {
-            let mut block = at;
-            for _ in 0..SCHEDULE_TRIES {
-                let ending = DeadlinePieces::<T>::get(block).saturating_add(pieces);
-                if ending <= T::MaxEndingPiecesPerBlock::get()
-                    && Deadlines::<T>::try_mutate(block, |due| due.try_push(order)).is_ok()
-                {
-                    DeadlinePieces::<T>::insert(block, ending);
-                    return Ok(block);
-                }
-                block = block.saturating_add(1u32.into());
-            }
-            Err(Error::<T>::TooManyDeadlines.into())
-        }
-
-        /// Queues the expiry of `order`, whose last period is `end - 1`: at a
-        /// block of period `end` that the order's id picks, so that orders
-        /// ending together are spread over the whole period rather than
-        /// crowding its first block, or of a later period if those are full.
-        fn schedule_expiry(
-            order: OrderId,
-            end: PeriodIndex,
-            pieces: u32,
-        ) -> Result<BlockNumberFor<T>, DispatchError> {
-            let length: u64 = T::PeriodLength::get().saturated_into();
-            let offset: BlockNumberFor<T> = (order % length.max(1)).saturated_into();
-            let mut last = Err(Error::<T>::TooManyDeadlines.into());
-            for late in 0..EXPIRY_PERIODS {
-                let at = Self::period_start(end.saturating_add(late)).saturating_add(offset);
-                last = Self::schedule(at, order, pieces);
-                if last.is_ok() {
-                    break;
-                }
-            }
-            last
-        }
-
-        fn unschedule(at: BlockNumberFor<T>, order: OrderId, pieces: u32) {
-            Deadlines::<T>::mutate(at, |due| due.retain(|o| *o != order));
-            let left = DeadlinePieces::<T>::get(at).saturating_sub(pieces);
-            if left == 0 {
-                DeadlinePieces::<T>::remove(at);
-            } else {
-                DeadlinePieces::<T>::insert(at, left);
-            }
-        }
-
-        /// Settles piece `number`'s periods before `upto`: paid to its
-        /// provider if `pay`, else forfeited (left in escrow for the owner).
-        fn settle(
-            order: OrderId,
-            record: &mut OrderOf<T>,
-            number: usize,
-            upto: PeriodIndex,
-            pay: bool,
-        ) {
-            let OrderState::Live { start, end } = record.state else {
-                return;
-            };
-            let piece_size = record.piece_size;
-            let Some(piece) = record.pieces.get_mut(number) else {
-                return;
-            };
-            // Nothing before the order's first period is ever owed.
-            let from = piece.paid_until.max(start);
-            let upto = upto.min(end);
-            if !piece.confirmed || from >= upto {
-                return;
-            }
-            piece.paid_until = upto;
-            if !pay {
-                return;
-            }
-            let Ok(amount) = Self::cost(piece_size, piece.price, upto - from) else {
-                return;
-            };
-            let amount = amount.min(record.escrow);
-            if amount.is_zero() {
-                return;
-            }
-            let provider = piece.provider.clone();
-            let paid = T::Currency::transfer_on_hold(
-                &HoldReason::Escrow.into(),
-                &record.owner,
-                &provider,
-                amount,
-                Precision::Exact,
-                Restriction::Free,
-                Fortitude::Force,
-            );
-            if paid.is_ok() {
-                record.escrow = record.escrow.saturating_sub(amount);
-                Earned::<T>::mutate(&provider, |total| *total = total.saturating_add(amount));
-                Self::deposit_event(Event::Paid {
-                    order,
-                    provider,
-                    amount,
-                });
-            }
-        }
-
-        /// Handles a pending order's confirm deadline or ends a live one at
-        /// its expiry; returns how many pieces it had.
-        fn end_due(order: OrderId) -> u32 {
-            let Some(record) = Orders::<T>::get(order) else {
-                return 0;
-            };
-            let pieces = record.pieces.len() as u32;
-            match record.state {
-                OrderState::Pending { .. } => Self::confirm_deadline(order, record),
-                OrderState::Live { .. } => Self::end(order, record, EndReason::Expired),
-            }
-            pieces
-        }
-
-        /// A pending order's confirm deadline: each provider that did not
-        /// confirm forfeits its bond, the owner its share, and the piece is
-        /// queued to move; the order gets another window (the owner's share
-        /// held again), or is cancelled after `ConfirmRounds` or when the
-        /// owner cannot put its share up again.
-        fn confirm_deadline(order: OrderId, mut record: OrderOf<T>) {
-            record.rounds = record.rounds.saturating_add(1);
-            let late: Vec<(u32, T::AccountId)> = record
-                .pieces
-                .iter()
-                .enumerate()
-                .filter(|(_, piece)| !piece.confirmed)
-                .map(|(number, piece)| (number as u32, piece.provider.clone()))
-                .collect();
-            let share = Self::bond(record.piece_size);
-            let mut lost = BalanceOf::<T>::zero();
-            for (number, provider) in &late {
-                // The owner's share goes too: the chain cannot tell a
-                // provider that did not store from an owner that did not
-                // upload, so neither gains by the other's failure.
-                let forfeited = T::Currency::burn_held(
-                    &HoldReason::Bond.into(),
-                    &record.owner,
-                    share.min(record.bond),
-                    Precision::BestEffort,
-                    Fortitude::Force,
-                )
-                .unwrap_or_else(|_| Zero::zero());
-                record.bond = record.bond.saturating_sub(forfeited);
-                lost = lost.saturating_add(forfeited);
-                Self::slash_unconfirmed(order, *number, provider, record.piece_size, forfeited);
-            }
-            let deadline =
-                frame_system::Pallet::<T>::block_number().saturating_add(T::ConfirmWindow::get());
-            let pieces = record.pieces.len() as u32;
-            // Another round puts the owner's bond back up for the pieces
-            // that move: every round costs both sides alike.
-            let another_round = record.rounds < T::ConfirmRounds::get()
-                && T::Currency::hold(&HoldReason::Bond.into(), &record.owner, lost).is_ok();
-            if another_round {
-                record.bond = record.bond.saturating_add(lost);
-            }
-            let rescheduled = another_round
-                .then(|| Self::schedule(deadline, order, pieces).ok())
-                .flatten();
-            let Some(due) = rescheduled else {
-                Self::end(order, record, EndReason::Unconfirmed);
-                return;
-            };
-            record.state = OrderState::Pending { deadline };
-            record.due = due;
-            Orders::<T>::insert(order, record);
-            for (number, provider) in late {
-                Self::queue_move(order, number, provider);
-            }
-        }
-
-        /// A repaired piece's confirm deadline: if `provider` still holds it
-        /// unconfirmed, it forfeits its bond and the piece moves again.
-        fn repair_deadline(order: OrderId, piece: u32, provider: &T::AccountId) {
-            let Some(record) = Orders::<T>::get(order) else {
-                return;
-            };
-            let late = record
-                .pieces
-                .get(piece as usize)
-                .is_some_and(|p| p.provider == *provider && !p.confirmed);
-            if late {
-                Self::slash_unconfirmed(order, piece, provider, record.piece_size, Zero::zero());
-                Self::queue_move(order, piece, provider.clone());
-            }
-        }
-
-        /// The bond each side puts up for one piece of `piece_size` bytes:
-        /// `UnconfirmedSlash` of the stake backing it.
-        fn bond(piece_size: u64) -> BalanceOf<T> {
-            T::UnconfirmedSlash::get() * T::Providers::stake_for(piece_size)
-        }
-
-        /// Burns the bond of `provider`, which did not confirm piece `piece`
-        /// of `order` (of `bytes` bytes) in time, the owner having
-        /// `forfeited` its share.
-        fn slash_unconfirmed(
-            order: OrderId,
-            piece: u32,
-            provider: &T::AccountId,
-            bytes: u64,
-            forfeited: BalanceOf<T>,
-        ) {
-            let slashed = T::Providers::slash(provider, bytes, T::UnconfirmedSlash::get());
-            Self::deposit_event(Event::Unconfirmed {
-                order,
-                piece,
-                provider: provider.clone(),
-                slashed,
-                forfeited,
-            });
-        }
-
-        /// Queues piece `piece` of `order` to move away from `provider` in a
-        /// repair pass; reports it when the queue is full (it stays, and is
-        /// queued again at its next failure).
-        fn queue_move(order: OrderId, piece: u32, provider: T::AccountId) {
-            let queued = FailedPieces::<T>::mutate(|queue| {
-                let entry = (order, piece, provider.clone());
-                queue.contains(&entry) || queue.try_push(entry).is_ok()
-            });
-            if !queued {
-                Self::deposit_event(Event::RepairFailed {
-                    order,
-                    piece,
-                    provider,
-                });
-            }
-        }
-
-        /// Frees every piece, refunds the escrow nobody earned by a proof
-        /// and removes the order.
-        fn end(order: OrderId, mut record: OrderOf<T>, reason: EndReason) {
-            for number in 0..record.pieces.len() {
-                let (provider, slot) = {
-                    let piece = &record.pieces[number];
-                    (piece.provider.clone(), piece.slot)
-                };
-                T::Providers::release(&provider, record.piece_size);
-                Self::remove_provider_piece(&provider, slot, order, &mut record);
-                T::OnPieceLeave::on_piece_leave(&provider, order, number as u32);
-            }
-            let refund = record.escrow;
-            let _ = T::Currency::release(
-                &HoldReason::Escrow.into(),
-                &record.owner,
-                record.escrow,
-                Precision::BestEffort,
-            );
-            let _ = T::Currency::release(
-                &HoldReason::Deposit.into(),
-                &record.owner,
-                record.deposit,
-                Precision::BestEffort,
-            );
-            let _ = T::Currency::release(
-                &HoldReason::Bond.into(),
-                &record.owner,
-                record.bond,
-                Precision::BestEffort,
-            );
-            OwnerOrders::<T>::remove(&record.owner, order);
-            CidOrders::<T>::remove(&record.cid, order);
-            Orders::<T>::remove(order);
-            Self::deposit_event(Event::Ended {
-                order,
-                reason,
-                refund,
-            });
-        }
-
-        /// Looks at up to `budget` pieces that failed their audit, then of
-        /// leaving providers (or ends of their lists, each a read too),
-        /// moving those it can; returns how many it looked at. A failed
-        /// piece no provider can take stays where it is (and is queued again
-        /// when it fails again). Leaving providers take turns, one piece
-        /// each, from where the last pass stopped; a provider whose list
-        /// was tried to its end without emptying starts over, so a piece
-        /// nobody could take is tried again until some provider can (it is
-        /// reported the first time only).
-        pub(crate) fn repair(budget: u32) -> u32 {
-            let mut done = 0;
-            let mut failed = FailedPieces::<T>::get();
-            if !failed.is_empty() {
-                let take = (budget as usize).min(failed.len());
-                for (order, piece, provider) in failed.drain(..take) {
-                    done += 1;
-                    if Self::holder_of(order, piece).as_ref() == Some(&provider)
-                        && !Self::reassign(order, piece)
-                    {
-                        Self::deposit_event(Event::RepairFailed {
-                            order,
-                            piece,
-                            provider,
-                        });
-                    }
-                }
-                FailedPieces::<T>::put(failed);
-            }
-            while done < budget {
-                // A turn of up to the budget left, read before anything
-                // changes: a map changed under its iterator may skip keys.
-                let wanted = (budget - done) as usize;
-                let resumed = LeavingCursor::<T>::take();
-                let from_start = resumed.is_none();
-                let mut turn = match resumed {
-                    Some(key) => Leaving::<T>::iter_from(key.into_inner()),
-                    None => Leaving::<T>::iter(),
-                };
-                let batch: Vec<_> = turn.by_ref().take(wanted).collect();
-                if batch.len() == wanted {
-                    if let Ok(key) = BoundedVec::try_from(turn.last_raw_key().to_vec()) {
-                        LeavingCursor::<T>::put(key);
-                    }
-                }
-                if batch.is_empty() {
-                    if from_start {
-                        break;
-                    }
-                    // Past the last one: wrap around to the first.
-                    continue;
-                }
-                for (leaving, cursor) in batch {
-                    done += 1;
-                    Self::repair_one(&leaving, cursor);
-                }
-            }
-            done
-        }
-
-        /// Tries the piece at `leaving`'s cursor: moves it (its slot is then
-        /// refilled, so the cursor stays) or steps past it. At the end of
-        /// the list the provider is done if it holds nothing, else it starts
-        /// over.
-        fn repair_one(leaving: &T::AccountId, mut cursor: RepairCursor) {
-            match ProviderPieces::<T>::get(leaving, cursor.slot) {
-                Some((order, piece)) => {
-                    if !Self::reassign(order, piece) {
-                        cursor.slot += 1;
-                        if !cursor.retrying {
-                            Self::deposit_event(Event::RepairFailed {
-                                order,
-                                piece,
-                                provider: leaving.clone(),
-                            });
-                        }
-                    }
-                    Leaving::<T>::insert(leaving, cursor);
-                }
-                None if ProviderPieceCount::<T>::get(leaving) == 0 => {
-                    Leaving::<T>::remove(leaving);
-                }
-                None => Leaving::<T>::insert(
-                    leaving,
-                    RepairCursor {
-                        slot: 0,
-                        retrying: true,
-                    },
-                ),
-            }
-        }
-
-        /// Gives one piece to a new provider, drawn like a placement and
-        /// distinct from the order's owner and other providers; false if
-        /// none can take it. Its periods since it was last settled are not
-        /// paid: nobody proved them.
-        fn reassign(order: OrderId, number: u32) -> bool {
-            let Some(mut record) = Orders::<T>::get(order) else {
-                return false;
-            };
-            let Some(piece) = record.pieces.get(number as usize).cloned() else {
-                return false;
-            };
-            let holders: Vec<T::AccountId> = record
-                .pieces
-                .iter()
-                .map(|p| p.provider.clone())
-                .chain([record.owner.clone()])
-                .collect();
-            let seed =
-                Self::placement_seed(&(order, number, frame_system::Pallet::<T>::block_number()));
-            let Some(to) = T::Providers::pick(&seed, 1, record.piece_size, piece.price, &holders)
-                .into_iter()
-                .map(|o| o.who)
-                .next()
-            else {
-                return false;
-            };
-            if T::Providers::reserve(&to, record.piece_size).is_err() {
-                return false;
-            }
-            Self::settle(
-                order,
-                &mut record,
-                number as usize,
-                Self::current_period(),
-                false,
-            );
-            let from = piece.provider.clone();
-            T::Providers::release(&from, record.piece_size);
-            Self::remove_provider_piece(&from, piece.slot, order, &mut record);
-            T::OnPieceLeave::on_piece_leave(&from, order, number);
-            let slot = Self::push_provider_piece(&to, order, number, record.piece_size);
-            if record.pieces[number as usize].confirmed {
-                record.confirmed = record.confirmed.saturating_sub(1);
-            }
-            let entry = &mut record.pieces[number as usize];
-            entry.slot = slot;
-            entry.provider = to.clone();
-            entry.confirmed = false;
-            entry.failures = 0;
-            if let OrderState::Live { .. } = record.state {
-                // Moves happen only in repair passes, at most
-                // `RepairsPerBlock` a block: the list has room.
-                let by = frame_system::Pallet::<T>::block_number()
-                    .saturating_add(T::ConfirmWindow::get());
-                let _ = RepairDeadlines::<T>::try_mutate(by, |due| {
-                    due.try_push((order, number, to.clone()))
-                });
-            }
-            Orders::<T>::insert(order, record);
-            Self::deposit_event(Event::Reassigned {
-                order,
-                piece: number,
-                from,
-                to,
-            });
-            true
-        }
-
-        /// Who holds piece `piece` of `order`, if the order exists.
-        fn holder_of(order: OrderId, piece: u32) -> Option<T::AccountId> {
-            Orders::<T>::get(order)?
-                .pieces
-                .get(piece as usize)
-                .map(|p| p.provider.clone())
-        }
-
-        /// The piece in slot `slot` of `who`'s list, as the audit sees it.
-        pub fn piece_ref(who: &T::AccountId, slot: u32) -> Option<PieceRef> {
-            let (order, number) = ProviderPieces::<T>::get(who, slot)?;
-            let record = Orders::<T>::get(order)?;
-            let piece = record.pieces.get(number as usize)?;
-            // Paid periods only: an order past its end waits for its expiry
-            // block, and nobody answers for it meanwhile.
-            let paid = matches!(
-                record.state,
-                OrderState::Live { end, .. } if Self::current_period() < end
-            );
-            Some(PieceRef {
-                order,
-                piece: number,
-                root: piece.root,
-                layout: record.layout().ok()?,
-                auditable: paid && piece.confirmed,
-            })
-        }
-
-        /// Checks the pallet's invariants: escrow and deposits held equal
-        /// what the orders record, provider lists match the pieces, the
-        /// holder list is dense and lists exactly the providers holding
-        /// pieces, each provider's booked capacity equals the sizes of its
-        /// pieces, and the owner and CID indexes list exactly the orders.
-        pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-            use std::collections::BTreeMap;
-            let mut escrow: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
-            let mut deposit: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
-            let mut bonds: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
-            let mut used: BTreeMap<T::AccountId, u64> = BTreeMap::new();
-            let mut listed = 0u64;
-            for (id, order) in Orders::<T>::iter() {
-                let e = escrow.entry(order.owner.clone()).or_default();
-                *e = e.saturating_add(order.escrow);
-                let d = deposit.entry(order.owner.clone()).or_default();
-                *d = d.saturating_add(order.deposit);
-                let b = bonds.entry(order.owner.clone()).or_default();
-                *b = b.saturating_add(order.bond);
-                ensure!(
-                    order.bond.is_zero() || matches!(order.state, OrderState::Pending { .. }),
-                    "a live order still holds its owner's bond"
-                );
-                ensure!(
-                    Layout::new(order.coding, order.size).map(|l| l.piece_size())
-                        == Ok(order.piece_size),
-                    "an order's piece size differs from its layout"
-                );
-                ensure!(
-                    order.pieces.len() == order.coding.total_shards(),
-                    "an order lacks a piece"
-                );
-                let mut confirmed = 0;
-                for (number, piece) in order.pieces.iter().enumerate() {
-                    confirmed += u32::from(piece.confirmed);
-                    *used.entry(piece.provider.clone()).or_default() += order.piece_size;
-                    ensure!(
-                        ProviderPieces::<T>::get(&piece.provider, piece.slot)
-                            == Some((id, number as u32)),
-                        "a piece's slot does not point back to it"
-                    );
-                }
-                ensure!(confirmed == order.confirmed, "confirmed count out of sync");
-                ensure!(
-                    OwnerOrders::<T>::contains_key(&order.owner, id)
-                        && CidOrders::<T>::contains_key(&order.cid, id),
-                    "an order is missing from an index"
-                );
-                listed += 1;
-            }
-            ensure!(
-                OwnerOrders::<T>::iter_keys().count() as u64 == listed
-                    && CidOrders::<T>::iter_keys().count() as u64 == listed,
-                "an index lists an order that does not exist"
-            );
-            for (owner, amount) in escrow {
-                let held = T::Currency::balance_on_hold(&HoldReason::Escrow.into(), &owner);
-                ensure!(
-                    held == amount,
-                    "escrow held differs from the orders' escrow"
-                );
-            }
-            for (owner, amount) in deposit {
-                let held = T::Currency::balance_on_hold(&HoldReason::Deposit.into(), &owner);
-                ensure!(
-                    held == amount,
-                    "deposit held differs from the orders' deposits"
-                );
-            }
-            for (owner, amount) in bonds {
-                let held = T::Currency::balance_on_hold(&HoldReason::Bond.into(), &owner);
-                ensure!(held == amount, "bond held differs from the orders' bonds");
-            }
-            let holders = HolderCount::<T>::get();
-            ensure!(
-                ProviderPieceCount::<T>::iter_keys().count() as u32 == holders,
-                "the holder list's length differs from the providers holding pieces"
-            );
-            ensure!(
-                Holders::<T>::iter_keys().count() as u32 == holders
-                    && HolderIndex::<T>::iter_keys().count() as u32 == holders,
-                "the holder list has an entry past its end or a stale position"
-            );
-            for index in 0..holders {
-                let holder = Holders::<T>::get(index).ok_or("a gap in the holder list")?;
-                ensure!(
-                    HolderIndex::<T>::get(&holder) == Some(index)
-                        && ProviderPieceCount::<T>::get(&holder) > 0,
-                    "a holder entry does not point back, or holds nothing"
-                );
-            }
-            for (provider, bytes) in &used {
-                ensure!(
-                    T::Providers::used(provider) == *bytes,
-                    "a provider's booked capacity differs from its pieces"
-                );
-                let tree = PieceTree::<T>(provider);
-                let size = PieceTreeSize::<T>::get(provider);
-                ensure!(
-                    size >= ProviderPieceCount::<T>::get(provider)
-                        && fenwick::total(&tree, size) == u128::from(*bytes),
-                    "a provider's piece tree does not weigh its pieces"
-                );
-            }
-            ensure!(
-                PieceBytes::<T>::iter_keys().all(|(who, _)| used.contains_key(&who))
-                    && PieceTreeSize::<T>::iter_keys().all(|who| used.contains_key(&who)),
-                "a piece tree outlives its provider's last piece"
-            );
-            Ok(())
-        }
-    }
-
-    impl<T: Config> OnProviderLeave<T::AccountId> for Pallet<T> {
-        fn on_provider_leave(who: &T::AccountId) {
-            if !Leaving::<T>::contains_key(who) {
-                Leaving::<T>::insert(who, RepairCursor::default());
-            }
-        }
-    }
-
-    /// The cells of one provider's piece tree in pallet storage.
-    struct PieceTree<'a, T: Config>(&'a T::AccountId);
-
-    impl<T: Config> fenwick::Cells for PieceTree<'_, T> {
-        fn cell(&self, i: u32) -> u128 {
-            PieceBytes::<T>::get(self.0, i)
-        }
-
-        fn set_cell(&mut self, i: u32, value: u128) {
-            if value == 0 {
-                PieceBytes::<T>::remove(self.0, i);
-            } else {
-                PieceBytes::<T>::insert(self.0, i, value);
-            }
-        }
-    }
-
-    impl<T: Config> PieceIndex<T::AccountId> for Pallet<T> {
-        fn holder_count() -> u32 {
-            HolderCount::<T>::get()
-        }
-
-        fn holder_at(index: u32) -> Option<T::AccountId> {
-            Holders::<T>::get(index)
-        }
-
-        fn held_bytes(who: &T::AccountId) -> u64 {
-            let total = fenwick::total(&PieceTree::<T>(who), PieceTreeSize::<T>::get(who));
-            total.saturated_into()
-        }
-
-        fn piece_at_byte(who: &T::AccountId, target: u64) -> Option<PieceRef> {
-            let size = PieceTreeSize::<T>::get(who);
-            if size == 0 {
-                return None;
-            }
-            let slot = fenwick::find(&PieceTree::<T>(who), size, u128::from(target));
-            Self::piece_ref(who, slot)
-        }
-
-        fn holds(who: &T::AccountId, order: OrderId, piece: u32) -> bool {
-            Self::holder_of(order, piece).as_ref() == Some(who)
-        }
-
-        fn proven(order: OrderId, piece: u32, period: PeriodIndex) {
-            let Some(mut record) = Orders::<T>::get(order) else {
-                return;
-            };
-            let upto = period.saturating_add(1);
-            Self::settle(order, &mut record, piece as usize, upto, true);
-            if let Some(entry) = record.pieces.get_mut(piece as usize) {
-                entry.failures = 0;
-            }
-            Orders::<T>::insert(order, record);
-        }
-
-        fn failed(order: OrderId, piece: u32, period: PeriodIndex, lost: bool) {
-            let Some(mut record) = Orders::<T>::get(order) else {
-                return;
-            };
-            let upto = period.saturating_add(1);
-            Self::settle(order, &mut record, piece as usize, upto, false);
-            let Some(entry) = record.pieces.get_mut(piece as usize) else {
-                return;
-            };
-            entry.failures = entry.failures.saturating_add(1);
-            let due = lost || entry.failures >= T::FailuresBeforeRepair::get();
-            let provider = entry.provider.clone();
-            Orders::<T>::insert(order, record);
-            if due {
-                Self::queue_move(order, piece, provider);
-            }
-        }
-
-        #[cfg(feature = "runtime-benchmarks")]
-        fn spread_for_benchmark() {
-            crate::benchmarking::spread::<T>();
         }
     }
 }

@@ -96,6 +96,9 @@ parameter_types! {
     pub const DepositPerRecipient: Balance = 3;
     /// The chain's randomness; tests change it to vary placements.
     pub static Randomness: [u8; 32] = [0; 32];
+    /// What the hook may spend on deadlines (unbounded unless a test of
+    /// the budget lowers it).
+    pub static DeadlineWeight: polkadot_sdk::frame_support::weights::Weight = polkadot_sdk::frame_support::weights::Weight::MAX;
 }
 
 impl pallet_mosaic_market::Config for Test {
@@ -112,7 +115,7 @@ impl pallet_mosaic_market::Config for Test {
     type MaxRecipients = ConstU32<2>;
     type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<2>;
-    type MaxEndingPiecesPerBlock = ConstU32<16>;
+    type DeadlineWeight = DeadlineWeight;
     type MaxFailedPieces = ConstU32<16>;
     type FailuresBeforeRepair = ConstU8<FAILURES_BEFORE_REPAIR>;
     type UnconfirmedSlash = UnconfirmedSlash;

@@ -1538,9 +1538,11 @@ fn repairs_are_bounded_per_block_and_no_leaving_provider_is_dropped() {
         let db: polkadot_sdk::frame_support::weights::RuntimeDbWeight =
             <Test as polkadot_sdk::frame_system::Config>::DbWeight::get();
         System::set_block_number(5);
+        // The deadline cursor and the block's two lists are read and
+        // written besides.
         assert_eq!(
             Market::on_initialize(5),
-            db.reads_writes(1, 1) + <() as WeightInfo>::repair(3)
+            db.reads_writes(4, 4) + <() as WeightInfo>::repair(3)
         );
         assert_eq!(Leaving::<Test>::iter().count(), 2);
         run_to(6);
@@ -1688,7 +1690,7 @@ fn spread_gives_every_registered_provider_a_piece() {
 }
 
 #[test]
-fn the_pieces_ending_in_one_block_are_bounded() {
+fn deadlines_past_the_hooks_weight_wait_for_the_next_block_oldest_first() {
     ExtBuilder.run(|| {
         providers(10, 1);
         let wide = |k: u8| {
@@ -1705,22 +1707,42 @@ fn the_pieces_ending_in_one_block_are_bounded() {
             ));
             last_order()
         };
-        // `MaxEndingPiecesPerBlock` is 16: a 10-piece order leaves no room
-        // for an 8-piece one in its block, though the block could take
-        // another order, and a 4-piece one fits again.
+        // `MaxDeadlinesPerBlock` is 2: [a, b] at the deadline, [c, d] a
+        // block later. The hook may spend, after its reads, what a 10-piece
+        // order and a 2-piece one take.
         let deadline = 1 + CONFIRM_WINDOW;
-        let (a, b, c) = (wide(5), wide(4), wide(2));
-        assert_eq!(order(a).due, deadline);
-        assert_eq!(order(b).due, deadline + 1);
-        assert_eq!(order(c).due, deadline);
-        assert_eq!(crate::DeadlinePieces::<Test>::get(deadline), 14);
-        assert_eq!(crate::DeadlinePieces::<Test>::get(deadline + 1), 8);
-        // Deleting gives the room back.
-        assert_ok!(Market::delete(RuntimeOrigin::signed(1), a));
-        assert_eq!(crate::DeadlinePieces::<Test>::get(deadline), 4);
-        assert_eq!(Deadlines::<Test>::get(deadline).to_vec(), vec![c]);
-        run_to(deadline + 1);
-        assert_eq!(Orders::<Test>::iter().count(), 0);
-        assert_eq!(crate::DeadlinePieces::<Test>::iter().count(), 0);
+        let [a, b, c, d] = [wide(5), wide(2), wide(5), wide(1)];
+        assert_eq!(Deadlines::<Test>::get(deadline).to_vec(), vec![a, b]);
+        assert_eq!(Deadlines::<Test>::get(deadline + 1).to_vec(), vec![c, d]);
+        use polkadot_sdk::frame_support::traits::Get;
+        let db: polkadot_sdk::frame_support::weights::RuntimeDbWeight =
+            <Test as polkadot_sdk::frame_system::Config>::DbWeight::get();
+        let reads = db.reads_writes(2, 2);
+        let budget = reads + Market::deadline_weight(10) + Market::deadline_weight(2);
+        DeadlineWeight::set(budget);
+        let gone = |id| Orders::<Test>::get(id).is_none();
+        // The 4-piece order does not fit after the 10-piece one: it waits.
+        run_to(deadline);
+        assert!(gone(a) && !gone(b));
+        assert_eq!(Deadlines::<Test>::get(deadline).to_vec(), vec![b]);
+        assert_eq!(crate::DeadlineCursor::<Test>::get(), Some(deadline));
+        // The late list comes first; then nothing more fits.
+        System::set_block_number(deadline + 1);
+        let spent = Market::handle_deadlines(deadline + 1);
+        assert!(spent.all_lte(budget), "{spent} within {budget}");
+        assert!(gone(b) && !gone(c));
+        assert_eq!(crate::DeadlineCursor::<Test>::get(), Some(deadline + 1));
+        // Then the block's own list, exactly within the budget.
+        System::set_block_number(deadline + 2);
+        assert_eq!(Market::handle_deadlines(deadline + 2), budget + db.reads_writes(1, 1));
+        assert!(gone(c) && gone(d));
+        assert_eq!(crate::DeadlineCursor::<Test>::get(), None);
+        assert_eq!(Deadlines::<Test>::iter().count(), 0);
+        // A budget below the widest order still handles one a block.
+        let id = wide(5);
+        DeadlineWeight::set(reads);
+        run_to(order(id).due);
+        assert!(Orders::<Test>::get(id).is_none());
+        assert_eq!(Balances::balance(&1), ENDOWMENT);
     });
 }
