@@ -13,8 +13,16 @@
 //!    trying a failed request again; a provider that stalls (takes a shard
 //!    and does not answer in [`stall_timeout`]) is given up on, so the
 //!    other pieces go on.
-//! 5. Waits until every provider confirmed and the order is live, or names
-//!    the pieces and providers still pending.
+//! 5. Waits until every provider confirmed and the order is live. A piece
+//!    whose upload failed, or whose provider took it and never confirmed,
+//!    is moved by the chain to another provider at the confirm deadline
+//!    (the owner's bond share for it is lost, as is the provider's): the
+//!    pipeline then runs again for the moved pieces alone and uploads them
+//!    to their new providers, round after round until the order is live or
+//!    the chain cancels it (`ConfirmRounds`). When more uploads of a round
+//!    fail than the parity could stand, the fault is most likely this
+//!    machine's network: the put stops at once and names the pieces and
+//!    providers still pending, rather than losing a bond every round.
 
 use std::convert::Infallible;
 use std::fs::File;
@@ -22,14 +30,14 @@ use std::io::BufReader;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mosaic_api::chain::{Access, ChainClient, ChainError, OrderId, OrderState};
+use mosaic_api::chain::{Access, ChainClient, ChainError, Order, OrderId, OrderState};
 use mosaic_api::keys::AccountKey;
 use mosaic_primitives::encryption::{CipherSuite, FileKey, RandomError};
 use mosaic_primitives::erasure::CodingParams;
 use mosaic_primitives::manifest::{Manifest, ShardId};
 use mosaic_primitives::merkle::ShardRoot;
 use mosaic_primitives::pipeline::{self, default_threads, PutOptions, ShardSink};
-use mosaic_runtime::{Balance, Hash, RuntimeCall, RuntimeEvent};
+use mosaic_runtime::{Balance, BlockNumber, Hash, RuntimeCall, RuntimeEvent};
 use mosaic_shard_net::{Answer, NetConfig, NetError, Request, ShardClient};
 use tokio::sync::mpsc;
 
@@ -50,8 +58,14 @@ const STALL_GRACE: Duration = Duration::from_secs(20);
 fn stall_timeout(shard_size: u64) -> Duration {
     STALL_GRACE + Duration::from_secs(shard_size / STALL_RATE)
 }
-/// How long to wait for the confirmations once every piece is delivered.
-const LIVE_TIMEOUT: Duration = Duration::from_secs(120);
+/// The longest a round waits for the order to go live or for its
+/// unconfirmed pieces to move: past the longest confirm window (production:
+/// 10 minutes).
+const LIVE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Blocks past an order's confirm deadline that its pieces may take to move
+/// (the block hook handles deadlines within a weight budget, so a crowded
+/// block may leave some for the next).
+const DEADLINE_GRACE: BlockNumber = 20;
 
 /// What to store and how.
 pub struct PutRequest {
@@ -287,7 +301,7 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
         .order(order, Some(included.block))
         .await?
         .ok_or(PutError::NoOrderId)?;
-    let providers = endpoints(
+    let mut providers = endpoints(
         chain,
         record.pieces.iter().map(|p| p.provider.clone()),
         Some(included.block),
@@ -307,52 +321,44 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
         None,
     )
     .await?;
-    let progress = Progress::bytes(
-        record.piece_size * providers.len() as u64,
-        "put",
-        request.progress,
-    );
-    let mut senders = Vec::new();
-    let mut uploads = Vec::new();
-    for (piece, (provider, roots)) in providers.iter().zip(shard_roots).enumerate() {
-        let (sender, receiver) = mpsc::channel(IN_FLIGHT);
-        senders.push(Some(sender));
-        uploads.push(tokio::spawn(upload(
-            net.clone(),
-            provider.clone(),
+    let parity = usize::from(request.coding.parity_shards);
+    let mut todo: Vec<u8> = (0..providers.len() as u8).collect();
+    let mut record = record;
+    loop {
+        let failed = upload_round(
+            &net,
+            &request,
+            &options,
             order,
-            piece as u8,
-            roots,
-            receiver,
-            progress.clone(),
-        )));
-    }
-    encode(request.file.clone(), options, UploadSink(senders)).await?;
-    let mut pending = Vec::new();
-    for (piece, task) in uploads.into_iter().enumerate() {
-        if let Err(failure) = task.await.expect("uploads do not panic; qed") {
-            pending.push(PendingPiece {
-                piece: piece as u8,
-                provider: providers[piece].clone(),
-                failure: Some(failure),
+            record.piece_size,
+            &providers,
+            &shard_roots,
+            &todo,
+        )
+        .await?;
+        // More failures than the parity could stand point at this
+        // machine's network, not at the providers: stop rather than let
+        // every round's deadline cost the owner a bond.
+        if failed.len() > parity {
+            return Err(PutError::Pending {
+                order,
+                pending: failed,
+                advice: format!(
+                    "the order lapses at block {} unless they are stored by then; `mosaic rm {order}` gives the escrow back now, and a new `mosaic put` may be placed on other providers",
+                    record.due
+                ),
             });
         }
+        match next_round(chain, order, &providers, failed, record.due).await? {
+            None => break,
+            Some((moved, newer)) => {
+                providers =
+                    endpoints(chain, newer.pieces.iter().map(|p| p.provider.clone()), None).await?;
+                todo = moved;
+                record = newer;
+            }
+        }
     }
-    progress.finish();
-    let deadline = match record.state {
-        OrderState::Pending { deadline } => deadline,
-        OrderState::Live { .. } => 0,
-    };
-    if !pending.is_empty() {
-        return Err(PutError::Pending {
-            order,
-            pending,
-            advice: format!(
-                "the order lapses at block {deadline} unless they are stored by then; `mosaic rm {order}` gives the escrow back now, and a new `mosaic put` may be placed on other providers"
-            ),
-        });
-    }
-    wait_live(chain, order, &providers, deadline).await?;
     Ok(PutReport {
         order,
         cid: manifest.cid.to_string(),
@@ -364,7 +370,53 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
     })
 }
 
-/// Streams one piece to its provider: offer, then the segments it lacks.
+/// Encodes the file again and uploads the pieces `todo` to their
+/// providers; returns the pieces whose upload failed.
+#[allow(clippy::too_many_arguments)]
+async fn upload_round(
+    net: &ShardClient,
+    request: &PutRequest,
+    options: &PutOptions,
+    order: OrderId,
+    piece_size: u64,
+    providers: &[Endpoint],
+    shard_roots: &[Vec<ShardRoot>],
+    todo: &[u8],
+) -> Result<Vec<PendingPiece>, PutError> {
+    let progress = Progress::bytes(piece_size * todo.len() as u64, "put", request.progress);
+    let mut senders: Vec<Option<SegmentSender>> = vec![None; providers.len()];
+    let mut uploads = Vec::new();
+    for &piece in todo {
+        let index = usize::from(piece);
+        let (sender, receiver) = mpsc::channel(IN_FLIGHT);
+        senders[index] = Some(sender);
+        let task = tokio::spawn(upload(
+            net.clone(),
+            providers[index].clone(),
+            order,
+            piece,
+            shard_roots[index].clone(),
+            receiver,
+            progress.clone(),
+        ));
+        uploads.push((piece, task));
+    }
+    encode(request.file.clone(), options.clone(), UploadSink(senders)).await?;
+    let mut failed = Vec::new();
+    for (piece, task) in uploads {
+        if let Err(failure) = task.await.expect("uploads do not panic; qed") {
+            failed.push(PendingPiece {
+                piece,
+                provider: providers[usize::from(piece)].clone(),
+                failure: Some(failure),
+            });
+        }
+    }
+    progress.finish();
+    Ok(failed)
+}
+
+/// Streams one piece to its provider: offer, then the segments it lacks./// Streams one piece to its provider: offer, then the segments it lacks.
 async fn upload(
     net: ShardClient,
     provider: Endpoint,
@@ -425,53 +477,80 @@ fn unexpected() -> ReachError {
     ))
 }
 
-/// Waits for the order to go live.
-async fn wait_live(
+/// Waits until the order is live (`None`), or until the chain moved some
+/// pieces to other providers at a confirm deadline: `Some` of those pieces
+/// and the order as it then is, to upload them again. `failed` are the
+/// pieces whose upload failed: the chain moves them at the deadline handled
+/// at block `due`, which is waited for (the owner's bond share for each is
+/// lost, as it is for a provider that took a piece and never confirmed).
+async fn next_round(
     chain: &ChainClient,
     order: OrderId,
     providers: &[Endpoint],
-    deadline: u32,
-) -> Result<(), PutError> {
+    failed: Vec<PendingPiece>,
+    due: BlockNumber,
+) -> Result<Option<(Vec<u8>, Order)>, PutError> {
+    for pending in &failed {
+        eprintln!(
+            "piece {} at {}: {}; waiting for its confirm deadline (block {due}) to move it to another provider and upload it there (`mosaic rm {order}` cancels instead)",
+            pending.piece,
+            pending.provider,
+            pending.failure.as_ref().map_or(String::new(), |e| e.to_string()),
+        );
+    }
     let mut heads = chain.new_heads().await?;
     let wait = async {
         loop {
-            if let Some(record) = chain.order(order, None).await? {
-                if matches!(record.state, OrderState::Live { .. }) {
-                    return Ok(None);
-                }
-            } else {
-                return Ok(Some("the order ended before it went live".to_string()));
+            let Some(record) = chain.order(order, None).await? else {
+                return Ok(Err("the order ended before it went live".to_string()));
+            };
+            if matches!(record.state, OrderState::Live { .. }) {
+                return Ok(Ok(None));
             }
-            if heads.next().await.is_none() {
+            let moved: Vec<u8> = record
+                .pieces
+                .iter()
+                .zip(providers)
+                .enumerate()
+                .filter(|(_, (piece, endpoint))| piece.provider != endpoint.account)
+                .map(|(number, _)| number as u8)
+                .collect();
+            if !moved.is_empty() {
+                return Ok(Ok(Some((moved, record))));
+            }
+            let Some(head) = heads.next().await else {
                 return Err(PutError::Chain(ChainError::Decode("head subscription")));
+            };
+            let head = head.map_err(|_| PutError::Chain(ChainError::Decode("block header")))?;
+            if head.number > due.saturating_add(DEADLINE_GRACE) {
+                return Ok(Err(format!(
+                    "its confirm deadline (block {due}) passed and nothing moved"
+                )));
             }
         }
     };
-    let ended = match tokio::time::timeout(LIVE_TIMEOUT, wait).await {
-        Ok(result) => result?,
-        Err(_) => Some(format!(
-            "not confirmed within {LIVE_TIMEOUT:?}; the order lapses at block {deadline} unless they are"
-        )),
-    };
-    let Some(why) = ended else {
-        return Ok(());
+    let why = match tokio::time::timeout(LIVE_TIMEOUT, wait).await {
+        Ok(result) => match result? {
+            Ok(next) => return Ok(next),
+            Err(why) => why,
+        },
+        Err(_) => format!("not live within {LIVE_TIMEOUT:?}"),
     };
     let record = chain.order(order, None).await?;
-    let pending = providers
-        .iter()
-        .enumerate()
-        .filter(|(piece, _)| {
-            record
-                .as_ref()
-                .and_then(|r| r.pieces.get(*piece))
-                .is_none_or(|p| !p.confirmed)
-        })
-        .map(|(piece, provider)| PendingPiece {
-            piece: piece as u8,
-            provider: provider.clone(),
-            failure: None,
-        })
-        .collect();
+    let mut pending = failed;
+    for (piece, provider) in providers.iter().enumerate() {
+        let unconfirmed = record
+            .as_ref()
+            .and_then(|r| r.pieces.get(piece))
+            .is_none_or(|p| !p.confirmed);
+        if unconfirmed && !pending.iter().any(|p| usize::from(p.piece) == piece) {
+            pending.push(PendingPiece {
+                piece: piece as u8,
+                provider: provider.clone(),
+                failure: None,
+            });
+        }
+    }
     Err(PutError::Pending {
         order,
         pending,

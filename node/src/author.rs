@@ -14,15 +14,15 @@ use std::time::Duration;
 use mosaic_runtime::native::{BlockBuilder, ExecutionError, Hashing};
 use mosaic_runtime::{Block, Hash, Runtime, SLOT_DURATION_MS};
 use parity_scale_codec::{Decode, Encode};
-use polkadot_sdk::sp_consensus_aura::{Slot, AURA_ENGINE_ID};
-use polkadot_sdk::sp_core::crypto::{Pair as _, VrfSecret};
+use polkadot_sdk::sp_consensus_aura::AURA_ENGINE_ID;
+use polkadot_sdk::sp_core::crypto::Pair as _;
 use polkadot_sdk::sp_core::{ed25519, sr25519};
 use polkadot_sdk::sp_inherents::InherentData;
 use polkadot_sdk::sp_runtime::traits::Header as _;
 use polkadot_sdk::sp_runtime::transaction_validity::{
     InvalidTransaction, TransactionValidityError,
 };
-use polkadot_sdk::sp_runtime::{Digest, DigestItem};
+use polkadot_sdk::sp_runtime::DigestItem;
 use polkadot_sdk::sp_state_machine::BackendTransaction;
 
 use crate::chain::{now_ms, slot_of, CallError, Chain, ImportError};
@@ -129,14 +129,7 @@ pub fn build_block(
         .map(|raw| <[u8; 32]>::decode(&mut &raw[..]).map_err(|_| AuthorError::AuditState))
         .transpose()?
         .unwrap_or_default();
-    let transcript = pallet_mosaic_audit::vrf_transcript(&randomness, slot);
-    let vrf = vrf_key.vrf_sign(&transcript.into_sign_data());
-    let digest = Digest {
-        logs: vec![
-            DigestItem::PreRuntime(AURA_ENGINE_ID, Slot::from(slot).encode()),
-            DigestItem::PreRuntime(pallet_mosaic_audit::VRF_ENGINE_ID, vrf.encode()),
-        ],
-    };
+    let digest = pallet_mosaic_audit::pre_digest(slot, &randomness, Some(&vrf_key));
 
     let state = chain.store().state(parent).map_err(CallError::from)?;
     let mut builder = BlockBuilder::new(&state, parent, parent_header.number() + 1, digest)?;

@@ -29,6 +29,7 @@ mod benches {
     );
 }
 
+pub mod accounting;
 pub mod apis;
 pub mod bench_state;
 pub mod genesis;
@@ -133,7 +134,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
     impl_name: alloc::borrow::Cow::Borrowed("mosaic-node"),
     authoring_version: 1,
     // 2: orders of pieces (issue 10).
-    spec_version: 4,
+    spec_version: 5,
     impl_version: 0,
     apis: apis::RUNTIME_API_VERSIONS,
     // 2: market and audit calls changed shape.
@@ -297,6 +298,8 @@ parameter_types! {
         Weight::from_parts(WEIGHT_REF_TIME_PER_SECOND / 2, u64::MAX);
 }
 
+impl accounting::Config for Runtime {}
+
 impl pallet_mosaic_market::Config for Runtime {
     type Currency = Balances;
     type RuntimeHoldReason = RuntimeHoldReason;
@@ -388,6 +391,8 @@ mod runtime {
     pub type Validators = crate::validators;
     #[runtime::pallet_index(8)]
     pub type Parameters = crate::parameters;
+    #[runtime::pallet_index(9)]
+    pub type Accounting = crate::accounting;
     #[runtime::pallet_index(10)]
     pub type Providers = pallet_mosaic_providers;
     #[runtime::pallet_index(11)]

@@ -4,12 +4,11 @@
 
 use parity_scale_codec::{Decode, Encode};
 use polkadot_sdk::frame_support::traits::fungible::Inspect;
-use polkadot_sdk::sp_consensus_aura::{Slot, AURA_ENGINE_ID};
 use polkadot_sdk::sp_core::storage::{StateVersion, Storage};
 use polkadot_sdk::sp_externalities::{set_and_run_with_externalities, Extensions};
 use polkadot_sdk::sp_inherents::InherentData;
 use polkadot_sdk::sp_keyring::Sr25519Keyring;
-use polkadot_sdk::sp_runtime::generic::{Digest, DigestItem, Era};
+use polkadot_sdk::sp_runtime::generic::{Digest, Era};
 use polkadot_sdk::sp_runtime::traits::{BlakeTwo256, Hash as _, Header as _};
 use polkadot_sdk::sp_runtime::MultiAddress;
 use polkadot_sdk::sp_state_machine::{Ext, InMemoryBackend, OverlayedChanges};
@@ -34,16 +33,9 @@ fn genesis_through_api(preset: &str) -> Storage {
 /// The pre-runtime digest of block 1 at `slot`: Aura's slot and //Alice's
 /// VRF signature over the genesis randomness and the slot.
 fn block_digest(slot: u64) -> Digest {
-    use polkadot_sdk::sp_core::crypto::{Pair as _, VrfSecret};
+    use polkadot_sdk::sp_core::crypto::Pair as _;
     let alice = polkadot_sdk::sp_core::sr25519::Pair::from_string("//Alice", None).unwrap();
-    let transcript = pallet_mosaic_audit::vrf_transcript(&[0; 32], slot);
-    let signature = alice.vrf_sign(&transcript.into_sign_data());
-    Digest {
-        logs: vec![
-            DigestItem::PreRuntime(AURA_ENGINE_ID, Slot::from(slot).encode()),
-            DigestItem::PreRuntime(pallet_mosaic_audit::VRF_ENGINE_ID, signature.encode()),
-        ],
-    }
+    pallet_mosaic_audit::pre_digest(slot, &[0; 32], Some(&alice))
 }
 
 struct Chain {
@@ -121,7 +113,8 @@ impl Chain {
         Ok(execute_block(&self.backend, block)?.transaction_storage_root)
     }
 
-    /// Reads state after importing `block`.
+    /// Reads state after importing `block`, once the token accounting and
+    /// every Mosaic pallet's invariants are checked there.
     fn after<R>(&self, block: &Block, read: impl FnOnce() -> R) -> R {
         let mut overlay = OverlayedChanges::default();
         call(
@@ -131,7 +124,13 @@ impl Chain {
             &block.encode(),
         )
         .unwrap();
-        self.read(overlay, read)
+        self.read(overlay, || {
+            crate::accounting::check().expect("tokens add up");
+            crate::Providers::do_try_state().expect("provider invariants hold");
+            crate::Market::do_try_state().expect("market invariants hold");
+            crate::Audit::do_try_state().expect("audit invariants hold");
+            read()
+        })
     }
 
     /// Reads genesis state.
@@ -717,4 +716,27 @@ fn store_reads_do_not_grow_with_the_provider_count() {
         u64::from(few.max(many)) <= charged,
         "{few} / {many} > {charged}"
     );
+}
+
+#[test]
+fn token_accounting_catches_a_token_made_or_lost() {
+    let chain = Chain::new(genesis_through_api("dev"));
+    chain.at_genesis(|| {
+        crate::accounting::check().expect("genesis adds up");
+        let alice = Sr25519Keyring::Alice.to_account_id();
+        polkadot_sdk::pallet_balances::TotalIssuance::<Runtime>::mutate(|t| *t += 1);
+        assert!(
+            crate::accounting::check().is_err(),
+            "a token made from nothing"
+        );
+        polkadot_sdk::pallet_balances::TotalIssuance::<Runtime>::mutate(|t| *t -= 1);
+        polkadot_sdk::frame_system::Account::<Runtime>::mutate(&alice, |a| {
+            a.data.free -= 1;
+            a.data.reserved += 1;
+        });
+        assert!(
+            crate::accounting::check().is_err(),
+            "a reserve no hold explains"
+        );
+    });
 }

@@ -12,13 +12,14 @@ use tempfile::TempDir;
 use crate::process::{binary, free_port, run, Process};
 
 /// The dev accounts that act as providers (endowed in the `dev` genesis).
-pub const DEV_PROVIDERS: [&str; 6] = [
+pub const DEV_PROVIDERS: [&str; 7] = [
     "//Bob",
     "//Charlie",
     "//Dave",
     "//Eve",
     "//Ferdie",
     "//Bob//stash",
+    "//Charlie//stash",
 ];
 
 /// How long a node or worker may take to come up.
@@ -73,6 +74,8 @@ pub struct Network {
     rpc_port: u16,
     /// The workers, by index.
     pub workers: Vec<WorkerSlot>,
+    /// The chain spec the node runs, when not the embedded `dev` one.
+    spec: Option<PathBuf>,
     /// Scratch space for the test (files, keys).
     pub dir: TempDir,
 }
@@ -81,21 +84,33 @@ impl Network {
     /// Starts a validator and `workers` workers, each registered with
     /// `capacity` and running.
     pub async fn start(workers: usize, capacity: &str) -> Result<Network> {
+        Self::start_with(&vec![capacity; workers], None).await
+    }
+
+    /// Starts a validator and one worker per entry of `capacities`, each
+    /// registered with that capacity and running; with `confirm_window`,
+    /// the chain is the `dev` one with that many blocks to confirm an order.
+    pub async fn start_with(capacities: &[&str], confirm_window: Option<u32>) -> Result<Network> {
         let dir = tempfile::tempdir()?;
+        let spec = match confirm_window {
+            Some(blocks) => Some(dev_spec_with_confirm_window(dir.path(), blocks).await?),
+            None => None,
+        };
         // A fixed RPC port, so that the workers find a restarted node.
         let rpc_port = free_port()?;
         let rpc = format!("ws://127.0.0.1:{rpc_port}");
-        let node = start_node(dir.path(), rpc_port).await?;
+        let node = start_node(dir.path(), rpc_port, spec.as_deref()).await?;
         let mut network = Network {
             node,
             rpc,
             rpc_port,
             workers: Vec::new(),
+            spec,
             dir,
         };
         let worker = binary("mosaic-worker")?;
         let mut registrations = Vec::new();
-        for suri in DEV_PROVIDERS.iter().take(workers) {
+        for (suri, capacity) in DEV_PROVIDERS.iter().zip(capacities) {
             let slot = WorkerSlot {
                 suri,
                 base_path: network
@@ -118,7 +133,7 @@ impl Network {
                 "--listen".into(),
                 listen,
                 "--capacity".into(),
-                capacity.into(),
+                capacity.to_string(),
             ];
             let worker = worker.clone();
             registrations.push(tokio::spawn(async move {
@@ -140,7 +155,7 @@ impl Network {
     /// database and RPC port.
     pub async fn restart_node(&mut self) -> Result<()> {
         self.node.terminate().await?;
-        self.node = start_node(self.dir.path(), self.rpc_port).await?;
+        self.node = start_node(self.dir.path(), self.rpc_port, self.spec.as_deref()).await?;
         Ok(())
     }
 
@@ -294,27 +309,42 @@ pub fn write_sample(path: &Path, len: usize, seed: u64) -> Result<()> {
     Ok(())
 }
 
-/// Starts a `--dev` validator with its database under `dir` and JSON-RPC on
-/// `rpc_port`, and waits until it serves.
-async fn start_node(dir: &Path, rpc_port: u16) -> Result<Process> {
+/// Writes the `dev` chain spec with `blocks` to confirm an order under
+/// `dir`; answers its path.
+async fn dev_spec_with_confirm_window(dir: &Path, blocks: u32) -> Result<PathBuf> {
+    let output = run(&binary("mosaic-node")?, &["build-spec", "--dev"]).await?;
+    let mut spec: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let parameters = spec
+        .pointer_mut("/genesis/runtimeGenesis/patch/parameters/parameters")
+        .context("the dev spec names its chain parameters")?;
+    parameters["confirmWindow"] = blocks.into();
+    let path = dir.join("spec.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec)?)?;
+    Ok(path)
+}
+
+/// Starts a `--dev` validator (of `spec`, else the embedded `dev` chain)
+/// with its database under `dir` and JSON-RPC on `rpc_port`, and waits
+/// until it serves.
+async fn start_node(dir: &Path, rpc_port: u16, spec: Option<&Path>) -> Result<Process> {
     let base = dir.join("node");
     let base = base.to_str().context("UTF-8 path")?;
     let rpc_port = rpc_port.to_string();
-    let mut node = Process::spawn(
-        &binary("mosaic-node")?,
-        &[
-            "--dev",
-            "--base-path",
-            base,
-            "--rpc-port",
-            &rpc_port,
-            "--port",
-            "0",
-            "--prometheus-port",
-            "0",
-        ],
-        "node",
-    )?;
+    let mut args = vec![
+        "--dev",
+        "--base-path",
+        base,
+        "--rpc-port",
+        &rpc_port,
+        "--port",
+        "0",
+        "--prometheus-port",
+        "0",
+    ];
+    if let Some(spec) = spec {
+        args.extend(["--chain", spec.to_str().context("UTF-8 path")?]);
+    }
+    let mut node = Process::spawn(&binary("mosaic-node")?, &args, "node")?;
     node.wait_for_log("JSON-RPC listening on ", STARTUP).await?;
     Ok(node)
 }

@@ -201,7 +201,7 @@ mod benchmarks {
         let validator = sr25519::Pair::from_seed(&[1; 32]);
         VrfAuthorities::<T>::put(BoundedVec::truncate_from(vec![validator.public()]));
         let now = <T as Config>::PeriodLength::get();
-        let digest = slot_digest::<T>(1, Some(&validator));
+        let digest = pre_digest(1, &Randomness::<T>::get(), Some(&validator));
         frame_system::Pallet::<T>::set_block_number(now - 1u32.into());
         frame_system::Pallet::<T>::initialize(&now, &Default::default(), &digest);
         let seed = Randomness::<T>::get();

@@ -808,17 +808,22 @@ pub mod pallet {
         )
     }
 
-    /// The pre-runtime digest of a block at `slot`: Aura's slot and, if
-    /// given, `signer`'s VRF signature over the current accumulator. Tests
-    /// and benchmarks build blocks with it.
-    #[cfg(any(test, feature = "runtime-benchmarks"))]
-    pub fn slot_digest<T: Config>(slot: u64, signer: Option<&sr25519::Pair>) -> sp_runtime::Digest {
+    /// The pre-runtime digest of a block at `slot` whose parent's
+    /// accumulator is `randomness`: Aura's slot and, if given, `signer`'s
+    /// VRF signature over [`vrf_transcript`]. The node's author, the
+    /// runtime's tests and this pallet's tests and benchmarks all build it
+    /// here.
+    pub fn pre_digest(
+        slot: u64,
+        randomness: &[u8; 32],
+        signer: Option<&sr25519::Pair>,
+    ) -> sp_runtime::Digest {
         use polkadot_sdk::sp_core::crypto::VrfSecret;
         use sp_runtime::DigestItem;
         let aura = polkadot_sdk::sp_consensus_aura::AURA_ENGINE_ID;
         let mut logs = vec![DigestItem::PreRuntime(aura, slot.encode())];
         if let Some(signer) = signer {
-            let transcript = vrf_transcript(&Randomness::<T>::get(), slot);
+            let transcript = vrf_transcript(randomness, slot);
             let signature = signer.vrf_sign(&transcript.into_sign_data());
             logs.push(DigestItem::PreRuntime(VRF_ENGINE_ID, signature.encode()));
         }

@@ -131,7 +131,7 @@ pub fn validator() -> sr25519::Pair {
 
 /// The digest of block `n` (slot `n`), signed by `signer` if given.
 pub fn digest(n: u64, signer: Option<&sr25519::Pair>) -> Digest {
-    crate::slot_digest::<Test>(n, signer)
+    crate::pre_digest(n, &crate::Randomness::<Test>::get(), signer)
 }
 
 /// Runs blocks up to `n`, each signed by the validator.

@@ -167,8 +167,8 @@ impl<T: Config> Pallet<T> {
         if let OrderState::Live { .. } = record.state {
             // Moves happen only in repair passes, at most
             // `RepairsPerBlock` a block: the list has room.
-            let by = frame_system::Pallet::<T>::block_number()
-                .saturating_add(T::ConfirmWindow::get());
+            let by =
+                frame_system::Pallet::<T>::block_number().saturating_add(T::ConfirmWindow::get());
             let _ = RepairDeadlines::<T>::try_mutate(by, |due| {
                 due.try_push((order, number, to.clone()))
             });

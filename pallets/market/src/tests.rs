@@ -1734,7 +1734,10 @@ fn deadlines_past_the_hooks_weight_wait_for_the_next_block_oldest_first() {
         assert_eq!(crate::DeadlineCursor::<Test>::get(), Some(deadline + 1));
         // Then the block's own list, exactly within the budget.
         System::set_block_number(deadline + 2);
-        assert_eq!(Market::handle_deadlines(deadline + 2), budget + db.reads_writes(1, 1));
+        assert_eq!(
+            Market::handle_deadlines(deadline + 2),
+            budget + db.reads_writes(1, 1)
+        );
         assert!(gone(c) && gone(d));
         assert_eq!(crate::DeadlineCursor::<Test>::get(), None);
         assert_eq!(Deadlines::<Test>::iter().count(), 0);

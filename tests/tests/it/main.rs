@@ -1,3 +1,4 @@
 //! End-to-end tests: real processes on loopback.
 
+mod reupload;
 mod storage;
