@@ -141,11 +141,17 @@ use scale_info::TypeInfo;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+mod challenges;
+mod invariants;
 #[cfg(test)]
 mod mock;
+mod randomness;
+mod slashing;
 #[cfg(test)]
 mod tests;
 pub mod weights;
+
+pub use randomness::{pre_digest, vrf_transcript, AccumulatedRandomness};
 
 pub use pallet_mosaic_market::{CodingParams, Layout, OrderId, PeriodIndex, PieceIndex, PieceRoot};
 pub use weights::WeightInfo;
@@ -213,14 +219,11 @@ pub mod pallet {
     use frame_system::pallet_prelude::*;
     use mosaic_primitives::merkle::{LEAF_SIZE, MAX_PROOF_DEPTH};
     use mosaic_primitives::piece::{self, PieceProof, MAX_PIECE_PATH};
-    use pallet_mosaic_market::OnPieceLeave;
+
     use pallet_mosaic_providers::ProviderRegistry;
-    use polkadot_sdk::sp_core::crypto::VrfPublic;
-    use polkadot_sdk::sp_core::sr25519::{
-        self,
-        vrf::{VrfSignature, VrfTranscript},
-    };
-    use polkadot_sdk::sp_io::hashing::blake2_256;
+
+    use polkadot_sdk::sp_core::sr25519::{self};
+
     use sp_runtime::traits::{SaturatedConversion, Zero};
     use sp_runtime::Perbill;
 
@@ -523,103 +526,6 @@ pub mod pallet {
     }
 
     impl<T: Config> Pallet<T> {
-        /// Checks the pallet's invariants: nobody has reached `MaxMisses`
-        /// without being ejected, every open challenge was drawn at a
-        /// visit, names leaves of a piece its provider still holds, each in
-        /// a segment of its own, and is no more than a visit's worth, and
-        /// the audit keeps nothing about providers that hold nothing.
-        pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-            for (_, misses) in Misses::<T>::iter() {
-                ensure!(
-                    misses < T::MaxMisses::get(),
-                    "a provider should have been ejected"
-                );
-            }
-            let mut leaves_of = std::collections::BTreeMap::<T::AccountId, u32>::new();
-            for (provider, (order, number), challenge) in Challenges::<T>::iter() {
-                ensure!(
-                    (challenge.order, challenge.piece) == (order, number),
-                    "a challenge is filed under another piece"
-                );
-                ensure!(
-                    LastVisit::<T>::get(&provider).is_some_and(|visit| challenge.period <= visit),
-                    "a challenge was drawn outside a visit"
-                );
-                ensure!(
-                    T::Pieces::holds(&provider, order, number),
-                    "a challenge outlived its piece's stay with the provider"
-                );
-                let layout = challenge
-                    .layout()
-                    .map_err(|_| "a challenge names an impossible layout")?;
-                let mut segments = std::collections::BTreeSet::new();
-                for leaf in &challenge.leaves {
-                    let (segment, _) = layout
-                        .locate(*leaf)
-                        .ok_or("a challenge names a leaf past the piece's end")?;
-                    ensure!(
-                        segments.insert(segment),
-                        "two leaves of a challenge share a segment"
-                    );
-                }
-                *leaves_of.entry(provider).or_default() += challenge.leaves.len() as u32;
-            }
-            ensure!(
-                leaves_of.values().all(|n| *n <= T::LeavesPerPeriod::get()),
-                "a provider has more leaves open than a visit draws"
-            );
-            ensure!(
-                LastVisit::<T>::iter_keys()
-                    .chain(Misses::<T>::iter_keys())
-                    .all(|who| T::Pieces::held_bytes(&who) > 0),
-                "the audit keeps state of a provider that holds nothing"
-            );
-            Ok(())
-        }
-
-        /// Replaces the validators' VRF keys (in Aura authority order), for
-        /// the validator-set change that also changes the Aura authorities.
-        pub fn set_vrf_authorities(keys: BoundedVec<sr25519::Public, T::MaxAuthorities>) {
-            VrfAuthorities::<T>::put(keys);
-        }
-
-        /// Mixes this block's VRF output into the accumulator. Panics (the
-        /// block is invalid) when VRF keys are registered and the block lacks
-        /// a valid VRF signature by its slot's author.
-        fn absorb_vrf() {
-            let keys = VrfAuthorities::<T>::get();
-            let digest = frame_system::Pallet::<T>::digest();
-            let pre_runtime = |id: [u8; 4]| {
-                digest
-                    .logs
-                    .iter()
-                    .filter_map(|item| item.as_pre_runtime())
-                    .find_map(|(engine, data)| (engine == id).then_some(data))
-            };
-            let slot = pre_runtime(polkadot_sdk::sp_consensus_aura::AURA_ENGINE_ID)
-                .and_then(|data| u64::decode(&mut &data[..]).ok());
-            let signature = pre_runtime(VRF_ENGINE_ID)
-                .and_then(|data| VrfSignature::decode(&mut &data[..]).ok());
-            let (Some(slot), Some(signature)) = (slot, signature) else {
-                assert!(keys.is_empty(), "block lacks the author's VRF signature");
-                return;
-            };
-            if keys.is_empty() {
-                return;
-            }
-            let author = &keys[(slot % keys.len() as u64) as usize];
-            let previous = Randomness::<T>::get();
-            let transcript = vrf_transcript(&previous, slot);
-            assert!(
-                author.vrf_verify(&transcript.clone().into_sign_data(), &signature),
-                "invalid VRF signature"
-            );
-            let output: [u8; 32] = author
-                .make_bytes(VRF_CONTEXT, &transcript, &signature.pre_output)
-                .expect("a verified pre-output yields bytes; qed");
-            Randomness::<T>::put(blake2_256(&(previous, output).encode()));
-        }
-
         /// The current period.
         pub fn current_period() -> PeriodIndex {
             let now = frame_system::Pallet::<T>::block_number();
@@ -632,230 +538,10 @@ pub mod pallet {
             (length / 2).max(1)
         }
 
-        /// Visits the holders of draw block `offset` of `draw_blocks`;
-        /// returns how many it visited and how many leaves it drew.
-        fn visit_holders(
-            now: BlockNumberFor<T>,
-            period: PeriodIndex,
-            offset: u32,
-            draw_blocks: u32,
-        ) -> (u32, u32) {
-            let count = T::Pieces::holder_count();
-            let (mut visited, mut leaves) = (0, 0);
-            let mut index = offset;
-            while index < count {
-                if let Some(provider) = T::Pieces::holder_at(index) {
-                    leaves += Self::visit(&provider, now, period);
-                    visited += 1;
-                }
-                index = index.saturating_add(draw_blocks);
-            }
-            (visited, leaves)
-        }
-
-        /// Closes `provider`'s expired challenges as misses and draws its
-        /// challenges for `period`, unless it was visited in `period`
-        /// already; returns the leaves drawn. Challenges expire within half
-        /// a period and visits are at least half a period apart, so every
-        /// challenge of the previous visit has expired.
-        fn visit(provider: &T::AccountId, now: BlockNumberFor<T>, period: PeriodIndex) -> u32 {
-            if LastVisit::<T>::get(provider).is_some_and(|visit| visit >= period) {
-                return 0;
-            }
-            LastVisit::<T>::insert(provider, period);
-            let now: u64 = now.saturated_into();
-            let expired: Vec<Challenge> = Challenges::<T>::iter_prefix_values(provider)
-                .filter(|challenge| challenge.deadline < now)
-                .collect();
-            for challenge in &expired {
-                Challenges::<T>::remove(provider, (challenge.order, challenge.piece));
-            }
-            Self::penalize(provider, &expired, Failure::Missed);
-            Self::draw(provider, now, period)
-        }
-
-        /// Draws `provider`'s challenges for `period`: leaves in proportion
-        /// to its bytes, each on a piece drawn by bytes and in a segment of
-        /// its own; returns how many.
-        fn draw(provider: &T::AccountId, now: u64, period: PeriodIndex) -> u32 {
-            let held = T::Pieces::held_bytes(provider);
-            if held == 0 {
-                return 0;
-            }
-            let wanted = held
-                .div_ceil(T::BytesPerLeaf::get())
-                .clamp(1, u64::from(T::LeavesPerPeriod::get())) as usize;
-            let seed = Randomness::<T>::get();
-            let mut drawn: Vec<(pallet_mosaic_market::PieceRef, Vec<(u32, u64)>)> = Vec::new();
-            let mut count = 0;
-            for draw in 0..T::MaxDraws::get() {
-                if count == wanted {
-                    break;
-                }
-                let random = blake2_256(&(seed, period, provider, draw).encode());
-                let word = |at: usize| {
-                    let mut bytes = [0u8; 8];
-                    bytes.copy_from_slice(&random[at..at + 8]);
-                    u64::from_le_bytes(bytes)
-                };
-                let Some(piece) = T::Pieces::piece_at_byte(provider, word(0) % held) else {
-                    continue;
-                };
-                if !piece.auditable {
-                    continue;
-                }
-                let layout = piece.layout;
-                let segment = (word(8) % u64::from(layout.segment_count())) as u32;
-                let per_shard = (layout.shard_size(0) / LEAF_SIZE) as u64;
-                let here = (layout.shard_size(segment) / LEAF_SIZE) as u64;
-                let leaf = u64::from(segment) * per_shard + word(16) % here;
-                let at = match drawn
-                    .iter()
-                    .position(|(p, _)| (p.order, p.piece) == (piece.order, piece.piece))
-                {
-                    Some(at) => at,
-                    None => {
-                        drawn.push((piece, Vec::new()));
-                        drawn.len() - 1
-                    }
-                };
-                let leaves = &mut drawn[at].1;
-                if leaves.iter().any(|(s, _)| *s == segment) {
-                    continue;
-                }
-                leaves.push((segment, leaf));
-                count += 1;
-            }
-            let deadline = now.saturating_add(T::AnswerWindow::get().saturated_into());
-            for (piece, leaves) in drawn {
-                let challenge = Challenge {
-                    period,
-                    deadline,
-                    order: piece.order,
-                    piece: piece.piece,
-                    leaves: BoundedVec::truncate_from(
-                        leaves.into_iter().map(|(_, leaf)| leaf).collect(),
-                    ),
-                    root: piece.root,
-                    coding: piece.layout.coding(),
-                    size: piece.layout.stored_size(),
-                };
-                Challenges::<T>::insert(provider, (piece.order, piece.piece), challenge.clone());
-                Self::deposit_event(Event::Challenged {
-                    provider: provider.clone(),
-                    challenge,
-                });
-            }
-            count as u32
-        }
-
-        /// Challenges `provider` failed at once: each piece forfeits its
-        /// unpaid periods and is counted failed (and moved, see
-        /// [`PieceIndex::failed`]); one slash for their bytes
-        /// together and one more failure in a row, ejecting the provider at
-        /// `MaxMisses`. A piece that left the provider meanwhile costs
-        /// nothing (its challenge should have been withdrawn).
-        fn penalize(provider: &T::AccountId, failed: &[Challenge], failure: Failure) {
-            let mut bytes = 0u64;
-            for challenge in failed {
-                let (order, piece) = (challenge.order, challenge.piece);
-                if !T::Pieces::holds(provider, order, piece) {
-                    continue;
-                }
-                let size = challenge.layout().map(|l| l.piece_size()).unwrap_or(0);
-                bytes = bytes.saturating_add(size.max(1));
-                T::Pieces::failed(order, piece, challenge.period, failure == Failure::BadProof);
-                Self::deposit_event(Event::Failed {
-                    provider: provider.clone(),
-                    order,
-                    piece,
-                    period: challenge.period,
-                    failure,
-                });
-            }
-            if bytes == 0 {
-                return;
-            }
-            let slashed = T::Providers::slash(provider, bytes, T::SlashFraction::get());
-            let misses = Misses::<T>::mutate(provider, |m| {
-                *m = m.saturating_add(1);
-                *m
-            });
-            Self::deposit_event(Event::Penalized {
-                provider: provider.clone(),
-                bytes,
-                slashed,
-                misses,
-            });
-            if misses >= T::MaxMisses::get() {
-                Misses::<T>::remove(provider);
-                T::Providers::eject(provider);
-                Self::deposit_event(Event::Ejected {
-                    provider: provider.clone(),
-                });
-            }
-        }
-    }
-
-    /// The transcript a block's VRF signs: the previous accumulator and the slot.
-    pub fn vrf_transcript(previous: &[u8; 32], slot: u64) -> VrfTranscript {
-        VrfTranscript::new(
-            VRF_LABEL,
-            &[
-                (b"randomness", &previous[..]),
-                (b"slot", &slot.to_le_bytes()),
-            ],
-        )
-    }
-
-    /// The pre-runtime digest of a block at `slot` whose parent's
-    /// accumulator is `randomness`: Aura's slot and, if given, `signer`'s
-    /// VRF signature over [`vrf_transcript`]. The node's author, the
-    /// runtime's tests and this pallet's tests and benchmarks all build it
-    /// here.
-    pub fn pre_digest(
-        slot: u64,
-        randomness: &[u8; 32],
-        signer: Option<&sr25519::Pair>,
-    ) -> sp_runtime::Digest {
-        use polkadot_sdk::sp_core::crypto::VrfSecret;
-        use sp_runtime::DigestItem;
-        let aura = polkadot_sdk::sp_consensus_aura::AURA_ENGINE_ID;
-        let mut logs = vec![DigestItem::PreRuntime(aura, slot.encode())];
-        if let Some(signer) = signer {
-            let transcript = vrf_transcript(randomness, slot);
-            let signature = signer.vrf_sign(&transcript.into_sign_data());
-            logs.push(DigestItem::PreRuntime(VRF_ENGINE_ID, signature.encode()));
-        }
-        sp_runtime::Digest { logs }
-    }
-
-    /// The randomness accumulator, for other pallets (the market's
-    /// placement) to draw from.
-    pub struct AccumulatedRandomness<T>(PhantomData<T>);
-
-    impl<T: Config> Get<[u8; 32]> for AccumulatedRandomness<T> {
-        fn get() -> [u8; 32] {
-            Randomness::<T>::get()
-        }
-    }
-
-    impl<T: Config> OnPieceLeave<T::AccountId> for Pallet<T> {
-        fn on_piece_leave(who: &T::AccountId, order: OrderId, piece: u32) {
-            if Challenges::<T>::take(who, (order, piece)).is_some() {
-                Self::deposit_event(Event::Withdrawn {
-                    provider: who.clone(),
-                    order,
-                    piece,
-                });
-            }
-            // A provider that holds nothing any more has nothing to answer
-            // for: what the audit kept about it goes, so that providers that
-            // come and go leave no state behind.
-            if T::Pieces::held_bytes(who) == 0 {
-                LastVisit::<T>::remove(who);
-                Misses::<T>::remove(who);
-            }
+        /// Replaces the validators' VRF keys (in Aura authority order), for
+        /// the validator-set change that also changes the Aura authorities.
+        pub fn set_vrf_authorities(keys: BoundedVec<sr25519::Public, T::MaxAuthorities>) {
+            VrfAuthorities::<T>::put(keys);
         }
     }
 }
