@@ -296,6 +296,10 @@ parameter_types! {
     pub const ProviderMinPrice: Balance = 1;
     pub MarketDeadlineWeight: Weight =
         Weight::from_parts(WEIGHT_REF_TIME_PER_SECOND / 2, u64::MAX);
+    pub AuditVisitWeight: Weight =
+        Weight::from_parts(WEIGHT_REF_TIME_PER_SECOND * 2 / 5, u64::MAX);
+    pub AuditProofWeight: Weight =
+        Weight::from_parts(WEIGHT_REF_TIME_PER_SECOND * 2 / 5, u64::MAX);
 }
 
 impl accounting::Config for Runtime {}
@@ -351,6 +355,11 @@ impl pallet_mosaic_audit::Config for Runtime {
     type BytesPerLeaf = ConstU64<{ 16 << 30 }>;
     type LeavesPerPeriod = ConstU32<{ pallet_mosaic_audit::MAX_LEAVES }>;
     type MaxDraws = ConstU32<160>;
+    // A fifth of the block for a draw block's visits, and a fifth for the
+    // proofs they ask for (inside the quarter only operational calls may
+    // use): README, *Weights*.
+    type VisitWeight = AuditVisitWeight;
+    type ProofWeight = AuditProofWeight;
     type MaxAuthorities = ConstU32<32>;
     type WeightInfo = ();
 }

@@ -10,7 +10,8 @@
 //! every challenged segment, each still verified in full.
 //!
 //! The block hook: a draw block visiting `h` holders, as many as a block
-//! can (`⌈MaxProviders / draw blocks⌉`). Each visit closes an expired
+//! can (its share `⌈MaxProviders / draw blocks⌉`, or fewer if the visit and
+//! proof budgets stop it first). Each visit closes an expired
 //! challenge (a failure: the piece queued, a slash and an ejection), then
 //! draws `LeavesPerPeriod` leaves from the holder's live piece of close to
 //! its whole capacity; the block carries a VRF signature the hook
@@ -31,9 +32,25 @@ use sp_runtime::traits::{Bounded, Get};
 
 type Market<T> = pallet_mosaic_market::Pallet<T>;
 
-/// The most holders one draw block visits: `⌈MaxProviders / draw blocks⌉`.
+/// The most holders one draw block visits: its share of the largest holder
+/// list, or what the budgets let through.
 fn most_visits<T: Config>() -> u32 {
-    <T as Config>::Providers::max_providers().div_ceil(Pallet::<T>::draw_blocks())
+    let share = <T as Config>::Providers::max_providers().div_ceil(Pallet::<T>::draw_blocks());
+    // Each of the benchmark's visits draws `LeavesPerPeriod` leaves on one
+    // piece: the budgets stop the block at this many.
+    let most = T::LeavesPerPeriod::get();
+    let idle = T::WeightInfo::on_initialize(0, 0, 0);
+    let visit = T::WeightInfo::on_initialize(1, most, 0)
+        .saturating_sub(idle)
+        .ref_time()
+        .max(1);
+    let by_work = T::VisitWeight::get().ref_time() / visit;
+    let proofs = T::WeightInfo::submit_proof(most).ref_time().max(1);
+    let worst = T::WeightInfo::submit_proof(1)
+        .ref_time()
+        .saturating_mul(u64::from(most));
+    let by_proofs = T::ProofWeight::get().ref_time().saturating_sub(worst) / proofs + 1;
+    u64::from(share).min(by_work).min(by_proofs).max(1) as u32
 }
 type MarketProviders<T> = <T as pallet_mosaic_market::Config>::Providers;
 
@@ -147,9 +164,9 @@ mod benchmarks {
         assert_eq!(Misses::<T>::get(&provider), 0, "ejected");
     }
 
-    /// The first block of period 1, draw block 0, whose visits are holders
-    /// `0, H, 2H, …` of the holder list (`H` the draw blocks): `h` of them
-    /// when `h * H` providers hold pieces.
+    /// The first block of period 1, draw block 0, whose visits are the
+    /// first holders of the list, its share: `h` of them when `h * H`
+    /// providers hold pieces (`H` the draw blocks).
     #[benchmark]
     fn on_initialize(h: Linear<1, { most_visits::<T>() }>) {
         let draw_blocks = Pallet::<T>::draw_blocks();
@@ -169,8 +186,9 @@ mod benchmarks {
             providers,
             "every provider holds a piece"
         );
-        let visited: Vec<T::AccountId> = (0..providers)
-            .step_by(draw_blocks as usize)
+        // The round starts at the head of the list: draw block 0 visits its
+        // share, the first `⌈providers / H⌉` holders.
+        let visited: Vec<T::AccountId> = (0..providers.div_ceil(draw_blocks))
             .map(|index| T::Pieces::holder_at(index).expect("a dense holder list; qed"))
             .collect();
         assert_eq!(visited.len() as u32, providers.div_ceil(draw_blocks));

@@ -10,40 +10,78 @@ use polkadot_sdk::sp_io::hashing::blake2_256;
 use sp_runtime::traits::SaturatedConversion;
 
 impl<T: Config> Pallet<T> {
-    /// Visits the holders of draw block `offset` of `draw_blocks`;
-    /// returns how many it visited and how many leaves it drew.
+    /// Visits holders in turn round the holder list, from where the last
+    /// draw block stopped, in one draw block of `draw_blocks`: at most the
+    /// block's share of the holders (`⌈holders / draw_blocks⌉`, so that
+    /// visits spread over the draw blocks), and only while the block has
+    /// room for one more visit's work (`VisitWeight`) and for the proofs it
+    /// may ask for (`ProofWeight`). A period goes once round the list: a
+    /// holder visited this period already (the list moved it) is stepped
+    /// over. Returns the holders visited, the leaves drawn and the list
+    /// entries stepped over.
     pub(crate) fn visit_holders(
         now: BlockNumberFor<T>,
         period: PeriodIndex,
-        offset: u32,
         draw_blocks: u32,
-    ) -> (u32, u32) {
+    ) -> (u32, u32, u32) {
         let count = T::Pieces::holder_count();
-        let (mut visited, mut leaves) = (0, 0);
-        let mut index = offset;
-        while index < count {
-            if let Some(provider) = T::Pieces::holder_at(index) {
-                leaves += Self::visit(&provider, now, period);
-                visited += 1;
-            }
-            index = index.saturating_add(draw_blocks);
+        let mut round = VisitRound::<T>::get();
+        if round.period != period || count == 0 {
+            round = Round {
+                period,
+                next: round.next,
+                left: count,
+            };
         }
-        (visited, leaves)
+        let most = T::LeavesPerPeriod::get();
+        let idle = T::WeightInfo::on_initialize(0, 0, 0);
+        let worst_visit = T::WeightInfo::on_initialize(1, most, 0).saturating_sub(idle);
+        // Each leaf on a piece of its own: one proof each.
+        let worst_proofs = T::WeightInfo::submit_proof(1).saturating_mul(u64::from(most));
+        let share = count.div_ceil(draw_blocks.max(1));
+        let (mut visited, mut leaves, mut stepped) = (0u32, 0u32, 0u32);
+        let (mut work, mut proofs) = (Weight::zero(), Weight::zero());
+        while visited < share && round.left > 0 && count > 0 {
+            let room = work
+                .saturating_add(worst_visit)
+                .all_lte(T::VisitWeight::get())
+                && proofs
+                    .saturating_add(worst_proofs)
+                    .all_lte(T::ProofWeight::get());
+            if !room {
+                break;
+            }
+            let index = round.next % count;
+            round.next = (index + 1) % count;
+            round.left -= 1;
+            let Some(provider) = T::Pieces::holder_at(index) else {
+                continue;
+            };
+            if LastVisit::<T>::get(&provider).is_some_and(|visit| visit >= period) {
+                stepped += 1;
+                work.saturating_accrue(T::WeightInfo::on_initialize(0, 0, 1).saturating_sub(idle));
+                continue;
+            }
+            let (drawn, asked) = Self::visit(&provider, now, period);
+            work.saturating_accrue(T::WeightInfo::on_initialize(1, drawn, 0).saturating_sub(idle));
+            proofs.saturating_accrue(asked);
+            visited += 1;
+            leaves += drawn;
+        }
+        VisitRound::<T>::put(round);
+        (visited, leaves, stepped)
     }
 
     /// Closes `provider`'s expired challenges as misses and draws its
-    /// challenges for `period`, unless it was visited in `period`
-    /// already; returns the leaves drawn. Challenges expire within half
-    /// a period and visits are at least half a period apart, so every
-    /// challenge of the previous visit has expired.
+    /// challenges for `period`; returns the leaves drawn and the weight of
+    /// the proofs that answer them. Challenges expire within half a period
+    /// and visits are at least half a period apart, so every challenge of
+    /// the previous visit has expired.
     pub(crate) fn visit(
         provider: &T::AccountId,
         now: BlockNumberFor<T>,
         period: PeriodIndex,
-    ) -> u32 {
-        if LastVisit::<T>::get(provider).is_some_and(|visit| visit >= period) {
-            return 0;
-        }
+    ) -> (u32, Weight) {
         LastVisit::<T>::insert(provider, period);
         let now: u64 = now.saturated_into();
         let expired: Vec<Challenge> = Challenges::<T>::iter_prefix_values(provider)
@@ -58,11 +96,12 @@ impl<T: Config> Pallet<T> {
 
     /// Draws `provider`'s challenges for `period`: leaves in proportion
     /// to its bytes, each on a piece drawn by bytes and in a segment of
-    /// its own; returns how many.
-    pub(crate) fn draw(provider: &T::AccountId, now: u64, period: PeriodIndex) -> u32 {
+    /// its own; returns how many and the weight of the proofs that
+    /// answer them.
+    pub(crate) fn draw(provider: &T::AccountId, now: u64, period: PeriodIndex) -> (u32, Weight) {
         let held = T::Pieces::held_bytes(provider);
         if held == 0 {
-            return 0;
+            return (0, Weight::zero());
         }
         let wanted = held
             .div_ceil(T::BytesPerLeaf::get())
@@ -109,7 +148,9 @@ impl<T: Config> Pallet<T> {
             count += 1;
         }
         let deadline = now.saturating_add(T::AnswerWindow::get().saturated_into());
+        let mut proofs = Weight::zero();
         for (piece, leaves) in drawn {
+            proofs.saturating_accrue(T::WeightInfo::submit_proof(leaves.len() as u32));
             let challenge = Challenge {
                 period,
                 deadline,
@@ -128,7 +169,7 @@ impl<T: Config> Pallet<T> {
                 challenge,
             });
         }
-        count as u32
+        (count as u32, proofs)
     }
 }
 

@@ -211,6 +211,18 @@ pub enum Failure {
     BadProof,
 }
 
+/// A period's round of visits through the holder list.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+pub struct Round {
+    /// The period.
+    pub period: PeriodIndex,
+    /// The position in the holder list the next visit looks at.
+    pub next: u32,
+    /// Positions still to look at this period: the holder count when the
+    /// period's round began, counted down.
+    pub left: u32,
+}
+
 #[frame_support::pallet]
 pub mod pallet {
     use super::*;
@@ -312,6 +324,19 @@ pub mod pallet {
         #[pallet::constant]
         type LeavesPerPeriod: Get<u32>;
 
+        /// Most weight a draw block's visits may take (the hook's work);
+        /// holders left over are visited in the next draw blocks, in turn.
+        /// At least one visit of `LeavesPerPeriod` leaves.
+        #[pallet::constant]
+        type VisitWeight: Get<Weight>;
+
+        /// Most weight of the proofs a draw block's visits may ask for: the
+        /// room proofs have in the blocks of their answer window, which
+        /// ordinary transactions cannot take (see the threat model). At
+        /// least one visit's worth of `LeavesPerPeriod` proofs.
+        #[pallet::constant]
+        type ProofWeight: Get<Weight>;
+
         /// Draws a visit may make to find its leaves (a draw lands on an
         /// unauditable piece or a segment already drawn in vain).
         #[pallet::constant]
@@ -408,9 +433,13 @@ pub mod pallet {
     #[pallet::storage]
     pub type Misses<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
-    /// The period each holder was last visited in. A holder visited once is
-    /// not visited again in the same period when the holder list moves it
-    /// to a later draw block.
+    /// Where this period's round of visits stands in the market's holder
+    /// list.
+    #[pallet::storage]
+    pub type VisitRound<T: Config> = StorageValue<_, Round, ValueQuery>;
+
+    /// The period each holder was last visited in: one visit a period at
+    /// most, however the holder list moves holders about.
     #[pallet::storage]
     pub type LastVisit<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, PeriodIndex>;
 
@@ -443,11 +472,11 @@ pub mod pallet {
             let offset: u32 = (now % length).saturated_into();
             let draw_blocks = Self::draw_blocks();
             if offset >= draw_blocks {
-                return T::WeightInfo::on_initialize(0, 0);
+                return T::WeightInfo::on_initialize(0, 0, 0);
             }
             let period: PeriodIndex = (now / length).saturated_into();
-            let (visited, leaves) = Self::visit_holders(now, period, offset, draw_blocks);
-            T::WeightInfo::on_initialize(visited, leaves)
+            let (visited, leaves, stepped) = Self::visit_holders(now, period, draw_blocks);
+            T::WeightInfo::on_initialize(visited, leaves, stepped)
         }
 
         fn integrity_test() {
@@ -468,6 +497,19 @@ pub mod pallet {
             assert!(
                 T::MaxDraws::get() >= T::LeavesPerPeriod::get(),
                 "MaxDraws below LeavesPerPeriod"
+            );
+            let most = T::LeavesPerPeriod::get();
+            let visit = T::WeightInfo::on_initialize(1, most, 0)
+                .saturating_sub(T::WeightInfo::on_initialize(0, 0, 0));
+            assert!(
+                visit.all_lte(T::VisitWeight::get()),
+                "VisitWeight below one visit of LeavesPerPeriod leaves"
+            );
+            assert!(
+                T::WeightInfo::submit_proof(1)
+                    .saturating_mul(u64::from(most))
+                    .all_lte(T::ProofWeight::get()),
+                "ProofWeight below one visit's proofs"
             );
         }
 

@@ -53,6 +53,10 @@ pub const FAILURES_BEFORE_REPAIR: u8 = 2;
 
 parameter_types! {
     pub const DeadlineWeight: polkadot_sdk::frame_support::weights::Weight = polkadot_sdk::frame_support::weights::Weight::MAX;
+    /// What a draw block's visits may take, and the proofs they ask for
+    /// (unbounded unless a test of the budget lowers them).
+    pub static VisitWeight: polkadot_sdk::frame_support::weights::Weight = polkadot_sdk::frame_support::weights::Weight::MAX;
+    pub static ProofWeight: polkadot_sdk::frame_support::weights::Weight = polkadot_sdk::frame_support::weights::Weight::MAX;
     pub const MinStake: Balance = 1_000;
     pub const StakePerGiB: Balance = 100;
     pub const UnbondingPeriod: u64 = 1_000;
@@ -120,6 +124,8 @@ impl pallet_mosaic_audit::Config for Test {
     type BytesPerLeaf = ConstU64<BYTES_PER_LEAF>;
     type LeavesPerPeriod = ConstU32<LEAVES_PER_PERIOD>;
     type MaxDraws = ConstU32<32>;
+    type VisitWeight = VisitWeight;
+    type ProofWeight = ProofWeight;
     type MaxAuthorities = ConstU32<4>;
     type WeightInfo = ();
 }
