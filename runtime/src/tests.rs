@@ -740,3 +740,47 @@ fn token_accounting_catches_a_token_made_or_lost() {
         );
     });
 }
+
+#[test]
+fn the_heaviest_hooks_leave_room_for_transactions_and_proofs() {
+    use polkadot_sdk::frame_support::traits::Get;
+    use polkadot_sdk::frame_support::weights::Weight;
+    use pallet_mosaic_audit::WeightInfo as _;
+    use pallet_mosaic_market::WeightInfo as _;
+    type AuditWeights = <Runtime as pallet_mosaic_audit::Config>::WeightInfo;
+    type MarketWeights = <Runtime as pallet_mosaic_market::Config>::WeightInfo;
+    let db = <Runtime as polkadot_sdk::frame_system::Config>::DbWeight::get();
+    let repairs = <Runtime as pallet_mosaic_market::Config>::RepairsPerBlock::get();
+    // A draw block at a period's start: the audit's visits up to their
+    // budget; the market's deadlines up to theirs, a full list of repair
+    // deadlines and a full repair pass; the validator-set hook.
+    let audit = AuditWeights::on_initialize(0, 0, 0)
+        .saturating_add(<Runtime as pallet_mosaic_audit::Config>::VisitWeight::get());
+    let market = <Runtime as pallet_mosaic_market::Config>::DeadlineWeight::get()
+        .saturating_add(db.reads_writes(3, 3))
+        .saturating_add(MarketWeights::unconfirmed(1).saturating_mul(u64::from(repairs)))
+        .saturating_add(MarketWeights::repair(repairs));
+    let hooks = audit
+        .saturating_add(market)
+        .saturating_add(crate::validators::set_validators_weight(100));
+    let block = RuntimeBlockWeights::get().max_block;
+    assert!(
+        hooks.ref_time() * 100 <= block.ref_time() * 55,
+        "the hooks take {} ms of the block's {} ms",
+        hooks.ref_time() / 1_000_000_000,
+        block.ref_time() / 1_000_000_000
+    );
+    // Proofs have their budget inside the room only operational calls
+    // may use.
+    let reserved = RuntimeBlockWeights::get()
+        .get(polkadot_sdk::frame_support::dispatch::DispatchClass::Operational)
+        .reserved
+        .unwrap_or(Weight::zero());
+    let proofs = <Runtime as pallet_mosaic_audit::Config>::ProofWeight::get();
+    assert!(
+        proofs.ref_time() <= reserved.ref_time(),
+        "proofs may take {} ms, the operational reserve is {} ms",
+        proofs.ref_time() / 1_000_000_000,
+        reserved.ref_time() / 1_000_000_000
+    );
+}
