@@ -72,7 +72,7 @@
 //! blocks), and a repair pass moves at most `RepairsPerBlock` pieces. The
 //! list bound is set far above what one block's `store` calls can place,
 //! so that flooding the lists to refuse honest orders costs the flooder a
-//! block's fees for each of many blocks (the README's *Bounds* gives the
+//! block's fees for each of many blocks (the README's *Weights* gives the
 //! figures).
 
 pub use pallet::*;
