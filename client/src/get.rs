@@ -177,8 +177,11 @@ pub fn manifest_of(id: OrderId, order: &Order) -> Result<Manifest, GetError> {
     Ok(manifest)
 }
 
-/// Fetches shards from the order's providers for the get pipeline.
-struct NetSource {
+/// Fetches shards of an order's pieces from their providers, each checked
+/// against its piece's shard-root list (itself checked against the piece
+/// root on chain): the get pipeline's source, and a repairing worker's.
+/// Its [`ShardSource`] methods block: call them off the async runtime.
+pub struct PieceSource {
     runtime: tokio::runtime::Handle,
     net: ShardClient,
     providers: Vec<Endpoint>,
@@ -192,7 +195,34 @@ struct NetSource {
     progress: Progress,
 }
 
-impl NetSource {
+impl PieceSource {
+    /// A source over `providers`, piece by piece, whose roots are `roots`;
+    /// `progress` counts the bytes fetched. Runs its requests on the
+    /// current tokio runtime.
+    pub fn new(
+        net: ShardClient,
+        providers: Vec<Endpoint>,
+        roots: Vec<mosaic_primitives::piece::PieceRoot>,
+        progress: Progress,
+    ) -> Self {
+        let pieces = providers.len();
+        PieceSource {
+            runtime: tokio::runtime::Handle::current(),
+            net,
+            providers,
+            roots,
+            lists: (0..pieces).map(|_| Mutex::new(None)).collect(),
+            failed: (0..pieces).map(|_| Mutex::new(None)).collect(),
+            latency: (0..pieces).map(|_| Mutex::new(None)).collect(),
+            progress,
+        }
+    }
+
+    /// Never asks piece `piece`'s provider, for `why`.
+    pub fn exclude(&self, piece: u8, why: &str) {
+        self.fail::<()>(usize::from(piece), why.to_string());
+    }
+
     fn ask(&self, piece: usize, request: Request) -> Option<Answer> {
         self.runtime.block_on(self.ask_async(piece, request))
     }
@@ -257,7 +287,8 @@ impl NetSource {
         None
     }
 
-    fn failures(&self) -> Vec<(Endpoint, String)> {
+    /// The providers that failed, and how.
+    pub fn failures(&self) -> Vec<(Endpoint, String)> {
         self.failed
             .iter()
             .enumerate()
@@ -272,7 +303,7 @@ impl NetSource {
     }
 }
 
-impl ShardSource for NetSource {
+impl ShardSource for PieceSource {
     fn shard(&self, id: ShardId) -> Option<Vec<u8>> {
         self.runtime.block_on(self.fetch(id))
     }
@@ -364,17 +395,12 @@ pub async fn get(
         None,
     )
     .await?;
-    let pieces = providers.len();
-    let source = NetSource {
-        runtime: tokio::runtime::Handle::current(),
+    let source = PieceSource::new(
         net,
         providers,
-        roots: manifest.piece_roots.clone(),
-        lists: (0..pieces).map(|_| Mutex::new(None)).collect(),
-        failed: (0..pieces).map(|_| Mutex::new(None)).collect(),
-        latency: (0..pieces).map(|_| Mutex::new(None)).collect(),
-        progress: Progress::bytes(manifest.stored_size(), "get", progress),
-    };
+        manifest.piece_roots.clone(),
+        Progress::bytes(manifest.stored_size(), "get", progress),
+    );
     let partial = partial_path(output);
     let file = File::create(&partial).map_err(|source| GetError::Write {
         path: partial.display().to_string(),

@@ -21,8 +21,10 @@
 //!    to their new providers, round after round until the order is live or
 //!    the chain cancels it (`ConfirmRounds`). When more uploads of a round
 //!    fail than the parity could stand, the fault is most likely this
-//!    machine's network: the put stops at once and names the pieces and
-//!    providers still pending, rather than losing a bond every round.
+//!    machine's network, and when no provider outside the order could take
+//!    the pieces, nothing would move: in both cases the put stops at once
+//!    and names the pieces and providers still pending, rather than waiting
+//!    for a deadline that can only cost a bond.
 
 use std::convert::Infallible;
 use std::fs::File;
@@ -338,8 +340,11 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
         .await?;
         // More failures than the parity could stand point at this
         // machine's network, not at the providers: stop rather than let
-        // every round's deadline cost the owner a bond.
-        if failed.len() > parity {
+        // every round's deadline cost the owner a bond. So does a network
+        // with no provider the chain could move the pieces to.
+        let stop = failed.len() > parity
+            || (!failed.is_empty() && !can_move(chain, &record, &failed).await?);
+        if stop {
             return Err(PutError::Pending {
                 order,
                 pending: failed,
@@ -475,6 +480,31 @@ fn unexpected() -> ReachError {
     ReachError::Request(mosaic_shard_net::RequestError::Refused(
         mosaic_shard_net::Refusal::Malformed,
     ))
+}
+
+/// Whether some active provider could take the `failed` pieces of `record`
+/// at their deadline: one with room for a piece, at or below the piece's
+/// price, that holds no other piece of the order and is not its owner.
+async fn can_move(
+    chain: &ChainClient,
+    record: &Order,
+    failed: &[PendingPiece],
+) -> Result<bool, ChainError> {
+    let price = failed
+        .iter()
+        .filter_map(|p| record.pieces.get(usize::from(p.piece)))
+        .map(|p| p.price)
+        .min()
+        .unwrap_or_default();
+    Ok(chain.providers().await?.iter().any(|(who, provider)| {
+        matches!(
+            provider.status,
+            pallet_mosaic_providers::ProviderStatus::Active
+        ) && *who != record.owner
+            && !record.pieces.iter().any(|p| p.provider == *who)
+            && provider.capacity.saturating_sub(provider.used) >= record.piece_size
+            && provider.price <= price
+    }))
 }
 
 /// Waits until the order is live (`None`), or until the chain moved some

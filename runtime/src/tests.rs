@@ -743,10 +743,10 @@ fn token_accounting_catches_a_token_made_or_lost() {
 
 #[test]
 fn the_heaviest_hooks_leave_room_for_transactions_and_proofs() {
-    use polkadot_sdk::frame_support::traits::Get;
-    use polkadot_sdk::frame_support::weights::Weight;
     use pallet_mosaic_audit::WeightInfo as _;
     use pallet_mosaic_market::WeightInfo as _;
+    use polkadot_sdk::frame_support::traits::Get;
+    use polkadot_sdk::frame_support::weights::Weight;
     type AuditWeights = <Runtime as pallet_mosaic_audit::Config>::WeightInfo;
     type MarketWeights = <Runtime as pallet_mosaic_market::Config>::WeightInfo;
     let db = <Runtime as polkadot_sdk::frame_system::Config>::DbWeight::get();

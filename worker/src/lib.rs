@@ -11,9 +11,12 @@
 //!   whose order ended once that is final. Reconnects when the node goes.
 //! * [`prover`]: answers each challenge to this provider from the stored
 //!   piece, through the submitter ahead of everything else.
+//! * [`repair`]: rebuilds a piece the chain moved to this provider from
+//!   `k` other pieces' providers, checks it against its root, stores and
+//!   confirms it.
 //! * [`status`]: what the chain says about this provider.
 //! * [`metrics`]: Prometheus metrics (pieces and bytes held, requests by
-//!   kind and outcome, bytes received and served).
+//!   kind and outcome, bytes received and served, proofs, repairs).
 
 pub mod admission;
 pub mod identity;
@@ -21,6 +24,7 @@ pub mod metrics;
 pub mod node;
 pub mod prover;
 pub mod register;
+pub mod repair;
 pub mod run;
 pub mod size;
 pub mod status;

@@ -30,6 +30,12 @@ pub struct WorkerMetrics {
     bytes_received: IntCounter,
     /// Bytes served (shards and ranges).
     bytes_served: IntCounter,
+    /// Rebuilds of pieces moved to this provider, started.
+    pub repairs_started: IntCounter,
+    /// Rebuilds that failed (tried again later).
+    pub repairs_failed: IntCounter,
+    /// Bytes of pieces rebuilt and stored.
+    pub repaired_bytes: IntCounter,
 }
 
 impl WorkerMetrics {
@@ -62,6 +68,15 @@ impl WorkerMetrics {
             .expect("valid metric; qed"),
             bytes_received: counter("received_bytes_total", "Bytes of shards stored"),
             bytes_served: counter("served_bytes_total", "Bytes of shards and ranges served"),
+            repairs_started: counter(
+                "repairs_started_total",
+                "Rebuilds of pieces moved to this provider, started",
+            ),
+            repairs_failed: counter(
+                "repairs_failed_total",
+                "Rebuilds that failed (tried again at a later block)",
+            ),
+            repaired_bytes: counter("repaired_bytes_total", "Bytes of pieces rebuilt and stored"),
             registry,
         };
         for metric in [
@@ -73,6 +88,9 @@ impl WorkerMetrics {
             Box::new(metrics.requests.clone()),
             Box::new(metrics.bytes_received.clone()),
             Box::new(metrics.bytes_served.clone()),
+            Box::new(metrics.repairs_started.clone()),
+            Box::new(metrics.repairs_failed.clone()),
+            Box::new(metrics.repaired_bytes.clone()),
         ] {
             metrics
                 .registry

@@ -8,14 +8,17 @@
 //! best block names any more (its order ended, lapsed, was deleted or moved)
 //! is removed. The same runs
 //! once at start, so pieces of orders that ended while the worker was down
-//! go too. When the node's subscriptions end, the worker reconnects and
-//! catches up from the head it then sees.
+//! go too. Then each piece the chain assigns at the best block that the
+//! store lacks, of a live order and unconfirmed, was moved here by repair:
+//! it is rebuilt from the other pieces ([`crate::repair`]). When the node's
+//! subscriptions end, the worker reconnects and catches up from the head it
+//! then sees.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mosaic_api::chain::{ChainClient, ChainError, OrderId};
+use mosaic_api::chain::{ChainClient, ChainError, OrderId, OrderState};
 use mosaic_api::keys::AccountKey;
 use mosaic_primitives::piece::PieceRoot;
 use mosaic_runtime::{AccountId, Hash};
@@ -29,6 +32,7 @@ use crate::identity::{self, IdentityError};
 use crate::metrics::{Metered, WorkerMetrics};
 use crate::node::Node;
 use crate::prover::Prover;
+use crate::repair::Repairer;
 use crate::submitter::Submitter;
 
 /// How the worker runs.
@@ -128,12 +132,21 @@ pub async fn run(
         worker.net.listening().iter().map(Multiaddr::to_string).collect::<Vec<_>>().join(", ")
     );
     started(&worker);
+    let repairer = Repairer::new(
+        node.clone(),
+        worker.net.clone(),
+        store.clone(),
+        admission.clone(),
+        metrics.clone(),
+        config.base_path.join("store").join("repair"),
+    );
     let mut follower = Follower {
         node,
         me,
         store,
         admission,
         prover,
+        repairer,
         metrics,
         roots: HashMap::new(),
     };
@@ -149,6 +162,7 @@ struct Follower {
     store: Arc<dyn ShardStore>,
     admission: Arc<ChainAdmission>,
     prover: Prover,
+    repairer: Repairer,
     metrics: WorkerMetrics,
     /// The root of each `(order, piece)` seen assigned (a piece's root never
     /// changes, so this only grows with assignments and shrinks with them).
@@ -228,6 +242,43 @@ impl Follower {
         Ok(roots)
     }
 
+    /// Starts rebuilding each piece of `assigned` (the roots assigned at
+    /// the best block) that the store lacks, whose order is live and which
+    /// is unconfirmed: repair moved it here.
+    async fn repair(
+        &self,
+        chain: &ChainClient,
+        assigned: &HashSet<PieceRoot>,
+    ) -> Result<(), ChainError> {
+        let store = self.store.clone();
+        // Held whole: a partial rebuild (a crash's) resumes.
+        let held: HashSet<PieceRoot> =
+            match tokio::task::spawn_blocking(move || store.pieces()).await {
+                Ok(Ok(roots)) => roots.into_iter().collect(),
+                _ => return Ok(()),
+            };
+        let missing: Vec<(OrderId, u32)> = self
+            .roots
+            .iter()
+            .filter(|(_, root)| assigned.contains(*root) && !held.contains(*root))
+            .map(|(key, _)| *key)
+            .collect();
+        for (id, number) in missing {
+            let Some(order) = chain.order(id, None).await? else {
+                continue;
+            };
+            let moved_here = matches!(order.state, OrderState::Live { .. })
+                && order
+                    .pieces
+                    .get(number as usize)
+                    .is_some_and(|p| p.provider == self.me && !p.confirmed);
+            if moved_here {
+                self.repairer.start(id, order, number as u8);
+            }
+        }
+        Ok(())
+    }
+
     /// Removes held pieces no assignment at `finalized` (or the last
     /// finalized block) nor at the best block names.
     async fn reconcile(
@@ -240,8 +291,10 @@ impl Follower {
             None => chain.finalized_head().await?,
         };
         let mut keep = self.assigned(chain, Some(finalized)).await?;
-        keep.extend(self.assigned(chain, None).await?);
+        let best = self.assigned(chain, None).await?;
+        keep.extend(best.iter().copied());
         self.roots.retain(|_, root| keep.contains(root));
+        self.repair(chain, &best).await?;
         let store = self.store.clone();
         let metrics = self.metrics.clone();
         let removed = tokio::task::spawn_blocking(move || -> Result<Vec<PieceRoot>, StoreError> {

@@ -1033,17 +1033,3 @@ fn a_holder_moved_in_the_list_is_never_visited_twice_a_period() {
 fn distinct_count(accounts: &[AccountId]) -> usize {
     accounts.iter().collect::<BTreeSet<_>>().len()
 }
-
-/// The periods of `who`'s challenges among `events`, in order.
-fn challenge_periods(events: &[Event<Test>], who: AccountId) -> Vec<u32> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Challenged {
-                provider,
-                challenge,
-            } if *provider == who => Some(challenge.period),
-            _ => None,
-        })
-        .collect()
-}

@@ -1,8 +1,13 @@
-//! A provider that vanishes after it is placed: at the confirm deadline the
-//! chain slashes it and moves its piece, and the owner's `mosaic put`
-//! uploads that piece to the new provider, so the order goes live.
+//! Pieces that move. A provider that vanishes after it is placed: at the
+//! confirm deadline the chain slashes it and moves its piece, and the
+//! owner's `mosaic put` uploads that piece to the new provider, so the order
+//! goes live. A provider that leaves a live order: the chain moves its piece
+//! to the one provider left, whose worker rebuilds it from the others,
+//! checks it against its root, stores and confirms it.
 
 use anyhow::{ensure, Context, Result};
+use std::time::Duration;
+
 use mosaic_api::chain::OrderState;
 use mosaic_tests::{write_sample, Network};
 use polkadot_sdk::sp_core::crypto::Ss58Codec;
@@ -12,7 +17,7 @@ use polkadot_sdk::sp_core::crypto::Ss58Codec;
 const CONFIRM_WINDOW: u32 = 10;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_piece_whose_provider_vanished_moves_and_is_uploaded_again() -> Result<()> {
+async fn pieces_that_move_are_uploaded_again_or_rebuilt() -> Result<()> {
     // Seven providers for six pieces; the seventh, with far more free room,
     // is all but sure to be drawn (placement weighs free capacity), and is
     // stopped before the put.
@@ -86,6 +91,71 @@ async fn a_piece_whose_provider_vanished_moves_and_is_uploaded_again() -> Result
     ensure!(
         std::fs::read(&back)? == std::fs::read(&sample)?,
         "get after the move"
+    );
+
+    // The vanished worker comes back, holding nothing; a holder unbonds:
+    // its piece can only move to the worker that came back, which rebuilds
+    // it from the other pieces and confirms it in time.
+    net.start_worker(6).await?;
+    let leaving_piece = 0usize;
+    let leaving = net
+        .worker_of(&record.pieces[leaving_piece].provider.to_ss58check())
+        .context("a holder of this network")?;
+    chain
+        .sign_and_submit(
+            &net.workers[leaving].key().pair(),
+            mosaic_runtime::RuntimeCall::Providers(pallet_mosaic_providers::Call::unbond {}),
+        )
+        .await?;
+    let rebuilt = async {
+        loop {
+            let record = chain.order(order, None).await?.context("the order")?;
+            let piece = &record.pieces[leaving_piece];
+            if piece.provider == account && piece.confirmed {
+                return anyhow::Ok(record);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    };
+    let record = tokio::time::timeout(Duration::from_secs(240), rebuilt)
+        .await
+        .context("the moved piece was not rebuilt and confirmed within 240 s")??;
+    ensure!(
+        matches!(record.state, OrderState::Live { .. })
+            && record.pieces.iter().all(|p| p.confirmed),
+        "{record:?}"
+    );
+    let metrics = net.workers[6].metrics_text().await?;
+    let repaired = format!("mosaic_worker_repaired_bytes_total {}", record.piece_size);
+    ensure!(metrics.contains(&repaired), "no {repaired:?}:\n{metrics}");
+    ensure!(
+        metrics.contains("mosaic_worker_repairs_failed_total 0"),
+        "{metrics}"
+    );
+    // The leaver's worker stops, and another holder's: the file comes back
+    // through the rebuilt piece.
+    net.stop_worker(leaving).await?;
+    let other = record
+        .pieces
+        .iter()
+        .enumerate()
+        .filter(|(piece, _)| *piece != leaving_piece)
+        .find_map(|(_, p)| net.worker_of(&p.provider.to_ss58check()))
+        .context("another holder")?;
+    net.stop_worker(other).await?;
+    let again = net.path("again.bin");
+    net.mosaic(&[
+        "get",
+        &order.to_string(),
+        "--to",
+        again.to_str().context("UTF-8")?,
+        "--key",
+        owner,
+    ])
+    .await?;
+    ensure!(
+        std::fs::read(&again)? == std::fs::read(&sample)?,
+        "get after the rebuild"
     );
     Ok(())
 }
