@@ -97,6 +97,24 @@ async fn pieces_that_move_are_uploaded_again_or_rebuilt() -> Result<()> {
     // its piece can only move to the worker that came back, which rebuilds
     // it from the other pieces and confirms it in time.
     net.start_worker(6).await?;
+    // Its slash left it short of the stake its capacity needs, so placement
+    // passes it by until it tops its stake up.
+    let slashed = chain
+        .provider(&account, None)
+        .await?
+        .context("still registered")?;
+    chain
+        .sign_and_submit(
+            &net.workers[6].key().pair(),
+            mosaic_runtime::RuntimeCall::Providers(pallet_mosaic_providers::Call::update {
+                stake: stake_before,
+                capacity: slashed.capacity,
+                price: slashed.price,
+                peer_id: slashed.peer_id,
+                multiaddrs: slashed.multiaddrs,
+            }),
+        )
+        .await?;
     let leaving_piece = 0usize;
     let leaving = net
         .worker_of(&record.pieces[leaving_piece].provider.to_ss58check())
