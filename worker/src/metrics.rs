@@ -30,8 +30,10 @@ pub struct WorkerMetrics {
     bytes_received: IntCounter,
     /// Bytes served (shards and ranges).
     bytes_served: IntCounter,
-    /// Rebuilds of pieces moved to this provider, started.
+    /// Rebuilds of pieces moved to this provider, or lost, started.
     pub repairs_started: IntCounter,
+    /// Pieces this provider confirmed and found missing from its store.
+    pub pieces_lost: IntCounter,
     /// Rebuilds that failed (tried again later).
     pub repairs_failed: IntCounter,
     /// Bytes of pieces rebuilt and stored.
@@ -70,7 +72,11 @@ impl WorkerMetrics {
             bytes_served: counter("served_bytes_total", "Bytes of shards and ranges served"),
             repairs_started: counter(
                 "repairs_started_total",
-                "Rebuilds of pieces moved to this provider, started",
+                "Rebuilds of pieces moved to this provider or lost, started",
+            ),
+            pieces_lost: counter(
+                "pieces_lost_total",
+                "Pieces confirmed on chain found missing from the store (then rebuilt)",
             ),
             repairs_failed: counter(
                 "repairs_failed_total",
@@ -89,6 +95,7 @@ impl WorkerMetrics {
             Box::new(metrics.bytes_received.clone()),
             Box::new(metrics.bytes_served.clone()),
             Box::new(metrics.repairs_started.clone()),
+            Box::new(metrics.pieces_lost.clone()),
             Box::new(metrics.repairs_failed.clone()),
             Box::new(metrics.repaired_bytes.clone()),
         ] {

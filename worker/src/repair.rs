@@ -4,8 +4,11 @@
 //! piece to another provider while the order stays live; the new provider
 //! must rebuild it and `confirm` before its repair deadline. The worker
 //! sees such a piece at a finalized head (assigned, its order live, the
-//! piece unconfirmed, nothing of it in the store) and rebuilds it in the
-//! background, one piece at a time:
+//! piece unconfirmed, not held whole in the store) and rebuilds it in the
+//! background. A piece it confirmed and no longer holds (files lost while
+//! it was down, a disk replaced) is rebuilt the same way, reported as lost
+//! (a warning and `mosaic_worker_pieces_lost_total`), before an audit finds
+//! it missing. Each rebuild:
 //!
 //! 1. segment by segment, it fetches the shards of `k` other pieces from
 //!    their providers ([`PieceSource`]: each shard checked against its
@@ -115,8 +118,9 @@ impl Repairer {
     }
 
     /// Starts rebuilding piece `number` of `order` (`id`) in the
-    /// background, unless it is being rebuilt already.
-    pub fn start(&self, id: OrderId, order: Order, number: u8) {
+    /// background, unless it is being rebuilt already; `lost` if the
+    /// provider had confirmed it and the store lost it.
+    pub fn start(&self, id: OrderId, order: Order, number: u8, lost: bool) {
         let Some(root) = order.pieces.get(usize::from(number)).map(|p| p.root) else {
             return;
         };
@@ -125,7 +129,12 @@ impl Repairer {
         }
         let repairer = self.clone();
         tokio::spawn(async move {
-            tracing::info!(target: "mosaic::worker", "rebuilding piece {number} of order {id} ({root:?}) from its other providers");
+            if lost {
+                repairer.metrics.pieces_lost.inc();
+                tracing::warn!(target: "mosaic::worker", "piece {number} of order {id} ({root:?}) is confirmed on chain but missing from the store: lost; rebuilding it from its other providers before an audit finds it missing");
+            } else {
+                tracing::info!(target: "mosaic::worker", "rebuilding piece {number} of order {id} ({root:?}), moved here, from its other providers");
+            }
             repairer.metrics.repairs_started.inc();
             let chain = repairer.node.get();
             match repairer.rebuild(&chain, id, &order, number).await {

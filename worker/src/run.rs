@@ -8,9 +8,12 @@
 //! best block names any more (its order ended, lapsed, was deleted or moved)
 //! is removed. The same runs
 //! once at start, so pieces of orders that ended while the worker was down
-//! go too. Then each piece the chain assigns at the best block that the
-//! store lacks, of a live order and unconfirmed, was moved here by repair:
-//! it is rebuilt from the other pieces ([`crate::repair`]). When the node's
+//! go too. Then each piece of a live order that the chain assigns at the
+//! best block and the store lacks is rebuilt from the other pieces
+//! ([`crate::repair`]): repair moved it here (it is unconfirmed), or this
+//! store lost it (it is confirmed: reported as lost, and rebuilt before an
+//! audit finds it missing; at start this is the reconciliation of what the
+//! worker holds with what the chain says it holds). When the node's
 //! subscriptions end, the worker reconnects and catches up from the head it
 //! then sees.
 
@@ -243,8 +246,8 @@ impl Follower {
     }
 
     /// Starts rebuilding each piece of `assigned` (the roots assigned at
-    /// the best block) that the store lacks, whose order is live and which
-    /// is unconfirmed: repair moved it here.
+    /// the best block) that the store lacks and whose order is live: repair
+    /// moved it here (unconfirmed), or this store lost it (confirmed).
     async fn repair(
         &self,
         chain: &ChainClient,
@@ -267,13 +270,14 @@ impl Follower {
             let Some(order) = chain.order(id, None).await? else {
                 continue;
             };
-            let moved_here = matches!(order.state, OrderState::Live { .. })
-                && order
-                    .pieces
-                    .get(number as usize)
-                    .is_some_and(|p| p.provider == self.me && !p.confirmed);
-            if moved_here {
-                self.repairer.start(id, order, number as u8);
+            let Some(piece) = order.pieces.get(number as usize) else {
+                continue;
+            };
+            if matches!(order.state, OrderState::Live { .. }) && piece.provider == self.me {
+                // Confirmed yet missing: this store lost it (a disk
+                // replaced, files deleted). Unconfirmed: repair moved it here.
+                let lost = piece.confirmed;
+                self.repairer.start(id, order, number as u8, lost);
             }
         }
         Ok(())

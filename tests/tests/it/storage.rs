@@ -458,7 +458,8 @@ async fn hung_worker(net: &Network, hung: usize) -> Result<()> {
 }
 
 /// Workers refuse a piece not assigned to them, bytes that do not verify
-/// and a piece past their capacity, and keep serving.
+/// and a piece past their capacity, rebuild a piece they lost, and keep
+/// serving.
 async fn refusals(net: &mut Network, chain: &mosaic_api::chain::ChainClient) -> Result<()> {
     // A public file of one segment, whose shards the test can compute.
     let small = net.path("small.bin");
@@ -527,10 +528,13 @@ async fn refusals(net: &mut Network, chain: &mosaic_api::chain::ChainClient) -> 
         "{refused:?}"
     );
 
-    // The worker loses the piece (while stopped); offered again, it takes
-    // only the right bytes.
+    // The worker loses the piece while stopped: at its first finalized
+    // head it reports the loss and rebuilds the piece from its siblings.
     net.stop_worker(worker).await?;
     let root = hex(&record.pieces[0].root.0);
+    let meta = net.workers[worker]
+        .pieces_dir()
+        .join(format!("{root}.meta"));
     for ext in ["meta", "data"] {
         std::fs::remove_file(
             net.workers[worker]
@@ -539,6 +543,73 @@ async fn refusals(net: &mut Network, chain: &mosaic_api::chain::ChainClient) -> 
         )?;
     }
     net.start_worker(worker).await?;
+    let rebuilt = async {
+        loop {
+            let text = net.workers[worker].metrics_text().await?;
+            if meta.exists() && text.contains("mosaic_worker_pieces_lost_total 1") {
+                return anyhow::Ok(text);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    let text = tokio::time::timeout(FINALITY, rebuilt)
+        .await
+        .context("the lost piece was not rebuilt")??;
+    let piece_size = format!("mosaic_worker_repaired_bytes_total {}", record.piece_size);
+    ensure!(text.contains(&piece_size), "{text}");
+
+    // An upload in progress takes only the right bytes, and only within
+    // capacity: an order placed on chain by hand, whose pieces nobody
+    // uploads, of another file of one segment.
+    let other = net.path("other.bin");
+    write_sample(&other, 1 << 20, 12)?;
+    let mut shards = MemoryShards::default();
+    let manifest = pipeline::put(
+        std::fs::File::open(&other)?,
+        &PutOptions {
+            coding: CodingParams::default(),
+            recipients: Vec::new(),
+            key: None,
+            threads: 1,
+        },
+        &mut shards,
+    )?;
+    let small_order = order;
+    let alice = mosaic_api::keys::AccountKey::from_suri("//Alice")?;
+    let included = chain
+        .sign_and_submit(
+            &alice.pair(),
+            mosaic_runtime::RuntimeCall::Market(pallet_mosaic_market::Call::store {
+                cid: manifest.cid.to_bytes().try_into().expect("36 bytes"),
+                size: manifest.stored_size(),
+                coding: manifest.coding,
+                roots: manifest.piece_roots.clone().try_into().expect("6 roots"),
+                access: pallet_mosaic_market::Access::Public,
+                periods: 2,
+                max_price: u128::MAX,
+            }),
+        )
+        .await?;
+    let order = included
+        .events
+        .iter()
+        .find_map(|event| match event {
+            RuntimeEvent::Market(pallet_mosaic_market::Event::Stored { order, .. }) => Some(*order),
+            _ => None,
+        })
+        .context("a Stored event")?;
+    let record = chain.order(order, None).await?.context("the order")?;
+    let worker = net
+        .worker_of(&record.pieces[0].provider.to_ss58check())
+        .context("piece 0's worker")?;
+    let (peer, addr) = endpoint(net, chain, worker).await?;
+    let ask = |request: Request| {
+        let client = client.clone();
+        let addr = addr.clone();
+        async move { client.request(peer, vec![addr], request).await }
+    };
+    let lists = shards.shard_roots_mut().clone();
+    let roots = |piece: u8| lists.get(&piece).cloned().unwrap_or_default();
     // A disk fuller than the chain knows (a stray file of the worker's
     // whole capacity in its store, sparse): the piece is refused as over
     // capacity, and taken once the space is back.
@@ -597,8 +668,13 @@ async fn refusals(net: &mut Network, chain: &mosaic_api::chain::ChainClient) -> 
     .await?;
     ensure!(served == Answer::Bytes(shard), "the stored shard is served");
     let back = net.path("small-back.bin");
-    net.mosaic(&["get", &order.to_string(), "--to", back.to_str().unwrap()])
-        .await?;
+    net.mosaic(&[
+        "get",
+        &small_order.to_string(),
+        "--to",
+        back.to_str().unwrap(),
+    ])
+    .await?;
     ensure!(
         std::fs::read(&back)? == std::fs::read(&small)?,
         "the public file comes back"
