@@ -191,6 +191,8 @@ async fn command(command: Command) -> Result<()> {
                         "bytesHeld": report.held.1,
                         "piecesPending": report.pending.0,
                         "bytesPending": report.pending.1,
+                        "openChallenges": report.challenges,
+                        "nextDeadline": report.next_deadline,
                         "free": report.free.to_string(),
                         "earned": report.earned.to_string(),
                     })
@@ -211,6 +213,13 @@ async fn command(command: Command) -> Result<()> {
                     "pending:  {} pieces, {} bytes",
                     report.pending.0, report.pending.1
                 );
+                match report.next_deadline {
+                    Some(deadline) => println!(
+                        "audit:    {} open challenges, the first due by block {deadline}",
+                        report.challenges
+                    ),
+                    None => println!("audit:    no open challenge"),
+                }
                 println!("earned:   {}", amount::format(report.earned));
                 println!("free:     {}", amount::format(report.free));
             }

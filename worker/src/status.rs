@@ -1,6 +1,6 @@
 //! `mosaic-worker status`: what the chain records about a provider: stake,
-//! capacity declared and used, pieces held (confirmed) and pending, what it
-//! earned so far, balance.
+//! capacity declared and used, pieces held (confirmed) and pending, its open
+//! challenges and the nearest deadline, what it earned so far, balance.
 
 use mosaic_api::chain::{ChainClient, ChainError};
 use mosaic_runtime::{AccountId, Balance};
@@ -23,6 +23,10 @@ pub struct ProviderStatusReport {
     pub held: (u32, u64),
     /// Pieces assigned but not confirmed yet, and their bytes.
     pub pending: (u32, u64),
+    /// Challenges open now (one per challenged piece).
+    pub challenges: u32,
+    /// The block by which the nearest open challenge must be answered.
+    pub next_deadline: Option<u64>,
     /// Paid so far for proven pieces, out of escrow.
     pub earned: Balance,
     /// Free balance.
@@ -67,6 +71,7 @@ pub async fn status(
         count.0 += 1;
         count.1 += order.piece_size;
     }
+    let challenges = chain.challenges(who, None).await?;
     Ok(ProviderStatusReport {
         stake: record.stake,
         capacity: record.capacity,
@@ -79,6 +84,8 @@ pub async fn status(
         },
         held,
         pending,
+        next_deadline: challenges.iter().map(|c| c.deadline).min(),
+        challenges: challenges.len() as u32,
         earned: chain.earned(who).await?,
         free: chain.account(who).await?.free,
     })

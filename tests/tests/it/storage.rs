@@ -132,7 +132,10 @@ async fn files_are_stored_on_six_workers_and_come_back_through_failures() -> Res
                 && status["piecesHeld"] == 1
                 && status["bytesHeld"] == record.piece_size
                 && status["piecesPending"] == 0
-                && status["capacity"] == 1u64 << 30,
+                && status["capacity"] == 1u64 << 30
+                && status["openChallenges"]
+                    .as_u64()
+                    .is_some_and(|open| open == 0 || status["nextDeadline"].is_u64()),
             "worker {holder}: {status}"
         );
         field(&status, "earned")?
