@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use mosaic_api::chain::OrderState;
 use mosaic_tests::{write_sample, Network};
+
+use crate::storage::get_back;
 use polkadot_sdk::sp_core::crypto::Ss58Codec;
 
 /// Blocks to confirm an order on this test's chain (3 s each): short, so
@@ -79,19 +81,15 @@ async fn pieces_that_move_are_uploaded_again_or_rebuilt() -> Result<()> {
 
     // The file comes back whole.
     let back = net.path("back.bin");
-    net.mosaic(&[
-        "get",
+    get_back(
+        &net,
         &order.to_string(),
-        "--to",
-        back.to_str().context("UTF-8")?,
-        "--key",
+        &back,
         owner,
-    ])
+        &sample,
+        "get after the move",
+    )
     .await?;
-    ensure!(
-        std::fs::read(&back)? == std::fs::read(&sample)?,
-        "get after the move"
-    );
 
     // The vanished worker comes back, holding nothing; a holder unbonds:
     // its piece can only move to the worker that came back, which rebuilds
@@ -161,19 +159,14 @@ async fn pieces_that_move_are_uploaded_again_or_rebuilt() -> Result<()> {
         .find_map(|(_, p)| net.worker_of(&p.provider.to_ss58check()))
         .context("another holder")?;
     net.stop_worker(other).await?;
-    let again = net.path("again.bin");
-    net.mosaic(&[
-        "get",
+    get_back(
+        &net,
         &order.to_string(),
-        "--to",
-        again.to_str().context("UTF-8")?,
-        "--key",
+        &back,
         owner,
-    ])
+        &sample,
+        "get after the rebuild",
+    )
     .await?;
-    ensure!(
-        std::fs::read(&again)? == std::fs::read(&sample)?,
-        "get after the rebuild"
-    );
     Ok(())
 }

@@ -410,9 +410,28 @@ async fn every_holder_proves(
     Ok(())
 }
 
+/// The manifest and shards of `file` stored public at default coding, as
+/// `mosaic put --public` computes them.
+fn public_shards(
+    file: &std::path::Path,
+) -> Result<(mosaic_primitives::manifest::Manifest, MemoryShards)> {
+    let mut shards = MemoryShards::default();
+    let manifest = pipeline::put(
+        std::fs::File::open(file)?,
+        &PutOptions {
+            coding: CodingParams::default(),
+            recipients: Vec::new(),
+            key: None,
+            threads: 1,
+        },
+        &mut shards,
+    )?;
+    Ok((manifest, shards))
+}
+
 /// Gets `target` into `out` (replacing it) with `key` and checks it is
 /// `sample`, byte for byte.
-async fn get_back(
+pub(crate) async fn get_back(
     net: &Network,
     target: &str,
     out: &std::path::Path,
@@ -478,17 +497,7 @@ async fn refusals(net: &mut Network, chain: &mosaic_api::chain::ChainClient) -> 
         .await?;
     let order = field(&put, "order")?.as_u64().context("order id")?;
     let record = chain.order(order, None).await?.context("the order")?;
-    let mut shards = MemoryShards::default();
-    pipeline::put(
-        std::fs::File::open(&small)?,
-        &PutOptions {
-            coding: CodingParams::default(),
-            recipients: Vec::new(),
-            key: None,
-            threads: 1,
-        },
-        &mut shards,
-    )?;
+    let (_, mut shards) = public_shards(&small)?;
     let lists = shards.shard_roots_mut().clone();
     let roots = |piece: u8| lists.get(&piece).cloned().unwrap_or_default();
 
@@ -566,17 +575,7 @@ async fn refusals(net: &mut Network, chain: &mosaic_api::chain::ChainClient) -> 
     // uploads, of another file of one segment.
     let other = net.path("other.bin");
     write_sample(&other, 1 << 20, 12)?;
-    let mut shards = MemoryShards::default();
-    let manifest = pipeline::put(
-        std::fs::File::open(&other)?,
-        &PutOptions {
-            coding: CodingParams::default(),
-            recipients: Vec::new(),
-            key: None,
-            threads: 1,
-        },
-        &mut shards,
-    )?;
+    let (manifest, mut shards) = public_shards(&other)?;
     let small_order = order;
     let alice = mosaic_api::keys::AccountKey::from_suri("//Alice")?;
     let included = chain
