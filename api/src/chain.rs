@@ -27,7 +27,7 @@ use crate::rpc::{
 };
 use crate::TxStatus;
 
-pub use pallet_mosaic_audit::Challenge;
+pub use pallet_mosaic_audit::{Challenge, Tally};
 pub use pallet_mosaic_market::{Access, CodingParams, OrderId, OrderState, Quote, MAX_PAGE};
 
 /// An order as the chain records it.
@@ -165,6 +165,16 @@ impl ChainClient {
         match self.ws.storage(Bytes(key), None).await? {
             None => Ok(0),
             Some(raw) => Balance::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("a tally")),
+        }
+    }
+
+    /// What the audit recorded about provider `who`: challenges proven
+    /// and failed, stake slashed (the audit's `Tallies`).
+    pub async fn audit_tally(&self, who: &AccountId) -> Result<Tally<Balance>, ChainError> {
+        let key = pallet_mosaic_audit::Tallies::<Runtime>::hashed_key_for(who);
+        match self.ws.storage(Bytes(key), None).await? {
+            None => Ok(Tally::default()),
+            Some(raw) => Decode::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("a tally")),
         }
     }
 

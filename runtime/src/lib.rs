@@ -134,7 +134,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
     impl_name: alloc::borrow::Cow::Borrowed("mosaic-node"),
     authoring_version: 1,
     // 2: orders of pieces (issue 10).
-    spec_version: 5,
+    spec_version: 6,
     impl_version: 0,
     apis: apis::RUNTIME_API_VERSIONS,
     // 2: market and audit calls changed shape.

@@ -9,7 +9,7 @@
 mod disk;
 mod memory;
 
-pub use disk::DiskStore;
+pub use disk::{write_atomic, DiskStore};
 pub use memory::MemoryStore;
 
 use mosaic_primitives::erasure::CodingParams;

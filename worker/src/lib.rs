@@ -14,11 +14,16 @@
 //! * [`repair`]: rebuilds a piece the chain moved to this provider from
 //!   `k` other pieces' providers, checks it against its root, stores and
 //!   confirms it.
-//! * [`status`]: what the chain says about this provider.
+//! * [`scrub`]: finds damaged pieces (at start, then in a rate-bounded
+//!   background pass) and [`health`] reports them and has them rebuilt.
+//! * [`status`]: what the chain says about this provider, and what its
+//!   worker found.
 //! * [`metrics`]: Prometheus metrics (pieces and bytes held, requests by
-//!   kind and outcome, bytes received and served, proofs, repairs).
+//!   kind and outcome, bytes received and served, proofs and how long they
+//!   take to get in, the audit tally, repairs, damage and the scrub).
 
 pub mod admission;
+pub mod health;
 pub mod identity;
 pub mod metrics;
 pub mod node;
@@ -26,6 +31,7 @@ pub mod prover;
 pub mod register;
 pub mod repair;
 pub mod run;
+pub mod scrub;
 pub mod size;
 pub mod status;
 pub mod submitter;

@@ -99,6 +99,10 @@ struct RunArgs {
     /// the largest shard clients send (segment size / data shards).
     #[arg(long, default_value = "256MiB")]
     upload_memory: String,
+    /// Bytes a second the background scrub reads to find damaged pieces
+    /// before an audit does (bytes or with a unit); 0 turns it off.
+    #[arg(long, default_value = "16MiB")]
+    scrub_rate: String,
 }
 
 #[derive(Args)]
@@ -108,6 +112,10 @@ struct StatusArgs {
     /// The provider's SS58 address, instead of a key.
     #[arg(long, conflicts_with_all = ["key", "suri"])]
     account_address: Option<String>,
+    /// The worker's base path: adds what the worker found (pieces being
+    /// rebuilt, lost or damaged, the scrub's progress).
+    #[arg(long)]
+    base_path: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -167,6 +175,7 @@ async fn command(command: Command) -> Result<()> {
                 },
                 prometheus: (!args.no_prometheus)
                     .then(|| std::net::SocketAddr::from(([127, 0, 0, 1], args.prometheus_port))),
+                scrub_rate: size::parse(&args.scrub_rate)?,
             };
             run(config, shutdown(), |_| {}).await?;
             Ok(())
@@ -178,6 +187,15 @@ async fn command(command: Command) -> Result<()> {
             };
             let chain = ChainClient::connect(&args.account.rpc).await?;
             let report = status::status(&chain, &who).await?;
+            let health = match &args.base_path {
+                Some(base) => Some(status::HealthReport::read(base).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "no health report under {}: is a worker running with that --base-path?",
+                        base.display()
+                    )
+                })?),
+                None => None,
+            };
             if args.json {
                 println!(
                     "{}",
@@ -193,8 +211,12 @@ async fn command(command: Command) -> Result<()> {
                         "bytesPending": report.pending.1,
                         "openChallenges": report.challenges,
                         "nextDeadline": report.next_deadline,
+                        "challengesProven": report.audits.proven,
+                        "challengesFailed": report.audits.failed,
+                        "slashed": report.audits.slashed.to_string(),
                         "free": report.free.to_string(),
                         "earned": report.earned.to_string(),
+                        "worker": health,
                     })
                 );
             } else {
@@ -220,8 +242,25 @@ async fn command(command: Command) -> Result<()> {
                     ),
                     None => println!("audit:    no open challenge"),
                 }
+                println!(
+                    "audits:   {} proven, {} failed, {} slashed",
+                    report.audits.proven,
+                    report.audits.failed,
+                    amount::format(report.audits.slashed)
+                );
                 println!("earned:   {}", amount::format(report.earned));
                 println!("free:     {}", amount::format(report.free));
+                if let Some(health) = health {
+                    let repairing = match health.repairing.as_slice() {
+                        [] => "none".to_string(),
+                        pieces => pieces.join(", "),
+                    };
+                    println!("worker:   rebuilding {repairing}; found {} lost and {} damaged pieces since it started", health.lost, health.damaged);
+                    println!(
+                        "scrub:    {} bytes verified, {} full passes",
+                        health.scrubbed_bytes, health.scrub_passes
+                    );
+                }
             }
             Ok(())
         }

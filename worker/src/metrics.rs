@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use mosaic_shard_net::net::Handler;
 use mosaic_shard_net::protocol::Response;
 use mosaic_shard_net::{Answer, PeerId, Request};
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// The worker's metrics.
 #[derive(Clone)]
@@ -38,6 +38,22 @@ pub struct WorkerMetrics {
     pub repairs_failed: IntCounter,
     /// Bytes of pieces rebuilt and stored.
     pub repaired_bytes: IntCounter,
+    /// Pieces found damaged (start-up check, scrub, a challenge).
+    pub pieces_damaged: IntCounter,
+    /// Bytes the scrub verified.
+    pub scrubbed_bytes: IntCounter,
+    /// Pieces the scrub found damaged.
+    pub scrub_errors: IntCounter,
+    /// Blocks from the head that revealed a challenge to the block that
+    /// included its proof.
+    pub proof_blocks: Histogram,
+    /// Seconds from seeing the head that revealed a challenge to seeing
+    /// its proof included.
+    pub proof_seconds: Histogram,
+    /// Challenges proven in time, as the chain's audit tally records.
+    pub challenges_proven: IntGauge,
+    /// Challenges failed (missed, late or bad), as the chain records.
+    pub challenges_failed: IntGauge,
 }
 
 impl WorkerMetrics {
@@ -83,6 +99,36 @@ impl WorkerMetrics {
                 "Rebuilds that failed (tried again at a later block)",
             ),
             repaired_bytes: counter("repaired_bytes_total", "Bytes of pieces rebuilt and stored"),
+            pieces_damaged: counter(
+                "pieces_damaged_total",
+                "Pieces found damaged (at start, by the scrub or by a challenge) and rebuilt",
+            ),
+            scrubbed_bytes: counter("scrubbed_bytes_total", "Bytes the scrub verified"),
+            scrub_errors: counter("scrub_errors_total", "Pieces the scrub found damaged"),
+            proof_blocks: Histogram::with_opts(
+                HistogramOpts::new(
+                    "proof_inclusion_blocks",
+                    "Blocks from a challenge's reveal to its proof's inclusion",
+                )
+                .buckets(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]),
+            )
+            .expect("valid metric; qed"),
+            proof_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "proof_inclusion_seconds",
+                    "Seconds from a challenge's reveal to its proof's inclusion",
+                )
+                .buckets(vec![1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0]),
+            )
+            .expect("valid metric; qed"),
+            challenges_proven: gauge(
+                "challenges_proven",
+                "Challenges proven in time, as the chain's audit tally records",
+            ),
+            challenges_failed: gauge(
+                "challenges_failed",
+                "Challenges failed (missed, late or bad proof), as the chain's audit tally records",
+            ),
             registry,
         };
         for metric in [
@@ -98,6 +144,13 @@ impl WorkerMetrics {
             Box::new(metrics.pieces_lost.clone()),
             Box::new(metrics.repairs_failed.clone()),
             Box::new(metrics.repaired_bytes.clone()),
+            Box::new(metrics.pieces_damaged.clone()),
+            Box::new(metrics.scrubbed_bytes.clone()),
+            Box::new(metrics.scrub_errors.clone()),
+            Box::new(metrics.proof_blocks.clone()),
+            Box::new(metrics.proof_seconds.clone()),
+            Box::new(metrics.challenges_proven.clone()),
+            Box::new(metrics.challenges_failed.clone()),
         ] {
             metrics
                 .registry

@@ -9,10 +9,19 @@
 //! lists it (its proof was included, or it expired), so a head seen twice,
 //! a reorg or a reconnection never sends a second proof. A challenge the
 //! store cannot answer (the piece is missing or damaged) is logged and
-//! counted at once: the chain will count it as missed and move the piece.
+//! counted at once: the chain will count it as missed. Every proof is
+//! checked against the piece root before it is sent: a piece whose bytes no
+//! longer prove (bit rot in the challenged shard) is reported damaged
+//! ([`Health::damaged`]) and rebuilt, and no proof the chain would reject
+//! (and charge a fee and move the piece for) is sent.
+//!
+//! How long a proof takes to get in is measured from the head at which the
+//! worker first saw the challenge to the block that included the proof, in
+//! blocks and seconds (`mosaic_worker_proof_inclusion_*`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 use mosaic_api::chain::{ChainClient, Challenge, OrderId};
 use mosaic_primitives::merkle::ProofError;
@@ -23,6 +32,7 @@ use mosaic_shard_net::{ShardStore, StoreError};
 use pallet_mosaic_audit::ProofsOf;
 use polkadot_sdk::frame_support::BoundedVec;
 
+use crate::health::Health;
 use crate::metrics::WorkerMetrics;
 use crate::submitter::Submitter;
 
@@ -39,6 +49,9 @@ pub enum ProveError {
     /// challenge of another layout).
     #[error(transparent)]
     Proof(#[from] ProofError),
+    /// The stored bytes do not prove leaf `0` against the piece root.
+    #[error("the stored bytes of leaf {0} do not prove it against the piece root")]
+    Damaged(u64),
 }
 
 /// Proves every leaf of `challenge` from `store`.
@@ -49,6 +62,11 @@ pub fn prove(store: &dyn ShardStore, challenge: &Challenge) -> Result<ProofsOf, 
     let proofs = piece::prove_leaves(&layout, &meta.shard_roots, &challenge.leaves, |segment| {
         read_shard(store, &root, segment).map_err(ProveError::from)
     })?;
+    for (leaf, proof) in challenge.leaves.iter().zip(&proofs) {
+        if piece::verify(&root, &layout, *leaf, proof).is_err() {
+            return Err(ProveError::Damaged(*leaf));
+        }
+    }
     Ok(BoundedVec::truncate_from(
         proofs.into_iter().map(Into::into).collect(),
     ))
@@ -67,6 +85,7 @@ pub struct Prover {
     store: Arc<dyn ShardStore>,
     submitter: Submitter,
     metrics: WorkerMetrics,
+    health: Health,
     /// Challenges answered (or found unanswerable) and still open.
     answered: HashSet<Key>,
 }
@@ -78,18 +97,20 @@ impl Prover {
         store: Arc<dyn ShardStore>,
         submitter: Submitter,
         metrics: WorkerMetrics,
+        health: Health,
     ) -> Self {
         Prover {
             me,
             store,
             submitter,
             metrics,
+            health,
             answered: HashSet::new(),
         }
     }
 
     /// Answers the challenges open at `head` not answered yet.
-    pub async fn on_head(&mut self, chain: &ChainClient, head: &Header) {
+    pub async fn on_head(&mut self, chain: &Arc<ChainClient>, head: &Header) {
         let open = match chain.challenges(&self.me, Some(head.hash())).await {
             Ok(open) => open,
             Err(e) => {
@@ -111,14 +132,17 @@ impl Prover {
                 challenge.deadline,
                 head.number
             );
-            let (store, submitter, metrics) = (
+            let (store, submitter, metrics, health, chain) = (
                 self.store.clone(),
                 self.submitter.clone(),
                 self.metrics.clone(),
+                self.health.clone(),
+                chain.clone(),
             );
+            let (seen, revealed) = (Instant::now(), head.number);
             tokio::spawn(async move {
                 let proven = tokio::task::spawn_blocking({
-                    let challenge = challenge.clone();
+                    let (store, challenge) = (store.clone(), challenge.clone());
                     move || prove(&*store, &challenge)
                 })
                 .await;
@@ -130,11 +154,25 @@ impl Prover {
                             proofs,
                         });
                         metrics.proofs_submitted.inc();
-                        submitter.submit_urgent(call, what).await;
+                        let included = submitter.submit_urgent(call, what).await;
+                        if let Ok(included) = included.await {
+                            metrics.proof_seconds.observe(seen.elapsed().as_secs_f64());
+                            if let Ok(Some(block)) = chain.header(included.block).await {
+                                let blocks = block.number.saturating_sub(revealed);
+                                metrics.proof_blocks.observe(f64::from(blocks));
+                            }
+                        }
                     }
                     Ok(Err(e)) => {
                         metrics.challenges_unanswerable.inc();
-                        tracing::error!(target: "mosaic::worker", "cannot answer the challenge of piece {} of order {}: {e}; it will count as missed and the piece move to another provider", challenge.piece, challenge.order);
+                        tracing::error!(target: "mosaic::worker", "cannot answer the challenge of piece {} of order {}: {e}; it will count as missed", challenge.piece, challenge.order);
+                        if !matches!(e, ProveError::NotHeld(_)) {
+                            let root = challenge.root;
+                            let _ = tokio::task::spawn_blocking(move || {
+                                health.damaged(store.as_ref(), root, &e)
+                            })
+                            .await;
+                        }
                     }
                     Err(e) => {
                         metrics.challenges_unanswerable.inc();
@@ -147,7 +185,7 @@ impl Prover {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use mosaic_primitives::erasure::CodingParams;
     use mosaic_primitives::manifest::ShardId;
@@ -155,9 +193,9 @@ mod tests {
     use mosaic_primitives::pipeline::{self, PutOptions, ShardSource};
     use mosaic_shard_net::store::{MemoryStore, PieceMeta};
 
-    /// A public object of four 256 KiB segments coded 2 + 1, piece 1 of it
-    /// stored, and a challenge of three of its leaves.
-    fn stored() -> (MemoryStore, Challenge) {
+    /// Piece 1 of a public object of four 256 KiB segments coded 2 + 1:
+    /// its root, metadata and shards.
+    pub(crate) fn sample_piece() -> (PieceRoot, PieceMeta, Vec<Vec<u8>>) {
         let bytes: Vec<u8> = (0..4 * 262_144u32).map(|i| (i * 31 % 251) as u8).collect();
         let coding = CodingParams::with_segment_size(2, 1, 262_144).unwrap();
         let options = PutOptions {
@@ -168,17 +206,26 @@ mod tests {
         };
         let mut shards = MemoryShards::default();
         let manifest = pipeline::put(&bytes[..], &options, &mut shards).unwrap();
-        let root = manifest.piece_roots[1];
         let meta = PieceMeta {
             coding,
             stored_size: manifest.stored_size(),
             shard_roots: shards.shard_roots(1).unwrap(),
         };
+        let piece = (0..manifest.segment_count())
+            .map(|segment| shards.shard(ShardId { segment, index: 1 }).unwrap())
+            .collect();
+        (manifest.piece_roots[1], meta, piece)
+    }
+
+    /// The sample piece stored (with `tamper` applied to its shards), and a
+    /// challenge of three of its leaves, one in the last segment.
+    fn stored_with(tamper: impl FnOnce(&mut Vec<Vec<u8>>)) -> (MemoryStore, Challenge) {
+        let (root, meta, mut shards) = sample_piece();
+        tamper(&mut shards);
         let store = MemoryStore::default();
         store.begin(&root, &meta).unwrap();
-        for segment in 0..manifest.segment_count() {
-            let shard = shards.shard(ShardId { segment, index: 1 }).unwrap();
-            store.append(&root, segment, &shard).unwrap();
+        for (segment, shard) in shards.iter().enumerate() {
+            store.append(&root, segment as u32, shard).unwrap();
         }
         let challenge = Challenge {
             period: 1,
@@ -187,10 +234,24 @@ mod tests {
             piece: 1,
             leaves: BoundedVec::truncate_from(vec![0, 200, 511]),
             root,
-            coding,
-            size: manifest.stored_size(),
+            coding: meta.coding,
+            size: meta.stored_size,
         };
         (store, challenge)
+    }
+
+    fn stored() -> (MemoryStore, Challenge) {
+        stored_with(|_| ())
+    }
+
+    #[test]
+    fn a_damaged_leaf_is_found_before_a_proof_the_chain_would_reject_is_sent() {
+        // Leaf 511 is the last leaf of segment 3 (128 leaves of 1 KiB a shard).
+        let (store, challenge) = stored_with(|shards| shards[3][127 * 1024] ^= 1);
+        assert!(matches!(
+            prove(&store, &challenge),
+            Err(ProveError::Damaged(511))
+        ));
     }
 
     #[test]

@@ -45,6 +45,7 @@ use mosaic_shard_net::server::Admission;
 use mosaic_shard_net::{PieceMeta, ShardClient, ShardStore, StoreError};
 
 use crate::admission::ChainAdmission;
+use crate::health::Health;
 use crate::metrics::WorkerMetrics;
 use crate::node::Node;
 
@@ -90,6 +91,7 @@ pub struct Repairer {
     store: Arc<dyn ShardStore>,
     admission: Arc<ChainAdmission>,
     metrics: WorkerMetrics,
+    health: Health,
     /// Where rebuilt pieces are spooled.
     spool: PathBuf,
     /// The pieces being rebuilt.
@@ -104,6 +106,7 @@ impl Repairer {
         store: Arc<dyn ShardStore>,
         admission: Arc<ChainAdmission>,
         metrics: WorkerMetrics,
+        health: Health,
         spool: PathBuf,
     ) -> Self {
         Repairer {
@@ -112,6 +115,7 @@ impl Repairer {
             store,
             admission,
             metrics,
+            health,
             spool,
             running: Arc::default(),
         }
@@ -129,24 +133,28 @@ impl Repairer {
         }
         let repairer = self.clone();
         tokio::spawn(async move {
-            if lost {
-                repairer.metrics.pieces_lost.inc();
+            if repairer.health.repair_started(root, id, number, lost) {
+                tracing::info!(target: "mosaic::worker", "rebuilding damaged piece {number} of order {id} ({root:?}) from its other providers");
+            } else if lost {
                 tracing::warn!(target: "mosaic::worker", "piece {number} of order {id} ({root:?}) is confirmed on chain but missing from the store: lost; rebuilding it from its other providers before an audit finds it missing");
             } else {
                 tracing::info!(target: "mosaic::worker", "rebuilding piece {number} of order {id} ({root:?}), moved here, from its other providers");
             }
             repairer.metrics.repairs_started.inc();
             let chain = repairer.node.get();
-            match repairer.rebuild(&chain, id, &order, number).await {
+            let done = match repairer.rebuild(&chain, id, &order, number).await {
                 Ok(bytes) => {
                     repairer.metrics.repaired_bytes.inc_by(bytes);
                     repairer.admission.stored(id, number, root).await;
+                    true
                 }
                 Err(e) => {
                     repairer.metrics.repairs_failed.inc();
                     tracing::warn!(target: "mosaic::worker", "rebuilding piece {number} of order {id}: {e}; trying again at a later block");
+                    false
                 }
-            }
+            };
+            repairer.health.repair_ended(root, done);
             repairer.lock().remove(&root);
         });
     }

@@ -31,11 +31,13 @@ use mosaic_shard_net::{Multiaddr, NetConfig, NetError, ShardClient, ShardStore, 
 use polkadot_sdk::sp_core::crypto::Ss58Codec;
 
 use crate::admission::ChainAdmission;
+use crate::health::Health;
 use crate::identity::{self, IdentityError};
 use crate::metrics::{Metered, WorkerMetrics};
 use crate::node::Node;
 use crate::prover::Prover;
 use crate::repair::Repairer;
+use crate::scrub;
 use crate::submitter::Submitter;
 
 /// How the worker runs.
@@ -50,6 +52,8 @@ pub struct RunConfig {
     pub net: NetConfig,
     /// Where to serve Prometheus metrics, if at all.
     pub prometheus: Option<std::net::SocketAddr>,
+    /// Bytes a second the scrub reads at most; 0 turns it off.
+    pub scrub_rate: u64,
 }
 
 /// Why the worker stopped.
@@ -110,7 +114,28 @@ pub async fn run(
         submitter.clone(),
     ));
     let metrics = WorkerMetrics::new();
-    let prover = Prover::new(me.clone(), store.clone(), submitter, metrics.clone());
+    let health = Health::new(&config.base_path, metrics.clone());
+    // What is damaged is reported before anything is served or proven.
+    tokio::task::spawn_blocking({
+        let (store, health) = (store.clone(), health.clone());
+        move || scrub::check_all(store.as_ref(), &health)
+    })
+    .await
+    .expect("the check does not panic; qed");
+    if config.scrub_rate > 0 {
+        let (store, health, rate) = (store.clone(), health.clone(), config.scrub_rate);
+        std::thread::Builder::new()
+            .name("scrub".into())
+            .spawn(move || scrub::scrub(store, health, rate))
+            .expect("a thread starts");
+    }
+    let prover = Prover::new(
+        me.clone(),
+        store.clone(),
+        submitter,
+        metrics.clone(),
+        health.clone(),
+    );
     metrics.capacity.set(record.capacity as i64);
     if let Some(addr) = config.prometheus {
         let (addr, task) = mosaic_api::metrics::serve(addr, metrics.registry.clone())
@@ -141,6 +166,7 @@ pub async fn run(
         store.clone(),
         admission.clone(),
         metrics.clone(),
+        health,
         config.base_path.join("store").join("repair"),
     );
     let mut follower = Follower {
@@ -209,6 +235,13 @@ impl Follower {
     }
 
     async fn on_head(&self, chain: &ChainClient) {
+        match chain.audit_tally(&self.me).await {
+            Ok(tally) => {
+                self.metrics.challenges_proven.set(i64::from(tally.proven));
+                self.metrics.challenges_failed.set(i64::from(tally.failed));
+            }
+            Err(e) => tracing::warn!(target: "mosaic::worker", "reading the audit tally: {e}"),
+        }
         match chain.provider(&self.me, None).await {
             Ok(Some(record)) => {
                 self.metrics.capacity.set(record.capacity as i64);

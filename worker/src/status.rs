@@ -1,10 +1,15 @@
 //! `mosaic-worker status`: what the chain records about a provider: stake,
 //! capacity declared and used, pieces held (confirmed) and pending, its open
-//! challenges and the nearest deadline, what it earned so far, balance.
+//! challenges and the nearest deadline, challenges proven and failed, stake
+//! slashed, what it earned so far, balance. With the worker's base path,
+//! also what the worker found ([`HealthReport`]): pieces being rebuilt,
+//! lost and damaged pieces, the scrub's progress.
 
-use mosaic_api::chain::{ChainClient, ChainError};
+use mosaic_api::chain::{ChainClient, ChainError, Tally};
 use mosaic_runtime::{AccountId, Balance};
 use pallet_mosaic_providers::ProviderStatus;
+
+pub use crate::health::HealthReport;
 
 /// A provider's state on chain.
 #[derive(Debug)]
@@ -27,6 +32,8 @@ pub struct ProviderStatusReport {
     pub challenges: u32,
     /// The block by which the nearest open challenge must be answered.
     pub next_deadline: Option<u64>,
+    /// Challenges proven and failed, stake slashed.
+    pub audits: Tally<Balance>,
     /// Paid so far for proven pieces, out of escrow.
     pub earned: Balance,
     /// Free balance.
@@ -86,6 +93,7 @@ pub async fn status(
         pending,
         next_deadline: challenges.iter().map(|c| c.deadline).min(),
         challenges: challenges.len() as u32,
+        audits: chain.audit_tally(who).await?,
         earned: chain.earned(who).await?,
         free: chain.account(who).await?.free,
     })

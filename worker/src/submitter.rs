@@ -12,7 +12,7 @@ use std::sync::Arc;
 use mosaic_api::chain::{ChainError, Included};
 use mosaic_runtime::{AccountId, Nonce, RuntimeCall};
 use polkadot_sdk::sp_core::{sr25519, Pair};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::node::Node;
 
@@ -25,6 +25,8 @@ struct Job {
     call: RuntimeCall,
     what: String,
     attempt: u8,
+    /// Told the block it was included in, if it was.
+    included: Option<oneshot::Sender<Included>>,
 }
 
 /// A handle on the submitter.
@@ -46,19 +48,32 @@ impl Submitter {
 
     /// Queues `call`; `what` names it in the log.
     pub async fn submit(&self, call: RuntimeCall, what: String) {
-        Self::enqueue(&self.normal, call, what).await
+        Self::enqueue(&self.normal, call, what, None).await
     }
 
-    /// Queues `call` ahead of every ordinary one.
-    pub async fn submit_urgent(&self, call: RuntimeCall, what: String) {
-        Self::enqueue(&self.urgent, call, what).await
+    /// Queues `call` ahead of every ordinary one; the answer resolves with
+    /// its inclusion (and is dropped if it fails or is given up).
+    pub async fn submit_urgent(
+        &self,
+        call: RuntimeCall,
+        what: String,
+    ) -> oneshot::Receiver<Included> {
+        let (tx, rx) = oneshot::channel();
+        Self::enqueue(&self.urgent, call, what, Some(tx)).await;
+        rx
     }
 
-    async fn enqueue(queue: &mpsc::Sender<Job>, call: RuntimeCall, what: String) {
+    async fn enqueue(
+        queue: &mpsc::Sender<Job>,
+        call: RuntimeCall,
+        what: String,
+        included: Option<oneshot::Sender<Included>>,
+    ) {
         let job = Job {
             call,
             what,
             attempt: 0,
+            included,
         };
         // The queue closes only when the submitter stopped with the runtime.
         let _ = queue.send(job).await;
@@ -125,8 +140,11 @@ async fn run(
                 let handle = handle.clone();
                 tokio::spawn(async move {
                     match chain.follow(&extrinsic, statuses).await {
-                        Ok(Included { block, .. }) => {
-                            tracing::info!(target: "mosaic::worker", "{} included in {block:?}", job.what)
+                        Ok(included) => {
+                            tracing::info!(target: "mosaic::worker", "{} included in {:?}", job.what, included.block);
+                            if let Some(tx) = job.included {
+                                let _ = tx.send(included);
+                            }
                         }
                         // The call ran and failed: trying again would fail again.
                         Err(ChainError::Failed(why)) => {

@@ -227,6 +227,18 @@ pub enum Failure {
     BadProof,
 }
 
+/// What the audit recorded about a provider over its life: what its
+/// operator reads in `mosaic-worker status`.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
+pub struct Tally<Balance> {
+    /// Challenges answered with a proof that verified in time.
+    pub proven: u32,
+    /// Challenges failed (missed, late or a proof that did not verify).
+    pub failed: u32,
+    /// Stake slashed for them.
+    pub slashed: Balance,
+}
+
 /// A period's round of visits through the holder list.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug, Encode, Decode, TypeInfo, MaxEncodedLen)]
 pub struct Round {
@@ -449,6 +461,12 @@ pub mod pallet {
     #[pallet::storage]
     pub type Misses<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
 
+    /// Each provider's tally of audits passed, failed and slashed, kept
+    /// for as long as the chain (like the market's `Earned`).
+    #[pallet::storage]
+    pub type Tallies<T: Config> =
+        StorageMap<_, Blake2_128Concat, T::AccountId, Tally<BalanceOf<T>>, ValueQuery>;
+
     /// Where this period's round of visits stands in the market's holder
     /// list.
     #[pallet::storage]
@@ -572,6 +590,7 @@ pub mod pallet {
                 return Ok(Pays::Yes.into());
             }
             Misses::<T>::remove(&provider);
+            Tallies::<T>::mutate(&provider, |t| t.proven = t.proven.saturating_add(1));
             T::Pieces::proven(order, piece, challenge.period);
             Self::deposit_event(Event::Proven {
                 provider,

@@ -4,6 +4,7 @@
 use crate::*;
 use frame_support::pallet_prelude::*;
 use pallet_mosaic_providers::ProviderRegistry;
+use sp_runtime::Saturating;
 
 impl<T: Config> Pallet<T> {
     /// Challenges `provider` failed at once: each piece forfeits its
@@ -14,6 +15,7 @@ impl<T: Config> Pallet<T> {
     /// nothing (its challenge should have been withdrawn).
     pub(crate) fn penalize(provider: &T::AccountId, failed: &[Challenge], failure: Failure) {
         let mut bytes = 0u64;
+        let mut count = 0u32;
         for challenge in failed {
             let (order, piece) = (challenge.order, challenge.piece);
             if !T::Pieces::holds(provider, order, piece) {
@@ -21,6 +23,7 @@ impl<T: Config> Pallet<T> {
             }
             let size = challenge.layout().map(|l| l.piece_size()).unwrap_or(0);
             bytes = bytes.saturating_add(size.max(1));
+            count += 1;
             T::Pieces::failed(order, piece, challenge.period, failure == Failure::BadProof);
             Self::deposit_event(Event::Failed {
                 provider: provider.clone(),
@@ -34,6 +37,10 @@ impl<T: Config> Pallet<T> {
             return;
         }
         let slashed = T::Providers::slash(provider, bytes, T::SlashFraction::get());
+        Tallies::<T>::mutate(provider, |t| {
+            t.failed = t.failed.saturating_add(count);
+            t.slashed = t.slashed.saturating_add(slashed);
+        });
         let misses = Misses::<T>::mutate(provider, |m| {
             *m = m.saturating_add(1);
             *m

@@ -9,7 +9,9 @@
 use std::collections::BTreeSet;
 
 use crate::mock::*;
-use crate::{Challenge, Challenges, Error, Event, Failure, Misses, ProofsOf, Randomness};
+use crate::{
+    Challenge, Challenges, Error, Event, Failure, Misses, ProofsOf, Randomness, Tallies, Tally,
+};
 use mosaic_primitives::erasure::CodingParams;
 use mosaic_primitives::manifest::{Manifest, ShardId};
 use mosaic_primitives::memory::MemoryShards;
@@ -385,6 +387,17 @@ fn honest_providers_are_challenged_and_paid_per_proven_piece() {
                 assert!(challenges(who).is_empty(), "answered");
             }
         }
+        for who in 10..13 {
+            assert_eq!(
+                Tallies::<Test>::get(who),
+                Tally {
+                    proven: 3,
+                    failed: 0,
+                    slashed: 0
+                },
+                "one proof a period, nothing failed"
+            );
+        }
         run_through_draws(4);
         assert!(Orders::<Test>::get(order).is_none(), "expired");
         assert_eq!(Market::holder_count(), 0);
@@ -542,6 +555,14 @@ fn a_bad_proof_is_slashed_for_the_piece_its_periods_forfeited_and_the_piece_move
         }));
         assert_eq!(penalties_of(cheat), vec![penalty(cheat, PIECE_SIZE, 1)]);
         assert_eq!(stake(cheat), STAKE - PIECE_SLASH);
+        assert_eq!(
+            Tallies::<Test>::get(cheat),
+            Tally {
+                proven: 0,
+                failed: 1,
+                slashed: PIECE_SLASH
+            }
+        );
         assert_eq!(Misses::<Test>::get(cheat), 1);
         // The piece goes, in the next block's repair pass, to the only
         // provider holding none of the order, which must rebuild and confirm
@@ -708,6 +729,15 @@ fn a_provider_that_stops_proving_is_slashed_once_a_visit_for_all_it_failed_and_e
         let bytes = PIECE_SIZE * drawn.len() as u64;
         assert_eq!(penalties_of(silent), vec![penalty(silent, bytes, 1)]);
         assert_eq!(stake(silent), STAKE - PIECE_SLASH);
+        assert_eq!(
+            Tallies::<Test>::get(silent),
+            Tally {
+                proven: 0,
+                failed: drawn.len() as u32,
+                slashed: PIECE_SLASH
+            },
+            "every expired challenge counts, in one slash"
+        );
         // No provider can take the pieces (each order's other two hold
         // theirs): they stay, reported, and it keeps failing until it is
         // ejected at its third visit in a row.

@@ -47,7 +47,7 @@ fn name(root: &PieceRoot, extension: &str) -> String {
 
 /// Writes `bytes` to `path` so that a crash leaves the old file or the new
 /// one: a temporary file, fsync, rename, fsync of the directory.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let tmp = path.with_extension("tmp");
     let mut file = File::create(&tmp).map_err(io(&tmp))?;
     file.write_all(bytes).map_err(io(&tmp))?;

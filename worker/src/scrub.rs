@@ -1,0 +1,297 @@
+//! Finding damage in the store before an audit does.
+//!
+//! * At start, [`check`] looks at every held piece without reading its
+//!   bytes: its metadata decodes, its shard-root list adds up to its root
+//!   and has one root per segment, its data file has the piece's size. A
+//!   piece deleted while the worker was down is found by the follower
+//!   (confirmed on chain, missing here); one truncated or with damaged
+//!   metadata is found here.
+//! * Then the scrub runs in the background for as long as the worker:
+//!   pass after pass over the held pieces (in root order, which is as good
+//!   as random), it reads every shard and checks it against its shard
+//!   root ([`verify`]), at no more than `--scrub-rate` bytes a second, so
+//!   silent corruption (bit rot, a bad sector) is found within a pass.
+//!
+//! What either finds is reported and rebuilt through [`Health::damaged`].
+//! A piece removed while it is being checked (its order ended) is no
+//! damage.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mosaic_primitives::merkle;
+use mosaic_primitives::piece::{verify_shard_roots, PieceRoot};
+use mosaic_shard_net::{ShardStore, StoreError};
+
+use crate::health::Health;
+
+/// What is wrong with a held piece.
+#[derive(Debug, thiserror::Error)]
+pub enum Damage {
+    /// Its metadata is unreadable or does not add up to its root.
+    #[error("its metadata does not match its root")]
+    Metadata,
+    /// Its data file is not the piece's size.
+    #[error("its data file has {actual} bytes, {expected} expected")]
+    Size {
+        /// Bytes on disk.
+        actual: u64,
+        /// The piece's size.
+        expected: u64,
+    },
+    /// A shard does not hash to its shard root.
+    #[error("segment {0} does not match its shard root")]
+    Segment(u32),
+    /// The disk failed reading it.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// Why a check stopped short of a verdict: the piece left the store.
+struct Gone;
+
+fn store_error(e: StoreError) -> Result<Damage, Gone> {
+    match e {
+        StoreError::NotFound(_) => Err(Gone),
+        StoreError::Corrupt(_) => Ok(Damage::Metadata),
+        e => Ok(Damage::Store(e)),
+    }
+}
+
+/// Checks `root`'s metadata and data size without reading its bytes.
+/// `Ok` if it is sound or no longer held.
+pub fn check(store: &dyn ShardStore, root: &PieceRoot) -> Result<(), Damage> {
+    let checked = (|| -> Result<Result<(), Damage>, Gone> {
+        let meta = match store.meta(root) {
+            Ok(Some(meta)) => meta,
+            Ok(None) => return Err(Gone),
+            Err(e) => return Ok(Err(store_error(e)?)),
+        };
+        let Ok(layout) = meta.layout() else {
+            return Ok(Err(Damage::Metadata));
+        };
+        if !verify_shard_roots(root, &layout, &meta.shard_roots) {
+            return Ok(Err(Damage::Metadata));
+        }
+        let actual = match store.bytes_of(root) {
+            Ok(bytes) => bytes,
+            Err(e) => return Ok(Err(store_error(e)?)),
+        };
+        if actual != layout.piece_size() {
+            return Ok(Err(Damage::Size {
+                actual,
+                expected: layout.piece_size(),
+            }));
+        }
+        Ok(Ok(()))
+    })();
+    checked.unwrap_or(Ok(()))
+}
+
+/// Reads every shard of `root` and checks it against its shard root,
+/// calling `pace` with each shard's size; answers the bytes verified.
+/// `Ok` if it is sound or no longer held.
+pub fn verify(
+    store: &dyn ShardStore,
+    root: &PieceRoot,
+    mut pace: impl FnMut(u64),
+) -> Result<u64, Damage> {
+    check(store, root)?;
+    let checked = (|| -> Result<Result<u64, Damage>, Gone> {
+        let meta = match store.meta(root) {
+            Ok(Some(meta)) => meta,
+            Ok(None) => return Err(Gone),
+            Err(e) => return Ok(Err(store_error(e)?)),
+        };
+        let Ok(layout) = meta.layout() else {
+            return Ok(Err(Damage::Metadata));
+        };
+        let mut verified = 0;
+        for segment in 0..layout.segment_count() {
+            let size = layout.shard_size(segment);
+            let shard = match store.read(root, layout.shard_offset(segment), size) {
+                Ok(shard) => shard,
+                Err(e) => return Ok(Err(store_error(e)?)),
+            };
+            if merkle::root(&shard).ok() != meta.shard_roots.get(segment as usize).copied() {
+                return Ok(Err(Damage::Segment(segment)));
+            }
+            verified += size as u64;
+            pace(size as u64);
+        }
+        Ok(Ok(verified))
+    })();
+    checked.unwrap_or(Ok(0))
+}
+
+/// Checks every held piece with [`check`]; reports what is damaged.
+/// Blocking.
+pub fn check_all(store: &dyn ShardStore, health: &Health) {
+    let roots = match store.pieces() {
+        Ok(roots) => roots,
+        Err(e) => {
+            tracing::error!(target: "mosaic::worker", "listing the store's pieces: {e}");
+            return;
+        }
+    };
+    for root in roots {
+        if let Err(damage) = check(store, &root) {
+            health.damaged(store, root, &damage);
+        }
+    }
+}
+
+/// Keeps reading to `rate` bytes a second on average.
+struct Pace {
+    rate: u64,
+    start: Instant,
+    bytes: u64,
+}
+
+impl Pace {
+    fn new(rate: u64) -> Self {
+        Pace {
+            rate,
+            start: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    /// Accounts for `bytes` read, sleeping as long as the reading is ahead
+    /// of the rate. Blocking.
+    fn spent(&mut self, bytes: u64) {
+        self.bytes += bytes;
+        let due = Duration::from_secs_f64(self.bytes as f64 / self.rate as f64);
+        if let Some(ahead) = due.checked_sub(self.start.elapsed()) {
+            std::thread::sleep(ahead);
+        }
+    }
+}
+
+/// Scrubs `store` at `rate` bytes a second (at least one), pass after
+/// pass, for as long as the worker runs. Blocking: run it on a thread of
+/// its own.
+pub fn scrub(store: Arc<dyn ShardStore>, health: Health, rate: u64) {
+    let mut pace = Pace::new(rate.max(1));
+    loop {
+        let roots = match store.pieces() {
+            Ok(roots) => roots,
+            Err(e) => {
+                tracing::error!(target: "mosaic::worker", "scrub: listing the store's pieces: {e}");
+                Vec::new()
+            }
+        };
+        for root in &roots {
+            match verify(store.as_ref(), root, |bytes| pace.spent(bytes)) {
+                Ok(bytes) => health.scrubbed(bytes),
+                Err(damage) => {
+                    health.scrub_error();
+                    health.damaged(store.as_ref(), *root, &damage);
+                }
+            }
+        }
+        health.scrub_pass();
+        if roots.is_empty() {
+            // Nothing held: look again in a while.
+            std::thread::sleep(Duration::from_secs(10));
+            pace = Pace::new(rate.max(1));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::WorkerMetrics;
+    use mosaic_shard_net::store::DiskStore;
+    use std::os::unix::fs::FileExt;
+
+    /// A disk store holding one sample piece of three segments.
+    fn stored() -> (tempfile::TempDir, DiskStore, PieceRoot) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(&dir.path().join("store")).unwrap();
+        let (root, meta, shards) = crate::prover::tests::sample_piece();
+        store.begin(&root, &meta).unwrap();
+        for (segment, shard) in shards.iter().enumerate() {
+            store.append(&root, segment as u32, shard).unwrap();
+        }
+        (dir, store, root)
+    }
+
+    /// The one piece's data file.
+    fn data_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+        std::fs::read_dir(dir.path().join("store/pieces"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|path| path.extension().is_some_and(|e| e == "data"))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_sound_piece_verifies_in_full_at_its_pace() {
+        let (_dir, store, root) = stored();
+        assert!(check(&store, &root).is_ok());
+        let mut paced = 0;
+        let verified = verify(&store, &root, |bytes| paced += bytes).unwrap();
+        assert_eq!(verified, store.bytes_of(&root).unwrap());
+        assert_eq!(paced, verified);
+        // A piece that left the store is no damage.
+        store.remove(&root).unwrap();
+        assert_eq!(verify(&store, &root, |_| ()).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_flipped_bit_is_found_by_the_scrub_and_a_truncation_at_start() {
+        let (dir, store, root) = stored();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(data_file(&dir))
+            .unwrap();
+        let meta = store.meta(&root).unwrap().unwrap();
+        let layout = meta.layout().unwrap();
+        // One byte in the last segment: the cheap check cannot see it.
+        let at = layout.shard_offset(layout.segment_count() - 1) + 5;
+        let mut byte = [0u8];
+        file.read_exact_at(&mut byte, at).unwrap();
+        file.write_all_at(&[byte[0] ^ 0x10], at).unwrap();
+        assert!(check(&store, &root).is_ok());
+        assert!(matches!(
+            verify(&store, &root, |_| ()),
+            Err(Damage::Segment(s)) if s == layout.segment_count() - 1
+        ));
+        file.set_len(at).unwrap();
+        assert!(matches!(
+            check(&store, &root),
+            Err(Damage::Size { actual, expected }) if actual == at && expected == layout.piece_size()
+        ));
+    }
+
+    #[test]
+    fn damage_found_at_start_takes_the_piece_out_and_is_reported() {
+        let (dir, store, root) = stored();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(data_file(&dir))
+            .unwrap()
+            .set_len(1)
+            .unwrap();
+        let metrics = WorkerMetrics::new();
+        let health = Health::new(dir.path(), metrics.clone());
+        check_all(&store, &health);
+        assert!(store.pieces().unwrap().is_empty(), "taken out");
+        assert_eq!(metrics.pieces_damaged.get(), 1);
+        let report = crate::health::HealthReport::read(dir.path()).unwrap();
+        assert_eq!(report.damaged, 1);
+        // Its rebuild is a damaged piece's, not a lost one's.
+        assert!(health.repair_started(root, 3, 1, true));
+        let report = crate::health::HealthReport::read(dir.path()).unwrap();
+        assert_eq!(
+            (report.lost, report.repairing),
+            (0, vec!["3/1".to_string()])
+        );
+        health.repair_ended(root, true);
+        assert!(!health.repair_started(root, 3, 1, true), "rebuilt since");
+        assert_eq!(metrics.pieces_lost.get(), 1);
+    }
+}
