@@ -141,8 +141,17 @@ impl ChainClient {
 
     /// An account's state at the best block.
     pub async fn account(&self, who: &AccountId) -> Result<Account, ChainError> {
+        self.account_at(who, None).await
+    }
+
+    /// An account's state at block `at` (the best block if `None`).
+    pub async fn account_at(
+        &self,
+        who: &AccountId,
+        at: Option<Hash>,
+    ) -> Result<Account, ChainError> {
         let key = frame_system::Account::<Runtime>::hashed_key_for(who);
-        let info = match self.ws.storage(Bytes(key), None).await? {
+        let info = match self.ws.storage(Bytes(key), at).await? {
             None => Default::default(),
             Some(raw) => {
                 frame_system::AccountInfo::<Nonce, pallet_balances::AccountData<Balance>>::decode(

@@ -12,7 +12,7 @@ use tempfile::TempDir;
 use crate::process::{binary, free_port, run, Process};
 
 /// The dev accounts that act as providers (endowed in the `dev` genesis).
-pub const DEV_PROVIDERS: [&str; 7] = [
+pub const DEV_PROVIDERS: [&str; 8] = [
     "//Bob",
     "//Charlie",
     "//Dave",
@@ -20,6 +20,7 @@ pub const DEV_PROVIDERS: [&str; 7] = [
     "//Ferdie",
     "//Bob//stash",
     "//Charlie//stash",
+    "//Dave//stash",
 ];
 
 /// How long a node or worker may take to come up.
@@ -84,17 +85,18 @@ impl Network {
     /// Starts a validator and `workers` workers, each registered with
     /// `capacity` and running.
     pub async fn start(workers: usize, capacity: &str) -> Result<Network> {
-        Self::start_with(&vec![capacity; workers], None).await
+        Self::start_with(&vec![capacity; workers], &[]).await
     }
 
     /// Starts a validator and one worker per entry of `capacities`, each
-    /// registered with that capacity and running; with `confirm_window`,
-    /// the chain is the `dev` one with that many blocks to confirm an order.
-    pub async fn start_with(capacities: &[&str], confirm_window: Option<u32>) -> Result<Network> {
+    /// registered with that capacity and running. The chain is the `dev`
+    /// one with `parameters` (chain parameters by their JSON name, e.g.
+    /// `("confirmWindow", 10)`) set.
+    pub async fn start_with(capacities: &[&str], parameters: &[(&str, u32)]) -> Result<Network> {
         let dir = tempfile::tempdir()?;
-        let spec = match confirm_window {
-            Some(blocks) => Some(dev_spec_with_confirm_window(dir.path(), blocks).await?),
-            None => None,
+        let spec = match parameters {
+            [] => None,
+            parameters => Some(dev_spec_with(dir.path(), parameters).await?),
         };
         // A fixed RPC port, so that the workers find a restarted node.
         let rpc_port = free_port()?;
@@ -178,6 +180,9 @@ impl Network {
                 &listen,
                 "--prometheus-port",
                 "0",
+                // A test's store is small: scrub it often.
+                "--scrub-interval-secs",
+                "5",
             ],
             &format!("worker{index}"),
         )?;
@@ -192,6 +197,16 @@ impl Network {
         process.wait_for_log("serving on", STARTUP).await?;
         slot.process = Some(process);
         Ok(())
+    }
+
+    /// Freezes (`STOP`) or thaws (`CONT`) worker `index`'s process.
+    pub async fn signal_worker(&self, index: usize, signal: &str) -> Result<()> {
+        self.workers[index]
+            .process
+            .as_ref()
+            .context("the worker is not running")?
+            .signal(signal)
+            .await
     }
 
     /// Stops worker `index` (SIGTERM).
@@ -244,15 +259,19 @@ impl Network {
         serde_json::from_str(last).with_context(|| format!("not JSON: {last}"))
     }
 
-    /// `mosaic-worker status --json` of worker `index`'s provider, parsed.
+    /// `mosaic-worker status --json` of worker `index`'s provider, with
+    /// what the worker found (`--base-path`), parsed.
     pub async fn worker_status(&self, index: usize) -> Result<serde_json::Value> {
         let address = self.workers[index].key().address();
+        let base = self.workers[index].base_path.display().to_string();
         let args = [
             "status",
             "--account-address",
             &address,
             "--rpc",
             &self.rpc,
+            "--base-path",
+            &base,
             "--json",
         ];
         let output = run(&binary("mosaic-worker")?, &args).await?;
@@ -309,15 +328,18 @@ pub fn write_sample(path: &Path, len: usize, seed: u64) -> Result<()> {
     Ok(())
 }
 
-/// Writes the `dev` chain spec with `blocks` to confirm an order under
-/// `dir`; answers its path.
-async fn dev_spec_with_confirm_window(dir: &Path, blocks: u32) -> Result<PathBuf> {
+/// Writes the `dev` chain spec with `parameters` set under `dir`; answers
+/// its path.
+async fn dev_spec_with(dir: &Path, parameters: &[(&str, u32)]) -> Result<PathBuf> {
     let output = run(&binary("mosaic-node")?, &["build-spec", "--dev"]).await?;
     let mut spec: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-    let parameters = spec
+    let genesis = spec
         .pointer_mut("/genesis/runtimeGenesis/patch/parameters/parameters")
         .context("the dev spec names its chain parameters")?;
-    parameters["confirmWindow"] = blocks.into();
+    for (name, value) in parameters {
+        anyhow::ensure!(genesis.get(name).is_some(), "no chain parameter {name}");
+        genesis[name] = (*value).into();
+    }
     let path = dir.join("spec.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&spec)?)?;
     Ok(path)

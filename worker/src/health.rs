@@ -95,8 +95,18 @@ impl Health {
     }
 
     /// Reports `root` damaged (`why`) and takes it out of `store`, so that
-    /// it is rebuilt rather than served or proven. Blocking.
-    pub fn damaged(&self, store: &dyn ShardStore, root: PieceRoot, why: &dyn std::fmt::Display) {
+    /// it is rebuilt rather than served or proven; nothing if it left the
+    /// store meanwhile (a read that failed because the piece was removed
+    /// is no damage). Answers whether it was reported. Blocking.
+    pub fn damaged(
+        &self,
+        store: &dyn ShardStore,
+        root: PieceRoot,
+        why: &dyn std::fmt::Display,
+    ) -> bool {
+        if matches!(store.meta(&root), Ok(None)) {
+            return false;
+        }
         tracing::error!(target: "mosaic::worker", "piece {root:?} is damaged: {why}; taking it out of the store to rebuild it from its other providers");
         self.metrics.pieces_damaged.inc();
         if let Err(e) = store.remove(&root) {
@@ -106,6 +116,7 @@ impl Health {
         state.damaged.insert(root);
         state.report.damaged += 1;
         self.save(&state);
+        true
     }
 
     /// A rebuild of `root` (piece `number` of order `id`) starts; answers

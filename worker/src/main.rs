@@ -11,7 +11,7 @@ use mosaic_api::keys::AccountKey;
 use mosaic_shard_net::{Multiaddr, NetConfig};
 use mosaic_worker::register::{register, RegisterConfig};
 use mosaic_worker::run::{run, RunConfig};
-use mosaic_worker::{size, status};
+use mosaic_worker::{scrub, size, status};
 
 #[derive(Parser)]
 #[command(
@@ -103,6 +103,10 @@ struct RunArgs {
     /// before an audit does (bytes or with a unit); 0 turns it off.
     #[arg(long, default_value = "16MiB")]
     scrub_rate: String,
+    /// Seconds from the start of one scrub pass to the start of the next,
+    /// at least: a small store is not read over and over.
+    #[arg(long, default_value_t = 3600)]
+    scrub_interval_secs: u64,
 }
 
 #[derive(Args)]
@@ -175,7 +179,10 @@ async fn command(command: Command) -> Result<()> {
                 },
                 prometheus: (!args.no_prometheus)
                     .then(|| std::net::SocketAddr::from(([127, 0, 0, 1], args.prometheus_port))),
-                scrub_rate: size::parse(&args.scrub_rate)?,
+                scrub: scrub::Schedule {
+                    rate: size::parse(&args.scrub_rate)?,
+                    interval: std::time::Duration::from_secs(args.scrub_interval_secs),
+                },
             };
             run(config, shutdown(), |_| {}).await?;
             Ok(())

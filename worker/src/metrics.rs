@@ -24,6 +24,9 @@ pub struct WorkerMetrics {
     pub proofs_submitted: IntCounter,
     /// Challenges the store could not answer (a piece missing or damaged).
     pub challenges_unanswerable: IntCounter,
+    /// Challenges first seen past their deadline (the worker was down or
+    /// stalled).
+    pub challenges_missed: IntCounter,
     /// Requests answered, by kind and outcome.
     requests: IntCounterVec,
     /// Bytes of shards received and stored.
@@ -75,6 +78,10 @@ impl WorkerMetrics {
             challenges_unanswerable: counter(
                 "challenges_unanswerable_total",
                 "Challenges the store could not answer",
+            ),
+            challenges_missed: counter(
+                "challenges_missed_total",
+                "Challenges first seen past their deadline (the worker was down or stalled)",
             ),
             requests: IntCounterVec::new(
                 Opts::new(
@@ -137,6 +144,7 @@ impl WorkerMetrics {
             Box::new(metrics.capacity.clone()),
             Box::new(metrics.proofs_submitted.clone()),
             Box::new(metrics.challenges_unanswerable.clone()),
+            Box::new(metrics.challenges_missed.clone()),
             Box::new(metrics.requests.clone()),
             Box::new(metrics.bytes_received.clone()),
             Box::new(metrics.bytes_served.clone()),

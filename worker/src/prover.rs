@@ -124,6 +124,13 @@ impl Prover {
             if !self.answered.insert(key(&challenge)) {
                 continue;
             }
+            // A proof sent now gets in at the next block at the soonest:
+            // too late, it would only pay a fee for the same failure.
+            if challenge.deadline <= u64::from(head.number) {
+                self.metrics.challenges_missed.inc();
+                tracing::error!(target: "mosaic::worker", "the challenge of piece {} of order {} was due by block {}, and this worker first saw it at block {}: missed (was the worker stopped or stalled?)", challenge.piece, challenge.order, challenge.deadline, head.number);
+                continue;
+            }
             let what = format!(
                 "proof of {} leaves of piece {} of order {} (due by block {}, now {})",
                 challenge.leaves.len(),

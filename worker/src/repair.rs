@@ -210,7 +210,7 @@ impl Repairer {
 /// its root and stores it; returns its size. Every shard-root list from the
 /// source is checked against its piece root and every shard against that
 /// list, whatever the source.
-fn rebuild_into<S: ShardSource>(
+pub fn rebuild_into<S: ShardSource>(
     source: &S,
     layout: &Layout,
     roots: &[PieceRoot],

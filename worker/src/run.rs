@@ -52,8 +52,8 @@ pub struct RunConfig {
     pub net: NetConfig,
     /// Where to serve Prometheus metrics, if at all.
     pub prometheus: Option<std::net::SocketAddr>,
-    /// Bytes a second the scrub reads at most; 0 turns it off.
-    pub scrub_rate: u64,
+    /// How fast and how often the scrub reads the store.
+    pub scrub: scrub::Schedule,
 }
 
 /// Why the worker stopped.
@@ -122,11 +122,11 @@ pub async fn run(
     })
     .await
     .expect("the check does not panic; qed");
-    if config.scrub_rate > 0 {
-        let (store, health, rate) = (store.clone(), health.clone(), config.scrub_rate);
+    if config.scrub.rate > 0 {
+        let (store, health, schedule) = (store.clone(), health.clone(), config.scrub);
         std::thread::Builder::new()
             .name("scrub".into())
-            .spawn(move || scrub::scrub(store, health, rate))
+            .spawn(move || scrub::scrub(store, health, schedule))
             .expect("a thread starts");
     }
     let prover = Prover::new(

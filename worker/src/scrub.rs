@@ -9,8 +9,9 @@
 //! * Then the scrub runs in the background for as long as the worker:
 //!   pass after pass over the held pieces (in root order, which is as good
 //!   as random), it reads every shard and checks it against its shard
-//!   root ([`verify`]), at no more than `--scrub-rate` bytes a second, so
-//!   silent corruption (bit rot, a bad sector) is found within a pass.
+//!   root ([`verify`]), at no more than `--scrub-rate` bytes a second and
+//!   one pass per `--scrub-interval-secs` at most, so silent corruption
+//!   (bit rot, a bad sector) is found within a pass.
 //!
 //! What either finds is reported and rebuilt through [`Health::damaged`].
 //! A piece removed while it is being checked (its order ended) is no
@@ -168,12 +169,21 @@ impl Pace {
     }
 }
 
-/// Scrubs `store` at `rate` bytes a second (at least one), pass after
-/// pass, for as long as the worker runs. Blocking: run it on a thread of
-/// its own.
-pub fn scrub(store: Arc<dyn ShardStore>, health: Health, rate: u64) {
-    let mut pace = Pace::new(rate.max(1));
+/// How fast and how often the scrub reads the store.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    /// Bytes a second at most; 0 turns the scrub off.
+    pub rate: u64,
+    /// From the start of one pass to the start of the next, at least.
+    pub interval: Duration,
+}
+
+/// Scrubs `store` pass after pass on `schedule`, for as long as the worker
+/// runs. Blocking: run it on a thread of its own.
+pub fn scrub(store: Arc<dyn ShardStore>, health: Health, schedule: Schedule) {
     loop {
+        let started = Instant::now();
+        let mut pace = Pace::new(schedule.rate.max(1));
         let roots = match store.pieces() {
             Ok(roots) => roots,
             Err(e) => {
@@ -185,16 +195,15 @@ pub fn scrub(store: Arc<dyn ShardStore>, health: Health, rate: u64) {
             match verify(store.as_ref(), root, |bytes| pace.spent(bytes)) {
                 Ok(bytes) => health.scrubbed(bytes),
                 Err(damage) => {
-                    health.scrub_error();
-                    health.damaged(store.as_ref(), *root, &damage);
+                    if health.damaged(store.as_ref(), *root, &damage) {
+                        health.scrub_error();
+                    }
                 }
             }
         }
         health.scrub_pass();
-        if roots.is_empty() {
-            // Nothing held: look again in a while.
-            std::thread::sleep(Duration::from_secs(10));
-            pace = Pace::new(rate.max(1));
+        if let Some(rest) = schedule.interval.checked_sub(started.elapsed()) {
+            std::thread::sleep(rest);
         }
     }
 }
