@@ -77,6 +77,8 @@ pub struct Network {
     pub workers: Vec<WorkerSlot>,
     /// The chain spec the node runs, when not the embedded `dev` one.
     spec: Option<PathBuf>,
+    /// Seconds between the starts of the workers' scrub passes.
+    scrub_interval_secs: String,
     /// Scratch space for the test (files, keys).
     pub dir: TempDir,
 }
@@ -85,14 +87,19 @@ impl Network {
     /// Starts a validator and `workers` workers, each registered with
     /// `capacity` and running.
     pub async fn start(workers: usize, capacity: &str) -> Result<Network> {
-        Self::start_with(&vec![capacity; workers], &[]).await
+        Self::start_with(&vec![capacity; workers], &[], 3600).await
     }
 
     /// Starts a validator and one worker per entry of `capacities`, each
-    /// registered with that capacity and running. The chain is the `dev`
-    /// one with `parameters` (chain parameters by their JSON name, e.g.
+    /// registered with that capacity and running, scrubbing its store
+    /// every `scrub_interval_secs`. The chain is the `dev` one with
+    /// `parameters` (chain parameters by their JSON name, e.g.
     /// `("confirmWindow", 10)`) set.
-    pub async fn start_with(capacities: &[&str], parameters: &[(&str, u32)]) -> Result<Network> {
+    pub async fn start_with(
+        capacities: &[&str],
+        parameters: &[(&str, u32)],
+        scrub_interval_secs: u32,
+    ) -> Result<Network> {
         let dir = tempfile::tempdir()?;
         let spec = match parameters {
             [] => None,
@@ -108,6 +115,7 @@ impl Network {
             rpc_port,
             workers: Vec::new(),
             spec,
+            scrub_interval_secs: scrub_interval_secs.to_string(),
             dir,
         };
         let worker = binary("mosaic-worker")?;
@@ -180,9 +188,8 @@ impl Network {
                 &listen,
                 "--prometheus-port",
                 "0",
-                // A test's store is small: scrub it often.
                 "--scrub-interval-secs",
-                "5",
+                &self.scrub_interval_secs,
             ],
             &format!("worker{index}"),
         )?;

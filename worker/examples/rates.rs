@@ -79,9 +79,20 @@ fn main() {
     let store = DiskStore::open(&dir.path().join("store")).expect("a store");
     let spool = dir.path().join("store/repair/spool");
     let started = Instant::now();
-    let size = repair::rebuild_into(&shards, &layout, &manifest.piece_roots, number, &spool, &store)
-        .expect("the piece rebuilds");
-    report("repair: rebuild_into (verify, decode, code, spool, store)", size, started.elapsed().as_secs_f64());
+    let size = repair::rebuild_into(
+        &shards,
+        &layout,
+        &manifest.piece_roots,
+        number,
+        &spool,
+        &store,
+    )
+    .expect("the piece rebuilds");
+    report(
+        "repair: rebuild_into (verify, decode, code, spool, store)",
+        size,
+        started.elapsed().as_secs_f64(),
+    );
 
     // Its references: decode and encode alone; the piece written once.
     let coder = ErasureCoder::new(coding).expect("a coder");
@@ -98,7 +109,11 @@ fn main() {
         let mut buf = coder.decode(present, len).expect("k shards decode");
         coder.encode(&mut buf, len);
     }
-    report("  reference: decode + encode alone, in memory", piece, started.elapsed().as_secs_f64());
+    report(
+        "  reference: decode + encode alone, in memory",
+        piece,
+        started.elapsed().as_secs_f64(),
+    );
     let bytes = std::fs::read(
         std::fs::read_dir(dir.path().join("store/pieces"))
             .expect("the store")
@@ -112,12 +127,20 @@ fn main() {
     let mut file = std::fs::File::create(&copy).expect("a file");
     file.write_all(&bytes).expect("written");
     file.sync_all().expect("synced");
-    report("  reference: the piece's bytes written once, fsync", piece, started.elapsed().as_secs_f64());
+    report(
+        "  reference: the piece's bytes written once, fsync",
+        piece,
+        started.elapsed().as_secs_f64(),
+    );
 
     // Scrub, unpaced, and its reference.
     let started = Instant::now();
     let verified = scrub::verify(&store, &root, |_| ()).expect("the piece is sound");
-    report("scrub: verify (read every shard, hash to its root)", verified, started.elapsed().as_secs_f64());
+    report(
+        "scrub: verify (read every shard, hash to its root)",
+        verified,
+        started.elapsed().as_secs_f64(),
+    );
     let started = Instant::now();
     let status = Command::new("openssl")
         .args(["dgst", "-sha256"])
@@ -126,6 +149,10 @@ fn main() {
         .status()
         .expect("openssl runs");
     assert!(status.success());
-    report("  reference: openssl dgst -sha256 of the piece", piece, started.elapsed().as_secs_f64());
+    report(
+        "  reference: openssl dgst -sha256 of the piece",
+        piece,
+        started.elapsed().as_secs_f64(),
+    );
     assert_eq!(store.pieces().expect("listed"), vec![root]);
 }

@@ -8,7 +8,9 @@
 //! best block names any more (its order ended, lapsed, was deleted or moved)
 //! is removed. The same runs
 //! once at start, so pieces of orders that ended while the worker was down
-//! go too. Then each piece of a live order that the chain assigns at the
+//! go too; and at start, a piece held whole that the chain records
+//! unconfirmed (its confirm lost to a crash or a restart) is confirmed.
+//! Then each piece of a live order that the chain assigns at the
 //! best block and the store lacks is rebuilt from the other pieces
 //! ([`crate::repair`]): repair moved it here (it is unconfirmed), or this
 //! store lost it (it is confirmed: reported as lost, and rebuilt before an
@@ -25,7 +27,7 @@ use mosaic_api::chain::{ChainClient, ChainError, OrderId, OrderState};
 use mosaic_api::keys::AccountKey;
 use mosaic_primitives::piece::PieceRoot;
 use mosaic_runtime::{AccountId, Hash};
-use mosaic_shard_net::server::PieceServer;
+use mosaic_shard_net::server::{Admission, PieceServer};
 use mosaic_shard_net::store::DiskStore;
 use mosaic_shard_net::{Multiaddr, NetConfig, NetError, ShardClient, ShardStore, StoreError};
 use polkadot_sdk::sp_core::crypto::Ss58Codec;
@@ -178,6 +180,7 @@ pub async fn run(
         repairer,
         metrics,
         roots: HashMap::new(),
+        starting: true,
     };
     tokio::select! {
         () = follower.follow() => Ok(()),
@@ -196,6 +199,9 @@ struct Follower {
     /// The root of each `(order, piece)` seen assigned (a piece's root never
     /// changes, so this only grows with assignments and shrinks with them).
     roots: HashMap<(OrderId, u32), PieceRoot>,
+    /// Until the first reconciliation: pieces held whole and unconfirmed
+    /// are confirmed (a crash between storing and confirming).
+    starting: bool,
 }
 
 impl Follower {
@@ -278,6 +284,19 @@ impl Follower {
         Ok(roots)
     }
 
+    /// The pieces held whole, if the store can list them.
+    async fn held(&self) -> Option<HashSet<PieceRoot>> {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.pieces()).await {
+            Ok(Ok(roots)) => Some(roots.into_iter().collect()),
+            Ok(Err(e)) => {
+                tracing::warn!(target: "mosaic::worker", "listing the store's pieces: {e}");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
     /// Starts rebuilding each piece of `assigned` (the roots assigned at
     /// the best block) that the store lacks and whose order is live: repair
     /// moved it here (unconfirmed), or this store lost it (confirmed).
@@ -286,13 +305,10 @@ impl Follower {
         chain: &ChainClient,
         assigned: &HashSet<PieceRoot>,
     ) -> Result<(), ChainError> {
-        let store = self.store.clone();
         // Held whole: a partial rebuild (a crash's) resumes.
-        let held: HashSet<PieceRoot> =
-            match tokio::task::spawn_blocking(move || store.pieces()).await {
-                Ok(Ok(roots)) => roots.into_iter().collect(),
-                _ => return Ok(()),
-            };
+        let Some(held) = self.held().await else {
+            return Ok(());
+        };
         let missing: Vec<(OrderId, u32)> = self
             .roots
             .iter()
@@ -316,6 +332,37 @@ impl Follower {
         Ok(())
     }
 
+    /// Confirms each piece of `assigned` held whole that the chain records
+    /// unconfirmed: an upload or a rebuild whose confirm a crash or a
+    /// restart lost. Run once, at start: later, a piece stored is
+    /// confirmed as it is stored.
+    async fn confirm_held(
+        &self,
+        chain: &ChainClient,
+        assigned: &HashSet<PieceRoot>,
+    ) -> Result<(), ChainError> {
+        let Some(held) = self.held().await else {
+            return Ok(());
+        };
+        for (&(id, number), root) in &self.roots {
+            if !assigned.contains(root) || !held.contains(root) {
+                continue;
+            }
+            let Some(order) = chain.order(id, None).await? else {
+                continue;
+            };
+            let unconfirmed = order
+                .pieces
+                .get(number as usize)
+                .is_some_and(|p| p.provider == self.me && !p.confirmed);
+            if unconfirmed {
+                tracing::info!(target: "mosaic::worker", "piece {number} of order {id} is held and unconfirmed on chain (a confirm lost to a restart)");
+                self.admission.stored(id, number as u8, *root).await;
+            }
+        }
+        Ok(())
+    }
+
     /// Removes held pieces no assignment at `finalized` (or the last
     /// finalized block) nor at the best block names.
     async fn reconcile(
@@ -331,6 +378,10 @@ impl Follower {
         let best = self.assigned(chain, None).await?;
         keep.extend(best.iter().copied());
         self.roots.retain(|_, root| keep.contains(root));
+        if self.starting {
+            self.confirm_held(chain, &best).await?;
+            self.starting = false;
+        }
         self.repair(chain, &best).await?;
         let store = self.store.clone();
         let metrics = self.metrics.clone();

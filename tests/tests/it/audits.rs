@@ -119,9 +119,13 @@ fn provider_of(event: &Audit<mosaic_runtime::Runtime>) -> Option<&AccountId> {
 #[tokio::test(flavor = "multi_thread")]
 async fn providers_answer_for_what_they_hold() -> Result<()> {
     // Eight providers for six pieces: two spares to rebuild moved pieces.
-    // Two misses in a row eject a provider.
-    let mut net =
-        Network::start_with(&["1GiB"; 8], &[("periodLength", PERIOD), ("maxMisses", 2)]).await?;
+    // Two misses in a row eject a provider. A small store, scrubbed often.
+    let mut net = Network::start_with(
+        &["1GiB"; 8],
+        &[("periodLength", PERIOD), ("maxMisses", 2)],
+        5,
+    )
+    .await?;
     let chain = Arc::new(net.chain().await?);
     let log = EventLog::start(chain.clone()).await?;
     let accounts: Vec<AccountId> = net.workers.iter().map(|w| w.key().account_id()).collect();

@@ -25,7 +25,8 @@ async fn pieces_that_move_are_uploaded_again_or_rebuilt() -> Result<()> {
     // stopped before the put.
     let mut capacities = vec!["1GiB"; 7];
     capacities[6] = "64GiB";
-    let mut net = Network::start_with(&capacities, &[("confirmWindow", CONFIRM_WINDOW)]).await?;
+    let mut net =
+        Network::start_with(&capacities, &[("confirmWindow", CONFIRM_WINDOW)], 3600).await?;
     let vanished = net.workers[6].key().address();
     net.stop_worker(6).await?;
     let chain = net.chain().await?;

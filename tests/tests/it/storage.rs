@@ -11,7 +11,9 @@ use mosaic_primitives::manifest::ShardId;
 use mosaic_primitives::memory::MemoryShards;
 use mosaic_primitives::pipeline::{self, PutOptions};
 use mosaic_runtime::RuntimeEvent;
-use mosaic_shard_net::{Answer, Keypair, NetConfig, PeerId, Refusal, Request, RequestError};
+use mosaic_shard_net::{
+    Answer, Keypair, NetConfig, PeerId, Refusal, Request, RequestError, ShardStore,
+};
 use mosaic_tests::{write_sample, Network};
 
 /// How long the workers may take to delete the pieces of a deleted order
@@ -669,6 +671,44 @@ async fn refusals(net: &mut Network, chain: &mosaic_api::chain::ChainClient) -> 
     })
     .await?;
     ensure!(served == Answer::Bytes(shard), "the stored shard is served");
+
+    // A piece stored whole whose confirm a crash lost: the worker confirms
+    // it when it starts again.
+    let crashed = net
+        .worker_of(&record.pieces[1].provider.to_ss58check())
+        .context("piece 1's worker")?;
+    net.stop_worker(crashed).await?;
+    let store =
+        mosaic_shard_net::store::DiskStore::open(&net.workers[crashed].base_path.join("store"))?;
+    let meta = mosaic_shard_net::PieceMeta {
+        coding: manifest.coding,
+        stored_size: manifest.stored_size(),
+        shard_roots: roots(1),
+    };
+    store.begin(&record.pieces[1].root, &meta)?;
+    let piece = shards
+        .shards_mut()
+        .get(&ShardId {
+            segment: 0,
+            index: 1,
+        })
+        .cloned()
+        .context("shard 1")?;
+    store.append(&record.pieces[1].root, 0, &piece)?;
+    drop(store);
+    net.start_worker(crashed).await?;
+    let confirmed = async {
+        loop {
+            let record = chain.order(order, None).await?.context("the order")?;
+            if record.pieces[1].confirmed {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    tokio::time::timeout(FINALITY, confirmed)
+        .await
+        .context("the worker did not confirm the piece it held at start")??;
     let back = net.path("small-back.bin");
     net.mosaic(&[
         "get",
