@@ -203,6 +203,11 @@ pub(crate) mod tests {
     /// Piece 1 of a public object of four 256 KiB segments coded 2 + 1:
     /// its root, metadata and shards.
     pub(crate) fn sample_piece() -> (PieceRoot, PieceMeta, Vec<Vec<u8>>) {
+        sample_piece_of(1)
+    }
+
+    /// Piece `number` of the sample object.
+    pub(crate) fn sample_piece_of(number: u8) -> (PieceRoot, PieceMeta, Vec<Vec<u8>>) {
         let bytes: Vec<u8> = (0..4 * 262_144u32).map(|i| (i * 31 % 251) as u8).collect();
         let coding = CodingParams::with_segment_size(2, 1, 262_144).unwrap();
         let options = PutOptions {
@@ -216,12 +221,19 @@ pub(crate) mod tests {
         let meta = PieceMeta {
             coding,
             stored_size: manifest.stored_size(),
-            shard_roots: shards.shard_roots(1).unwrap(),
+            shard_roots: shards.shard_roots(number).unwrap(),
         };
         let piece = (0..manifest.segment_count())
-            .map(|segment| shards.shard(ShardId { segment, index: 1 }).unwrap())
+            .map(|segment| {
+                shards
+                    .shard(ShardId {
+                        segment,
+                        index: number,
+                    })
+                    .unwrap()
+            })
             .collect();
-        (manifest.piece_roots[1], meta, piece)
+        (manifest.piece_roots[usize::from(number)], meta, piece)
     }
 
     /// The sample piece stored (with `tamper` applied to its shards), and a

@@ -212,7 +212,8 @@ pub fn scrub(store: Arc<dyn ShardStore>, health: Health, schedule: Schedule) {
 mod tests {
     use super::*;
     use crate::metrics::WorkerMetrics;
-    use mosaic_shard_net::store::DiskStore;
+    use mosaic_shard_net::store::{DiskStore, MemoryStore};
+    use mosaic_shard_net::PieceMeta;
     use std::os::unix::fs::FileExt;
 
     /// A disk store holding one sample piece of three segments.
@@ -274,6 +275,84 @@ mod tests {
             check(&store, &root),
             Err(Damage::Size { actual, expected }) if actual == at && expected == layout.piece_size()
         ));
+    }
+
+    /// A store whose disk fails reading one piece.
+    struct FailingDisk {
+        inner: MemoryStore,
+        bad: PieceRoot,
+    }
+
+    impl ShardStore for FailingDisk {
+        fn begin(&self, root: &PieceRoot, meta: &PieceMeta) -> Result<u32, StoreError> {
+            self.inner.begin(root, meta)
+        }
+        fn append(&self, root: &PieceRoot, segment: u32, shard: &[u8]) -> Result<u32, StoreError> {
+            self.inner.append(root, segment, shard)
+        }
+        fn meta(&self, root: &PieceRoot) -> Result<Option<PieceMeta>, StoreError> {
+            self.inner.meta(root)
+        }
+        fn read(&self, root: &PieceRoot, offset: u64, len: usize) -> Result<Vec<u8>, StoreError> {
+            if *root == self.bad {
+                return Err(StoreError::Io {
+                    path: "pieces/bad.data".into(),
+                    source: std::io::Error::from_raw_os_error(5),
+                });
+            }
+            self.inner.read(root, offset, len)
+        }
+        fn remove(&self, root: &PieceRoot) -> Result<(), StoreError> {
+            self.inner.remove(root)
+        }
+        fn pieces(&self) -> Result<Vec<PieceRoot>, StoreError> {
+            self.inner.pieces()
+        }
+        fn roots(&self) -> Result<Vec<PieceRoot>, StoreError> {
+            self.inner.roots()
+        }
+        fn used(&self) -> Result<u64, StoreError> {
+            self.inner.used()
+        }
+        fn bytes_of(&self, root: &PieceRoot) -> Result<u64, StoreError> {
+            self.inner.bytes_of(root)
+        }
+    }
+
+    #[test]
+    fn a_disk_error_on_one_piece_takes_out_that_piece_alone() {
+        // Two pieces of the sample object; the disk fails reading the first.
+        let (root, meta, shards) = crate::prover::tests::sample_piece();
+        let store = FailingDisk {
+            inner: MemoryStore::default(),
+            bad: root,
+        };
+        let (other, other_meta, other_shards) = crate::prover::tests::sample_piece_of(2);
+        for (root, meta, shards) in [(root, &meta, &shards), (other, &other_meta, &other_shards)] {
+            store.begin(&root, meta).unwrap();
+            for (segment, shard) in shards.iter().enumerate() {
+                store.append(&root, segment as u32, shard).unwrap();
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = WorkerMetrics::new();
+        let health = Health::new(dir.path(), metrics.clone());
+        let damage = verify(&store, &root, |_| ()).unwrap_err();
+        assert!(
+            matches!(damage, Damage::Store(StoreError::Io { .. })),
+            "{damage:?}"
+        );
+        assert!(health.damaged(&store, root, &damage));
+        assert_eq!(
+            store.pieces().unwrap(),
+            vec![other],
+            "the other piece stays"
+        );
+        assert!(verify(&store, &other, |_| ()).is_ok());
+        assert_eq!(metrics.pieces_damaged.get(), 1);
+        // A piece that left the store is not reported.
+        assert!(!health.damaged(&store, root, &damage));
+        assert_eq!(metrics.pieces_damaged.get(), 1);
     }
 
     #[test]
