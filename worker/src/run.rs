@@ -297,10 +297,14 @@ impl Follower {
         }
     }
 
-    /// Starts rebuilding each piece of `assigned` (the roots assigned at
-    /// the best block) that the store lacks and whose order is live: repair
-    /// moved it here (unconfirmed), or this store lost it (confirmed).
-    async fn repair(
+    /// Settles each piece of `assigned` (the roots assigned at the best
+    /// block) with the store. One the store lacks whole, of a live order,
+    /// is rebuilt: repair moved it here (unconfirmed), or this store lost
+    /// it (confirmed). At start, one held whole that the chain records
+    /// unconfirmed is confirmed: an upload or a rebuild whose confirm a
+    /// crash or a restart lost (later, a piece is confirmed as it is
+    /// stored).
+    async fn settle(
         &self,
         chain: &ChainClient,
         assigned: &HashSet<PieceRoot>,
@@ -309,55 +313,32 @@ impl Follower {
         let Some(held) = self.held().await else {
             return Ok(());
         };
-        let missing: Vec<(OrderId, u32)> = self
+        let pending: Vec<((OrderId, u32), PieceRoot)> = self
             .roots
             .iter()
-            .filter(|(_, root)| assigned.contains(*root) && !held.contains(*root))
-            .map(|(key, _)| *key)
+            .filter(|(_, root)| {
+                assigned.contains(*root) && (self.starting || !held.contains(*root))
+            })
+            .map(|(key, root)| (*key, *root))
             .collect();
-        for (id, number) in missing {
+        for ((id, number), root) in pending {
             let Some(order) = chain.order(id, None).await? else {
                 continue;
             };
             let Some(piece) = order.pieces.get(number as usize) else {
                 continue;
             };
-            if matches!(order.state, OrderState::Live { .. }) && piece.provider == self.me {
-                // Confirmed yet missing: this store lost it (a disk
-                // replaced, files deleted). Unconfirmed: repair moved it here.
+            if piece.provider != self.me {
+                continue;
+            }
+            if held.contains(&root) {
+                if !piece.confirmed {
+                    tracing::info!(target: "mosaic::worker", "piece {number} of order {id} is held and unconfirmed on chain (a confirm lost to a restart)");
+                    self.admission.stored(id, number as u8, root).await;
+                }
+            } else if matches!(order.state, OrderState::Live { .. }) {
                 let lost = piece.confirmed;
                 self.repairer.start(id, order, number as u8, lost);
-            }
-        }
-        Ok(())
-    }
-
-    /// Confirms each piece of `assigned` held whole that the chain records
-    /// unconfirmed: an upload or a rebuild whose confirm a crash or a
-    /// restart lost. Run once, at start: later, a piece stored is
-    /// confirmed as it is stored.
-    async fn confirm_held(
-        &self,
-        chain: &ChainClient,
-        assigned: &HashSet<PieceRoot>,
-    ) -> Result<(), ChainError> {
-        let Some(held) = self.held().await else {
-            return Ok(());
-        };
-        for (&(id, number), root) in &self.roots {
-            if !assigned.contains(root) || !held.contains(root) {
-                continue;
-            }
-            let Some(order) = chain.order(id, None).await? else {
-                continue;
-            };
-            let unconfirmed = order
-                .pieces
-                .get(number as usize)
-                .is_some_and(|p| p.provider == self.me && !p.confirmed);
-            if unconfirmed {
-                tracing::info!(target: "mosaic::worker", "piece {number} of order {id} is held and unconfirmed on chain (a confirm lost to a restart)");
-                self.admission.stored(id, number as u8, *root).await;
             }
         }
         Ok(())
@@ -378,11 +359,8 @@ impl Follower {
         let best = self.assigned(chain, None).await?;
         keep.extend(best.iter().copied());
         self.roots.retain(|_, root| keep.contains(root));
-        if self.starting {
-            self.confirm_held(chain, &best).await?;
-            self.starting = false;
-        }
-        self.repair(chain, &best).await?;
+        self.settle(chain, &best).await?;
+        self.starting = false;
         let store = self.store.clone();
         let metrics = self.metrics.clone();
         let removed = tokio::task::spawn_blocking(move || -> Result<Vec<PieceRoot>, StoreError> {

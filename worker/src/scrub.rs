@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mosaic_primitives::merkle;
-use mosaic_primitives::piece::{verify_shard_roots, PieceRoot};
-use mosaic_shard_net::{ShardStore, StoreError};
+use mosaic_primitives::piece::{verify_shard_roots, Layout, PieceRoot};
+use mosaic_shard_net::{PieceMeta, ShardStore, StoreError};
 
 use crate::health::Health;
 
@@ -48,45 +48,51 @@ pub enum Damage {
     Store(StoreError),
 }
 
-/// Why a check stopped short of a verdict: the piece left the store.
-struct Gone;
-
-fn store_error(e: StoreError) -> Result<Damage, Gone> {
+/// A store error as damage; `Ok(None)` when the piece merely left the
+/// store.
+fn damage<T>(e: StoreError) -> Result<Option<T>, Damage> {
     match e {
-        StoreError::NotFound(_) => Err(Gone),
-        StoreError::Corrupt(_) => Ok(Damage::Metadata),
-        e => Ok(Damage::Store(e)),
+        StoreError::NotFound(_) => Ok(None),
+        StoreError::Corrupt(_) => Err(Damage::Metadata),
+        e => Err(Damage::Store(e)),
     }
+}
+
+/// `root`'s metadata and layout, checked against its root; `None` if it
+/// is not held.
+fn held_meta(
+    store: &dyn ShardStore,
+    root: &PieceRoot,
+) -> Result<Option<(PieceMeta, Layout)>, Damage> {
+    let meta = match store.meta(root) {
+        Ok(Some(meta)) => meta,
+        Ok(None) => return Ok(None),
+        Err(e) => return damage(e),
+    };
+    let layout = meta.layout().map_err(|_| Damage::Metadata)?;
+    if !verify_shard_roots(root, &layout, &meta.shard_roots) {
+        return Err(Damage::Metadata);
+    }
+    Ok(Some((meta, layout)))
 }
 
 /// Checks `root`'s metadata and data size without reading its bytes.
 /// `Ok` if it is sound or no longer held.
 pub fn check(store: &dyn ShardStore, root: &PieceRoot) -> Result<(), Damage> {
-    let checked = (|| -> Result<Result<(), Damage>, Gone> {
-        let meta = match store.meta(root) {
-            Ok(Some(meta)) => meta,
-            Ok(None) => return Err(Gone),
-            Err(e) => return Ok(Err(store_error(e)?)),
-        };
-        let Ok(layout) = meta.layout() else {
-            return Ok(Err(Damage::Metadata));
-        };
-        if !verify_shard_roots(root, &layout, &meta.shard_roots) {
-            return Ok(Err(Damage::Metadata));
-        }
-        let actual = match store.bytes_of(root) {
-            Ok(bytes) => bytes,
-            Err(e) => return Ok(Err(store_error(e)?)),
-        };
-        if actual != layout.piece_size() {
-            return Ok(Err(Damage::Size {
-                actual,
-                expected: layout.piece_size(),
-            }));
-        }
-        Ok(Ok(()))
-    })();
-    checked.unwrap_or(Ok(()))
+    let Some((_, layout)) = held_meta(store, root)? else {
+        return Ok(());
+    };
+    let actual = match store.bytes_of(root) {
+        Ok(bytes) => bytes,
+        Err(e) => return damage(e).map(|_: Option<()>| ()),
+    };
+    if actual != layout.piece_size() {
+        return Err(Damage::Size {
+            actual,
+            expected: layout.piece_size(),
+        });
+    }
+    Ok(())
 }
 
 /// Reads every shard of `root` and checks it against its shard root,
@@ -98,31 +104,23 @@ pub fn verify(
     mut pace: impl FnMut(u64),
 ) -> Result<u64, Damage> {
     check(store, root)?;
-    let checked = (|| -> Result<Result<u64, Damage>, Gone> {
-        let meta = match store.meta(root) {
-            Ok(Some(meta)) => meta,
-            Ok(None) => return Err(Gone),
-            Err(e) => return Ok(Err(store_error(e)?)),
+    let Some((meta, layout)) = held_meta(store, root)? else {
+        return Ok(0);
+    };
+    let mut verified = 0;
+    for segment in 0..layout.segment_count() {
+        let size = layout.shard_size(segment);
+        let shard = match store.read(root, layout.shard_offset(segment), size) {
+            Ok(shard) => shard,
+            Err(e) => return damage(e).map(|_: Option<()>| verified),
         };
-        let Ok(layout) = meta.layout() else {
-            return Ok(Err(Damage::Metadata));
-        };
-        let mut verified = 0;
-        for segment in 0..layout.segment_count() {
-            let size = layout.shard_size(segment);
-            let shard = match store.read(root, layout.shard_offset(segment), size) {
-                Ok(shard) => shard,
-                Err(e) => return Ok(Err(store_error(e)?)),
-            };
-            if merkle::root(&shard).ok() != meta.shard_roots.get(segment as usize).copied() {
-                return Ok(Err(Damage::Segment(segment)));
-            }
-            verified += size as u64;
-            pace(size as u64);
+        if merkle::root(&shard).ok() != meta.shard_roots.get(segment as usize).copied() {
+            return Err(Damage::Segment(segment));
         }
-        Ok(Ok(verified))
-    })();
-    checked.unwrap_or(Ok(0))
+        verified += size as u64;
+        pace(size as u64);
+    }
+    Ok(verified)
 }
 
 /// Checks every held piece with [`check`]; reports what is damaged.
@@ -213,7 +211,6 @@ mod tests {
     use super::*;
     use crate::metrics::WorkerMetrics;
     use mosaic_shard_net::store::{DiskStore, MemoryStore};
-    use mosaic_shard_net::PieceMeta;
     use std::os::unix::fs::FileExt;
 
     /// A disk store holding one sample piece of three segments.
