@@ -34,7 +34,6 @@ use std::time::{Duration, Instant};
 use finality_grandpa::voter::{self, CommunicationIn, CommunicationOut, RoundData};
 use finality_grandpa::voter_set::VoterSet;
 use finality_grandpa::{round, HistoricalVotes, Message, Precommit, Prevote, PrimaryPropose};
-use futures::channel::mpsc as fmpsc;
 use futures::{FutureExt, Sink, Stream, StreamExt};
 use libp2p::PeerId;
 use mosaic_runtime::{BlockNumber, Hash, Header};
@@ -420,6 +419,25 @@ struct Completed {
     base: (Hash, BlockNumber),
 }
 
+/// Votes queued for one round's voter, and commits and catch-ups for the
+/// voter as a whole: what arrives past these is dropped (a voter that far
+/// behind catches up from the votes and commits peers send again).
+const ROUND_QUEUE: usize = 1024;
+const GLOBAL_QUEUE: usize = 256;
+
+/// A bounded queue into the voter: its sender, and its receiver as the
+/// stream the voter reads.
+fn queue<T: Send + 'static>(
+    capacity: usize,
+) -> (
+    mpsc::Sender<T>,
+    Pin<Box<dyn Stream<Item = Result<T, GrandpaError>> + Send>>,
+) {
+    let (tx, mut rx) = mpsc::channel(capacity);
+    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(Ok);
+    (tx, Box::pin(stream))
+}
+
 type Timer = Pin<Box<dyn std::future::Future<Output = Result<(), GrandpaError>> + Send>>;
 type RoundIn = Pin<Box<dyn Stream<Item = Result<SignedVote, GrandpaError>> + Send>>;
 type RoundOut = Pin<Box<dyn Sink<Message<Hash, BlockNumber>, Error = GrandpaError> + Send>>;
@@ -445,7 +463,7 @@ type GlobalOut = Pin<
 /// Rounds the voter has asked for, and what we sent in the newest.
 #[derive(Default)]
 struct Rounds {
-    inputs: HashMap<u64, fmpsc::UnboundedSender<SignedVote>>,
+    inputs: HashMap<u64, mpsc::Sender<SignedVote>>,
     current: u64,
     moved_at: Option<Instant>,
     sent: Vec<GrandpaMessage>,
@@ -584,7 +602,7 @@ impl voter::Environment<Hash, BlockNumber> for Environment {
     }
 
     fn round_data(&self, round: u64) -> RoundData<AuthorityId, Timer, RoundIn, RoundOut> {
-        let (input, votes) = fmpsc::unbounded();
+        let (input, votes) = queue(ROUND_QUEUE);
         let mut rounds = self.rounds();
         rounds.inputs.insert(round, input.clone());
         if round > rounds.current {
@@ -610,7 +628,7 @@ impl voter::Environment<Hash, BlockNumber> for Environment {
             voter_id,
             prevote_timer: timer(GOSSIP_DURATION),
             precommit_timer: timer(GOSSIP_DURATION * 2),
-            incoming: Box::pin(votes.map(Ok)),
+            incoming: votes,
             outgoing: Box::pin(futures::sink::unfold(
                 outgoing,
                 |sink, message| async move {
@@ -748,7 +766,7 @@ struct VoteSink {
     set_id: u64,
     key: Option<(AuthorityId, ed25519::Pair)>,
     network: Network,
-    loopback: fmpsc::UnboundedSender<SignedVote>,
+    loopback: mpsc::Sender<SignedVote>,
     rounds: Arc<Mutex<Rounds>>,
 }
 
@@ -769,7 +787,7 @@ impl VoteSink {
             vote: vote.clone(),
         };
         // Fails only when the voter left the round, which no longer counts.
-        let _ = self.loopback.unbounded_send(vote);
+        let _ = self.loopback.try_send(vote);
         let mut rounds = self.rounds.lock().expect("never poisoned; qed");
         if rounds.current == self.round {
             rounds.sent.push(gossip.clone());
@@ -891,8 +909,7 @@ fn first_missing(
 /// One voter's lifetime: until the authority set changes or it fails.
 struct Session {
     env: Arc<Environment>,
-    global:
-        fmpsc::UnboundedSender<CommunicationIn<Hash, BlockNumber, AuthoritySignature, AuthorityId>>,
+    global: mpsc::Sender<CommunicationIn<Hash, BlockNumber, AuthoritySignature, AuthorityId>>,
     /// Messages waiting for their blocks or their round.
     waiting: Vec<(PeerId, GrandpaMessage)>,
     last_catch_up: Option<Instant>,
@@ -945,7 +962,7 @@ impl Session {
                 match rounds.inputs.get(&round) {
                     Some(input) => {
                         // Fails only when the voter left the round.
-                        let _ = input.unbounded_send(vote);
+                        let _ = input.try_send(vote);
                         None
                     }
                     // A round the voter has left.
@@ -967,7 +984,7 @@ impl Session {
                     ));
                 }
                 if commit.target_number > chain.info().finalized_number {
-                    let _ = self.global.unbounded_send(CommunicationIn::Commit(
+                    let _ = self.global.try_send(CommunicationIn::Commit(
                         round,
                         commit.into(),
                         voter::Callback::Blank,
@@ -1062,13 +1079,13 @@ impl Session {
             tracing::info!(target: "mosaic::grandpa", %peer, round, "catching up");
             let _ = self
                 .global
-                .unbounded_send(CommunicationIn::CatchUp(catch_up, voter::Callback::Blank));
+                .try_send(CommunicationIn::CatchUp(catch_up, voter::Callback::Blank));
         } else if let Some(input) = rounds.inputs.get(&round) {
             // The round we are stuck in, which the peer completed: its votes
             // complete it for us too.
             let votes = catch_up_votes(catch_up);
             for vote in votes {
-                let _ = input.unbounded_send(vote);
+                let _ = input.try_send(vote);
             }
         }
     }
@@ -1153,7 +1170,7 @@ pub async fn run(
             last_completed: link.last_completed.clone(),
             current_round: link.current_round.clone(),
         });
-        let (global, global_in) = fmpsc::unbounded();
+        let (global, global_in) = queue(GLOBAL_QUEUE);
         let commits = CommitSink {
             set_id: set.set_id,
             network: local.as_ref().map(|_| network.clone()),
@@ -1163,7 +1180,7 @@ pub async fn run(
                 sink.send(out);
                 Ok::<_, GrandpaError>(sink)
             }));
-        let global_in: GlobalIn = Box::pin(global_in.map(Ok));
+        let global_in: GlobalIn = global_in;
         let mut voter = Box::pin(voter::Voter::new(
             env.clone(),
             set.voters.clone(),

@@ -11,6 +11,7 @@ use mosaic_chain_spec::ChainSpec;
 use mosaic_node::keystore::{self, Keystore};
 use mosaic_node::network::{Multiaddr, NetworkConfig};
 use mosaic_node::pool::PoolConfig;
+use mosaic_node::rpc::browser::{Origins, DEFAULT_ORIGINS};
 use mosaic_node::rpc::RpcConfig;
 use mosaic_node::service::{self, Config};
 use mosaic_node::store::StatePruning;
@@ -130,7 +131,10 @@ struct RunArgs {
     /// Listen for JSON-RPC on every interface, not only localhost.
     #[arg(long)]
     rpc_external: bool,
-    /// Browser origins allowed to call, comma-separated, or `all`.
+    /// Browser origins allowed to call, comma-separated
+    /// (`http://localhost:*`, `https://app.example`), or `all`. By default
+    /// local pages and polkadot.js apps (every origin with `--dev`). Pages
+    /// that are not local may call safe methods only.
     #[arg(long)]
     rpc_cors: Option<String>,
     /// `safe`, `unsafe` or `auto` (unsafe only when listening on
@@ -346,20 +350,16 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         "auto" => !args.rpc_external,
         other => bail!("--rpc-methods must be safe, unsafe or auto, not `{other}`"),
     };
-    let cors = match args.rpc_cors.as_deref() {
-        Some("all") => None,
-        Some(list) => Some(list.split(',').map(|o| o.trim().to_owned()).collect()),
-        None if shared.dev => None,
-        None => Some(
-            [
-                "http://localhost",
-                "http://127.0.0.1",
-                "https://localhost",
-                "https://127.0.0.1",
-            ]
-            .map(String::from)
-            .to_vec(),
-        ),
+    let origins = match args.rpc_cors.as_deref() {
+        Some("all") => Origins::all(),
+        Some(list) => Origins::only(list.split(',')).map_err(|bad| {
+            anyhow::anyhow!(
+                "--rpc-cors: `{bad}` is not an origin; give `all` or origins like http://localhost:* or https://app.example"
+            )
+        })?,
+        // Web wallets work with a development node.
+        None if shared.dev => Origins::all(),
+        None => Origins::only(DEFAULT_ORIGINS).expect("the default origins parse; qed"),
     };
     let rpc = (!args.no_rpc).then(|| RpcConfig {
         addr: SocketAddr::new(listen, args.rpc_port),
@@ -367,7 +367,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         max_request_bytes: args.rpc_max_request_size.saturating_mul(1 << 20),
         max_response_bytes: args.rpc_max_response_size.saturating_mul(1 << 20),
         max_subscriptions: args.rpc_max_subscriptions_per_connection,
-        cors,
+        origins,
         unsafe_methods,
     });
     let prometheus_ip: IpAddr = if args.prometheus_external {

@@ -79,6 +79,23 @@ pub struct MerkleProof {
 }
 
 /// Why a proof was not produced or did not verify.
+/// The input of the proof fuzzer (`fuzz/fuzz_targets/proof_verify.rs`),
+/// here so that the crate's tests check its seeds.
+#[doc(hidden)]
+#[derive(Debug, Decode, Encode)]
+pub struct FuzzProofInput {
+    /// Shard bytes the root is built from (kept small by the fuzzer).
+    pub shard: Vec<u8>,
+    /// Claimed shard size.
+    pub shard_size: u64,
+    /// The leaf proven.
+    pub index: u32,
+    /// The proof.
+    pub proof: MerkleProof,
+    /// A root to check against instead of the shard's.
+    pub root: Option<[u8; 32]>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
     /// The shard size is zero or above the maximum.

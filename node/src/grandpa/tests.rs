@@ -72,28 +72,37 @@ fn a_supermajority_justification_verifies_and_forgeries_are_refused() {
     )
     .unwrap();
 
-    let refused = |header: &Header, bytes: Vec<u8>, why: &str| match verify(header, &bytes) {
-        Err(GrandpaError::BadJustification(_)) => {}
-        other => panic!("{why}: {other:?}"),
-    };
-    refused(&h[2], vec![1, 2, 3], "garbage");
+    // Each forgery is refused for its own reason, not for an earlier
+    // check another case needs.
+    let refused =
+        |header: &Header, bytes: Vec<u8>, case: &str, reason: &str| match verify(header, &bytes) {
+            Err(GrandpaError::BadJustification(why)) if why == reason => {}
+            other => panic!("{case}: {other:?}, expected {reason:?}"),
+        };
+    const SHORT: &str = "the precommits do not finalize the block";
+    const SIGNATURE: &str = "bad vote signature";
+    refused(&h[2], vec![1, 2, 3], "garbage", "undecodable");
     refused(
         &h[3],
         justification(&h[2], three.clone(), vec![]),
         "another block's",
+        "it finalizes another block",
     );
     let two = three[..2].to_vec();
     refused(
         &h[2],
         justification(&h[2], two.clone(), vec![]),
         "two of four",
+        SHORT,
     );
-    let mut with_eve = two.clone();
+    // Enough authorities to finalize, and a stranger among them.
+    let mut with_eve = three.clone();
     with_eve.push(precommit(Eve, &h[2], 1, 0));
     refused(
         &h[2],
         justification(&h[2], with_eve, vec![]),
         "a non-authority",
+        "vote by a non-authority",
     );
     let mut twice = two.clone();
     twice.push(precommit(Bob, &h[2], 1, 0));
@@ -101,6 +110,7 @@ fn a_supermajority_justification_verifies_and_forgeries_are_refused() {
         &h[2],
         justification(&h[2], twice, vec![]),
         "one voter twice",
+        SHORT,
     );
     let mut forged = three.clone();
     forged[2].signature = precommit(Dave, &h[2], 1, 0).signature;
@@ -108,28 +118,33 @@ fn a_supermajority_justification_verifies_and_forgeries_are_refused() {
         &h[2],
         justification(&h[2], forged, vec![]),
         "Dave's signature as Charlie's",
+        SIGNATURE,
     );
     let other_set = by(&[Alice, Bob, Charlie], &h[2], 1, 1);
     refused(
         &h[2],
         justification(&h[2], other_set, vec![]),
         "signed for set 1",
+        SIGNATURE,
     );
     let other_round = by(&[Alice, Bob, Charlie], &h[2], 2, 0);
     refused(
         &h[2],
         justification(&h[2], other_round, vec![]),
         "signed for round 2",
+        SIGNATURE,
     );
     refused(
         &h[2],
         justification(&h[2], mixed, vec![]),
         "a missing header",
+        SHORT,
     );
     refused(
         &h[2],
         justification(&h[2], three, vec![h[3].clone()]),
         "an unused header",
+        "headers that no precommit needs",
     );
 }
 

@@ -8,9 +8,11 @@
 //! [`codes`]; methods that read the chain run on blocking threads so the
 //! server stays responsive. Requests, responses, connections and
 //! subscriptions are bounded; unsafe methods (key management, reserved
-//! peers) are refused unless enabled, and left out of `rpc_methods`.
+//! peers) are refused unless enabled, and left out of `rpc_methods`; what
+//! a web page may call is [`browser`]'s.
 
 mod author;
+pub mod browser;
 mod chain;
 mod mosaic;
 mod payment;
@@ -68,8 +70,8 @@ pub struct RpcConfig {
     pub max_response_bytes: u32,
     /// Most subscriptions per connection.
     pub max_subscriptions: u32,
-    /// Allowed browser origins; `None` allows all.
-    pub cors: Option<Vec<String>>,
+    /// Allowed browser origins.
+    pub origins: browser::Origins,
     /// Whether unsafe methods may be called.
     pub unsafe_methods: bool,
 }
@@ -312,31 +314,40 @@ pub async fn start(
     ctx: RpcContext,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
     use tower_http::cors::{AllowOrigin, CorsLayer};
-    let origins = match &config.cors {
-        None => AllowOrigin::any(),
-        Some(list) => AllowOrigin::list(list.iter().filter_map(|o| o.parse().ok())),
-    };
+    let allowed = config.origins.clone();
     let cors = CorsLayer::new()
         .allow_methods([http::Method::POST])
-        .allow_origin(origins)
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            allowed.allows(origin.to_str().unwrap_or_default())
+        }))
         .allow_headers([http::header::CONTENT_TYPE]);
+    let http = tower::ServiceBuilder::new()
+        .option_layer(config.addr.ip().is_loopback().then(browser::local_hosts))
+        .layer(browser::OriginGuardLayer::new(config.origins.clone()))
+        .layer(cors);
     let metrics = ctx.metrics.clone();
     let module = module(ctx);
     let known: Arc<HashSet<&'static str>> = Arc::new(module.method_names().collect());
-    let counted = RpcServiceBuilder::new().option_layer(metrics.map(|metrics| {
-        tower::layer::layer_fn(move |inner| Counted {
+    let unsafe_methods: Arc<HashSet<&'static str>> = Arc::new(UNSAFE_METHODS.into());
+    let rpc = RpcServiceBuilder::new()
+        .layer_fn(move |inner| browser::UnsafeGuard {
             inner,
-            metrics: metrics.clone(),
-            known: known.clone(),
+            unsafe_methods: unsafe_methods.clone(),
         })
-    }));
+        .option_layer(metrics.map(|metrics| {
+            tower::layer::layer_fn(move |inner| Counted {
+                inner,
+                metrics: metrics.clone(),
+                known: known.clone(),
+            })
+        }));
     let server = Server::builder()
         .max_request_body_size(config.max_request_bytes)
         .max_response_body_size(config.max_response_bytes)
         .max_connections(config.max_connections)
         .max_subscriptions_per_connection(config.max_subscriptions)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
-        .set_rpc_middleware(counted)
+        .set_http_middleware(http)
+        .set_rpc_middleware(rpc)
         .build(config.addr)
         .await?;
     let addr = server.local_addr()?;

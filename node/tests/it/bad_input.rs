@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use crate::harness::Node;
 use crate::rpc::{
-    best_header, block_number_key, call_error, code, error_text, expect_code, expect_error,
-    next_matching, subscribe_heads, to_hex, wait_for_block, Heads, BLOCK_WAIT,
+    best_header, block_number_key, call_error, code, error_text, expect_code, next_matching,
+    subscribe_heads, to_hex, wait_for_block, Heads, BLOCK_WAIT,
 };
 use crate::tx::{extrinsic_hex, next_nonce, submit_hex, submit_until_in_block, transfer, Signer};
 
@@ -103,11 +103,12 @@ async fn malformed_parameters(client: &WsClient) -> Result<()> {
             rpc_params!["AccountNonceApi_account_nonce", "0x01"],
         )
         .await;
-    expect_error("state_call with bad SCALE", result)?;
+    expect_code("state_call with bad SCALE", result, &[code::STATE])?;
     let result: Result<String, _> = client
         .request("state_call", rpc_params!["NoSuchApi_method", "0x"])
         .await;
-    expect_error("state_call of an unknown method", result)
+    expect_code("state_call of an unknown method", result, &[code::STATE])?;
+    Ok(())
 }
 
 async fn unknown_blocks_and_numbers(client: &WsClient) -> Result<()> {
@@ -115,25 +116,25 @@ async fn unknown_blocks_and_numbers(client: &WsClient) -> Result<()> {
     let result: Result<Value, _> = client
         .request("chain_getHeader", rpc_params![unknown])
         .await;
-    expect_error("header of an unknown block", result)?;
+    expect_code("header of an unknown block", result, &[code::CHAIN])?;
     let result: Result<Value, _> = client
         .request(
             "state_getStorage",
             rpc_params![to_hex(block_number_key()), unknown],
         )
         .await;
-    expect_error("storage at an unknown block", result)?;
+    expect_code("storage at an unknown block", result, &[code::STATE])?;
 
     let result: Result<Value, _> = client.request("chain_getBlockHash", rpc_params![-1]).await;
     expect_code("block -1", result, &[code::INVALID_PARAMS])?;
     let result: Result<Value, _> = client
         .request("chain_getBlockHash", rpc_params![u64::from(u32::MAX) + 1])
         .await;
-    expect_error("block 2^32", result)?;
+    expect_code("block 2^32", result, &[code::INVALID_PARAMS])?;
     let result: Result<Value, _> = client
         .request("chain_getBlockHash", rpc_params!["0x10000000000000000"])
         .await;
-    expect_error("block 2^64", result)?;
+    expect_code("block 2^64", result, &[code::INVALID_PARAMS])?;
     // A valid number not reached yet is simply not there.
     let future: Option<Hash> = client
         .request("chain_getBlockHash", rpc_params![u32::MAX])

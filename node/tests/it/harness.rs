@@ -131,7 +131,12 @@ impl Node {
         })
     }
 
-    /// A WebSocket JSON-RPC client.
+    /// Its JSON-RPC server's address.
+    pub fn rpc_addr(&self) -> SocketAddr {
+        self.rpc
+    }
+
+    /// A WebSocket client of its JSON-RPC server.
     pub async fn ws_client(&self) -> Result<WsClient> {
         WsClientBuilder::default()
             .build(format!("ws://{}", self.rpc))

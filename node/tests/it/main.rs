@@ -13,6 +13,7 @@ mod rpc;
 mod tx;
 
 mod bad_input;
+mod browser;
 mod cli;
 mod dev_node;
 mod market;

@@ -402,17 +402,24 @@ async fn rogue_peer(
     Ok((swarm, node))
 }
 
-/// Publishes `data` on the blocks topic and waits for the node to drop us.
-async fn is_dropped_for(
+/// How long the node may take to drop a misbehaving peer, and to refuse
+/// it again: well within the idle timeout (60 s), so that only a drop for
+/// the misbehaviour counts.
+const DROP_WAIT: Duration = Duration::from_secs(20);
+
+/// Publishes `data` on the blocks topic, waits for the node to drop us,
+/// then dials it again and waits for the refusal: the node banned us.
+async fn is_banned_for(
     mut swarm: libp2p::Swarm<gossipsub::Behaviour>,
     node: PeerId,
+    target: &Multiaddr,
     topic: &str,
     data: Vec<u8>,
 ) -> Result<()> {
     swarm
         .behaviour_mut()
         .publish(IdentTopic::new(topic), data)?;
-    tokio::time::timeout(WAIT, async {
+    tokio::time::timeout(DROP_WAIT, async {
         loop {
             if let SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -427,7 +434,31 @@ async fn is_dropped_for(
         }
     })
     .await
-    .context("the node kept the connection")
+    .context("the node kept the connection")?;
+    swarm.dial(target.clone())?;
+    tokio::time::timeout(DROP_WAIT, async {
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::OutgoingConnectionError {
+                    peer_id: Some(peer_id),
+                    ..
+                }
+                | SwarmEvent::ConnectionClosed {
+                    peer_id,
+                    num_established: 0,
+                    ..
+                } if peer_id == node => return Ok(()),
+                SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, .. })
+                    if peer_id == node =>
+                {
+                    anyhow::bail!("the node took a banned peer back")
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .context("the node neither refused nor served a banned peer")?
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -455,7 +486,14 @@ async fn peers_sending_garbage_or_invalid_blocks_are_dropped_and_the_network_goe
 
     // Bytes that are no block.
     let (swarm, node) = rogue_peer(&addr, &protocols).await?;
-    is_dropped_for(swarm, node, &protocols.blocks, vec![0xde, 0xad, 0xbe, 0xef]).await?;
+    is_banned_for(
+        swarm,
+        node,
+        &addr,
+        &protocols.blocks,
+        vec![0xde, 0xad, 0xbe, 0xef],
+    )
+    .await?;
 
     // The best block with its seal's last byte flipped: a new hash, a
     // forged seal.
@@ -466,7 +504,7 @@ async fn peers_sending_garbage_or_invalid_blocks_are_dropped_and_the_network_goe
     };
     *seal.last_mut().context("empty seal")? ^= 1;
     let (swarm, node) = rogue_peer(&addr, &protocols).await?;
-    is_dropped_for(swarm, node, &protocols.blocks, block.encode()).await?;
+    is_banned_for(swarm, node, &addr, &protocols.blocks, block.encode()).await?;
 
     // The rest goes on: the follower still follows a finalizing chain.
     let best = best_header(&dev_client).await?.number;

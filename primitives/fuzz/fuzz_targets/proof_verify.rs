@@ -3,20 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mosaic_primitives::merkle::{self, MerkleProof, ShardRoot, LEAF_SIZE};
-use parity_scale_codec::{Decode, Encode};
-
-#[derive(Debug, Decode, Encode)]
-struct Input {
-    /// Shard bytes the root is built from (kept small by the fuzzer).
-    shard: Vec<u8>,
-    /// Claimed shard size.
-    shard_size: u64,
-    index: u32,
-    proof: MerkleProof,
-    /// A root to check against instead of the shard's.
-    root: Option<[u8; 32]>,
-}
+use mosaic_primitives::merkle::{self, FuzzProofInput as Input, ShardRoot, LEAF_SIZE};
+use parity_scale_codec::Decode;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = Input::decode(&mut &data[..]) else {

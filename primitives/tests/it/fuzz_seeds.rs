@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use mosaic_primitives::manifest::Manifest;
+use mosaic_primitives::merkle::{self, FuzzProofInput, LEAF_SIZE};
+use parity_scale_codec::Decode;
 
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
     // Cargo sets this when it runs the test. The compile-time value can name
@@ -27,5 +29,21 @@ fn manifest_seeds_decode() {
     for (name, bytes) in seeds("manifest_decode") {
         let manifest = Manifest::from_bytes(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(manifest.to_bytes(), bytes, "{name}");
+    }
+}
+
+#[test]
+fn proof_seeds_are_real_proofs_of_real_leaves() {
+    for (name, bytes) in seeds("proof_verify") {
+        let input =
+            FuzzProofInput::decode(&mut &bytes[..]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(input.root.is_none(), "{name}: checks against its own shard");
+        assert_eq!(input.shard_size, input.shard.len() as u64, "{name}");
+        let root = merkle::root(&input.shard).unwrap_or_else(|e| panic!("{name}: {e}"));
+        merkle::verify(&root, input.shard_size, input.index, &input.proof)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let start = input.index as usize * LEAF_SIZE;
+        let end = input.shard.len().min(start + LEAF_SIZE);
+        assert_eq!(input.proof.leaf, input.shard[start..end], "{name}");
     }
 }
