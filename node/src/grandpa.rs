@@ -425,32 +425,21 @@ struct Completed {
 const ROUND_QUEUE: usize = 1024;
 const GLOBAL_QUEUE: usize = 256;
 
+/// What the voter reads from a queue.
+type VoterIn<T> = Pin<Box<dyn Stream<Item = Result<T, GrandpaError>> + Send>>;
+
 /// A bounded queue into the voter: its sender, and its receiver as the
 /// stream the voter reads.
-fn queue<T: Send + 'static>(
-    capacity: usize,
-) -> (
-    mpsc::Sender<T>,
-    Pin<Box<dyn Stream<Item = Result<T, GrandpaError>> + Send>>,
-) {
+fn queue<T: Send + 'static>(capacity: usize) -> (mpsc::Sender<T>, VoterIn<T>) {
     let (tx, mut rx) = mpsc::channel(capacity);
     let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(Ok);
     (tx, Box::pin(stream))
 }
 
 type Timer = Pin<Box<dyn std::future::Future<Output = Result<(), GrandpaError>> + Send>>;
-type RoundIn = Pin<Box<dyn Stream<Item = Result<SignedVote, GrandpaError>> + Send>>;
+type RoundIn = VoterIn<SignedVote>;
 type RoundOut = Pin<Box<dyn Sink<Message<Hash, BlockNumber>, Error = GrandpaError> + Send>>;
-type GlobalIn = Pin<
-    Box<
-        dyn Stream<
-                Item = Result<
-                    CommunicationIn<Hash, BlockNumber, AuthoritySignature, AuthorityId>,
-                    GrandpaError,
-                >,
-            > + Send,
-    >,
->;
+type GlobalIn = VoterIn<CommunicationIn<Hash, BlockNumber, AuthoritySignature, AuthorityId>>;
 type GlobalOut = Pin<
     Box<
         dyn Sink<

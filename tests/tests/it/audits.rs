@@ -424,16 +424,18 @@ async fn balances(
     Ok(balances)
 }
 
-/// Waits up to two periods for `who`'s next challenge that is still open.
+/// Waits up to 90 s for a challenge to `who` revealed after the best block
+/// of now: one the worker, frozen or stopped before this call, cannot have
+/// answered.
 async fn wait_for_challenge(
     chain: &ChainClient,
     who: &AccountId,
 ) -> Result<mosaic_api::chain::Challenge> {
+    let now = u64::from(chain.best_header().await?.number);
     let wait = async {
         loop {
-            let now = u64::from(chain.best_header().await?.number);
             let open = chain.challenges(who, None).await?;
-            if let Some(challenge) = open.into_iter().find(|c| c.deadline > now + 1) {
+            if let Some(challenge) = open.into_iter().find(|c| c.deadline > now + WINDOW) {
                 return anyhow::Ok(challenge);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -441,5 +443,5 @@ async fn wait_for_challenge(
     };
     tokio::time::timeout(Duration::from_secs(90), wait)
         .await
-        .context("no open challenge within 90 s")?
+        .context("no new challenge within 90 s")?
 }
