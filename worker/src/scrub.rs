@@ -48,43 +48,33 @@ pub enum Damage {
     Store(StoreError),
 }
 
-/// A store error as damage; `Ok(None)` when the piece merely left the
-/// store.
-fn damage<T>(e: StoreError) -> Result<Option<T>, Damage> {
+/// A store error as damage; `Ok` when the piece merely left the store.
+fn gone_or(e: StoreError) -> Result<(), Damage> {
     match e {
-        StoreError::NotFound(_) => Ok(None),
+        StoreError::NotFound(_) => Ok(()),
         StoreError::Corrupt(_) => Err(Damage::Metadata),
         e => Err(Damage::Store(e)),
     }
 }
 
-/// `root`'s metadata and layout, checked against its root; `None` if it
-/// is not held.
-fn held_meta(
+/// `root`'s metadata and layout once they add up to its root and its data
+/// file has the piece's size (no bytes read); `None` if it is not held.
+fn sound_meta(
     store: &dyn ShardStore,
     root: &PieceRoot,
 ) -> Result<Option<(PieceMeta, Layout)>, Damage> {
     let meta = match store.meta(root) {
         Ok(Some(meta)) => meta,
         Ok(None) => return Ok(None),
-        Err(e) => return damage(e),
+        Err(e) => return gone_or(e).map(|()| None),
     };
     let layout = meta.layout().map_err(|_| Damage::Metadata)?;
     if !verify_shard_roots(root, &layout, &meta.shard_roots) {
         return Err(Damage::Metadata);
     }
-    Ok(Some((meta, layout)))
-}
-
-/// Checks `root`'s metadata and data size without reading its bytes.
-/// `Ok` if it is sound or no longer held.
-pub fn check(store: &dyn ShardStore, root: &PieceRoot) -> Result<(), Damage> {
-    let Some((_, layout)) = held_meta(store, root)? else {
-        return Ok(());
-    };
     let actual = match store.bytes_of(root) {
         Ok(bytes) => bytes,
-        Err(e) => return damage(e).map(|_: Option<()>| ()),
+        Err(e) => return gone_or(e).map(|()| None),
     };
     if actual != layout.piece_size() {
         return Err(Damage::Size {
@@ -92,7 +82,13 @@ pub fn check(store: &dyn ShardStore, root: &PieceRoot) -> Result<(), Damage> {
             expected: layout.piece_size(),
         });
     }
-    Ok(())
+    Ok(Some((meta, layout)))
+}
+
+/// Checks `root`'s metadata and data size without reading its bytes.
+/// `Ok` if it is sound or no longer held.
+pub fn check(store: &dyn ShardStore, root: &PieceRoot) -> Result<(), Damage> {
+    sound_meta(store, root).map(|_| ())
 }
 
 /// Reads every shard of `root` and checks it against its shard root,
@@ -103,8 +99,7 @@ pub fn verify(
     root: &PieceRoot,
     mut pace: impl FnMut(u64),
 ) -> Result<u64, Damage> {
-    check(store, root)?;
-    let Some((meta, layout)) = held_meta(store, root)? else {
+    let Some((meta, layout)) = sound_meta(store, root)? else {
         return Ok(0);
     };
     let mut verified = 0;
@@ -112,7 +107,7 @@ pub fn verify(
         let size = layout.shard_size(segment);
         let shard = match store.read(root, layout.shard_offset(segment), size) {
             Ok(shard) => shard,
-            Err(e) => return damage(e).map(|_: Option<()>| verified),
+            Err(e) => return gone_or(e).map(|()| verified),
         };
         if merkle::root(&shard).ok() != meta.shard_roots.get(segment as usize).copied() {
             return Err(Damage::Segment(segment));
