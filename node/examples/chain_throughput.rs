@@ -118,7 +118,9 @@ fn main() {
         // The timestamp inherent is not a transfer.
         included += block.extrinsics.len() - 1;
         let started = Instant::now();
-        importer.import(block, now_ms()).unwrap();
+        importer
+            .import(block, now_ms(), mosaic_node::chain::Source::Gossip)
+            .unwrap();
         let took = started.elapsed();
         importing += took;
         slowest_import = slowest_import.max(took);

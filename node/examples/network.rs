@@ -27,7 +27,9 @@ fn config(spec: ChainSpec, dir: &Path, seed: Option<&str>, bootnodes: Vec<Multia
         chain_spec: spec,
         chain_dir: dir.to_owned(),
         name: "bench".into(),
-        validator: seed.is_some(),
+        validator: seed
+            .is_some()
+            .then_some(mosaic_node::author::Authoring::Honest),
         dev_seed: seed.map(str::to_owned),
         state_pruning: StatePruning::Keep(256),
         rpc: None,

@@ -50,12 +50,23 @@ pub enum AuthorError {
     AuditState,
 }
 
+/// How a validator authors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Authoring {
+    /// One block per slot of ours.
+    Honest,
+    /// A fault for tests only (a Byzantine author): two sibling blocks per
+    /// slot of ours, both announced.
+    Equivocating,
+}
+
 /// Blocks authored, by slot, each handed to `announce`; runs until the task
 /// is dropped.
 pub async fn run(
     chain: Arc<Chain>,
     pool: Arc<Pool>,
     keystore: Arc<Keystore>,
+    authoring: Authoring,
     announce: impl Fn(Block) + Send + 'static,
 ) {
     loop {
@@ -63,12 +74,19 @@ pub async fn run(
         let next_slot = now / SLOT_DURATION_MS + 1;
         tokio::time::sleep(Duration::from_millis(next_slot * SLOT_DURATION_MS - now)).await;
         let (chain, pool, keystore) = (chain.clone(), pool.clone(), keystore.clone());
-        let authored =
-            tokio::task::spawn_blocking(move || author_slot(&chain, &pool, &keystore, next_slot))
-                .await;
+        let authored = tokio::task::spawn_blocking(move || {
+            let block = author_slot(&chain, &pool, &keystore, next_slot)?;
+            let rival = match (&block, authoring) {
+                (Some(block), Authoring::Equivocating) => {
+                    rival(&chain, &keystore, block, next_slot)?
+                }
+                _ => None,
+            };
+            Ok::<_, AuthorError>(block.into_iter().chain(rival))
+        })
+        .await;
         match authored {
-            Ok(Ok(Some(block))) => announce(block),
-            Ok(Ok(None)) => {}
+            Ok(Ok(blocks)) => blocks.for_each(&announce),
             Ok(Err(e)) => {
                 tracing::warn!(target: "mosaic::author", slot = next_slot, "no block: {e}")
             }
@@ -95,6 +113,23 @@ pub fn author_slot(
     Ok(Some(block))
 }
 
+/// The fault of [`Authoring::Equivocating`]: a sibling of `block` for the
+/// same slot (a millisecond later in it, so that it differs), imported.
+fn rival(
+    chain: &Chain,
+    keystore: &Keystore,
+    block: &Block,
+    slot: u64,
+) -> Result<Option<Block>, AuthorError> {
+    let parent = *block.header.parent_hash();
+    let Some((rival, changes)) = build(chain, keystore, parent, slot, None, 1)? else {
+        return Ok(None);
+    };
+    let hash = chain.import_built(rival.clone(), changes)?;
+    tracing::warn!(target: "mosaic::author", ?hash, slot, "equivocated, as told to");
+    Ok(Some(rival))
+}
+
 /// Builds and seals the block of `slot` on `parent` if the slot is ours,
 /// with the pool's ready transactions; returns it with its state changes.
 pub fn build_block(
@@ -103,6 +138,18 @@ pub fn build_block(
     parent: Hash,
     slot: u64,
     pool: Option<&Pool>,
+) -> Result<Option<(Block, BackendTransaction<Hashing>)>, AuthorError> {
+    build(chain, keystore, parent, slot, pool, 0)
+}
+
+/// [`build_block`], with the timestamp `late_ms` after the slot's start.
+pub fn build(
+    chain: &Chain,
+    keystore: &Keystore,
+    parent: Hash,
+    slot: u64,
+    pool: Option<&Pool>,
+    late_ms: u64,
 ) -> Result<Option<(Block, BackendTransaction<Hashing>)>, AuthorError> {
     let parent_header = chain
         .store()
@@ -137,7 +184,7 @@ pub fn build_block(
     inherents
         .put_data(
             polkadot_sdk::sp_timestamp::INHERENT_IDENTIFIER,
-            &(slot * SLOT_DURATION_MS),
+            &(slot * SLOT_DURATION_MS + late_ms),
         )
         .expect("a u64 encodes; qed");
     builder.push_inherents(&inherents)?;

@@ -119,6 +119,18 @@ pub enum ImportError {
         /// Who should have sealed.
         expected: AuraId,
     },
+    /// A gossiped block whose author already sealed another for its slot.
+    #[error("equivocation: {author:?} sealed {first:?} and {second:?} for slot {slot}")]
+    Equivocation {
+        /// The slot.
+        slot: u64,
+        /// Its author.
+        author: AuraId,
+        /// The block imported first.
+        first: Hash,
+        /// The one refused.
+        second: Hash,
+    },
     /// Execution failed or gave another state root.
     #[error("execution: {0}")]
     Execution(#[from] ExecutionError),
@@ -145,6 +157,18 @@ pub struct Chain {
     events: broadcast::Sender<ChainEvent>,
     /// One import at a time: checks and commit must see the same chain.
     import: Mutex<()>,
+    /// The blocks of recent slots, for equivocation checks.
+    claims: Mutex<slots::Claims>,
+}
+
+/// How a block reached us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Announced by a peer: an equivocation is refused.
+    Gossip,
+    /// Asked for, as the ancestor of a block or the target of a vote: an
+    /// equivocation is imported and logged.
+    Requested,
 }
 
 /// The slot in a header's Aura pre-runtime digest.
@@ -173,6 +197,7 @@ impl Chain {
             metrics,
             events: broadcast::channel(EVENT_BUFFER).0,
             import: Mutex::new(()),
+            claims: Mutex::default(),
         }
     }
 
@@ -234,22 +259,59 @@ impl Chain {
 
     /// Checks and imports a block received from elsewhere; `now_ms` is the
     /// local clock.
-    pub fn import(&self, block: Block, now_ms: u64) -> Result<Hash, ImportError> {
+    pub fn import(&self, block: Block, now_ms: u64, source: Source) -> Result<Hash, ImportError> {
         let _guard = self.import.lock().expect("never poisoned; qed");
         let _timer = self.import_timer();
         let hash = self.check_new(&block.header)?;
         let parent = self.parent_of(&block.header)?;
         let state = self.store.state(parent.hash())?;
         let (slot, expected) = self.check_slot(&block.header, &parent, &state, now_ms)?;
-        let sealed = block.header.clone();
-        let unsealed = check_seal(block, slot, &expected)?;
+        let unsealed = Block {
+            header: unseal(&block.header, slot, &expected)?,
+            extrinsics: block.extrinsics,
+        };
+        self.check_equivocation(&block.header, slot, &expected, source)?;
         let changes = native::execute_block(&state, &unsealed)?;
         let block = Block {
-            header: sealed,
+            header: block.header,
             extrinsics: unsealed.extrinsics,
         };
         self.commit(block, changes.transaction)?;
         Ok(hash)
+    }
+
+    /// Refuses a gossiped block whose author already sealed another for
+    /// its slot; one we asked for is imported all the same (others may
+    /// have built on it, or finalized it), with the equivocation logged.
+    fn check_equivocation(
+        &self,
+        header: &Header,
+        slot: u64,
+        author: &AuraId,
+        source: Source,
+    ) -> Result<(), ImportError> {
+        let claims = self.claims.lock().expect("never poisoned; qed");
+        let Some(first) = claims.rival(slot, author, header) else {
+            return Ok(());
+        };
+        tracing::warn!(
+            target: "mosaic::import",
+            slot,
+            ?author,
+            "equivocation: two blocks sealed for one slot: first {first:?}, second {header:?}"
+        );
+        if let Some(metrics) = &self.metrics {
+            metrics.equivocations.inc();
+        }
+        match source {
+            Source::Gossip => Err(ImportError::Equivocation {
+                slot,
+                author: author.clone(),
+                first: first.hash(),
+                second: header.hash(),
+            }),
+            Source::Requested => Ok(()),
+        }
     }
 
     /// Imports a block this node authored and executed itself.
@@ -350,6 +412,12 @@ impl Chain {
         changes: BackendTransaction<Hashing>,
     ) -> Result<(), ImportError> {
         let change = self.store.commit(&block, changes)?;
+        if let Some(slot) = slot_of(&block.header) {
+            self.claims
+                .lock()
+                .expect("never poisoned; qed")
+                .record(slot, block.header.clone());
+        }
         tracing::info!(
             target: "mosaic::import",
             number = block.header.number(),
@@ -367,10 +435,11 @@ impl Chain {
     }
 }
 
-/// Checks that `block` ends in `expected`'s seal over the rest of the header;
-/// returns the block without its seal, as the runtime executes it.
-fn check_seal(mut block: Block, slot: u64, expected: &AuraId) -> Result<Block, ImportError> {
-    let Some(DigestItem::Seal(id, signature)) = block.header.digest_mut().pop() else {
+/// Checks that `header` ends in `expected`'s seal over the rest of it;
+/// returns the header without its seal, as the runtime executes it.
+fn unseal(header: &Header, slot: u64, expected: &AuraId) -> Result<Header, ImportError> {
+    let mut header = header.clone();
+    let Some(DigestItem::Seal(id, signature)) = header.digest_mut().pop() else {
         return Err(ImportError::NoSeal);
     };
     if id != AURA_ENGINE_ID {
@@ -378,16 +447,16 @@ fn check_seal(mut block: Block, slot: u64, expected: &AuraId) -> Result<Block, I
     }
     let signature =
         ed25519::Signature::decode(&mut &signature[..]).map_err(|_| ImportError::NoSeal)?;
-    let pre_hash = block.header.hash();
     let author: &ed25519::Public = expected.as_ref();
-    if !signature.verify(pre_hash.as_bytes(), author) {
+    if !signature.verify(header.hash().as_bytes(), author) {
         return Err(ImportError::BadSeal {
             slot,
             expected: expected.clone(),
         });
     }
-    Ok(block)
+    Ok(header)
 }
 
+mod slots;
 #[cfg(test)]
 mod tests;

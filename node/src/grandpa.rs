@@ -115,26 +115,20 @@ pub enum Check {
     Valid,
     /// For another set: not ours to judge.
     OtherSet,
-    /// A vote of a round long past, or a message already passed on: a
-    /// replay, which is dropped.
+    /// A vote of a round long past: a replay, which is dropped.
     Stale,
+    /// Checked and passed to the voter before: sent again for peers that
+    /// missed it, so relayed again but not delivered twice.
+    Known,
     /// Forged or malformed.
     Invalid(&'static str),
 }
 
 impl NetworkLink {
     /// Checks a gossiped message against the current set: signatures,
-    /// bounds, and that it is neither a replay nor of a round long past.
+    /// bounds, that it is not of a round long past, and whether it was
+    /// seen before.
     pub fn check(&self, message: &GrandpaMessage) -> Check {
-        let hash = BlakeTwo256::hash_of(message);
-        if self
-            .seen
-            .lock()
-            .expect("never poisoned; qed")
-            .contains(&hash)
-        {
-            return Check::Stale;
-        }
         let current = self
             .current_round
             .load(std::sync::atomic::Ordering::Relaxed);
@@ -142,6 +136,15 @@ impl NetworkLink {
             if round.saturating_add(2) < current {
                 return Check::Stale;
             }
+        }
+        let hash = BlakeTwo256::hash_of(message);
+        if self
+            .seen
+            .lock()
+            .expect("never poisoned; qed")
+            .contains(&hash)
+        {
+            return Check::Known;
         }
         let check = self.check_signatures(message);
         if check == Check::Valid {
@@ -534,37 +537,61 @@ impl Environment {
         }
         Ok(())
     }
+}
 
-    fn justification(
-        &self,
-        round: u64,
-        commit: Commit,
-    ) -> Result<GrandpaJustification<Header>, GrandpaError> {
-        let store = self.chain.store();
-        let base = lowest_target(&commit).unwrap_or(commit.target_hash);
-        let base_number = *store.expect_header(base)?.number();
-        let mut ancestries = Vec::new();
-        let mut seen = HashSet::new();
-        for precommit in &commit.precommits {
-            let mut hash = precommit.precommit.target_hash;
-            while hash != base && seen.insert(hash) {
-                let header = store.expect_header(hash)?;
-                if *header.number() <= base_number {
-                    // An equivocator's vote on another branch.
-                    return Err(GrandpaError::BadJustification(
-                        "a precommit is not on the base's chain",
-                    ));
-                }
-                hash = *header.parent_hash();
-                ancestries.push(header);
-            }
-        }
-        Ok(GrandpaJustification {
-            round,
-            commit,
-            votes_ancestries: ancestries,
-        })
+/// The proof that `commit` finalizes its target, for syncing nodes.
+/// A justification's precommits must all be on one chain from the
+/// lowest of them up (Substrate's rule): an equivocator's vote on
+/// another branch is left out, and its other vote, if on the chain,
+/// carries its weight, as do the rest.
+fn justification(
+    chain: &Chain,
+    voters: &VoterSet<AuthorityId>,
+    round: u64,
+    mut commit: Commit,
+) -> Result<GrandpaJustification<Header>, GrandpaError> {
+    let on_chain =
+        |base: Hash, block: Hash| block == base || chain_ancestry(chain, base, block).is_ok();
+    commit
+        .precommits
+        .retain(|p| on_chain(commit.target_hash, p.precommit.target_hash));
+    let base = lowest_target(&commit).unwrap_or(commit.target_hash);
+    commit
+        .precommits
+        .retain(|p| on_chain(base, p.precommit.target_hash));
+    let signers: HashSet<_> = commit.precommits.iter().map(|p| &p.id).collect();
+    let weight: u64 = signers
+        .into_iter()
+        .filter_map(|id| voters.get(id))
+        .map(|info| info.weight().get())
+        .sum();
+    if weight < voters.threshold().get() {
+        return Err(GrandpaError::BadJustification(
+            "too few precommits on one chain",
+        ));
     }
+    let store = chain.store();
+    let base_number = *store.expect_header(base)?.number();
+    let mut ancestries = Vec::new();
+    let mut seen = HashSet::new();
+    for precommit in &commit.precommits {
+        let mut hash = precommit.precommit.target_hash;
+        while hash != base && seen.insert(hash) {
+            let header = store.expect_header(hash)?;
+            if *header.number() <= base_number {
+                return Err(GrandpaError::BadJustification(
+                    "a precommit is not on the base's chain",
+                ));
+            }
+            hash = *header.parent_hash();
+            ancestries.push(header);
+        }
+    }
+    Ok(GrandpaJustification {
+        round,
+        commit,
+        votes_ancestries: ancestries,
+    })
 }
 
 fn timer(after: Duration) -> Timer {
@@ -699,10 +726,11 @@ impl voter::Environment<Hash, BlockNumber> for Environment {
         if number <= self.chain.info().finalized_number {
             return Ok(());
         }
-        // A commit whose precommits cannot make a justification (an
-        // equivocator voted on another branch) still finalizes: the voter
-        // checked it. Only the proof for syncing nodes is missing.
-        let justifications = match self.justification(round, commit) {
+        // A commit whose precommits cannot make a justification (too few
+        // on one chain) still finalizes: the voter checked it. Only the
+        // proof for syncing nodes is missing; a later block's proves this
+        // one too.
+        let justifications = match justification(&self.chain, &self.set.voters, round, commit) {
             Ok(justification) => Some(Justifications::from((ENGINE_ID, justification.encode()))),
             Err(e) => {
                 tracing::warn!(target: "mosaic::grandpa", number, ?hash, "no justification: {e}");

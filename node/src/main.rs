@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use mosaic_chain_spec::ChainSpec;
+use mosaic_node::author::Authoring;
 use mosaic_node::keystore::{self, Keystore};
 use mosaic_node::network::{Multiaddr, NetworkConfig};
 use mosaic_node::pool::PoolConfig;
@@ -100,6 +101,11 @@ struct RunArgs {
     /// Author blocks with the keystore's keys.
     #[arg(long)]
     validator: bool,
+    /// A fault for tests only: author two sibling blocks for each of our
+    /// slots, as a Byzantine author would. Never on a real network: peers
+    /// refuse the second block and lower our reputation.
+    #[arg(long, hide = true)]
+    equivocate: bool,
     /// The node's name, shown by `system_name`.
     #[arg(long)]
     name: Option<String>,
@@ -411,7 +417,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 .map_or("mosaic", |seed| seed.trim_start_matches("//"))
                 .into()
         }),
-        validator: args.validator || dev_seed.is_some(),
+        validator: (args.validator || dev_seed.is_some()).then_some(if args.equivocate {
+            Authoring::Equivocating
+        } else {
+            Authoring::Honest
+        }),
         dev_seed,
         state_pruning: args.state_pruning,
         rpc,

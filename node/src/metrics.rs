@@ -1,9 +1,12 @@
 //! Prometheus metrics, served as text at `/metrics`: best and finalized
-//! height, block import time, pool size and JSON-RPC calls by method.
+//! height, block import time, pool size, Aura equivocations seen and
+//! JSON-RPC calls by method.
 
 use std::net::SocketAddr;
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 /// The node's metrics.
 #[derive(Clone)]
@@ -17,6 +20,8 @@ pub struct Metrics {
     pub pool_size: IntGauge,
     /// Blocks between the best and the finalized block.
     pub finality_lag: IntGauge,
+    /// Second blocks seen by one author for one slot.
+    pub equivocations: IntCounter,
     rpc_calls: IntCounterVec,
 }
 
@@ -42,6 +47,11 @@ impl Metrics {
             "Blocks between the best and the finalized block",
         )
         .expect("valid metric; qed");
+        let equivocations = IntCounter::new(
+            "aura_equivocations_total",
+            "Second blocks seen by one author for one slot",
+        )
+        .expect("valid metric; qed");
         let rpc_calls = IntCounterVec::new(
             Opts::new("rpc_calls_total", "JSON-RPC calls by method"),
             &["method"],
@@ -52,6 +62,7 @@ impl Metrics {
             Box::new(import_seconds.clone()),
             Box::new(pool_size.clone()),
             Box::new(finality_lag.clone()),
+            Box::new(equivocations.clone()),
             Box::new(rpc_calls.clone()),
         ] {
             registry.register(metric).expect("registered once; qed");
@@ -62,6 +73,7 @@ impl Metrics {
             import_seconds,
             pool_size,
             finality_lag,
+            equivocations,
             rpc_calls,
         }
     }

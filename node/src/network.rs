@@ -55,6 +55,8 @@ pub mod cost {
     pub const GARBAGE: i32 = -100;
     /// A block that fails its checks.
     pub const INVALID_BLOCK: i32 = -100;
+    /// A second block by one author for one slot.
+    pub const EQUIVOCATION: i32 = -25;
     /// A vote, commit or catch-up with a bad signature or bad content.
     pub const INVALID_GRANDPA: i32 = -100;
     /// A peer of another chain.
@@ -807,9 +809,10 @@ impl Worker {
                 return self.report(peer, cost::GARBAGE, "undecodable GRANDPA message");
             };
             match self.grandpa.check(&grandpa_message) {
-                grandpa::Check::Valid => {
+                check @ (grandpa::Check::Valid | grandpa::Check::Known) => {
                     // A commit's signatures do not cover its target: forward
-                    // it only when its target is a block we have.
+                    // it only when its target is a block we have (a copy
+                    // sent again is forwarded once we have it).
                     let forward = match &grandpa_message {
                         GrandpaMessage::Commit { commit, .. } => self
                             .chain
@@ -822,8 +825,10 @@ impl Worker {
                         MessageAcceptance::Ignore
                     };
                     self.validated(&id, &peer, acceptance);
-                    self.grandpa
-                        .deliver(grandpa::Incoming::Message(peer, grandpa_message));
+                    if check == grandpa::Check::Valid {
+                        self.grandpa
+                            .deliver(grandpa::Incoming::Message(peer, grandpa_message));
+                    }
                 }
                 grandpa::Check::OtherSet | grandpa::Check::Stale => {
                     self.validated(&id, &peer, MessageAcceptance::Ignore)

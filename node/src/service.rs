@@ -9,6 +9,7 @@ use std::sync::Arc;
 use mosaic_chain_spec::{ChainSpec, ChainSpecError};
 use tokio::task::JoinHandle;
 
+use crate::author::Authoring;
 use crate::chain::Chain;
 use crate::grandpa;
 use crate::keystore::{Keystore, KeystoreError};
@@ -27,8 +28,8 @@ pub struct Config {
     pub chain_dir: PathBuf,
     /// `--name`.
     pub name: String,
-    /// Author blocks with the keystore's keys.
-    pub validator: bool,
+    /// Author blocks with the keystore's keys, and how.
+    pub validator: Option<Authoring>,
     /// A development seed (`//Alice`) whose keys go into the keystore.
     pub dev_seed: Option<String>,
     /// `--state-pruning`.
@@ -153,12 +154,13 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
         grandpa_link,
         grandpa_incoming,
     )));
-    if config.validator {
+    if let Some(authoring) = config.validator {
         let announcer = network.clone();
         tasks.push(tokio::spawn(crate::author::run(
             chain.clone(),
             pool.clone(),
             keystore.clone(),
+            authoring,
             move |block| announcer.announce_block(block),
         )));
     }

@@ -38,7 +38,7 @@ fn blocks_import_into_a_second_node_and_bad_ones_change_nothing() {
     let base = base_slot();
     for i in 1..=3 {
         let block = author(&a, a.info().best_hash, base + i);
-        b.import(block, now_ms()).unwrap();
+        b.import(block, now_ms(), Source::Gossip).unwrap();
     }
     assert_eq!(a.info(), b.info());
     assert_eq!(b.info().best_number, 3);
@@ -88,17 +88,52 @@ fn blocks_import_into_a_second_node_and_bad_ones_change_nothing() {
     ];
     for (block, expected) in bad {
         let hash = block.header.hash();
-        let error = b.import(block, now_ms()).unwrap_err();
+        let error = b.import(block, now_ms(), Source::Gossip).unwrap_err();
         assert!(expected(&error), "unexpected error: {error}");
         assert_eq!(b.info(), before);
         assert!(b.store().header(hash).unwrap().is_none());
     }
-    b.import(next.clone(), now_ms()).unwrap();
+    b.import(next.clone(), now_ms(), Source::Gossip).unwrap();
     assert!(matches!(
-        b.import(next, now_ms()),
+        b.import(next, now_ms(), Source::Gossip),
         Err(ImportError::Known(_))
     ));
     assert_eq!(a.info().best_hash, b.info().best_hash);
+}
+
+#[test]
+fn a_second_block_for_one_slot_is_refused_from_gossip_and_imported_when_asked_for() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = open(a_dir.path(), StatePruning::Archive).unwrap();
+    let b = open(b_dir.path(), StatePruning::Archive).unwrap();
+    let genesis = a.info().genesis_hash;
+    let slot = base_slot() + 1;
+    let first = author(&a, genesis, slot);
+    let (rival, _) = crate::author::build(&a, &alice(), genesis, slot, None, 1)
+        .unwrap()
+        .unwrap();
+    assert_ne!(first.header.hash(), rival.header.hash());
+    // A fork at the next slot is no equivocation.
+    let (fork, _) = build_block(&a, &alice(), genesis, slot + 1, None)
+        .unwrap()
+        .unwrap();
+
+    b.import(first.clone(), now_ms(), Source::Gossip).unwrap();
+    let refused = b.import(rival.clone(), now_ms(), Source::Gossip);
+    assert!(
+        matches!(
+            &refused,
+            Err(ImportError::Equivocation { slot: s, first: f, second, .. })
+                if *s == slot && *f == first.header.hash() && *second == rival.header.hash()
+        ),
+        "{refused:?}"
+    );
+    assert!(b.store().header(rival.header.hash()).unwrap().is_none());
+    b.import(fork, now_ms(), Source::Gossip).unwrap();
+    // Asked for (others built on it): imported.
+    b.import(rival.clone(), now_ms(), Source::Requested)
+        .unwrap();
+    assert!(b.store().header(rival.header.hash()).unwrap().is_some());
 }
 
 #[test]
@@ -144,7 +179,7 @@ fn the_longest_chain_wins_and_finality_discards_other_branches() {
     }
     assert_eq!(chain.store().leaves().unwrap(), vec![b3]);
     assert!(matches!(
-        chain.import(a3_orphan, now_ms()),
+        chain.import(a3_orphan, now_ms(), Source::Gossip),
         Err(ImportError::UnknownParent(_))
     ));
     // Finalized blocks stay: finalizing an ancestor again changes nothing,
@@ -176,7 +211,7 @@ fn pruning_drops_old_states_and_keeps_every_node_of_the_kept_ones() {
     let mut hashes = vec![archive.info().genesis_hash];
     for i in 1..=8 {
         let block = author(&archive, archive.info().best_hash, base + i);
-        let hash = pruned.import(block, now_ms()).unwrap();
+        let hash = pruned.import(block, now_ms(), Source::Gossip).unwrap();
         pruned.finalize(hash, None).unwrap();
         archive.finalize(hash, None).unwrap();
         hashes.push(hash);

@@ -148,6 +148,71 @@ fn a_supermajority_justification_verifies_and_forgeries_are_refused() {
     );
 }
 
+/// An equivocator votes for the target's chain and for a sibling branch:
+/// the justification leaves the other branch out and still verifies; only
+/// when too few votes remain on one chain is there none.
+#[test]
+fn a_commit_with_an_equivocator_still_makes_a_justification() {
+    let dir = tempfile::tempdir().unwrap();
+    let (chain, h) = chain_of_three(dir.path());
+    let keys = local_validators();
+    // A sibling of block 2, and its child.
+    let fork = author_with(&chain, &keys, h[1].hash(), base_slot() + 10).header;
+    let fork_child = author_with(&chain, &keys, fork.hash(), base_slot() + 11).header;
+    let voters = authority_set(&chain, h[1].hash()).unwrap().unwrap().voters;
+    let commit = |precommits| Commit {
+        target_hash: h[2].hash(),
+        target_number: 2,
+        precommits,
+    };
+    let make = |precommits| super::justification(&chain, &voters, 1, commit(precommits));
+    let verify = |made: GrandpaJustification<Header>| {
+        verify_justification(&chain, &h[2], &made.encode()).map(|_| made)
+    };
+
+    // Dave equivocates between block 2 and its sibling, on the lower
+    // number: the sibling's vote goes, Dave's vote on block 2 counts.
+    let made = make(vec![
+        precommit(Dave, &fork, 1, 0),
+        precommit(Alice, &h[2], 1, 0),
+        precommit(Bob, &h[3], 1, 0),
+        precommit(Dave, &h[2], 1, 0),
+    ])
+    .unwrap();
+    let made = verify(made).unwrap();
+    assert_eq!(made.commit.precommits.len(), 3);
+    assert!(made
+        .commit
+        .precommits
+        .iter()
+        .all(|p| p.precommit.target_hash != fork.hash()));
+
+    // Both of Dave's votes off the chain: three others still carry it.
+    let made = make(vec![
+        precommit(Dave, &fork, 1, 0),
+        precommit(Dave, &fork_child, 1, 0),
+        precommit(Alice, &h[2], 1, 0),
+        precommit(Bob, &h[2], 1, 0),
+        precommit(Charlie, &h[3], 1, 0),
+    ])
+    .unwrap();
+    verify(made).unwrap();
+
+    // Only two on the chain: no justification.
+    let none = make(vec![
+        precommit(Dave, &fork, 1, 0),
+        precommit(Dave, &fork_child, 1, 0),
+        precommit(Alice, &h[2], 1, 0),
+        precommit(Bob, &h[2], 1, 0),
+    ]);
+    assert!(matches!(
+        none,
+        Err(GrandpaError::BadJustification(
+            "too few precommits on one chain"
+        ))
+    ));
+}
+
 #[test]
 fn gossip_checks_take_the_current_set_only() {
     let dir = tempfile::tempdir().unwrap();
@@ -170,8 +235,9 @@ fn gossip_checks_take_the_current_set_only() {
     *link.set.write().unwrap() = authority_set(&chain, h[3].hash()).unwrap();
 
     assert_eq!(link.check(&vote(Alice, 1, 0)), Check::Valid);
-    // The same vote again is a replay.
-    assert_eq!(link.check(&vote(Alice, 1, 0)), Check::Stale);
+    // The same vote again is known: relayed for peers that missed it, not
+    // delivered twice.
+    assert_eq!(link.check(&vote(Alice, 1, 0)), Check::Known);
     assert!(matches!(link.check(&vote(Alice, 2, 0)), Check::Invalid(_)));
     assert!(matches!(link.check(&vote(Eve, 1, 0)), Check::Invalid(_)));
     assert_eq!(link.check(&vote(Alice, 1, 1)), Check::OtherSet);
@@ -186,6 +252,7 @@ fn gossip_checks_take_the_current_set_only() {
         },
     };
     assert_eq!(link.check(&commit(&[Alice, Bob, Dave])), Check::Valid);
+    assert_eq!(link.check(&commit(&[Alice, Bob, Dave])), Check::Known);
     assert!(matches!(
         link.check(&commit(&[Alice, Bob])),
         Check::Invalid(_)
@@ -202,6 +269,8 @@ fn gossip_checks_take_the_current_set_only() {
     link.current_round
         .store(10, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(link.check(&vote(Bob, 1, 0)), Check::Stale);
+    // Even when seen before.
+    assert_eq!(link.check(&vote(Alice, 1, 0)), Check::Stale);
 }
 
 #[test]

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::cost;
 use super::protocol::SyncBlock;
-use crate::chain::{now_ms, Chain, ImportError};
+use crate::chain::{now_ms, Chain, ImportError, Source};
 use crate::grandpa::{self, GrandpaError};
 use crate::pool::{Pool, PoolError};
 
@@ -208,7 +208,7 @@ fn import(chain: &Chain, job: BlockJob) -> Outcome {
         BlockJob::Gossip(peer, id, block) => Outcome::Gossip {
             peer,
             id,
-            verdict: match chain.import(block, now_ms()) {
+            verdict: match chain.import(block, now_ms(), Source::Gossip) {
                 Ok(_) => Verdict::Accept,
                 Err(e) => import_verdict(e),
             },
@@ -227,7 +227,7 @@ fn import(chain: &Chain, job: BlockJob) -> Outcome {
             ) in blocks.into_iter().enumerate()
             {
                 let header = block.header.clone();
-                match chain.import(block, now_ms()) {
+                match chain.import(block, now_ms(), Source::Requested) {
                     Ok(_) => imported += 1,
                     Err(ImportError::Known(_)) => {}
                     // Our best chain is not the peer's; from our finalized
@@ -297,6 +297,12 @@ fn import_verdict(e: ImportError) -> Verdict {
             Verdict::Ignore
         }
         ImportError::UnknownParent(_) => Verdict::UnknownParent,
+        // Not forwarded; the sender may be a relay that saw the other block
+        // second, so it costs less than an invalid block.
+        e @ ImportError::Equivocation { .. } => Verdict::Reject {
+            cost: cost::EQUIVOCATION,
+            why: e.to_string(),
+        },
         // Our own failure, not the peer's.
         ImportError::Store(e) => {
             tracing::error!(target: "mosaic::network", "importing: {e}");

@@ -18,7 +18,7 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 /// The binary under test.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_mosaic-node");
@@ -157,6 +157,19 @@ impl Node {
         self.logs.tail()
     }
 
+    /// Waits up to `timeout` for the node to log a line containing
+    /// `pattern`; returns the line.
+    pub async fn log_line(&self, pattern: &str, timeout: Duration) -> Result<String> {
+        tokio::time::timeout(timeout, self.logs.line_with(pattern))
+            .await
+            .with_context(|| {
+                format!(
+                    "no log line with {pattern:?} within {timeout:?}:\n{}",
+                    self.logs.tail()
+                )
+            })
+    }
+
     /// Kills the node with SIGKILL, whatever it is doing, and reaps it.
     pub async fn kill9(mut self) -> Result<()> {
         self.child.start_kill()?;
@@ -203,21 +216,40 @@ pub async fn run_subcommand(args: &[&str]) -> Result<Vec<u8>> {
     Ok(output.stdout)
 }
 
-/// The node's recent log lines, bounded.
+/// The node's recent log lines, bounded, and a signal for each new one.
 #[derive(Clone, Default)]
-struct Logs(Arc<Mutex<VecDeque<String>>>);
+struct Logs(Arc<(Mutex<VecDeque<String>>, Notify)>);
 
 impl Logs {
     fn push(&self, line: String) {
-        let mut lines = self.0.lock().expect("no panics while the lock is held");
+        let mut lines = self.0 .0.lock().expect("no panics while the lock is held");
         if lines.len() == LOG_LINES_KEPT {
             lines.pop_front();
         }
         lines.push_back(line);
+        drop(lines);
+        self.0 .1.notify_waiters();
+    }
+
+    /// The first kept line containing `pattern`, once the node logs one.
+    async fn line_with(&self, pattern: &str) -> String {
+        loop {
+            let logged = self.0 .1.notified();
+            tokio::pin!(logged);
+            logged.as_mut().enable();
+            let found = {
+                let lines = self.0 .0.lock().expect("no panics while the lock is held");
+                lines.iter().find(|l| l.contains(pattern)).cloned()
+            };
+            match found {
+                Some(line) => return line,
+                None => logged.await,
+            }
+        }
     }
 
     fn tail(&self) -> String {
-        let lines = self.0.lock().expect("no panics while the lock is held");
+        let lines = self.0 .0.lock().expect("no panics while the lock is held");
         let skip = lines.len().saturating_sub(LOG_LINES_SHOWN);
         lines
             .iter()

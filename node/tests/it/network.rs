@@ -25,8 +25,8 @@ use tempfile::TempDir;
 
 use crate::harness::Node;
 use crate::rpc::{
-    best_header, block_hash, finalized_header, from_hex, header, next_matching, subscribe_heads,
-    to_hex, wait_for_block, wait_for_finalized, Heads,
+    best_header, block_hash, code, expect_code, finalized_header, from_hex, header, next_matching,
+    subscribe_heads, to_hex, wait_for_block, wait_for_finalized, Heads,
 };
 use crate::tx::{extrinsic_hex, in_block, next_nonce, submit_and_watch, transfer, Signer};
 
@@ -84,6 +84,10 @@ impl Validator {
 
     fn client(&self) -> &WsClient {
         self.client.as_ref().expect("running")
+    }
+
+    fn node(&self) -> &Node {
+        self.node.as_ref().expect("running")
     }
 
     async fn stop(&mut self) -> Result<()> {
@@ -308,9 +312,7 @@ async fn a_partition_heals_to_one_chain_without_reverting_finality() -> Result<(
         let (client, addr) = (validators[from].client(), addrs[to].clone());
         async move {
             if connect {
-                client
-                    .request::<(), _>("system_addReservedPeer", rpc_params![addr])
-                    .await
+                reserve(client, &addr).await
             } else {
                 let peer = addr.rsplit('/').next().unwrap_or_default().to_owned();
                 client
@@ -358,10 +360,183 @@ async fn a_partition_heals_to_one_chain_without_reverting_finality() -> Result<(
     Ok(())
 }
 
+/// Makes the node of `client` keep a connection to `addr`.
+async fn reserve(client: &WsClient, addr: &str) -> Result<(), jsonrpsee::core::ClientError> {
+    client
+        .request::<(), _>("system_addReservedPeer", rpc_params![addr])
+        .await
+}
+
+/// The four validators in a line, each linked to its neighbours only
+/// (`--reserved-only`): votes and commits between the ends cross two
+/// relays, each of which must pass on what it has already seen when it is
+/// sent again. The end one stops and restarts. Then //Alice, at one end,
+/// restarts as a Byzantine author sealing two blocks per slot: //Bob
+/// imports one, refuses the other, marks //Alice down and forwards nothing,
+/// so that neither //Charlie nor //Dave ever hold the second; finality goes
+/// on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_line_of_four_finalizes_and_an_equivocating_author_gets_no_further_than_its_neighbour(
+) -> Result<()> {
+    let mut validators = Vec::new();
+    for flag in VALIDATORS {
+        validators.push(Validator::start(flag, tempfile::tempdir()?, &["--reserved-only"]).await?);
+    }
+    let mut addrs = Vec::new();
+    for v in &validators {
+        addrs.push(p2p_addr(v.client()).await?);
+    }
+    for i in 0..3 {
+        reserve(validators[i].client(), &addrs[i + 1]).await?;
+        reserve(validators[i + 1].client(), &addrs[i]).await?;
+    }
+    all_finalize(&running(&validators), 4).await?;
+
+    // The end one stops: three of four still finalize across the line;
+    // back, it catches up and finality takes it along.
+    validators[3].stop().await?;
+    let finalized = finalized_header(validators[0].client()).await?.number;
+    all_finalize(&running(&validators), finalized + 3).await?;
+    validators[3]
+        .restart(&["--reserved-only", "--reserved-nodes", &addrs[2]])
+        .await?;
+    let finalized = finalized_header(validators[0].client()).await?.number;
+    all_finalize(&running(&validators), finalized + 3).await?;
+
+    // //Alice equivocates.
+    validators[0].stop().await?;
+    validators[0]
+        .restart(&[
+            "--reserved-only",
+            "--reserved-nodes",
+            &addrs[1],
+            "--equivocate",
+        ])
+        .await?;
+    let line = validators[1]
+        .node()
+        .log_line("misbehaved: equivocation", WAIT)
+        .await?;
+    let refused: Hash = line
+        .split(" and ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .context("no second block in the log line")?
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{line}: {e:?}"))?;
+    async fn known(client: &WsClient, hash: Hash) -> Result<bool> {
+        let header = client
+            .request::<Header, _>("chain_getHeader", rpc_params![hash])
+            .await;
+        match header {
+            Ok(_) => Ok(true),
+            Err(e) => expect_code(
+                "header of the refused block",
+                Err::<(), _>(e),
+                &[code::CHAIN],
+            )
+            .map(|_| false),
+        }
+    }
+    ensure!(
+        known(validators[0].client(), refused).await?,
+        "//Alice does not hold the block //Bob refused"
+    );
+    let finalized = finalized_header(validators[1].client()).await?.number;
+    all_finalize(&running(&validators), finalized + 3).await?;
+    for v in &validators[1..] {
+        ensure!(
+            !known(v.client(), refused).await?,
+            "{} holds the second block of an equivocation",
+            v.flag
+        );
+    }
+    Ok(())
+}
+
+/// A GRANDPA vote sent again (for peers that missed it) is relayed by a
+/// node that passed the first copy on: a peer that joined in between gets
+/// it. Two gossip-only peers of our own stand on either side of a `--dev`
+/// node; the vote is //Alice's, the dev chain's only voter, for a round
+/// ahead of the node's, which it keeps.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vote_sent_again_is_relayed_to_a_peer_that_missed_it() -> Result<()> {
+    use finality_grandpa::{Message, Prevote, SignedMessage};
+    use mosaic_node::network::protocol::GrandpaMessage;
+    use polkadot_sdk::sp_consensus_grandpa::localized_payload;
+    use polkadot_sdk::sp_keyring::Ed25519Keyring;
+
+    let dev = Node::start(&["--dev", "--listen-addr", LOOPBACK]).await?;
+    let client = dev.ws_client().await?;
+    let addr: Multiaddr = p2p_addr(&client).await?.parse()?;
+    let genesis = block_hash(&client, 0).await?.context("no genesis")?;
+    let protocols = Protocols::new(genesis);
+    let topic = protocols.grandpa.clone();
+
+    let (round, set_id) = (1 << 40, 0);
+    let message = Message::Prevote(Prevote::new(genesis, 0));
+    let payload = localized_payload(round, set_id, &message);
+    let vote = GrandpaMessage::Vote {
+        round,
+        set_id,
+        vote: SignedMessage {
+            signature: Ed25519Keyring::Alice.sign(&payload).into(),
+            id: Ed25519Keyring::Alice.public().into(),
+            message,
+        },
+    }
+    .encode();
+
+    // The first copy, relayed to a witness.
+    let (mut sender, _) = rogue_peer(&addr, &topic).await?;
+    let (mut witness, _) = rogue_peer(&addr, &topic).await?;
+    let publish = |swarm: &mut libp2p::Swarm<gossipsub::Behaviour>| {
+        swarm
+            .behaviour_mut()
+            .publish(IdentTopic::new(topic.clone()), vote.clone())
+    };
+    publish(&mut sender)?;
+    receives(&mut witness, &mut sender, &vote)
+        .await
+        .context("the first copy was not relayed")?;
+    // A peer that missed it; the same vote again, which the node has seen.
+    let (mut late, _) = rogue_peer(&addr, &topic).await?;
+    publish(&mut sender)?;
+    receives(&mut late, &mut sender, &vote)
+        .await
+        .context("the vote sent again never reached the peer that missed the first copy")?;
+    Ok(())
+}
+
+/// Drives `swarm` (and `sender`) until it receives a gossip message of
+/// `data`.
+async fn receives(
+    swarm: &mut libp2p::Swarm<gossipsub::Behaviour>,
+    sender: &mut libp2p::Swarm<gossipsub::Behaviour>,
+    data: &[u8],
+) -> Result<()> {
+    tokio::time::timeout(DROP_WAIT, async {
+        loop {
+            tokio::select! {
+                event = swarm.select_next_some() => {
+                    if let SwarmEvent::Behaviour(gossipsub::Event::Message { message, .. }) = event {
+                        if message.data == data {
+                            return;
+                        }
+                    }
+                }
+                _ = sender.select_next_some() => {}
+            }
+        }
+    })
+    .await?;
+    Ok(())
+}
+
 /// A libp2p peer of our own that speaks only gossipsub: the fault injector.
 async fn rogue_peer(
     target: &Multiaddr,
-    protocols: &Protocols,
+    topic: &str,
 ) -> Result<(libp2p::Swarm<gossipsub::Behaviour>, PeerId)> {
     let mut swarm = libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
@@ -380,25 +555,23 @@ async fn rogue_peer(
         })?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
         .build();
-    swarm
-        .behaviour_mut()
-        .subscribe(&IdentTopic::new(protocols.blocks.clone()))?;
+    swarm.behaviour_mut().subscribe(&IdentTopic::new(topic))?;
     swarm.dial(target.clone())?;
     let node = mosaic_node::network::peer_id_of(target).context("no peer id")?;
     // Publish only once the node has said it listens on the topic.
     tokio::time::timeout(WAIT, async {
         loop {
-            if let SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, topic }) =
+            if let SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, topic: t }) =
                 swarm.select_next_some().await
             {
-                if peer_id == node && topic.as_str() == protocols.blocks {
+                if peer_id == node && t.as_str() == topic {
                     return;
                 }
             }
         }
     })
     .await
-    .context("the node never subscribed to blocks")?;
+    .with_context(|| format!("the node never subscribed to {topic}"))?;
     Ok((swarm, node))
 }
 
@@ -485,7 +658,7 @@ async fn peers_sending_garbage_or_invalid_blocks_are_dropped_and_the_network_goe
     let protocols = Protocols::new(genesis);
 
     // Bytes that are no block.
-    let (swarm, node) = rogue_peer(&addr, &protocols).await?;
+    let (swarm, node) = rogue_peer(&addr, &protocols.blocks).await?;
     is_banned_for(
         swarm,
         node,
@@ -503,7 +676,7 @@ async fn peers_sending_garbage_or_invalid_blocks_are_dropped_and_the_network_goe
         anyhow::bail!("the best block has no seal");
     };
     *seal.last_mut().context("empty seal")? ^= 1;
-    let (swarm, node) = rogue_peer(&addr, &protocols).await?;
+    let (swarm, node) = rogue_peer(&addr, &protocols.blocks).await?;
     is_banned_for(swarm, node, &addr, &protocols.blocks, block.encode()).await?;
 
     // The rest goes on: the follower still follows a finalizing chain.
