@@ -13,7 +13,7 @@
 use std::sync::Mutex;
 
 use mosaic_runtime::native::{self, ExecutionError, Hashing, Overlay};
-use mosaic_runtime::{AuraId, Block, BlockNumber, Hash, Header, SLOT_DURATION_MS};
+use mosaic_runtime::{AuraId, Block, BlockNumber, Hash, Header, UncheckedExtrinsic, SLOT_DURATION_MS};
 use parity_scale_codec::Decode;
 use polkadot_sdk::sp_consensus_aura::{Slot, AURA_ENGINE_ID};
 use polkadot_sdk::sp_core::ed25519;
@@ -50,6 +50,8 @@ pub enum ChainEvent {
         header: Header,
         /// Blocks that left the best chain, highest first.
         retracted: Vec<Hash>,
+        /// Their signed transactions: their bodies are gone.
+        transactions: Vec<UncheckedExtrinsic>,
     },
     /// Blocks were finalized, lowest first.
     Finalized(Vec<Header>),
@@ -65,7 +67,9 @@ impl ChainEvent {
                 is_new_best: true,
                 retracted,
             }
-            | ChainEvent::NewBest { header, retracted } => Some((header, retracted)),
+            | ChainEvent::NewBest {
+                header, retracted, ..
+            } => Some((header, retracted)),
             _ => None,
         }
     }
@@ -341,7 +345,11 @@ impl Chain {
             let _ = self.events.send(ChainEvent::Finalized(finalized.route));
         }
         if let Some((header, retracted)) = finalized.best_change {
-            let _ = self.events.send(ChainEvent::NewBest { header, retracted });
+            let _ = self.events.send(ChainEvent::NewBest {
+                header,
+                retracted,
+                transactions: finalized.retracted_transactions,
+            });
         }
         Ok(())
     }

@@ -422,7 +422,11 @@ impl Pool {
     /// Brings the pool up to date with a chain event.
     pub fn maintain(&self, event: &ChainEvent) {
         if let Some((header, retracted)) = event.new_best() {
-            self.on_new_best(header.hash(), retracted);
+            let gone = match event {
+                ChainEvent::NewBest { transactions, .. } => &transactions[..],
+                _ => &[],
+            };
+            self.on_new_best(header.hash(), retracted, gone);
         }
         if let ChainEvent::Finalized(headers) = event {
             let mut inner = self.lock();
@@ -435,10 +439,12 @@ impl Pool {
         }
     }
 
-    fn on_new_best(&self, best: Hash, retracted: &[Hash]) {
+    /// `gone`: the transactions of retracted blocks whose bodies finality
+    /// deleted with their branch.
+    fn on_new_best(&self, best: Hash, retracted: &[Hash], gone: &[UncheckedExtrinsic]) {
         let store = self.chain.store();
         // Transactions of retracted blocks come back.
-        let mut resubmit = Vec::new();
+        let mut resubmit = gone.to_vec();
         for block in retracted {
             let mut inner = self.lock();
             for tx in inner.in_block.remove(block).unwrap_or_default() {

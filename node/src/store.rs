@@ -169,6 +169,9 @@ pub struct Finalized {
     /// The new best block, if finality moved it off a discarded branch, with
     /// the blocks that left the best chain, highest first.
     pub best_change: Option<(Header, Vec<Hash>)>,
+    /// The signed transactions of those blocks, read before their bodies
+    /// went with the discarded branch.
+    pub retracted_transactions: Vec<UncheckedExtrinsic>,
 }
 
 /// Trie nodes added and removed by a block relative to its parent, with
@@ -473,8 +476,13 @@ impl Store {
         // the finalized block now.
         let best = self.highest(&leaves)?.unwrap_or_else(|| header.clone());
         let mut best_change = None;
+        let mut retracted_transactions = Vec::new();
         if best.hash() != info.best_hash {
             let change = self.set_best(&mut batch, &best, &mut info)?;
+            for block in &change.retracted {
+                let body = self.body(*block)?.unwrap_or_default();
+                retracted_transactions.extend(body.into_iter().filter(|xt| xt.is_signed()));
+            }
             best_change = Some((best, change.retracted));
         }
         info.finalized_hash = hash;
@@ -485,7 +493,11 @@ impl Store {
         counts.write(&mut batch, self.cf(STATE));
         self.db.write(batch)?;
         *self.info.write().expect("never poisoned; qed") = info;
-        Ok(Finalized { route, best_change })
+        Ok(Finalized {
+            route,
+            best_change,
+            retracted_transactions,
+        })
     }
 
     fn highest(&self, leaves: &[Hash]) -> Result<Option<Header>, StoreError> {

@@ -103,3 +103,41 @@ fn a_block_takes_ready_transactions_and_maintenance_clears_them() {
         Err(PoolError::Invalid(InvalidTransaction::Stale))
     ));
 }
+
+/// GRANDPA finalizes a sibling of the best block: the branch with the
+/// transfer goes, bodies and all, and the transfer comes back to the pool.
+#[test]
+fn transactions_of_a_branch_finality_discards_come_back() {
+    let (_dir, chain, pool) = pool(16);
+    let watched = transfer(&chain, Alice, 0, 1_000);
+    let (hash, mut watch) = pool.submit_and_watch(&watched).unwrap();
+    let genesis = chain.info().genesis_hash;
+    let mut events = chain.subscribe();
+    let (with, changes) = build_block(&chain, &alice(), genesis, base_slot() + 1, Some(&pool))
+        .unwrap()
+        .unwrap();
+    let with = chain.import_built(with, changes).unwrap();
+    pool.maintain(&events.try_recv().unwrap());
+    assert!(pool.is_empty());
+    let (without, changes) = build_block(&chain, &alice(), genesis, base_slot() + 2, None)
+        .unwrap()
+        .unwrap();
+    let without = chain.import_built(without, changes).unwrap();
+    chain.finalize(without, None).unwrap();
+    while let Ok(event) = events.try_recv() {
+        pool.maintain(&event);
+    }
+    assert_eq!(chain.info().best_hash, without);
+    assert!(chain.store().body(with).unwrap().is_none(), "discarded");
+    let ready: Vec<Hash> = pool.ready().iter().map(|t| t.hash).collect();
+    assert_eq!(ready, vec![hash]);
+    let statuses: Vec<TxStatus> = std::iter::from_fn(|| watch.try_recv().ok()).collect();
+    assert_eq!(
+        statuses[..3],
+        [
+            TxStatus::Ready,
+            TxStatus::InBlock(with),
+            TxStatus::Retracted(with)
+        ]
+    );
+}
