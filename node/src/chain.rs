@@ -13,7 +13,9 @@
 use std::sync::Mutex;
 
 use mosaic_runtime::native::{self, ExecutionError, Hashing, Overlay};
-use mosaic_runtime::{AuraId, Block, BlockNumber, Hash, Header, UncheckedExtrinsic, SLOT_DURATION_MS};
+use mosaic_runtime::{
+    AuraId, Block, BlockNumber, Hash, Header, UncheckedExtrinsic, SLOT_DURATION_MS,
+};
 use parity_scale_codec::Decode;
 use polkadot_sdk::sp_consensus_aura::{Slot, AURA_ENGINE_ID};
 use polkadot_sdk::sp_core::ed25519;

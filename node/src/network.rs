@@ -360,7 +360,7 @@ pub async fn start(
             .subscribe(&IdentTopic::new(topic.clone()))
             .map_err(|e| NetworkError::Setup(e.to_string()))?;
     }
-    let (importer, outcomes) = import::spawn(chain.clone(), pool.clone());
+    let (importer, outcomes) = import::spawn(chain.clone(), pool.clone(), grandpa.clone());
     let mut local_txs = pool.local_submissions();
     let (answers, mut answered) = mpsc::channel(MAX_SERVING);
     let mut state = Worker {
@@ -808,36 +808,7 @@ impl Worker {
                 self.validated(&id, &peer, MessageAcceptance::Reject);
                 return self.report(peer, cost::GARBAGE, "undecodable GRANDPA message");
             };
-            match self.grandpa.check(&grandpa_message) {
-                check @ (grandpa::Check::Valid | grandpa::Check::Known) => {
-                    // A commit's signatures do not cover its target: forward
-                    // it only when its target is a block we have (a copy
-                    // sent again is forwarded once we have it).
-                    let forward = match &grandpa_message {
-                        GrandpaMessage::Commit { commit, .. } => self
-                            .chain
-                            .has_block(commit.target_hash, commit.target_number),
-                        GrandpaMessage::Vote { .. } => true,
-                    };
-                    let acceptance = if forward {
-                        MessageAcceptance::Accept
-                    } else {
-                        MessageAcceptance::Ignore
-                    };
-                    self.validated(&id, &peer, acceptance);
-                    if check == grandpa::Check::Valid {
-                        self.grandpa
-                            .deliver(grandpa::Incoming::Message(peer, grandpa_message));
-                    }
-                }
-                grandpa::Check::OtherSet | grandpa::Check::Stale => {
-                    self.validated(&id, &peer, MessageAcceptance::Ignore)
-                }
-                grandpa::Check::Invalid(why) => {
-                    self.validated(&id, &peer, MessageAcceptance::Reject);
-                    self.report(peer, cost::INVALID_GRANDPA, why);
-                }
-            }
+            self.importer.grandpa(peer, id, grandpa_message);
         }
     }
 
@@ -938,14 +909,8 @@ impl Worker {
                 }
             }
             (Pending::Ancestry, Response::Blocks(mut blocks)) => {
-                // Lowest first, and only what we lack.
+                // Lowest first; the import skips what we have.
                 blocks.reverse();
-                let store = self.chain.store();
-                let known = blocks
-                    .iter()
-                    .take_while(|b| matches!(store.header(b.block.header.hash()), Ok(Some(_))))
-                    .count();
-                blocks.drain(..known);
                 if !blocks.is_empty() {
                     self.importer
                         .sync_batch(peer, blocks, import::Batch::Fetched);

@@ -65,9 +65,19 @@ pub enum ServiceError {
     #[error(transparent)]
     Network(#[from] NetworkError),
     /// A server could not bind.
-    #[error("binding {what}: {source}")]
+    #[error(
+        "cannot listen for {what}: is another node using its port? Stop it or pick another port"
+    )]
     Bind {
         /// Which server.
+        what: &'static str,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A thread could not start.
+    #[error("cannot start the {what} thread")]
+    Thread {
+        /// Which.
         what: &'static str,
         /// The cause.
         source: std::io::Error,
@@ -147,13 +157,19 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
     )
     .await?;
     tasks.push(tokio::spawn(network_task));
-    tasks.push(tokio::spawn(grandpa::run(
-        chain.clone(),
-        keystore.clone(),
-        network.clone(),
-        grandpa_link,
-        grandpa_incoming,
-    )));
+    // The voter reads and writes the database as it goes (ancestry, votes,
+    // finalization): on a thread of its own, it never holds up the shared
+    // workers that the network and JSON-RPC run on.
+    tasks.push(on_own_thread(
+        "grandpa",
+        grandpa::run(
+            chain.clone(),
+            keystore.clone(),
+            network.clone(),
+            grandpa_link,
+            grandpa_incoming,
+        ),
+    )?);
     if let Some(authoring) = config.validator {
         let announcer = network.clone();
         tasks.push(tokio::spawn(crate::author::run(
@@ -220,6 +236,43 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
         rpc,
         tasks,
     })
+}
+
+/// Runs `task` on a thread of its own, with a single-threaded runtime; the
+/// returned task ends with it, and stops it when aborted.
+fn on_own_thread(
+    name: &str,
+    task: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<tokio::task::JoinHandle<()>, ServiceError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ServiceError::Thread {
+            what: "GRANDPA",
+            source,
+        })?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (done, ended) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = task => {}
+                    _ = stopped => {}
+                }
+            });
+            let _ = done.send(());
+        })
+        .map_err(|source| ServiceError::Thread {
+            what: "GRANDPA",
+            source,
+        })?;
+    Ok(tokio::spawn(async move {
+        // Dropped when this task is aborted, which stops the thread's task.
+        let _stop = stop;
+        let _ = ended.await;
+    }))
 }
 
 /// Keeps the pool and the metrics up to date with the chain.

@@ -1,8 +1,10 @@
-//! Checking what peers send, off the swarm's task: gossiped blocks and
+//! Checking what peers send, off the swarm's task (all of it reads the
+//! database, runs the runtime or checks signatures): gossiped blocks and
 //! sync batches are imported (and their justifications verified) one at a
-//! time, gossiped transactions are validated by the pool. Each outcome goes
-//! back to the swarm's task, which forwards or drops the message and scores
-//! the peer.
+//! time, gossiped transactions are validated by the pool, GRANDPA messages
+//! are checked against the authority set and handed to the voter. Each
+//! outcome goes back to the swarm's task, which forwards or drops the
+//! message and scores the peer.
 
 use std::sync::Arc;
 
@@ -14,7 +16,7 @@ use polkadot_sdk::sp_runtime::Justifications;
 use tokio::sync::mpsc;
 
 use super::cost;
-use super::protocol::SyncBlock;
+use super::protocol::{GrandpaMessage, SyncBlock};
 use crate::chain::{now_ms, Chain, ImportError, Source};
 use crate::grandpa::{self, GrandpaError};
 use crate::pool::{Pool, PoolError};
@@ -108,11 +110,15 @@ impl BlockJob {
 /// at a time).
 const SYNC_QUEUE: usize = 32;
 
+/// A gossiped message and where it came from.
+type GossipJob<T> = (PeerId, MessageId, T);
+
 /// The queues of the checking tasks.
 pub struct Importer {
     blocks: mpsc::Sender<BlockJob>,
     batches: mpsc::Sender<BlockJob>,
-    transactions: mpsc::Sender<(PeerId, MessageId, Vec<u8>)>,
+    transactions: mpsc::Sender<GossipJob<Vec<u8>>>,
+    grandpa: mpsc::Sender<GossipJob<GrandpaMessage>>,
 }
 
 impl Importer {
@@ -146,15 +152,28 @@ impl Importer {
             tracing::debug!(target: "mosaic::network", "transaction queue full: dropped");
         }
     }
+
+    /// Queues a gossiped GRANDPA message.
+    pub fn grandpa(&self, peer: PeerId, id: MessageId, message: GrandpaMessage) {
+        if self.grandpa.try_send((peer, id, message)).is_err() {
+            tracing::debug!(target: "mosaic::network", "GRANDPA queue full: dropped");
+        }
+    }
 }
 
 /// Starts the checking tasks.
-pub fn spawn(chain: Arc<Chain>, pool: Arc<Pool>) -> (Importer, mpsc::Receiver<Outcome>) {
-    let (outcomes, receiver) = mpsc::channel(QUEUE * 2);
+pub fn spawn(
+    chain: Arc<Chain>,
+    pool: Arc<Pool>,
+    link: grandpa::NetworkLink,
+) -> (Importer, mpsc::Receiver<Outcome>) {
+    let (outcomes, receiver) = mpsc::channel(QUEUE * 3);
     let (blocks, mut block_jobs) = mpsc::channel(QUEUE);
     let (batches, mut batch_jobs) = mpsc::channel(SYNC_QUEUE);
-    let (transactions, mut tx_jobs) = mpsc::channel::<(PeerId, MessageId, Vec<u8>)>(QUEUE);
+    let (transactions, tx_jobs) = mpsc::channel(QUEUE);
+    let (grandpa, grandpa_jobs) = mpsc::channel(QUEUE);
     let block_outcomes = outcomes.clone();
+    let chain_for_grandpa = chain.clone();
     tokio::spawn(async move {
         loop {
             // Gossiped blocks first: they are the chain's head.
@@ -174,33 +193,81 @@ pub fn spawn(chain: Arc<Chain>, pool: Arc<Pool>) -> (Importer, mpsc::Receiver<Ou
             }
         }
     });
-    tokio::spawn(async move {
-        while let Some((peer, id, bytes)) = tx_jobs.recv().await {
-            let pool = pool.clone();
-            let Ok(verdict) = tokio::task::spawn_blocking(move || {
-                transaction_verdict(pool.submit_from_peer(&bytes))
-            })
-            .await
-            else {
-                continue;
-            };
-            if outcomes
-                .send(Outcome::Gossip { peer, id, verdict })
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
+    tokio::spawn(check_each(
+        tx_jobs,
+        outcomes.clone(),
+        move |_, bytes: Vec<u8>| transaction_verdict(pool.submit_from_peer(&bytes)),
+    ));
+    tokio::spawn(check_each(grandpa_jobs, outcomes, move |peer, message| {
+        grandpa_verdict(&chain_for_grandpa, &link, peer, message)
+    }));
     (
         Importer {
             blocks,
             batches,
             transactions,
+            grandpa,
         },
         receiver,
     )
+}
+
+/// Checks each gossiped message of `jobs` on the blocking pool, one at a
+/// time, and sends its outcome.
+async fn check_each<T: Send + 'static>(
+    mut jobs: mpsc::Receiver<GossipJob<T>>,
+    outcomes: mpsc::Sender<Outcome>,
+    check: impl Fn(PeerId, T) -> Verdict + Send + Sync + 'static,
+) {
+    let check = Arc::new(check);
+    while let Some((peer, id, message)) = jobs.recv().await {
+        let check = check.clone();
+        let Ok(verdict) = tokio::task::spawn_blocking(move || check(peer, message)).await else {
+            continue;
+        };
+        if outcomes
+            .send(Outcome::Gossip { peer, id, verdict })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Checks a GRANDPA message and hands a new valid one to the voter.
+fn grandpa_verdict(
+    chain: &Chain,
+    link: &grandpa::NetworkLink,
+    peer: PeerId,
+    message: GrandpaMessage,
+) -> Verdict {
+    match link.check(&message) {
+        check @ (grandpa::Check::Valid | grandpa::Check::Known) => {
+            // A commit's signatures do not cover its target: forward it
+            // only when its target is a block we have (a copy sent again is
+            // forwarded once we have it).
+            let forward = match &message {
+                GrandpaMessage::Commit { commit, .. } => {
+                    chain.has_block(commit.target_hash, commit.target_number)
+                }
+                GrandpaMessage::Vote { .. } => true,
+            };
+            if check == grandpa::Check::Valid {
+                link.deliver(grandpa::Incoming::Message(peer, message));
+            }
+            if forward {
+                Verdict::Accept
+            } else {
+                Verdict::Ignore
+            }
+        }
+        grandpa::Check::OtherSet | grandpa::Check::Stale => Verdict::Ignore,
+        grandpa::Check::Invalid(why) => Verdict::Reject {
+            cost: cost::INVALID_GRANDPA,
+            why: why.into(),
+        },
+    }
 }
 
 fn import(chain: &Chain, job: BlockJob) -> Outcome {

@@ -38,10 +38,12 @@ impl Api {
             Heads::Finalized => Some(info.finalized_hash),
             Heads::All => None,
         };
-        let first = first
-            .and_then(|hash| self.chain.store().expect_header(hash).ok())
-            .into_iter()
-            .collect();
+        let first = tokio::task::block_in_place(|| {
+            first
+                .and_then(|hash| self.chain.store().expect_header(hash).ok())
+                .into_iter()
+                .collect()
+        });
         follow(pending, events, first, move |event| match (kind, event) {
             (Heads::Best, event) => event
                 .new_best()

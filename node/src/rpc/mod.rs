@@ -209,7 +209,8 @@ impl RpcContext {
 }
 
 /// Accepts a subscription, sends `first`, then what `map` makes of each
-/// chain event, until the client leaves or stops reading.
+/// chain event, until the client leaves or stops reading. `map` may read
+/// the database or call the runtime: it runs as blocking work.
 async fn follow<T: Serialize>(
     pending: PendingSubscriptionSink,
     mut events: tokio::sync::broadcast::Receiver<ChainEvent>,
@@ -236,7 +237,7 @@ async fn follow<T: Serialize>(
             _ = sink.closed() => return,
             event = events.recv() => match event {
                 Ok(event) => {
-                    for value in map(&event) {
+                    for value in tokio::task::block_in_place(|| map(&event)) {
                         if !send(value).await {
                             return;
                         }

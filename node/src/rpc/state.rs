@@ -126,7 +126,8 @@ impl StateRpcServer for Api {
             return Ok(());
         }
         let events = self.chain.subscribe();
-        let first = match self.storage_at(self.chain.info().best_hash, &keys) {
+        let best = self.chain.info().best_hash;
+        let first = match tokio::task::block_in_place(|| self.storage_at(best, &keys)) {
             Ok(first) => first,
             Err(e) => {
                 pending.reject(e).await;
@@ -168,7 +169,8 @@ impl StateRpcServer for Api {
         pending: PendingSubscriptionSink,
     ) -> SubscriptionResult {
         let events = self.chain.subscribe();
-        let mut last = match self.version_at(self.chain.info().best_hash) {
+        let best = self.chain.info().best_hash;
+        let mut last = match tokio::task::block_in_place(|| self.version_at(best)) {
             Ok(version) => version,
             Err(e) => {
                 pending.reject(e).await;
