@@ -21,9 +21,12 @@
 //! finalize them.
 
 mod import;
+mod peers;
 pub mod protocol;
+mod server;
+mod sync;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -43,25 +46,10 @@ use tokio::sync::mpsc;
 use crate::chain::Chain;
 use crate::grandpa;
 use crate::pool::Pool;
+pub use peers::{cost, BAN_DURATION, BAN_THRESHOLD};
 use protocol::{GrandpaMessage, Protocols, Request, Response, Status, SyncBlock};
-
-/// Reputation at which a peer is banned.
-pub const BAN_THRESHOLD: i32 = -100;
-/// How long a banned peer stays banned.
-pub const BAN_DURATION: Duration = Duration::from_secs(600);
-/// What misbehaviour costs, in reputation.
-pub mod cost {
-    /// Bytes that do not decode, or a message too large.
-    pub const GARBAGE: i32 = -100;
-    /// A block that fails its checks.
-    pub const INVALID_BLOCK: i32 = -100;
-    /// A second block by one author for one slot.
-    pub const EQUIVOCATION: i32 = -25;
-    /// A vote, commit or catch-up with a bad signature or bad content.
-    pub const INVALID_GRANDPA: i32 = -100;
-    /// A peer of another chain.
-    pub const WRONG_GENESIS: i32 = -100;
-}
+use server::*;
+use sync::*;
 
 /// Commands from the rest of the node.
 #[derive(Debug)]
@@ -507,109 +495,6 @@ enum Topic {
     Grandpa,
 }
 
-/// What an outbound request asked for.
-#[derive(Clone, Copy, Debug)]
-enum Pending {
-    Status,
-    /// Sync: `from_finalized` when asked along the peer's chain from our
-    /// finalized block, after a batch that did not attach to our best.
-    Blocks {
-        from_finalized: bool,
-    },
-    Ancestry,
-    CatchUp,
-}
-
-/// Where sync is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SyncState {
-    Idle,
-    /// A block request is out.
-    Asking,
-    /// Its blocks are being imported.
-    Importing,
-}
-
-/// Answers peers' requests, on the blocking pool: they read the database.
-struct Server {
-    chain: Arc<Chain>,
-    grandpa: grandpa::NetworkLink,
-}
-
-impl Server {
-    fn answer(&self, request: Request) -> Response {
-        match request {
-            Request::Status => Response::Status(self.status()),
-            Request::Blocks { from, max } => Response::Blocks(self.blocks(from, max)),
-            Request::Ancestry { hash, max } => Response::Blocks(self.ancestry(hash, max)),
-            Request::CatchUp { set_id } => Response::CatchUp(self.grandpa.catch_up(set_id)),
-        }
-    }
-
-    /// Block `hash` and its ancestors, highest first, bounded in count and
-    /// size.
-    fn ancestry(&self, hash: Hash, max: u32) -> Vec<SyncBlock> {
-        let blocks = std::iter::successors(self.sync_block(hash), |child| {
-            let header = &child.block.header;
-            (*header.number() > 0)
-                .then(|| self.sync_block(*header.parent_hash()))
-                .flatten()
-        });
-        bounded(blocks, max)
-    }
-
-    /// A stored block with its justification.
-    fn sync_block(&self, hash: Hash) -> Option<SyncBlock> {
-        let store = self.chain.store();
-        let header = store.header(hash).ok()??;
-        let extrinsics = store.body(hash).ok()??;
-        let justification = store
-            .justifications(hash)
-            .ok()
-            .flatten()
-            .and_then(|j| j.into_justification(grandpa::ENGINE_ID));
-        Some(SyncBlock {
-            block: Block { header, extrinsics },
-            justification,
-        })
-    }
-
-    fn status(&self) -> Status {
-        let info = self.chain.info();
-        Status {
-            genesis: info.genesis_hash,
-            best_number: info.best_number,
-            best_hash: info.best_hash,
-            finalized_number: info.finalized_number,
-        }
-    }
-
-    /// Our best chain from `from` up, bounded in count and size.
-    fn blocks(&self, from: BlockNumber, max: u32) -> Vec<SyncBlock> {
-        let store = self.chain.store();
-        let blocks = (from..=BlockNumber::MAX).map_while(|number| {
-            let hash = store.canonical_hash(number).ok()??;
-            self.sync_block(hash)
-        });
-        bounded(blocks, max)
-    }
-}
-
-/// The first of `blocks`, at most `max` (and [`SYNC_BATCH`]) of them and, but
-/// for the first, within [`protocol::MAX_RESPONSE`].
-fn bounded(blocks: impl Iterator<Item = SyncBlock>, max: u32) -> Vec<SyncBlock> {
-    let mut size = 0;
-    let mut taken = Vec::new();
-    for block in blocks.take(max.min(SYNC_BATCH) as usize) {
-        size += block.encoded_size();
-        if size > protocol::MAX_RESPONSE - 1024 && !taken.is_empty() {
-            break;
-        }
-        taken.push(block);
-    }
-    taken
-}
-
 struct Worker {
     swarm: Swarm<Behaviour>,
     protocols: Protocols,
@@ -672,33 +557,9 @@ impl Worker {
                     self.request(peer, request, Pending::Ancestry);
                 }
             }
-            Command::AddReserved(addr) => {
-                let Some(peer) = peer_id_of(&addr) else {
-                    return;
-                };
-                self.reserved.retain(|(p, _)| *p != peer);
-                self.reserved.push((peer, addr.clone()));
-                self.publish_reserved();
-                self.swarm
-                    .behaviour_mut()
-                    .kad
-                    .add_address(&peer, addr.clone());
-                if !self.swarm.is_connected(&peer) {
-                    let _ = self.swarm.dial(addr);
-                }
-            }
-            Command::RemoveReserved(peer) => {
-                self.reserved.retain(|(p, _)| *p != peer);
-                self.publish_reserved();
-                if self.reserved_only {
-                    let _ = self.swarm.disconnect_peer_id(peer);
-                }
-            }
+            Command::AddReserved(addr) => self.add_reserved(addr),
+            Command::RemoveReserved(peer) => self.remove_reserved(peer),
         }
-    }
-
-    fn publish_reserved(&self) {
-        self.shared().reserved = self.reserved.iter().map(|(peer, _)| *peer).collect();
     }
 
     /// What RPC sees: connected peers with their statuses, listen
@@ -710,20 +571,6 @@ impl Worker {
     fn request(&mut self, peer: PeerId, request: Request, kind: Pending) {
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
         self.pending.insert(id, kind);
-    }
-
-    /// Lowers `peer`'s reputation; bans it at the threshold.
-    fn report(&mut self, peer: PeerId, cost: i32, why: &str) {
-        let reputation = self.reputation.entry(peer).or_default();
-        *reputation = reputation.saturating_add(cost);
-        tracing::warn!(target: "mosaic::network", %peer, reputation, "misbehaved: {why}");
-        if *reputation <= BAN_THRESHOLD {
-            tracing::warn!(target: "mosaic::network", %peer, "banned for {BAN_DURATION:?}");
-            self.reputation.remove(&peer);
-            self.banned.push((Instant::now() + BAN_DURATION, peer));
-            self.swarm.behaviour_mut().blocked.block_peer(peer);
-            self.swarm.behaviour_mut().kad.remove_peer(&peer);
-        }
     }
 
     fn validated(&mut self, id: &MessageId, peer: &PeerId, acceptance: MessageAcceptance) {
@@ -812,236 +659,11 @@ impl Worker {
         }
     }
 
-    /// A gossiped block tells us its sender's best block is at least that
-    /// high.
-    fn note_best(&mut self, peer: PeerId, block: &Block) {
-        if let Some(Some(status)) = self.shared().peers.get_mut(&peer) {
-            if *block.header.number() > status.best_number {
-                status.best_number = *block.header.number();
-                status.best_hash = block.header.hash();
-            }
-        }
-    }
-
-    fn ask_status(&mut self, peer: PeerId) {
-        self.status_asked.insert(peer, Instant::now());
-        self.request(peer, Request::Status, Pending::Status);
-    }
-
-    fn on_sync(&mut self, event: request_response::Event<Request, Response>) {
-        use request_response::{Event, Message};
-        match event {
-            Event::Message {
-                message:
-                    Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            } => {
-                let Ok(permit) = self.serving.clone().try_acquire_owned() else {
-                    // Busy: dropping the channel fails the request, and the
-                    // peer asks elsewhere or again.
-                    tracing::debug!(target: "mosaic::network", "busy: request dropped");
-                    return;
-                };
-                let (server, answers) = (self.server.clone(), self.answers.clone());
-                tokio::task::spawn_blocking(move || {
-                    let response = server.answer(request);
-                    let _ = answers.blocking_send((channel, response));
-                    drop(permit);
-                });
-            }
-            Event::Message {
-                peer,
-                message:
-                    Message::Response {
-                        request_id,
-                        response,
-                    },
-            } => self.on_response(peer, request_id, response),
-            Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-            } => {
-                tracing::debug!(target: "mosaic::network", %peer, "request failed: {error}");
-                if let Some(Pending::Blocks { .. }) = self.pending.remove(&request_id) {
-                    self.sync = SyncState::Idle;
-                    self.back_off(peer);
-                }
-            }
-            Event::InboundFailure { peer, error, .. } => {
-                tracing::debug!(target: "mosaic::network", %peer, "answering failed: {error}");
-            }
-            Event::ResponseSent { .. } => {}
-        }
-    }
-
-    fn on_response(&mut self, peer: PeerId, id: OutboundRequestId, response: Response) {
-        let Some(kind) = self.pending.remove(&id) else {
-            return;
-        };
-        match (kind, response) {
-            (Pending::Status, Response::Status(status)) => {
-                if status.genesis != self.chain.info().genesis_hash {
-                    self.report(peer, cost::WRONG_GENESIS, "on another chain");
-                    let _ = self.swarm.disconnect_peer_id(peer);
-                    return;
-                }
-                if let Some(entry) = self.shared().peers.get_mut(&peer) {
-                    *entry = Some(status);
-                }
-                self.maybe_sync();
-            }
-            (Pending::Blocks { from_finalized }, Response::Blocks(blocks)) => {
-                self.sync = SyncState::Idle;
-                if blocks.is_empty() {
-                    // It said it was ahead.
-                    return self.back_off(peer);
-                }
-                let batch = if from_finalized {
-                    import::Batch::FromFinalized
-                } else {
-                    import::Batch::FromBest
-                };
-                if self.importer.sync_batch(peer, blocks, batch) {
-                    self.sync = SyncState::Importing;
-                }
-            }
-            (Pending::Ancestry, Response::Blocks(mut blocks)) => {
-                // Lowest first; the import skips what we have.
-                blocks.reverse();
-                if !blocks.is_empty() {
-                    self.importer
-                        .sync_batch(peer, blocks, import::Batch::Fetched);
-                }
-            }
-            (Pending::CatchUp, Response::CatchUp(catch_up)) => {
-                if let Some(catch_up) = catch_up {
-                    self.grandpa
-                        .deliver(grandpa::Incoming::CatchUp(peer, catch_up));
-                }
-            }
-            (kind, _) => {
-                if matches!(kind, Pending::Blocks { .. }) {
-                    self.sync = SyncState::Idle;
-                }
-                self.report(peer, cost::GARBAGE, "an answer to another question");
-            }
-        }
-    }
-
-    /// Leaves `peer` out of sync for a while: it failed us or gave nothing.
-    fn back_off(&mut self, peer: PeerId) {
-        self.backoff.insert(peer, Instant::now() + SYNC_BACKOFF);
-    }
-
-    fn on_outcome(&mut self, outcome: import::Outcome) {
-        match outcome {
-            import::Outcome::Gossip { peer, id, verdict } => {
-                let acceptance = match verdict {
-                    import::Verdict::Accept => MessageAcceptance::Accept,
-                    import::Verdict::Ignore => MessageAcceptance::Ignore,
-                    import::Verdict::UnknownParent => {
-                        self.maybe_sync();
-                        MessageAcceptance::Ignore
-                    }
-                    import::Verdict::Reject { cost, why } => {
-                        self.report(peer, cost, &why);
-                        MessageAcceptance::Reject
-                    }
-                };
-                self.validated(&id, &peer, acceptance);
-            }
-            import::Outcome::SyncBatch {
-                peer,
-                verdict: import::Verdict::Reject { cost, why },
-                fetched: true,
-                ..
-            } => self.report(peer, cost, &why),
-            import::Outcome::SyncBatch { fetched: true, .. } => {}
-            import::Outcome::SyncBatch {
-                peer,
-                verdict,
-                imported,
-                next,
-                ..
-            } => {
-                self.sync = SyncState::Idle;
-                match verdict {
-                    import::Verdict::Reject { cost, why } => self.report(peer, cost, &why),
-                    import::Verdict::UnknownParent => {
-                        // Our best chain is not the peer's: go along the
-                        // peer's chain from our finalized block.
-                        let from = self.chain.info().finalized_number + 1;
-                        return self.request_blocks(peer, from, true);
-                    }
-                    // A whole batch we had: the fork is further up.
-                    _ if imported == 0 && next.is_some() => {
-                        let from = next.expect("checked; qed");
-                        return self.request_blocks(peer, from, true);
-                    }
-                    // Nothing new from this peer: leave it for a while.
-                    _ if imported == 0 => self.back_off(peer),
-                    _ => {}
-                }
-                tracing::debug!(target: "mosaic::network", %peer, imported, "sync batch done");
-                self.maybe_sync();
-            }
-        }
-    }
-
-    /// Asks the peer with the highest best block for blocks, if it is
-    /// ahead of us and no request is out.
-    fn maybe_sync(&mut self) {
-        if self.sync != SyncState::Idle {
-            return;
-        }
-        let best = self.chain.info().best_number;
-        let now = Instant::now();
-        let ahead = self
-            .shared()
-            .peers
-            .iter()
-            .filter_map(|(peer, status)| Some((*peer, status.as_ref()?.best_number)))
-            .filter(|(peer, number)| {
-                *number > best && self.backoff.get(peer).is_none_or(|until| *until <= now)
-            })
-            .max_by_key(|(_, number)| *number)
-            .map(|(peer, _)| peer);
-        if let Some(peer) = ahead {
-            self.request_blocks(peer, best + 1, false);
-        }
-    }
-
-    /// Asks `peer` for its best chain's blocks from `from` on.
-    fn request_blocks(&mut self, peer: PeerId, from: BlockNumber, from_finalized: bool) {
-        let request = Request::Blocks {
-            from,
-            max: SYNC_BATCH,
-        };
-        self.request(peer, request, Pending::Blocks { from_finalized });
-        self.sync = SyncState::Asking;
-    }
-
     fn on_tick(&mut self) {
         let now = Instant::now();
-        let expired: Vec<PeerId> = self
-            .banned
-            .iter()
-            .filter(|(until, _)| *until <= now)
-            .map(|(_, peer)| *peer)
-            .collect();
-        self.banned.retain(|(until, _)| *until > now);
-        for peer in expired {
-            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
-        }
-        let connected: HashSet<PeerId> = self.swarm.connected_peers().copied().collect();
-        for (peer, addr) in self.reserved.clone() {
-            if !connected.contains(&peer) && !self.is_banned(&peer) {
-                let _ = self.swarm.dial(addr);
-            }
-        }
+        self.unban_expired(now);
+        self.dial_reserved();
+        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         let stale: Vec<PeerId> = connected
             .into_iter()
             .filter(|peer| {
@@ -1054,9 +676,5 @@ impl Worker {
             self.ask_status(peer);
         }
         self.maybe_sync();
-    }
-
-    fn is_banned(&self, peer: &PeerId) -> bool {
-        self.banned.iter().any(|(_, p)| p == peer)
     }
 }
