@@ -3,13 +3,15 @@
 //! pallet's randomness, as the runtime does.
 
 use crate as pallet_mosaic_audit;
-use polkadot_sdk::frame_support::traits::fungible::Inspect as _;
-use polkadot_sdk::frame_support::traits::{ConstU32, ConstU64, ConstU8, Hooks};
+use pallet_mosaic_providers::testing::{slashed, Endowment};
+use polkadot_sdk::frame_support::traits::{ConstU32, ConstU64, Hooks};
 use polkadot_sdk::frame_support::{derive_impl, parameter_types};
 use polkadot_sdk::sp_core::crypto::Pair as _;
 use polkadot_sdk::sp_core::sr25519;
 use polkadot_sdk::sp_runtime::{BuildStorage, Digest, Perbill};
 use polkadot_sdk::{frame_support, frame_system, pallet_balances, sp_io};
+
+pub use pallet_mosaic_market::config_preludes::PERIOD;
 
 type Block = frame_system::mocking::MockBlock<Test>;
 pub type AccountId = u64;
@@ -34,11 +36,9 @@ impl frame_system::Config for Test {
 #[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
 impl pallet_balances::Config for Test {
     type AccountStore = System;
-    type RuntimeHoldReason = RuntimeHoldReason;
 }
 
 pub const STAKE: Balance = 10_000;
-pub const PERIOD: u64 = 10;
 /// Blocks at the start of each period in which challenges are drawn: the
 /// first half.
 pub const DRAW_BLOCKS: u64 = PERIOD / 2;
@@ -48,77 +48,40 @@ pub const WINDOW: u64 = 3;
 pub const BYTES_PER_LEAF: u64 = 64 * 1024;
 pub const LEAVES_PER_PERIOD: u32 = 8;
 pub const MAX_MISSES: u32 = 3;
-/// Misses of a piece in a row before it moves.
-pub const FAILURES_BEFORE_REPAIR: u8 = 2;
 
 parameter_types! {
-    pub const DeadlineWeight: polkadot_sdk::frame_support::weights::Weight = polkadot_sdk::frame_support::weights::Weight::MAX;
     /// What a draw block's visits may take, and the proofs they ask for
     /// (unbounded unless a test of the budget lowers them).
     pub static VisitWeight: polkadot_sdk::frame_support::weights::Weight = polkadot_sdk::frame_support::weights::Weight::MAX;
     pub static ProofWeight: polkadot_sdk::frame_support::weights::Weight = polkadot_sdk::frame_support::weights::Weight::MAX;
-    pub const MinStake: Balance = 1_000;
-    pub const StakePerGiB: Balance = 100;
-    pub const UnbondingPeriod: u64 = 1_000;
-    pub const PeriodLength: u64 = PERIOD;
-    pub const ConfirmWindow: u64 = 5;
-    pub const DepositBase: Balance = 50;
-    pub const UnconfirmedSlash: polkadot_sdk::sp_runtime::Perbill = polkadot_sdk::sp_runtime::Perbill::from_percent(50);
-    pub const DepositPerPiece: Balance = 2;
-    pub const DepositPerRecipient: Balance = 3;
+    pub const UnconfirmedSlash: Perbill = Perbill::from_percent(50);
     pub const SlashFraction: Perbill = Perbill::from_percent(10);
-    pub const AnswerWindow: u64 = WINDOW;
-    pub const MinPrice: Balance = 1;
 }
 
+#[derive_impl(pallet_mosaic_providers::config_preludes::TestDefaultConfig)]
 impl pallet_mosaic_providers::Config for Test {
     type Currency = Balances;
-    type RuntimeHoldReason = RuntimeHoldReason;
-    type MinStake = MinStake;
-    type StakePerGiB = StakePerGiB;
-    type MinPrice = MinPrice;
-    type UnbondingPeriod = UnbondingPeriod;
-    type MaxProviders = ConstU32<16>;
     type MaxDraws = ConstU32<32>;
-    type MaxPeerIdLen = ConstU32<64>;
-    type MaxMultiaddrs = ConstU32<4>;
-    type MaxMultiaddrLen = ConstU32<64>;
     type OnLeave = Market;
-    type WeightInfo = ();
 }
 
+#[derive_impl(pallet_mosaic_market::config_preludes::TestDefaultConfig)]
 impl pallet_mosaic_market::Config for Test {
     type Currency = Balances;
-    type RuntimeHoldReason = RuntimeHoldReason;
     type Providers = Providers;
     type OnPieceLeave = Audit;
-    type PeriodLength = PeriodLength;
-    type MinPeriods = ConstU32<1>;
-    type MaxPeriods = ConstU32<100>;
-    type ConfirmWindow = ConfirmWindow;
     type Randomness = pallet_mosaic_audit::AccumulatedRandomness<Test>;
-    type MaxPieces = ConstU32<16>;
-    type MaxRecipients = ConstU32<2>;
-    type MaxCidLen = ConstU32<64>;
     type MaxDeadlinesPerBlock = ConstU32<4>;
-    type DeadlineWeight = DeadlineWeight;
-    type MaxFailedPieces = ConstU32<16>;
-    type FailuresBeforeRepair = ConstU8<FAILURES_BEFORE_REPAIR>;
     type UnconfirmedSlash = UnconfirmedSlash;
-    type ConfirmRounds = ConstU8<1>;
     type RepairsPerBlock = ConstU32<8>;
-    type DepositBase = DepositBase;
-    type DepositPerPiece = DepositPerPiece;
-    type DepositPerRecipient = DepositPerRecipient;
-    type WeightInfo = ();
 }
 
 impl pallet_mosaic_audit::Config for Test {
     type Currency = Balances;
     type Providers = Providers;
     type Pieces = Market;
-    type PeriodLength = PeriodLength;
-    type AnswerWindow = AnswerWindow;
+    type PeriodLength = <Test as pallet_mosaic_market::Config>::PeriodLength;
+    type AnswerWindow = ConstU64<WINDOW>;
     type SlashFraction = SlashFraction;
     type MaxMisses = ConstU32<MAX_MISSES>;
     type BytesPerLeaf = ConstU64<BYTES_PER_LEAF>;
@@ -155,13 +118,17 @@ pub fn run_to(n: u64) {
 }
 
 pub const ENDOWMENT: Balance = 1_000_000_000;
+const ENDOWED: Endowment = Endowment {
+    accounts: 19,
+    each: ENDOWMENT,
+};
 
 /// Accounts 1 to 19 hold `ENDOWMENT` and //Alice's VRF key is registered,
 /// at block 1.
 pub fn new_test_ext() -> sp_io::TestExternalities {
     let storage = RuntimeGenesisConfig {
         balances: pallet_balances::GenesisConfig {
-            balances: (1..20).map(|who| (who, ENDOWMENT)).collect(),
+            balances: ENDOWED.balances(),
             ..Default::default()
         },
         audit: pallet_mosaic_audit::GenesisConfig {
@@ -189,24 +156,7 @@ impl ExtBuilder {
             Audit::do_try_state().expect("audit invariants hold");
             Market::do_try_state().expect("market invariants hold");
             Providers::do_try_state().expect("provider invariants hold");
-            let mut burnt = 0;
-            for record in System::events() {
-                if let RuntimeEvent::Providers(pallet_mosaic_providers::Event::Slashed {
-                    amount,
-                    ..
-                }) = record.event
-                {
-                    burnt += amount;
-                }
-            }
-            let issuance = pallet_balances::TotalIssuance::<Test>::get();
-            assert_eq!(
-                issuance,
-                19 * ENDOWMENT - burnt,
-                "tokens appeared or vanished"
-            );
-            let total: Balance = (1..20).map(|who| Balances::total_balance(&who)).sum();
-            assert_eq!(total, issuance, "balances differ from total issuance");
+            ENDOWED.assert_conserved::<Test>(slashed::<Test>());
         });
     }
 }

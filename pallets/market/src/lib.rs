@@ -382,28 +382,37 @@ pub mod pallet {
     #[pallet::pallet]
     pub struct Pallet<T>(_);
 
-    #[pallet::config]
+    /// The pallet's configuration. Test runtimes take defaults from
+    /// [`config_preludes::TestDefaultConfig`] for all but the wiring
+    /// (`Currency`, `Providers`, `OnPieceLeave`, `Randomness`).
+    #[pallet::config(with_default)]
     pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
         /// The currency escrow and deposits are held in.
+        #[pallet::no_default]
         type Currency: fungible::Inspect<Self::AccountId>
             + fungible::Mutate<Self::AccountId>
             + fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 
         /// The runtime's hold reasons, which include this pallet's.
+        #[pallet::no_default_bounds]
         type RuntimeHoldReason: From<HoldReason>;
 
         /// The provider registry.
+        #[pallet::no_default]
         type Providers: ProviderRegistry<Self::AccountId, Balance = BalanceOf<Self>>;
 
         /// Told when a piece leaves its provider (the audit pallet).
+        #[pallet::no_default]
         type OnPieceLeave: OnPieceLeave<Self::AccountId>;
 
         /// Randomness that no client can foresee when it signs an order:
         /// placement draws from it (the audit pallet's VRF accumulator).
+        #[pallet::no_default]
         type Randomness: Get<[u8; 32]>;
 
         /// Blocks per audit period: the unit of payment.
         #[pallet::constant]
+        #[pallet::no_default_bounds]
         type PeriodLength: Get<BlockNumberFor<Self>>;
 
         /// Fewest periods an order may buy.
@@ -416,6 +425,7 @@ pub mod pallet {
 
         /// Blocks the providers have to confirm a new order.
         #[pallet::constant]
+        #[pallet::no_default_bounds]
         type ConfirmWindow: Get<BlockNumberFor<Self>>;
 
         /// Most pieces in one order: the largest `k + m`.
@@ -469,18 +479,75 @@ pub mod pallet {
 
         /// Deposit per order for its records.
         #[pallet::constant]
+        #[pallet::no_default_bounds]
         type DepositBase: Get<BalanceOf<Self>>;
 
         /// Further deposit per piece record.
         #[pallet::constant]
+        #[pallet::no_default_bounds]
         type DepositPerPiece: Get<BalanceOf<Self>>;
 
         /// Further deposit per wrapped key.
         #[pallet::constant]
+        #[pallet::no_default_bounds]
         type DepositPerRecipient: Get<BalanceOf<Self>>;
 
         /// Weights of this pallet's calls.
         type WeightInfo: WeightInfo;
+    }
+
+    /// Defaults for [`Config`], taken with `#[derive_impl]`.
+    pub mod config_preludes {
+        use super::*;
+        use frame_support::derive_impl;
+        use frame_support::traits::{ConstU64, ConstU8};
+        use sp_runtime::Perbill;
+
+        /// [`TestDefaultConfig`]'s `PeriodLength`.
+        pub const PERIOD: u64 = 10;
+        /// [`TestDefaultConfig`]'s `ConfirmWindow`.
+        pub const CONFIRM_WINDOW: u64 = 5;
+
+        frame_support::parameter_types! {
+            /// [`TestDefaultConfig`]'s `DeadlineWeight`: no bound on the
+            /// hook's work.
+            pub const UnboundedDeadlineWeight: Weight = Weight::MAX;
+            /// [`TestDefaultConfig`]'s `UnconfirmedSlash`: none.
+            pub const NoUnconfirmedSlash: Perbill = Perbill::zero();
+        }
+
+        /// The market of the Mosaic pallets' test runtimes (`u64` balances
+        /// and block numbers, as `frame_system`'s and `pallet_balances`'
+        /// test preludes have them). A test runtime states `Currency`,
+        /// `Providers`, `OnPieceLeave` and `Randomness`, and what it changes.
+        pub struct TestDefaultConfig;
+
+        #[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+        impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+        #[frame_support::register_default_impl(TestDefaultConfig)]
+        impl DefaultConfig for TestDefaultConfig {
+            #[inject_runtime_type]
+            type RuntimeHoldReason = ();
+            type PeriodLength = ConstU64<PERIOD>;
+            type MinPeriods = ConstU32<1>;
+            type MaxPeriods = ConstU32<100>;
+            type ConfirmWindow = ConstU64<CONFIRM_WINDOW>;
+            type MaxPieces = ConstU32<16>;
+            type MaxRecipients = ConstU32<2>;
+            type MaxCidLen = ConstU32<64>;
+            type MaxDeadlinesPerBlock = ConstU32<2>;
+            type DeadlineWeight = UnboundedDeadlineWeight;
+            type MaxFailedPieces = ConstU32<16>;
+            type UnconfirmedSlash = NoUnconfirmedSlash;
+            type ConfirmRounds = ConstU8<1>;
+            type FailuresBeforeRepair = ConstU8<2>;
+            type RepairsPerBlock = ConstU32<3>;
+            type DepositBase = ConstU64<50>;
+            type DepositPerPiece = ConstU64<2>;
+            type DepositPerRecipient = ConstU64<3>;
+            type WeightInfo = ();
+        }
     }
 
     /// Why this pallet holds funds.

@@ -36,6 +36,7 @@ mod benchmarking;
 pub mod fenwick;
 #[cfg(test)]
 mod mock;
+pub mod testing;
 #[cfg(test)]
 mod tests;
 pub mod weights;
@@ -239,31 +240,41 @@ pub mod pallet {
     #[pallet::pallet]
     pub struct Pallet<T>(_);
 
-    #[pallet::config]
+    /// The pallet's configuration. Test runtimes take defaults from
+    /// [`config_preludes::TestDefaultConfig`] for all but the wiring
+    /// (`Currency`, `OnLeave`) and `MaxDraws`, which must suit the callers'
+    /// largest pick.
+    #[pallet::config(with_default)]
     pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
         /// The currency stakes are held in.
+        #[pallet::no_default]
         type Currency: fungible::Inspect<Self::AccountId>
             + fungible::Mutate<Self::AccountId>
             + fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 
         /// The runtime's hold reasons, which include this pallet's.
+        #[pallet::no_default_bounds]
         type RuntimeHoldReason: From<HoldReason>;
 
         /// Stake every provider needs, whatever its capacity.
         #[pallet::constant]
+        #[pallet::no_default_bounds]
         type MinStake: Get<BalanceOf<Self>>;
 
         /// Further stake per GiB of declared capacity (rounded up).
         #[pallet::constant]
+        #[pallet::no_default_bounds]
         type StakePerGiB: Get<BalanceOf<Self>>;
 
         /// Lowest price per byte per block a provider may ask: storage is
         /// never free, so no one earns by holding orders it placed itself.
         #[pallet::constant]
+        #[pallet::no_default_bounds]
         type MinPrice: Get<BalanceOf<Self>>;
 
         /// Blocks between `unbond` (or ejection) and `withdraw`.
         #[pallet::constant]
+        #[pallet::no_default_bounds]
         type UnbondingPeriod: Get<BlockNumberFor<Self>>;
 
         /// Most providers registered at once; sizes the sampling index.
@@ -275,6 +286,7 @@ pub mod pallet {
         /// `w` providers makes at most `min(MaxDraws, 2w + 8)`, which bounds
         /// its weight; at least `2w + 8` for the largest `w` callers ask.
         #[pallet::constant]
+        #[pallet::no_default]
         type MaxDraws: Get<u32>;
 
         /// Longest peer id in bytes.
@@ -290,10 +302,49 @@ pub mod pallet {
         type MaxMultiaddrLen: Get<u32>;
 
         /// Told when a provider unbonds or is ejected (the market, to repair).
+        #[pallet::no_default]
         type OnLeave: OnProviderLeave<Self::AccountId>;
 
         /// Weights of this pallet's calls.
         type WeightInfo: WeightInfo;
+    }
+
+    /// Defaults for [`Config`], taken with `#[derive_impl]`.
+    pub mod config_preludes {
+        use super::*;
+        use frame_support::derive_impl;
+        use frame_support::traits::ConstU64;
+
+        /// [`TestDefaultConfig`]'s `MinStake`.
+        pub const MIN_STAKE: u64 = 1_000;
+        /// [`TestDefaultConfig`]'s `StakePerGiB`.
+        pub const STAKE_PER_GIB: u64 = 100;
+        /// [`TestDefaultConfig`]'s `MinPrice`.
+        pub const MIN_PRICE: u64 = 1;
+
+        /// The registry of the Mosaic pallets' test runtimes (`u64`
+        /// balances and block numbers, as `frame_system`'s and
+        /// `pallet_balances`' test preludes have them). A test runtime
+        /// states `Currency`, `MaxDraws` and `OnLeave`, and what it changes.
+        pub struct TestDefaultConfig;
+
+        #[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+        impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+        #[frame_support::register_default_impl(TestDefaultConfig)]
+        impl DefaultConfig for TestDefaultConfig {
+            #[inject_runtime_type]
+            type RuntimeHoldReason = ();
+            type MinStake = ConstU64<MIN_STAKE>;
+            type StakePerGiB = ConstU64<STAKE_PER_GIB>;
+            type MinPrice = ConstU64<MIN_PRICE>;
+            type UnbondingPeriod = ConstU64<1_000>;
+            type MaxProviders = ConstU32<16>;
+            type MaxPeerIdLen = ConstU32<64>;
+            type MaxMultiaddrs = ConstU32<4>;
+            type MaxMultiaddrLen = ConstU32<64>;
+            type WeightInfo = ();
+        }
     }
 
     /// Why this pallet holds funds.
