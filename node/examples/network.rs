@@ -98,7 +98,7 @@ async fn sync(blocks: u32) {
 }
 
 /// Finality: four `local` validators; for `blocks` blocks, the time from a
-/// block's import at the first validator to its finalization there.
+/// block's import at each validator to its finalization there.
 async fn finality(blocks: usize) {
     let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
     let seeds = ["//Alice", "//Bob", "//Charlie", "//Dave"];
@@ -121,7 +121,31 @@ async fn finality(blocks: usize) {
         );
         nodes.push(service::start(config).await.unwrap());
     }
-    let mut events = nodes[0].chain.subscribe();
+    let lags: Vec<_> = nodes
+        .iter()
+        .map(|node| tokio::spawn(lags(node.chain.subscribe(), blocks)))
+        .collect();
+    for (seed, lags) in seeds.iter().zip(lags) {
+        let lags = lags.await.unwrap();
+        let mean = lags.iter().sum::<Duration>() / lags.len() as u32;
+        println!(
+            "finality at {seed}: {} blocks, 4 validators, {SLOT_DURATION_MS} ms slots: import to finality mean {:.2} s, median {:.2} s, max {:.2} s",
+            lags.len(),
+            mean.as_secs_f64(),
+            lags[lags.len() / 2].as_secs_f64(),
+            lags[lags.len() - 1].as_secs_f64(),
+        );
+    }
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// Times from import to finalization of `blocks` blocks, sorted.
+async fn lags(
+    mut events: tokio::sync::broadcast::Receiver<ChainEvent>,
+    blocks: usize,
+) -> Vec<Duration> {
     let mut imported = HashMap::new();
     let mut lags = Vec::new();
     // The first few blocks include connecting; skip them.
@@ -142,17 +166,7 @@ async fn finality(blocks: usize) {
         }
     }
     lags.sort();
-    let mean = lags.iter().sum::<Duration>() / lags.len() as u32;
-    println!(
-        "finality: {} blocks, 4 validators, {SLOT_DURATION_MS} ms slots: import to finality mean {:.2} s, median {:.2} s, max {:.2} s",
-        lags.len(),
-        mean.as_secs_f64(),
-        lags[lags.len() / 2].as_secs_f64(),
-        lags[lags.len() - 1].as_secs_f64(),
-    );
-    for node in nodes {
-        node.stop().await;
-    }
+    lags
 }
 
 #[tokio::main]

@@ -55,8 +55,9 @@ use crate::network::Network;
 /// The engine id justifications are stored under.
 pub const ENGINE_ID: ConsensusEngineId = GRANDPA_ENGINE_ID;
 /// A round's prevote timer, from its start; the precommit timer is twice
-/// this.
-const GOSSIP_DURATION: Duration = Duration::from_millis(1000);
+/// this. Substrate's gossip duration: a block imported during a round is
+/// final about two of these after the next round starts.
+const GOSSIP_DURATION: Duration = Duration::from_millis(333);
 /// A round's votes are sent again when the round has not moved for this
 /// long.
 const REBROADCAST: Duration = Duration::from_secs(3);
