@@ -8,7 +8,9 @@
 //! without its seal, is executed natively on the parent's state and must give
 //! the header's state root (the runtime checks the parent, extrinsics root and
 //! digest). Only then is it written, in one batch. A rejected block changes
-//! nothing.
+//! nothing. A block whose author already sealed another for its slot is an
+//! equivocation: refused when a peer announces it, imported when we asked
+//! for it ([`Source`]).
 
 use std::sync::Mutex;
 
