@@ -8,6 +8,7 @@
 //! priority until the pool is spent or a third of the slot is. The
 //! header is sealed with our ed25519 Aura key and imported.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -178,7 +179,10 @@ pub fn build(
         .unwrap_or_default();
     let digest = pallet_mosaic_audit::pre_digest(slot, &randomness, Some(&vrf_key));
 
-    let state = chain.store().state(parent).map_err(CallError::from)?;
+    let state = chain
+        .store()
+        .state_for_block(parent)
+        .map_err(CallError::from)?;
     let mut builder = BlockBuilder::new(&state, parent, parent_header.number() + 1, digest)?;
     let mut inherents = InherentData::new();
     inherents
@@ -204,19 +208,27 @@ pub fn build(
 /// exhausted or a third of the slot is spent; invalid ones leave the pool.
 /// One that does not fit is skipped, not the end: the block's room is kept
 /// per dispatch class, and an operational transaction (a storage proof)
-/// still fits after ordinary ones filled theirs.
+/// still fits after ordinary ones filled theirs. What depends on a skipped
+/// transaction (its sender's later nonces) is skipped with it: it waits for
+/// the next block, it is not invalid.
 fn push_transactions<B: polkadot_sdk::sp_state_machine::Backend<Hashing>>(
     builder: &mut BlockBuilder<'_, B>,
     pool: &Pool,
 ) {
     let deadline = std::time::Instant::now() + Duration::from_millis(SLOT_DURATION_MS / 3);
     let mut invalid = Vec::new();
-    for tx in pool.ready() {
+    let mut left_out: HashSet<&[u8]> = HashSet::new();
+    let ready = pool.ready();
+    for tx in &ready {
         if std::time::Instant::now() > deadline {
             break;
         }
+        if tx.requires.iter().any(|tag| left_out.contains(&tag[..])) {
+            left_out.extend(tx.provides.iter().map(|tag| &tag[..]));
+            continue;
+        }
         match builder.push(tx.extrinsic.clone()) {
-            Ok(_) => {}
+            Ok(_) => continue,
             Err(ExecutionError::Invalid(TransactionValidityError::Invalid(
                 InvalidTransaction::ExhaustsResources,
             ))) => {}
@@ -226,6 +238,7 @@ fn push_transactions<B: polkadot_sdk::sp_state_machine::Backend<Hashing>>(
                 invalid.push(tx.hash);
             }
         }
+        left_out.extend(tx.provides.iter().map(|tag| &tag[..]));
     }
     pool.remove_invalid(&invalid);
 }

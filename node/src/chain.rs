@@ -272,7 +272,7 @@ impl Chain {
         let _timer = self.import_timer();
         let hash = self.check_new(&block.header)?;
         let parent = self.parent_of(&block.header)?;
-        let state = self.store.state(parent.hash())?;
+        let state = self.store.state_for_block(parent.hash())?;
         let (slot, expected) = self.check_slot(&block.header, &parent, &state, now_ms)?;
         let unsealed = Block {
             header: unseal(&block.header, slot, &expected)?,

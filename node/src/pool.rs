@@ -94,8 +94,10 @@ pub struct PoolTx {
     /// Its encoding.
     pub encoded: Vec<u8>,
     priority: u64,
-    requires: Vec<Vec<u8>>,
-    provides: Vec<Vec<u8>>,
+    /// Tags it needs provided first (its sender's previous nonce).
+    pub requires: Vec<Vec<u8>>,
+    /// Tags it provides.
+    pub provides: Vec<Vec<u8>>,
     /// The last block number it may enter.
     valid_till: BlockNumber,
     /// Arrival order, to break priority ties.

@@ -36,6 +36,7 @@ use polkadot_sdk::sp_runtime::Justifications;
 use polkadot_sdk::sp_state_machine::{
     BackendTransaction, InMemoryBackend, TrieBackend, TrieBackendBuilder, TrieBackendStorage,
 };
+use polkadot_sdk::sp_trie::cache::{CacheSize, LocalTrieCache, SharedTrieCache};
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, DB};
 
 const META: &str = "meta";
@@ -228,7 +229,14 @@ pub struct Store {
     info: RwLock<ChainInfo>,
     /// Serializes writers: node counts are read, changed and written.
     write: Mutex<()>,
+    /// Trie nodes and values read or written lately, shared by every state:
+    /// pool validation, authoring and import read the same nodes over and
+    /// over (content-addressed, so never stale).
+    cache: SharedTrieCache<Hashing>,
 }
+
+/// The shared trie cache's size.
+const TRIE_CACHE_BYTES: usize = 64 << 20;
 
 impl Store {
     /// Opens (or creates, with `genesis`) the database at `path`.
@@ -272,6 +280,7 @@ impl Store {
             pruning,
             info: RwLock::new(info),
             write: Mutex::new(()),
+            cache: SharedTrieCache::new(CacheSize::new(TRIE_CACHE_BYTES), None),
         })
     }
 
@@ -324,8 +333,19 @@ impl Store {
         Ok(read(&self.db, META, META_LEAVES, "leaves")?.unwrap_or_default())
     }
 
-    /// The state after block `hash`.
+    /// The state after block `hash`, for reads and runtime calls: what it
+    /// adds to the shared cache is bounded.
     pub fn state(&self, hash: Hash) -> Result<State, StoreError> {
+        self.state_with(hash, self.cache.local_cache_untrusted())
+    }
+
+    /// The state after block `hash`, to build or import a block on: all it
+    /// reads and writes goes to the shared cache.
+    pub fn state_for_block(&self, hash: Hash) -> Result<State, StoreError> {
+        self.state_with(hash, self.cache.local_cache_trusted())
+    }
+
+    fn state_with(&self, hash: Hash, cache: LocalTrieCache<Hashing>) -> Result<State, StoreError> {
         let header = self.expect_header(hash)?;
         let kept_from: BlockNumber =
             read(&self.db, META, META_KEPT_FROM, "kept-from")?.unwrap_or_default();
@@ -338,6 +358,7 @@ impl Store {
             },
             *header.state_root(),
         )
+        .with_cache(cache)
         .build())
     }
 

@@ -141,3 +141,40 @@ fn transactions_of_a_branch_finality_discards_come_back() {
         ]
     );
 }
+
+/// A transaction that does not fit the block is skipped, and so are its
+/// sender's later ones: they wait for the next block, they are not
+/// invalid.
+#[test]
+fn transactions_after_one_that_does_not_fit_wait_for_the_next_block() {
+    use polkadot_sdk::frame_system;
+    let (_dir, chain, pool) = pool(16);
+    let genesis = chain.info().genesis_hash;
+    // Two remarks of 2 MiB: one fits the 3.75 MiB a block gives ordinary
+    // transactions, the second does not.
+    let remark = |nonce| {
+        let call = RuntimeCall::System(frame_system::Call::remark {
+            remark: vec![7; 2 << 20],
+        });
+        let params = SigningParams {
+            genesis,
+            spec_version: VERSION.spec_version,
+            transaction_version: VERSION.transaction_version,
+            nonce,
+            era: Era::Immortal,
+            era_birth: genesis,
+        };
+        sign_extrinsic(&Alice.pair(), call, &params).encode()
+    };
+    for nonce in 0..2 {
+        pool.submit(&remark(nonce)).unwrap();
+    }
+    let after = pool.submit(&transfer(&chain, Alice, 2, 1_000)).unwrap();
+    let (block, _) = build_block(&chain, &alice(), genesis, base_slot() + 1, Some(&pool))
+        .unwrap()
+        .unwrap();
+    // The timestamp and the first remark.
+    assert_eq!(block.extrinsics.len(), 2);
+    assert_eq!(pool.len(), 3, "nothing left the pool as invalid");
+    assert!(pool.ready().iter().any(|t| t.hash == after));
+}
