@@ -30,68 +30,50 @@ impl Session {
     /// Passes a message to the voter if it can use it now; returns it if it
     /// must wait.
     fn route(&mut self, peer: PeerId, message: GrandpaMessage) -> Option<(PeerId, GrandpaMessage)> {
-        let chain = &self.env.chain;
-        let set_id = self.env.set.set_id;
-        if message.set_id() != set_id {
+        let chain = self.env.chain.clone();
+        if message.set_id() != self.env.set.set_id {
             return None;
         }
-        match message {
+        let wait = match &message {
             GrandpaMessage::Vote { round, vote, .. } => {
-                let rounds = self.env.rounds();
-                let current = rounds.current;
+                let current = self.env.rounds().current;
                 if round.saturating_add(2) < current {
                     return None;
                 }
                 let target = vote.message.target();
-                if round > current {
+                if *round > current {
                     // The peer is ahead: its last completed round helps.
-                    drop(rounds);
                     self.ask_catch_up(peer);
-                    return Some((
-                        peer,
-                        GrandpaMessage::Vote {
-                            round,
-                            set_id,
-                            vote,
-                        },
-                    ));
-                }
-                if !chain.has_block(*target.0, target.1) {
-                    drop(rounds);
+                    true
+                } else if !chain.has_block(*target.0, target.1) {
                     self.fetch(peer, *target.0);
-                    return Some((
-                        peer,
-                        GrandpaMessage::Vote {
-                            round,
-                            set_id,
-                            vote,
-                        },
-                    ));
+                    true
+                } else {
+                    false
                 }
-                match rounds.inputs.get(&round) {
-                    Some(input) => {
-                        // Fails only when the voter left the round.
-                        let _ = input.try_send(vote);
-                        None
-                    }
-                    // A round the voter has left.
-                    None => None,
+            }
+            GrandpaMessage::Commit { commit, .. } => {
+                let blocks = std::iter::once((commit.target_hash, commit.target_number))
+                    .chain(precommit_targets(&commit.precommits));
+                let missing = first_missing(&chain, blocks);
+                if let Some(missing) = missing {
+                    self.fetch(peer, missing);
+                }
+                missing.is_some()
+            }
+        };
+        if wait {
+            return Some((peer, message));
+        }
+        match message {
+            GrandpaMessage::Vote { round, vote, .. } => {
+                // No input: a round the voter has left. A send fails only
+                // when it leaves it meanwhile.
+                if let Some(input) = self.env.rounds().inputs.get(&round) {
+                    let _ = input.try_send(vote);
                 }
             }
             GrandpaMessage::Commit { round, commit, .. } => {
-                let blocks = std::iter::once((commit.target_hash, commit.target_number))
-                    .chain(precommit_targets(&commit.precommits));
-                if let Some(missing) = first_missing(chain, blocks) {
-                    self.fetch(peer, missing);
-                    return Some((
-                        peer,
-                        GrandpaMessage::Commit {
-                            round,
-                            set_id,
-                            commit,
-                        },
-                    ));
-                }
                 if commit.target_number > chain.info().finalized_number {
                     let _ = self.global.try_send(CommunicationIn::Commit(
                         round,
@@ -99,9 +81,9 @@ impl Session {
                         voter::Callback::Blank,
                     ));
                 }
-                None
             }
         }
+        None
     }
 
     fn ask_catch_up(&mut self, peer: PeerId) {

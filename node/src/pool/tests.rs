@@ -15,11 +15,16 @@ use crate::store::StatePruning;
 use crate::testing::{alice, base_slot, open};
 
 fn transfer(chain: &Chain, from: Sr25519Keyring, nonce: Nonce, amount: u128) -> Vec<u8> {
-    let genesis = chain.info().genesis_hash;
     let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
         dest: MultiAddress::Id(Dave.to_account_id()),
         value: amount,
     });
+    signed(chain, from, nonce, call)
+}
+
+/// `call` signed by `from` with `nonce`, immortal, encoded.
+fn signed(chain: &Chain, from: Sr25519Keyring, nonce: Nonce, call: RuntimeCall) -> Vec<u8> {
+    let genesis = chain.info().genesis_hash;
     let params = SigningParams {
         genesis,
         spec_version: VERSION.spec_version,
@@ -156,15 +161,7 @@ fn transactions_after_one_that_does_not_fit_wait_for_the_next_block() {
         let call = RuntimeCall::System(frame_system::Call::remark {
             remark: vec![7; 2 << 20],
         });
-        let params = SigningParams {
-            genesis,
-            spec_version: VERSION.spec_version,
-            transaction_version: VERSION.transaction_version,
-            nonce,
-            era: Era::Immortal,
-            era_birth: genesis,
-        };
-        sign_extrinsic(&Alice.pair(), call, &params).encode()
+        signed(&chain, Alice, nonce, call)
     };
     for nonce in 0..2 {
         pool.submit(&remark(nonce)).unwrap();

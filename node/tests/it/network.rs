@@ -300,14 +300,7 @@ async fn a_new_validator_set_takes_over_authoring_and_finality() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_partition_heals_to_one_chain_without_reverting_finality() -> Result<()> {
     // Reserved-only nodes, wired by hand, so that links can be cut.
-    let mut validators = Vec::new();
-    for flag in VALIDATORS {
-        validators.push(Validator::start(flag, tempfile::tempdir()?, &["--reserved-only"]).await?);
-    }
-    let mut addrs = Vec::new();
-    for v in &validators {
-        addrs.push(p2p_addr(v.client()).await?);
-    }
+    let (validators, addrs) = unlinked_validators().await?;
     let link = |from: usize, to: usize, connect: bool| {
         let (client, addr) = (validators[from].client(), addrs[to].clone());
         async move {
@@ -360,6 +353,20 @@ async fn a_partition_heals_to_one_chain_without_reverting_finality() -> Result<(
     Ok(())
 }
 
+/// The four validators with `--reserved-only` and no peers yet, and their
+/// p2p addresses.
+async fn unlinked_validators() -> Result<(Vec<Validator>, Vec<String>)> {
+    let mut validators = Vec::new();
+    for flag in VALIDATORS {
+        validators.push(Validator::start(flag, tempfile::tempdir()?, &["--reserved-only"]).await?);
+    }
+    let mut addrs = Vec::new();
+    for v in &validators {
+        addrs.push(p2p_addr(v.client()).await?);
+    }
+    Ok((validators, addrs))
+}
+
 /// Makes the node of `client` keep a connection to `addr`.
 async fn reserve(client: &WsClient, addr: &str) -> Result<(), jsonrpsee::core::ClientError> {
     client
@@ -378,14 +385,7 @@ async fn reserve(client: &WsClient, addr: &str) -> Result<(), jsonrpsee::core::C
 #[tokio::test(flavor = "multi_thread")]
 async fn a_line_of_four_finalizes_and_an_equivocating_author_gets_no_further_than_its_neighbour(
 ) -> Result<()> {
-    let mut validators = Vec::new();
-    for flag in VALIDATORS {
-        validators.push(Validator::start(flag, tempfile::tempdir()?, &["--reserved-only"]).await?);
-    }
-    let mut addrs = Vec::new();
-    for v in &validators {
-        addrs.push(p2p_addr(v.client()).await?);
-    }
+    let (mut validators, addrs) = unlinked_validators().await?;
     for i in 0..3 {
         reserve(validators[i].client(), &addrs[i + 1]).await?;
         reserve(validators[i + 1].client(), &addrs[i]).await?;
