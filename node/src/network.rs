@@ -4,12 +4,13 @@
 //! (sync), a block's ancestry (for a block a vote names) and GRANDPA
 //! catch-ups.
 //!
-//! One task owns the swarm. Blocks and transactions a peer sends are checked
-//! by [`import`]'s tasks, off the swarm's task, and only then forwarded
+//! One task owns the swarm; it reads no database and checks no signature.
+//! Blocks, transactions and GRANDPA messages a peer sends are checked by
+//! [`import`]'s tasks, off the swarm's task, and only then forwarded
 //! (gossipsub's validation mode); requests are answered on the blocking
-//! pool, a few at a time. A peer that sends garbage, an invalid block
-//! or a forged vote loses reputation; at [`BAN_THRESHOLD`] it is
-//! disconnected and refused for [`BAN_DURATION`].
+//! pool, a few at a time ([`server`]). A peer that sends garbage, an invalid
+//! block, an equivocation or a forged vote loses reputation ([`peers`]); at
+//! [`BAN_THRESHOLD`] it is disconnected and refused for [`BAN_DURATION`].
 //!
 //! Sync: every peer's [`Status`] is asked on connection and every few
 //! seconds. While a peer's best block is higher than ours, we ask it for the
@@ -18,7 +19,7 @@
 //! chain, we ask again along the peer's chain from our finalized block, which
 //! honest peers share. A peer that fails us is left out for a while.
 //! Blocks come with their GRANDPA justifications, which are verified and
-//! finalize them.
+//! finalize them ([`sync`]).
 
 mod import;
 mod peers;
