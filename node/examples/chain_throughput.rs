@@ -67,6 +67,7 @@ fn main() {
         PoolConfig {
             max_count: transfers + 1,
             max_bytes: usize::MAX,
+            ..PoolConfig::default()
         },
     );
     let (idle_rss, _) = memory_mib();

@@ -43,10 +43,7 @@ fn config(spec: ChainSpec, dir: &Path, seed: Option<&str>, bootnodes: Vec<Multia
             max_peers: 50,
             reserved_only: false,
         },
-        pool: PoolConfig {
-            max_count: 8192,
-            max_bytes: 20 << 20,
-        },
+        pool: PoolConfig::default(),
     }
 }
 

@@ -432,6 +432,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         pool: PoolConfig {
             max_count: args.pool_limit,
             max_bytes: args.pool_kbytes.saturating_mul(1024),
+            ..PoolConfig::default()
         },
         chain_spec: spec,
         chain_dir,

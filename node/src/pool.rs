@@ -13,7 +13,7 @@
 //! Watchers (`author_submitAndWatchExtrinsic`) get Substrate's status events
 //! through bounded channels.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use mosaic_runtime::{BlockNumber, Hash, UncheckedExtrinsic};
@@ -36,6 +36,11 @@ pub struct PoolConfig {
     pub max_count: usize,
     /// Most encoded bytes held.
     pub max_bytes: usize,
+    /// Transactions validated again after each new best block, at most:
+    /// those validated longest ago first, so that each comes round in
+    /// turn and a full pool costs a bounded number of runtime calls per
+    /// block.
+    pub revalidate_per_block: usize,
 }
 
 impl Default for PoolConfig {
@@ -43,6 +48,7 @@ impl Default for PoolConfig {
         PoolConfig {
             max_count: 8192,
             max_bytes: 20 * 1024 * 1024,
+            revalidate_per_block: 1024,
         }
     }
 }
@@ -100,6 +106,8 @@ pub struct PoolTx {
     pub provides: Vec<Vec<u8>>,
     /// The last block number it may enter.
     valid_till: BlockNumber,
+    /// The best block number when it was last validated.
+    validated_at: BlockNumber,
     /// Arrival order, to break priority ties.
     seq: u64,
 }
@@ -337,6 +345,7 @@ impl Pool {
             valid_till: info
                 .best_number
                 .saturating_add(valid.longevity.min(u64::from(u32::MAX)) as u32),
+            validated_at: info.best_number,
             seq,
         }))
     }
@@ -457,12 +466,17 @@ impl Pool {
                 resubmit.extend(body.into_iter().filter(|xt| xt.is_signed()));
             }
         }
+        // Tags the block's transactions from the pool provided: what
+        // required them may be ready now.
+        let mut met = HashSet::new();
         if let Ok(Some(body)) = store.body(best) {
             let mut inner = self.lock();
             let mut watched = Vec::new();
             for xt in body {
                 let hash = tx_hash(&xt.encode());
-                inner.remove(&hash);
+                if let Some(tx) = inner.remove(&hash) {
+                    met.extend(tx.provides.iter().cloned());
+                }
                 if inner.watchers.contains_key(&hash) {
                     inner.notify(hash, TxStatus::InBlock(best));
                     watched.push(hash);
@@ -475,18 +489,38 @@ impl Pool {
         for xt in resubmit {
             let _ = self.submit(&xt.encode());
         }
-        self.revalidate();
+        self.revalidate(&met);
     }
 
-    /// Validates every transaction again at the best block; drops the ones
-    /// that became invalid or outlived their longevity.
-    fn revalidate(&self) {
+    /// Drops the transactions that outlived their longevity; validates
+    /// again at the best block those that required a tag `met` (the next
+    /// nonces of the block's senders, ready now), and at most
+    /// `revalidate_per_block` of the rest, those validated longest ago
+    /// first; drops the ones that became invalid. (One left invalid a while
+    /// is refused by the author, which removes it then.)
+    fn revalidate(&self, met: &HashSet<Vec<u8>>) {
         let number = self.chain.info().best_number;
-        let held: Vec<Arc<PoolTx>> = self.lock().txs.values().cloned().collect();
+        let mut held: Vec<Arc<PoolTx>> = self.lock().txs.values().cloned().collect();
+        let unlocked = |tx: &PoolTx| tx.requires.iter().any(|tag| met.contains(tag));
+        held.sort_by_key(|tx| {
+            (
+                tx.valid_till >= number,
+                !unlocked(tx),
+                tx.validated_at,
+                tx.seq,
+            )
+        });
+        let mut budget = self.config.revalidate_per_block;
         for tx in held {
             let outcome = if tx.valid_till < number {
                 Err(TxStatus::Dropped)
             } else {
+                if !unlocked(&tx) {
+                    if budget == 0 {
+                        break;
+                    }
+                    budget -= 1;
+                }
                 self.validate(tx.hash, tx.extrinsic.clone(), tx.encoded.clone())
                     .map_err(|e| match e {
                         PoolError::Chain(_) | PoolError::UnknownValidity(_) => TxStatus::Dropped,

@@ -37,12 +37,16 @@ fn signed(chain: &Chain, from: Sr25519Keyring, nonce: Nonce, call: RuntimeCall) 
 }
 
 fn pool(limit: usize) -> (tempfile::TempDir, Arc<Chain>, Pool) {
-    let dir = tempfile::tempdir().unwrap();
-    let chain = Arc::new(open(dir.path(), StatePruning::Archive).unwrap());
-    let config = PoolConfig {
+    pool_with(PoolConfig {
         max_count: limit,
         max_bytes: usize::MAX,
-    };
+        ..PoolConfig::default()
+    })
+}
+
+fn pool_with(config: PoolConfig) -> (tempfile::TempDir, Arc<Chain>, Pool) {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Arc::new(open(dir.path(), StatePruning::Archive).unwrap());
     let pool = Pool::new(chain.clone(), config);
     (dir, chain, pool)
 }
@@ -174,4 +178,36 @@ fn transactions_after_one_that_does_not_fit_wait_for_the_next_block() {
     assert_eq!(block.extrinsics.len(), 2);
     assert_eq!(pool.len(), 3, "nothing left the pool as invalid");
     assert!(pool.ready().iter().any(|t| t.hash == after));
+}
+
+/// After a block, the pool is validated again a bounded number at a time,
+/// those validated longest ago first: two transfers the block made stale
+/// go one a block.
+#[test]
+fn revalidation_takes_a_bounded_number_a_block_oldest_first() {
+    let (_dir, chain, pool) = pool_with(PoolConfig {
+        revalidate_per_block: 1,
+        ..PoolConfig::default()
+    });
+    pool.submit(&transfer(&chain, Alice, 0, 1_000)).unwrap();
+    pool.submit(&transfer(&chain, Bob, 0, 1_000)).unwrap();
+    // Rivals with the same nonces go into the block.
+    let rivals = Pool::new(chain.clone(), PoolConfig::default());
+    rivals.submit(&transfer(&chain, Alice, 0, 2_000)).unwrap();
+    rivals.submit(&transfer(&chain, Bob, 0, 2_000)).unwrap();
+    let genesis = chain.info().genesis_hash;
+    let mut events = chain.subscribe();
+    let (block, changes) = build_block(&chain, &alice(), genesis, base_slot() + 1, Some(&rivals))
+        .unwrap()
+        .unwrap();
+    assert_eq!(block.extrinsics.len(), 3);
+    let first = chain.import_built(block, changes).unwrap();
+    pool.maintain(&events.try_recv().unwrap());
+    assert_eq!(pool.len(), 1, "one stale transfer checked and dropped");
+    let (block, changes) = build_block(&chain, &alice(), first, base_slot() + 2, None)
+        .unwrap()
+        .unwrap();
+    chain.import_built(block, changes).unwrap();
+    pool.maintain(&events.try_recv().unwrap());
+    assert!(pool.is_empty(), "the other, checked a block later");
 }
