@@ -52,6 +52,22 @@ use crate::keystore::{self, Keystore};
 use crate::network::protocol::{CatchUp, Commit, GrandpaMessage, SignedVote};
 use crate::network::Network;
 
+mod environment;
+mod gossip;
+mod justification;
+mod persistence;
+mod session;
+#[cfg(test)]
+mod tests;
+
+use environment::*;
+use gossip::*;
+pub use gossip::{Check, NetworkLink};
+pub use justification::verify_justification;
+use justification::*;
+use persistence::*;
+use session::*;
+
 /// The engine id justifications are stored under.
 pub const ENGINE_ID: ConsensusEngineId = GRANDPA_ENGINE_ID;
 /// A round's prevote timer, from its start; the precommit timer is twice
@@ -265,19 +281,3 @@ pub async fn run(
         }
     }
 }
-
-mod environment;
-mod gossip;
-mod justification;
-mod persistence;
-mod session;
-#[cfg(test)]
-mod tests;
-
-use environment::*;
-use gossip::*;
-pub use gossip::{Check, NetworkLink};
-pub use justification::verify_justification;
-use justification::*;
-use persistence::*;
-use session::*;

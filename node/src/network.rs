@@ -664,9 +664,10 @@ impl Worker {
         let now = Instant::now();
         self.unban_expired(now);
         self.dial_reserved();
-        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
-        let stale: Vec<PeerId> = connected
-            .into_iter()
+        let stale: Vec<PeerId> = self
+            .swarm
+            .connected_peers()
+            .copied()
             .filter(|peer| {
                 self.status_asked
                     .get(peer)

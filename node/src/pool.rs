@@ -502,7 +502,7 @@ impl Pool {
         let number = self.chain.info().best_number;
         let mut held: Vec<Arc<PoolTx>> = self.lock().txs.values().cloned().collect();
         let unlocked = |tx: &PoolTx| tx.requires.iter().any(|tag| met.contains(tag));
-        held.sort_by_key(|tx| {
+        held.sort_by_cached_key(|tx| {
             (
                 tx.valid_till >= number,
                 !unlocked(tx),

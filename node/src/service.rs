@@ -161,7 +161,7 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
     // finalization): on a thread of its own, it never holds up the shared
     // workers that the network and JSON-RPC run on.
     tasks.push(on_own_thread(
-        "grandpa",
+        "GRANDPA",
         grandpa::run(
             chain.clone(),
             keystore.clone(),
@@ -238,23 +238,21 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
     })
 }
 
-/// Runs `task` on a thread of its own, with a single-threaded runtime; the
-/// returned task ends with it, and stops it when aborted.
+/// Runs `task` on a thread named `what`, with a single-threaded runtime of
+/// its own; the returned task ends with it, and stops it when aborted.
 fn on_own_thread(
-    name: &str,
+    what: &'static str,
     task: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<tokio::task::JoinHandle<()>, ServiceError> {
+    let failed = |source| ServiceError::Thread { what, source };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|source| ServiceError::Thread {
-            what: "GRANDPA",
-            source,
-        })?;
+        .map_err(failed)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (done, ended) = tokio::sync::oneshot::channel::<()>();
     std::thread::Builder::new()
-        .name(name.into())
+        .name(what.into())
         .spawn(move || {
             runtime.block_on(async {
                 tokio::select! {
@@ -264,10 +262,7 @@ fn on_own_thread(
             });
             let _ = done.send(());
         })
-        .map_err(|source| ServiceError::Thread {
-            what: "GRANDPA",
-            source,
-        })?;
+        .map_err(failed)?;
     Ok(tokio::spawn(async move {
         // Dropped when this task is aborted, which stops the thread's task.
         let _stop = stop;

@@ -25,6 +25,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use mosaic_runtime::native::Hashing;
@@ -229,6 +230,9 @@ pub struct Store {
     info: RwLock<ChainInfo>,
     /// Serializes writers: node counts are read, changed and written.
     write: Mutex<()>,
+    /// The lowest block whose state is kept (`META_KEPT_FROM`), read on
+    /// every state opened: held in memory, written with each prune.
+    kept_from: AtomicU32,
     /// Trie nodes and values read or written lately, shared by every state:
     /// pool validation, authoring and import read the same nodes over and
     /// over (content-addressed, so never stale).
@@ -275,11 +279,14 @@ impl Store {
             None => write_genesis(&db, pruning, genesis, genesis_storage)?,
         }
         let info = read_info(&db)?;
+        let kept_from: BlockNumber =
+            read(&db, META, META_KEPT_FROM, "kept-from")?.unwrap_or_default();
         Ok(Store {
             db,
             pruning,
             info: RwLock::new(info),
             write: Mutex::new(()),
+            kept_from: AtomicU32::new(kept_from),
             cache: SharedTrieCache::new(CacheSize::new(TRIE_CACHE_BYTES), None),
         })
     }
@@ -347,9 +354,7 @@ impl Store {
 
     fn state_with(&self, hash: Hash, cache: LocalTrieCache<Hashing>) -> Result<State, StoreError> {
         let header = self.expect_header(hash)?;
-        let kept_from: BlockNumber =
-            read(&self.db, META, META_KEPT_FROM, "kept-from")?.unwrap_or_default();
-        if *header.number() < kept_from {
+        if *header.number() < self.kept_from.load(Ordering::Acquire) {
             return Err(StoreError::StatePruned(hash));
         }
         Ok(TrieBackendBuilder::new(
@@ -510,9 +515,10 @@ impl Store {
         info.finalized_number = *header.number();
         batch.put_cf(self.cf(META), META_FINALIZED, hash);
         batch.put_cf(self.cf(META), META_LEAVES, leaves.encode());
-        self.prune(&route, &info, &mut batch, &mut counts)?;
+        let kept_from = self.prune(&route, &info, &mut batch, &mut counts)?;
         counts.write(&mut batch, self.cf(STATE));
         self.db.write(batch)?;
+        self.kept_from.store(kept_from, Ordering::Release);
         *self.info.write().expect("never poisoned; qed") = info;
         Ok(Finalized {
             route,
@@ -558,25 +564,25 @@ impl Store {
 
     /// After finalizing `route`: in archive mode, drops the journals nobody
     /// will read again; otherwise prunes the states that fell out of the
-    /// window below the finalized block.
+    /// window below the finalized block. Returns the lowest block whose
+    /// state is kept once `batch` is written.
     fn prune(
         &self,
         route: &[Header],
         info: &ChainInfo,
         batch: &mut WriteBatch,
         counts: &mut NodeCounts,
-    ) -> Result<(), StoreError> {
+    ) -> Result<BlockNumber, StoreError> {
+        let kept_from = self.kept_from.load(Ordering::Acquire);
         let keep = match self.pruning {
             StatePruning::Archive => {
                 for header in route {
                     batch.delete_cf(self.cf(JOURNAL), header.hash());
                 }
-                return Ok(());
+                return Ok(kept_from);
             }
             StatePruning::Keep(keep) => keep,
         };
-        let kept_from: BlockNumber =
-            read(&self.db, META, META_KEPT_FROM, "kept-from")?.unwrap_or_default();
         let new_kept_from = info.finalized_number.saturating_sub(keep).max(kept_from);
         for number in kept_from..new_kept_from {
             // Block `number`'s state goes: the nodes its child deleted are
@@ -592,7 +598,7 @@ impl Store {
             batch.delete_cf(self.cf(JOURNAL), child);
         }
         batch.put_cf(self.cf(META), META_KEPT_FROM, new_kept_from.encode());
-        Ok(())
+        Ok(new_kept_from)
     }
 
     /// Number of trie nodes stored.

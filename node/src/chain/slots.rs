@@ -34,6 +34,38 @@ impl Claims {
     pub fn record(&mut self, slot: u64, header: Header) {
         self.by_slot.entry(slot).or_default().push(header);
         let newest = self.by_slot.keys().next_back().copied().unwrap_or(slot);
-        self.by_slot = self.by_slot.split_off(&newest.saturating_sub(SLOTS_KEPT));
+        while let Some(oldest) = self.by_slot.first_entry() {
+            if *oldest.key() >= newest.saturating_sub(SLOTS_KEPT) {
+                break;
+            }
+            oldest.remove();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use polkadot_sdk::sp_runtime::traits::Header as _;
+
+    use super::*;
+
+    #[test]
+    fn slots_long_past_are_forgotten() {
+        let header = Header::new(
+            1,
+            Default::default(),
+            Default::default(),
+            Default::default(),
+            Default::default(),
+        );
+        let mut claims = Claims::default();
+        claims.record(1, header.clone());
+        claims.record(SLOTS_KEPT + 1, header.clone());
+        assert!(claims.by_slot.contains_key(&1), "kept: within the window");
+        claims.record(SLOTS_KEPT + 2, header);
+        assert_eq!(
+            claims.by_slot.keys().copied().collect::<Vec<_>>(),
+            [SLOTS_KEPT + 1, SLOTS_KEPT + 2]
+        );
     }
 }

@@ -230,6 +230,19 @@ fn pruning_drops_old_states_and_keeps_every_node_of_the_kept_ones() {
         assert!(!all_pairs(&archive, *hash).is_empty());
     }
     assert!(pruned.store().state_node_count() < archive.store().state_node_count());
+    // Reopened, it still knows what it pruned.
+    drop(pruned);
+    let reopened = open(b_dir.path(), StatePruning::Keep(2)).unwrap();
+    for hash in &hashes[..6] {
+        assert!(matches!(
+            reopened.store().state(*hash),
+            Err(StoreError::StatePruned(_))
+        ));
+    }
+    assert_eq!(
+        all_pairs(&reopened, hashes[8]),
+        all_pairs(&archive, hashes[8])
+    );
 }
 
 #[test]

@@ -114,22 +114,34 @@ pub(super) fn chain_ancestry(
 /// A justification's precommits must all be on one chain from the
 /// lowest of them up (Substrate's rule): an equivocator's vote on
 /// another branch is left out, and its other vote, if on the chain,
-/// carries its weight, as do the rest.
+/// carries its weight, as do the rest. Its headers are those on the
+/// precommits' routes down to the lowest, which [`verify_justification`]
+/// asks for exactly.
 pub(super) fn justification(
     chain: &Chain,
     voters: &VoterSet<AuthorityId>,
     round: u64,
     mut commit: Commit,
 ) -> Result<GrandpaJustification<Header>, GrandpaError> {
-    let on_chain =
-        |base: Hash, block: Hash| block == base || chain_ancestry(chain, base, block).is_ok();
-    commit
-        .precommits
-        .retain(|p| on_chain(commit.target_hash, p.precommit.target_hash));
-    let base = lowest_target(&commit).unwrap_or(commit.target_hash);
-    commit
-        .precommits
-        .retain(|p| on_chain(base, p.precommit.target_hash));
+    let target = commit.target_hash;
+    commit.precommits.retain(|p| {
+        p.precommit.target_hash == target
+            || chain_ancestry(chain, target, p.precommit.target_hash).is_ok()
+    });
+    let base = lowest_target(&commit).unwrap_or(target);
+    let mut on_routes = HashSet::new();
+    commit.precommits.retain(|p| {
+        let block = p.precommit.target_hash;
+        if block == base {
+            return true;
+        }
+        let Ok(route) = chain_ancestry(chain, base, block) else {
+            return false;
+        };
+        on_routes.insert(block);
+        on_routes.extend(route);
+        true
+    });
     let signers: HashSet<_> = commit.precommits.iter().map(|p| &p.id).collect();
     let weight: u64 = signers
         .into_iter()
@@ -142,25 +154,13 @@ pub(super) fn justification(
         ));
     }
     let store = chain.store();
-    let base_number = *store.expect_header(base)?.number();
-    let mut ancestries = Vec::new();
-    let mut seen = HashSet::new();
-    for precommit in &commit.precommits {
-        let mut hash = precommit.precommit.target_hash;
-        while hash != base && seen.insert(hash) {
-            let header = store.expect_header(hash)?;
-            if *header.number() <= base_number {
-                return Err(GrandpaError::BadJustification(
-                    "a precommit is not on the base's chain",
-                ));
-            }
-            hash = *header.parent_hash();
-            ancestries.push(header);
-        }
-    }
+    let votes_ancestries = on_routes
+        .into_iter()
+        .map(|hash| store.expect_header(hash))
+        .collect::<Result<_, _>>()?;
     Ok(GrandpaJustification {
         round,
         commit,
-        votes_ancestries: ancestries,
+        votes_ancestries,
     })
 }
