@@ -98,6 +98,9 @@ pub struct Node {
     pub prometheus_addr: Option<SocketAddr>,
     rpc: Option<jsonrpsee::server::ServerHandle>,
     tasks: Vec<JoinHandle<()>>,
+    /// Tasks on threads of their own, stopped and waited for before the
+    /// database is flushed (they use it to the end).
+    threads: Vec<OwnThread>,
 }
 
 /// Opens the database of `config`'s chain.
@@ -160,7 +163,7 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
     // The voter reads and writes the database as it goes (ancestry, votes,
     // finalization): on a thread of its own, it never holds up the shared
     // workers that the network and JSON-RPC run on.
-    tasks.push(on_own_thread(
+    let threads = vec![OwnThread::spawn(
         "GRANDPA",
         grandpa::run(
             chain.clone(),
@@ -169,7 +172,7 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
             grandpa_link,
             grandpa_incoming,
         ),
-    )?);
+    )?];
     if let Some(authoring) = config.validator {
         let announcer = network.clone();
         tasks.push(tokio::spawn(crate::author::run(
@@ -235,39 +238,51 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
         prometheus_addr,
         rpc,
         tasks,
+        threads,
     })
 }
 
-/// Runs `task` on a thread named `what`, with a single-threaded runtime of
-/// its own; the returned task ends with it, and stops it when aborted.
-fn on_own_thread(
-    what: &'static str,
-    task: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<tokio::task::JoinHandle<()>, ServiceError> {
-    let failed = |source| ServiceError::Thread { what, source };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(failed)?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (done, ended) = tokio::sync::oneshot::channel::<()>();
-    std::thread::Builder::new()
-        .name(what.into())
-        .spawn(move || {
-            runtime.block_on(async {
-                tokio::select! {
-                    _ = task => {}
-                    _ = stopped => {}
-                }
-            });
-            let _ = done.send(());
-        })
-        .map_err(failed)?;
-    Ok(tokio::spawn(async move {
-        // Dropped when this task is aborted, which stops the thread's task.
-        let _stop = stop;
-        let _ = ended.await;
-    }))
+/// A task on a thread named after it, with a single-threaded runtime of
+/// its own.
+struct OwnThread {
+    stop: tokio::sync::oneshot::Sender<()>,
+    ended: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl OwnThread {
+    fn spawn(
+        what: &'static str,
+        task: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<OwnThread, ServiceError> {
+        let failed = |source| ServiceError::Thread { what, source };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(failed)?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (done, ended) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(what.into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    tokio::select! {
+                        _ = task => {}
+                        _ = stopped => {}
+                    }
+                });
+                // The runtime goes first: nothing of the task runs after.
+                drop(runtime);
+                let _ = done.send(());
+            })
+            .map_err(failed)?;
+        Ok(OwnThread { stop, ended })
+    }
+
+    /// Stops the task and waits until nothing of it runs.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.ended.await;
+    }
 }
 
 /// Keeps the pool and the metrics up to date with the chain.
@@ -315,6 +330,9 @@ impl Node {
         }
         for task in self.tasks {
             task.abort();
+        }
+        for thread in self.threads {
+            thread.stop().await;
         }
         if let Err(e) = self.chain.store().flush() {
             tracing::warn!(target: "mosaic::service", "flushing the database: {e}");
