@@ -489,7 +489,10 @@ async fn a_vote_sent_again_is_relayed_to_a_peer_that_missed_it() -> Result<()> {
 
     // The first copy, relayed to a witness.
     let (mut sender, _) = rogue_peer(&addr, &topic).await?;
-    let (mut witness, _) = rogue_peer(&addr, &topic).await?;
+    let (mut witness, node) = rogue_peer(&addr, &topic).await?;
+    // The node forwards to the peers of its mesh: wait until it grafted
+    // the witness (which never grafts on its own).
+    in_mesh(&mut witness, node, &topic).await?;
     let publish = |swarm: &mut libp2p::Swarm<gossipsub::Behaviour>| {
         swarm
             .behaviour_mut()
@@ -501,11 +504,28 @@ async fn a_vote_sent_again_is_relayed_to_a_peer_that_missed_it() -> Result<()> {
         .context("the first copy was not relayed")?;
     // A peer that missed it; the same vote again, which the node has seen.
     let (mut late, _) = rogue_peer(&addr, &topic).await?;
+    in_mesh(&mut late, node, &topic).await?;
     publish(&mut sender)?;
     receives(&mut late, &mut sender, &vote)
         .await
         .context("the vote sent again never reached the peer that missed the first copy")?;
     Ok(())
+}
+
+/// Drives `swarm` until `node` has grafted it into its mesh of `topic`.
+async fn in_mesh(
+    swarm: &mut libp2p::Swarm<gossipsub::Behaviour>,
+    node: PeerId,
+    topic: &str,
+) -> Result<()> {
+    let hash = IdentTopic::new(topic).hash();
+    tokio::time::timeout(DROP_WAIT, async {
+        while !swarm.behaviour().mesh_peers(&hash).any(|p| *p == node) {
+            swarm.select_next_some().await;
+        }
+    })
+    .await
+    .context("the node never took the peer into its mesh")
 }
 
 /// Drives `swarm` (and `sender`) until it receives a gossip message of
@@ -546,8 +566,11 @@ async fn rogue_peer(
             libp2p::yamux::Config::default,
         )?
         .with_behaviour(|key| {
+            // No heartbeat of its own: it never grafts, so a node in its
+            // mesh is one that grafted it (and forwards to it).
             let config = gossipsub::ConfigBuilder::default()
                 .max_transmit_size(8 << 20)
+                .heartbeat_interval(Duration::from_secs(3600))
                 .build()
                 .expect("a valid config");
             gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)
