@@ -11,7 +11,7 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-benchmarked=(-p pallet-mosaic-providers -p pallet-mosaic-market -p pallet-mosaic-audit -p mosaic-runtime)
+benchmarked=(-p pallet-mosaic-providers -p pallet-mosaic-market -p pallet-mosaic-audit -p pallet-mosaic-names -p mosaic-runtime)
 echo "== cargo clippy: benchmark code"
 cargo clippy --all-targets --locked --features runtime-benchmarks "${benchmarked[@]}" -- -D warnings
 echo "== cargo test"

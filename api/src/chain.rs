@@ -1,7 +1,7 @@
 //! A connection to a node over JSON-RPC (WebSocket), as any Substrate client
 //! makes one: account state, signing with the chain's current parameters,
 //! submitting a transaction and following it to its events, and the
-//! market's and providers' records through `mosaic_*`.
+//! market's, providers' and names' records through `mosaic_*`.
 
 use std::time::Duration;
 
@@ -34,6 +34,10 @@ pub use pallet_mosaic_market::{Access, CodingParams, OrderId, OrderState, Quote,
 pub type Order = pallet_mosaic_market::OrderOf<Runtime>;
 /// A provider as the chain records it.
 pub type Provider = pallet_mosaic_providers::ProviderOf<Runtime>;
+/// What a name resolves to.
+pub type NameResolution = pallet_mosaic_names::Resolution<AccountId, BlockNumber>;
+/// A kept version of a name.
+pub type NameVersion = pallet_mosaic_names::Entry<BlockNumber>;
 
 /// Blocks a signed transaction stays valid for.
 const MORTALITY: u64 = 64;
@@ -487,6 +491,49 @@ impl ChainClient {
                 .orders_by_cid(Bytes(cid.to_vec()), after, MAX_PAGE, None)
         })
         .await
+    }
+
+    /// What `name` resolves to at the best block: its latest version, or
+    /// `version`; `None` if no such name is registered.
+    pub async fn resolve(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<Option<NameResolution>, ChainError> {
+        let raw = self.ws.resolve(name.into(), version, None).await?;
+        Decode::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("name resolution"))
+    }
+
+    /// Every kept version of `name` at the best block, newest first (none
+    /// for an unknown name).
+    pub async fn name_history(&self, name: &str) -> Result<Vec<NameVersion>, ChainError> {
+        let limit = pallet_mosaic_names::MAX_PAGE;
+        let mut all: Vec<NameVersion> = Vec::new();
+        loop {
+            let before = all.last().map(|entry| entry.version);
+            let raw = self
+                .ws
+                .name_history(name.into(), before, limit, None)
+                .await?;
+            let page: Vec<NameVersion> =
+                Decode::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("name history"))?;
+            let last = page.len() < limit as usize;
+            all.extend(page);
+            if last {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The names `owner` holds at the best block.
+    pub async fn names_of(&self, owner: &AccountId) -> Result<Vec<String>, ChainError> {
+        let raw = self.ws.names_of(owner.to_ss58check(), None).await?;
+        let names: Vec<Vec<u8>> =
+            Decode::decode(&mut &raw[..]).map_err(|_| ChainError::Decode("name list"))?;
+        Ok(names
+            .into_iter()
+            .map(|name| String::from_utf8_lossy(&name).into_owned())
+            .collect())
     }
 
     async fn paged<F, Fut>(&self, page: F) -> Result<Vec<OrderId>, ChainError>

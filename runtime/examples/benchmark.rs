@@ -17,10 +17,11 @@ use polkadot_sdk::frame_benchmarking::{
 use polkadot_sdk::frame_support::traits::StorageInfo;
 
 /// The pallets measured (balances is polkadot-sdk's, with its own weights).
-const PALLETS: [&str; 4] = [
+const PALLETS: [&str; 5] = [
     "pallet_mosaic_providers",
     "pallet_mosaic_market",
     "pallet_mosaic_audit",
+    "pallet_mosaic_names",
     "validators",
 ];
 

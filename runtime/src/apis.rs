@@ -194,7 +194,7 @@ sp_api::impl_runtime_apis! {
         }
     }
 
-    #[api_version(3)]
+    #[api_version(4)]
     impl crate::mosaic_api::MosaicApi<
         Block,
         AccountId,
@@ -249,6 +249,28 @@ sp_api::impl_runtime_apis! {
 
         fn challenges(who: AccountId) -> Vec<pallet_mosaic_audit::Challenge> {
             pallet_mosaic_audit::Challenges::<Runtime>::iter_prefix_values(who).collect()
+        }
+
+        fn resolve(
+            name: Vec<u8>,
+            version: Option<u32>,
+        ) -> Option<pallet_mosaic_names::Resolution<AccountId, crate::BlockNumber>> {
+            pallet_mosaic_names::Pallet::<Runtime>::resolve(&name, version)
+        }
+
+        fn name_history(
+            name: Vec<u8>,
+            before: Option<u32>,
+            limit: u32,
+        ) -> Vec<pallet_mosaic_names::Entry<crate::BlockNumber>> {
+            pallet_mosaic_names::Pallet::<Runtime>::history(&name, before, limit)
+        }
+
+        fn names_of(owner: AccountId) -> Vec<Vec<u8>> {
+            pallet_mosaic_names::Pallet::<Runtime>::names_of(&owner)
+                .into_iter()
+                .map(|name| name.into_inner())
+                .collect()
         }
     }
 

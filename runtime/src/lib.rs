@@ -8,6 +8,9 @@
 //! arguments, inside externalities backed by its state trie. There is no wasm
 //! build.
 //!
+//! Mosaic's pallets: the provider registry, the storage market, audits, and
+//! names (mutable names with a version history, `pallet_mosaic_names`).
+//!
 //! Transactions are standard signed extrinsics (`MultiSignature`, the usual
 //! transaction extensions: spec and transaction version, genesis, mortality,
 //! nonce, weight, fees), so that Substrate tooling can sign for this chain.
@@ -25,6 +28,7 @@ mod benches {
         [pallet_mosaic_providers, crate::Providers]
         [pallet_mosaic_market, crate::Market]
         [pallet_mosaic_audit, crate::Audit]
+        [pallet_mosaic_names, crate::Names]
         [validators, crate::Validators]
     );
 }
@@ -133,8 +137,8 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
     spec_name: alloc::borrow::Cow::Borrowed("mosaic"),
     impl_name: alloc::borrow::Cow::Borrowed("mosaic-node"),
     authoring_version: 1,
-    // 2: orders of pieces (issue 10).
-    spec_version: 6,
+    // 2: orders of pieces (issue 10). 7: names (issue 15).
+    spec_version: 7,
     impl_version: 0,
     apis: apis::RUNTIME_API_VERSIONS,
     // 2: market and audit calls changed shape.
@@ -364,6 +368,30 @@ impl pallet_mosaic_audit::Config for Runtime {
     type WeightInfo = ();
 }
 
+parameter_types! {
+    /// Held while a name is registered: a record of about 100 bytes, priced
+    /// like an order's base record.
+    pub const NameDeposit: Balance = UNIT;
+    /// Held per kept version of a name: a record of about 70 bytes, priced
+    /// like an order's piece record.
+    pub const NameVersionDeposit: Balance = 10 * MILLI_UNIT;
+}
+
+impl pallet_mosaic_names::Config for Runtime {
+    type Currency = Balances;
+    type RuntimeHoldReason = RuntimeHoldReason;
+    type NameDeposit = NameDeposit;
+    type VersionDeposit = NameVersionDeposit;
+    // A year of weekly versions; older ones leave the history (their
+    // objects keep their CIDs).
+    type MaxVersions = ConstU32<64>;
+    // The index is read and written whole (64 names of up to 64 bytes).
+    type MaxNamesPerOwner = ConstU32<64>;
+    // As the market's.
+    type MaxCidLen = ConstU32<64>;
+    type WeightInfo = ();
+}
+
 #[frame_support::runtime]
 mod runtime {
     /// The Mosaic runtime.
@@ -408,4 +436,6 @@ mod runtime {
     pub type Market = pallet_mosaic_market;
     #[runtime::pallet_index(12)]
     pub type Audit = pallet_mosaic_audit;
+    #[runtime::pallet_index(13)]
+    pub type Names = pallet_mosaic_names;
 }

@@ -1,6 +1,7 @@
 //! The `MosaicApi` runtime API: what clients and workers need beyond storage
 //! reads. The node serves it as `mosaic_*` JSON-RPC methods and through
-//! `state_call` (`MosaicApi_quote`, `MosaicApi_order`, …).
+//! `state_call` (`MosaicApi_quote`, `MosaicApi_order`, `MosaicApi_resolve`,
+//! …).
 
 use alloc::vec::Vec;
 
@@ -9,13 +10,17 @@ use polkadot_sdk::sp_api;
 
 pub use pallet_mosaic_audit::Challenge;
 pub use pallet_mosaic_market::{CodingParams, OrderId, Quote, MAX_PAGE};
+pub use pallet_mosaic_names::{Entry, Resolution};
+
+use crate::BlockNumber;
 
 sp_api::decl_runtime_apis! {
     /// Quotes, orders, the market's indexes and challenges. Version 2:
     /// orders of pieces, `quote` takes the number of readers, `order`
     /// answers the order alone, the indexes are new. Version 3:
     /// `challenges` (several leaves of several pieces) replaces `challenge`.
-    #[api_version(3)]
+    /// Version 4: names (`resolve`, `name_history`, `names_of`).
+    #[api_version(4)]
     pub trait MosaicApi<AccountId, Balance, Order, Provider>
     where
         AccountId: Codec,
@@ -54,5 +59,18 @@ sp_api::decl_runtime_apis! {
 
         /// A provider's open challenges, one per challenged piece.
         fn challenges(who: AccountId) -> Vec<Challenge>;
+
+        /// What a name (its bytes) resolves to: its latest version, or
+        /// version `version`; `None` if no such name is registered.
+        fn resolve(name: Vec<u8>, version: Option<u32>) -> Option<Resolution<AccountId, BlockNumber>>;
+
+        /// One page of a name's kept versions, newest first: those numbered
+        /// below `before` (from the latest if `None`), at most `limit`
+        /// (capped at `pallet_mosaic_names::MAX_PAGE`).
+        fn name_history(name: Vec<u8>, before: Option<u32>, limit: u32) -> Vec<Entry<BlockNumber>>;
+
+        /// The names `owner` holds (at most the runtime's
+        /// `MaxNamesPerOwner`), in the order they came to it.
+        fn names_of(owner: AccountId) -> Vec<Vec<u8>>;
     }
 }

@@ -129,6 +129,7 @@ impl Chain {
             crate::Providers::do_try_state().expect("provider invariants hold");
             crate::Market::do_try_state().expect("market invariants hold");
             crate::Audit::do_try_state().expect("audit invariants hold");
+            crate::Names::do_try_state().expect("names invariants hold");
             read()
         })
     }
@@ -438,6 +439,87 @@ fn the_mosaic_api_answers_by_name() {
     assert!(challenges.is_empty());
 }
 
+/// Names through a block and the API: //Alice registers a name and sets it
+/// twice in one block; after import her deposits are held, and the API
+/// resolves each version, pages the history and lists her names.
+#[test]
+fn names_set_in_a_block_resolve_through_the_mosaic_api() {
+    use pallet_mosaic_names::{Call, Entry, HoldReason, Name, Resolution};
+    use polkadot_sdk::frame_support::traits::fungible::InspectHold;
+    use polkadot_sdk::frame_support::BoundedVec;
+    let chain = Chain::new(genesis_through_api(genesis::DEV));
+    let alice = Sr25519Keyring::Alice;
+    let name = Name::truncate_from(b"dataset".to_vec());
+    let cid = |n: u8| mosaic_primitives::unixfs::file_cid(&[n]).to_bytes();
+    let calls = [
+        Call::register { name: name.clone() },
+        Call::set {
+            name: name.clone(),
+            cid: BoundedVec::truncate_from(cid(1)),
+        },
+        Call::set {
+            name: name.clone(),
+            cid: BoundedVec::truncate_from(cid(2)),
+        },
+    ];
+    let transactions = calls
+        .into_iter()
+        .zip(0..)
+        .map(|(call, nonce)| chain.signed(alice, RuntimeCall::Names(call), nonce))
+        .collect();
+    let (block, _) = chain.author(7, transactions);
+    chain.after(&block, || {
+        let reason = RuntimeHoldReason::Names(HoldReason::Deposit);
+        assert_eq!(
+            Balances::balance_on_hold(&reason, &alice.to_account_id()),
+            NameDeposit::get() + 2 * NameVersionDeposit::get()
+        );
+    });
+
+    let mut overlay = OverlayedChanges::default();
+    let mut api = |function: &str, args: Vec<u8>| {
+        call(&chain.backend, &mut overlay, function, &args).unwrap()
+    };
+    api("Core_execute_block", block.encode());
+    let entry = |version: u32| Entry {
+        version,
+        cid: cid(version as u8),
+        set_at: 1,
+    };
+    for (asked, version) in [(None, 2), (Some(1), 1), (Some(2), 2)] {
+        let resolved: Option<Resolution<AccountId, BlockNumber>> = decode(api(
+            "MosaicApi_resolve",
+            (b"dataset".to_vec(), asked).encode(),
+        ));
+        assert_eq!(
+            resolved,
+            Some(Resolution {
+                owner: alice.to_account_id(),
+                latest: 2,
+                oldest: 1,
+                entry: Some(entry(version)),
+            })
+        );
+    }
+    let unknown: Option<Resolution<AccountId, BlockNumber>> = decode(api(
+        "MosaicApi_resolve",
+        (b"nothing".to_vec(), Option::<u32>::None).encode(),
+    ));
+    assert_eq!(unknown, None);
+    let page: Vec<Entry<BlockNumber>> = decode(api(
+        "MosaicApi_name_history",
+        (b"dataset".to_vec(), Option::<u32>::None, 1u32).encode(),
+    ));
+    assert_eq!(page, vec![entry(2)]);
+    let page: Vec<Entry<BlockNumber>> = decode(api(
+        "MosaicApi_name_history",
+        (b"dataset".to_vec(), Some(2u32), 10u32).encode(),
+    ));
+    assert_eq!(page, vec![entry(1)]);
+    let names: Vec<Vec<u8>> = decode(api("MosaicApi_names_of", alice.to_account_id().encode()));
+    assert_eq!(names, vec![b"dataset".to_vec()]);
+}
+
 #[test]
 fn a_genesis_whose_vrf_keys_do_not_match_its_aura_authorities_is_refused() {
     let good = genesis::preset_config(genesis::LOCAL).expect("the local preset");
@@ -502,6 +584,7 @@ fn the_benchmark_api_lists_every_mosaic_pallet() {
         "pallet_mosaic_providers",
         "pallet_mosaic_market",
         "pallet_mosaic_audit",
+        "pallet_mosaic_names",
         "validators",
     ] {
         assert!(
@@ -558,6 +641,34 @@ fn a_benchmark_runs_natively_with_counted_reads_and_writes() {
         assert!(result.writes >= 2, "{result:?}");
         assert_eq!((result.reads, result.writes), (17, 18), "{result:?}");
         assert!(result.extrinsic_time > 0, "{result:?}");
+    }
+}
+
+/// The names pallet's benchmarks run on the runtime's state with their
+/// checks on, at the runtime's bounds (64 names an owner, 64 versions).
+#[cfg(feature = "runtime-benchmarks")]
+#[test]
+fn the_names_benchmarks_run_on_the_runtime() {
+    use polkadot_sdk::frame_benchmarking::BenchmarkParameter::v;
+    for (benchmark, components) in [
+        ("register", vec![]),
+        ("set", vec![]),
+        ("transfer", vec![]),
+        ("release", vec![(v, 0)]),
+        ("release", vec![(v, 64)]),
+    ] {
+        for result in run_benchmark(
+            "pallet_mosaic_names",
+            "crate::Names",
+            benchmark,
+            &components,
+        ) {
+            assert!(
+                result.reads >= 2 && result.writes >= 2,
+                "{benchmark}: {result:?}"
+            );
+            assert!(result.extrinsic_time > 0, "{benchmark}: {result:?}");
+        }
     }
 }
 

@@ -280,4 +280,23 @@ pub trait MosaicRpc {
     /// The `Vec<Challenge>` open for a provider, one per challenged piece.
     #[method(name = "challenges", blocking)]
     fn challenges(&self, who: String, at: Option<Hash>) -> RpcResult<Bytes>;
+
+    /// An `Option<Resolution>` of a name: its latest version, or `version`.
+    #[method(name = "resolve", blocking)]
+    fn resolve(&self, name: String, version: Option<u32>, at: Option<Hash>) -> RpcResult<Bytes>;
+
+    /// A page of a name's kept versions (`Vec<Entry>`), newest first,
+    /// numbered below `before`.
+    #[method(name = "nameHistory", blocking)]
+    fn name_history(
+        &self,
+        name: String,
+        before: Option<u32>,
+        limit: u32,
+        at: Option<Hash>,
+    ) -> RpcResult<Bytes>;
+
+    /// The names (`Vec<Vec<u8>>`) an owner (SS58) holds.
+    #[method(name = "namesOf", blocking)]
+    fn names_of(&self, owner: String, at: Option<Hash>) -> RpcResult<Bytes>;
 }

@@ -93,4 +93,22 @@ impl MosaicRpcServer for Api {
     fn challenges(&self, who: String, at: Option<Hash>) -> RpcResult<Bytes> {
         self.mosaic_call(at, "challenges", parse_account(&who)?)
     }
+
+    fn resolve(&self, name: String, version: Option<u32>, at: Option<Hash>) -> RpcResult<Bytes> {
+        self.mosaic_call(at, "resolve", (name.into_bytes(), version))
+    }
+
+    fn name_history(
+        &self,
+        name: String,
+        before: Option<u32>,
+        limit: u32,
+        at: Option<Hash>,
+    ) -> RpcResult<Bytes> {
+        self.mosaic_call(at, "name_history", (name.into_bytes(), before, limit))
+    }
+
+    fn names_of(&self, owner: String, at: Option<Hash>) -> RpcResult<Bytes> {
+        self.mosaic_call(at, "names_of", parse_account(&owner)?)
+    }
 }

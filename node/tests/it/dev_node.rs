@@ -67,6 +67,9 @@ const METHODS: &[&str] = &[
     "mosaic_piecesOf",
     "mosaic_provider",
     "mosaic_challenges",
+    "mosaic_resolve",
+    "mosaic_nameHistory",
+    "mosaic_namesOf",
 ];
 
 /// A `state_storage` notification.

@@ -17,6 +17,7 @@ mod browser;
 mod cli;
 mod dev_node;
 mod market;
+mod names;
 mod network;
 mod restart;
 mod transfers;
