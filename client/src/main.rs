@@ -3,8 +3,10 @@
 //! Offline commands: account keys, IPFS-compatible CIDs, and encoding a file
 //! into shards plus a manifest (and back). Network commands over a node's
 //! JSON-RPC and the providers' workers: `put`, `get`, `status`, `ls`, `rm`,
-//! `extend`, `share ORDER`, `providers`, `balance`, `transfer`.
+//! `extend`, `share ORDER`, `providers`, `balance`, `transfer`, `name`.
 
+#[path = "cli/names.rs"]
+mod names;
 #[path = "cli/network.rs"]
 mod network;
 
@@ -71,6 +73,9 @@ enum Command {
     },
     /// Send tokens and wait until a block includes the transfer.
     Transfer(TransferArgs),
+    /// Mutable names pointing to CIDs, version after version.
+    #[command(subcommand)]
+    Name(names::NameCommand),
 }
 
 #[derive(Args)]
@@ -191,6 +196,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Providers(args) => on_chain(network::providers(args))?,
         Command::Balance { address, node } => on_chain(balance(&address, &node))?,
         Command::Transfer(args) => on_chain(transfer(&args))?,
+        Command::Name(command) => on_chain(names::run(command))?,
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! End-to-end tests: real processes on loopback.
 
 mod audits;
+mod names;
 mod reupload;
 mod storage;
