@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mosaic_api::chain::{Access, ChainClient, ChainError, Order, OrderId, OrderState};
-use mosaic_primitives::encryption::{plaintext_len, SecretKey};
+use mosaic_primitives::encryption::{plaintext_len, Encryption, SecretKey};
 use mosaic_primitives::manifest::{parse_object_cid, Manifest, ShardId};
 use mosaic_primitives::merkle::{self, ShardRoot};
 use mosaic_primitives::pipeline::{self, default_threads, GetError as PipelineError, ShardSource};
@@ -159,18 +159,21 @@ pub async fn resolve(chain: &ChainClient, target: &Target) -> Result<(OrderId, O
 /// The manifest an order describes.
 pub fn manifest_of(id: OrderId, order: &Order) -> Result<Manifest, GetError> {
     let bad = || GetError::BadOrder(id);
-    let (size, recipients) = match &order.access {
+    let (size, encryption) = match &order.access {
         Access::Public => (order.size, None),
-        Access::Encrypted { keys, .. } => (
+        Access::Encrypted { suite, keys } => (
             plaintext_len(order.size).map_err(|_| bad())?,
-            Some(keys.to_vec()),
+            Some(Encryption {
+                suite: *suite,
+                recipients: keys.to_vec(),
+            }),
         ),
     };
     let manifest = Manifest {
         cid: parse_object_cid(&order.cid).ok_or_else(bad)?,
         size,
         coding: order.coding,
-        recipients,
+        encryption,
         piece_roots: order.pieces.iter().map(|p| p.root).collect(),
     };
     manifest.validate().map_err(|_| bad())?;
@@ -385,7 +388,7 @@ pub async fn get(
 ) -> Result<GetReport, GetError> {
     let (id, order) = resolve(chain, target).await?;
     let manifest = manifest_of(id, &order)?;
-    if manifest.recipients.is_some() && secret.is_none() {
+    if manifest.encryption.is_some() && secret.is_none() {
         return Err(GetError::KeyRequired(id));
     }
     let providers = endpoints(chain, order.pieces.iter().map(|p| p.provider.clone()), None).await?;

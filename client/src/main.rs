@@ -11,7 +11,7 @@ mod names;
 mod network;
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -125,10 +125,15 @@ struct EncodeArgs {
     #[arg(long)]
     public: bool,
     #[command(flatten)]
+    cipher: network::CipherArgs,
+    #[command(flatten)]
     coding: network::CodingArgs,
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = default_threads())]
     threads: usize,
+    /// Print one JSON object on stdout instead of the manifest's CID.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -144,6 +149,9 @@ struct DecodeArgs {
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = default_threads())]
     threads: usize,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -245,13 +253,9 @@ fn print_key(key: &AccountKey) {
     );
 }
 
-fn open_input(path: &Path) -> Result<BufReader<File>> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    Ok(BufReader::with_capacity(1 << 20, file))
-}
-
 fn file_cid(path: &Path) -> Result<String> {
-    let mut input = open_input(path)?;
+    // Read a MiB at a time: no buffer needed.
+    let mut input = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut builder = CidBuilder::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -265,13 +269,14 @@ fn file_cid(path: &Path) -> Result<String> {
     Ok(builder.finish().to_string())
 }
 
-fn throughput(bytes: u64, started: Instant) -> String {
-    let secs = started.elapsed().as_secs_f64();
-    format!(
-        "{:.2} s, {:.0} MB/s",
-        secs,
-        bytes as f64 / 1e6 / secs.max(1e-9)
-    )
+/// Bytes per second in MB/s.
+fn rate(bytes: u64, seconds: f64) -> f64 {
+    bytes as f64 / 1e6 / seconds.max(1e-9)
+}
+
+/// The cipher suite of a manifest's frames, by name; `None` when public.
+fn suite_name(manifest: &Manifest) -> Option<&'static str> {
+    manifest.encryption.as_ref().map(|e| e.suite.name())
 }
 
 fn encode(args: EncodeArgs) -> Result<()> {
@@ -283,38 +288,63 @@ fn encode(args: EncodeArgs) -> Result<()> {
     let options = PutOptions {
         coding,
         recipients,
+        suite: args.cipher.suite(),
         key: None,
         threads: args.threads,
     };
-    let input = open_input(&args.file)?;
+    // Unbuffered: the pipeline reads each frame straight to its place.
+    let input =
+        File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
     let mut dir = ShardDir::create(&args.to)?;
     let started = Instant::now();
     let manifest = pipeline::put(input, &options, &mut dir)
         .with_context(|| format!("cannot encode {}", args.file.display()))?;
     dir.write_manifest(&manifest)?;
+    let seconds = started.elapsed().as_secs_f64();
     let pieces = coding.total_shards();
     let shards = manifest.segment_count() as usize * pieces;
+    let manifest_cid = Manifest::cid_of_bytes(&manifest.to_bytes());
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "manifest": manifest_cid.to_string(),
+                "cid": manifest.cid.to_string(),
+                "size": manifest.size,
+                "storedSize": manifest.stored_size(),
+                "cipher": suite_name(&manifest),
+                "segments": manifest.segment_count(),
+                "dataShards": coding.data_shards,
+                "parityShards": coding.parity_shards,
+                "threads": args.threads,
+                "seconds": seconds,
+                "megabytesPerSecond": rate(manifest.size, seconds),
+            })
+        );
+        return Ok(());
+    }
     eprintln!(
-        "encoded {} bytes into {} segments × {} shards ({} + {}) in {}",
+        "encoded {} bytes into {} segments × {} shards ({} + {}, {}) in {seconds:.2} s, {:.0} MB/s",
         manifest.size,
         manifest.segment_count(),
         pieces,
         coding.data_shards,
         coding.parity_shards,
-        throughput(manifest.size, started),
+        suite_name(&manifest).unwrap_or("public"),
+        rate(manifest.size, seconds),
     );
     eprintln!(
         "{shards} shard files, {pieces} shard-root lists and {MANIFEST_FILE} in {}",
         args.to.display()
     );
     eprintln!("object CID: {}", manifest.cid);
-    println!("{}", Manifest::cid_of_bytes(&manifest.to_bytes()));
+    println!("{manifest_cid}");
     Ok(())
 }
 
 fn decode(args: DecodeArgs) -> Result<()> {
     let (dir, manifest) = ShardDir::open(&args.dir)?;
-    let secret = match (&args.key, &manifest.recipients) {
+    let secret = match (&args.key, &manifest.encryption) {
         (Some(path), _) => Some(AccountKey::load(path)?.encryption_secret()),
         (None, Some(_)) => bail!("{} is encrypted: pass --key KEYFILE", args.dir.display()),
         (None, None) => None,
@@ -342,21 +372,37 @@ fn decode(args: DecodeArgs) -> Result<()> {
     }
     std::fs::rename(&partial, &args.to)
         .with_context(|| format!("cannot move the output to {}", args.to.display()))?;
-    eprintln!(
-        "decoded {} bytes to {} in {}",
-        manifest.size,
-        args.to.display(),
-        throughput(manifest.size, started)
-    );
+    let seconds = started.elapsed().as_secs_f64();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "cid": manifest.cid.to_string(),
+                "size": manifest.size,
+                "cipher": suite_name(&manifest),
+                "to": args.to.display().to_string(),
+                "threads": args.threads,
+                "seconds": seconds,
+                "megabytesPerSecond": rate(manifest.size, seconds),
+            })
+        );
+    } else {
+        eprintln!(
+            "decoded {} bytes to {} in {seconds:.2} s, {:.0} MB/s",
+            manifest.size,
+            args.to.display(),
+            rate(manifest.size, seconds)
+        );
+    }
     Ok(())
 }
 
 fn share(args: ShareArgs) -> Result<()> {
     let dir_path = PathBuf::from(&args.target);
-    let (dir, mut manifest) = ShardDir::open(&dir_path)?;
+    let (mut dir, mut manifest) = ShardDir::open(&dir_path)?;
     let reader = parse_encryption_key(&args.with)
         .context("--with must be a 32-byte hex encryption public key")?;
-    let Some(wrapped) = manifest.recipients.as_mut() else {
+    let Some(wrapped) = manifest.encryption.as_mut().map(|e| &mut e.recipients) else {
         bail!(
             "{} is public; there is nothing to share",
             dir_path.display()

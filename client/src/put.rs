@@ -77,6 +77,8 @@ pub struct PutRequest {
     pub owner: AccountKey,
     /// Store unencrypted, under the file's IPFS CID.
     pub public: bool,
+    /// The cipher suite of an encrypted file's frames (unused when public).
+    pub suite: CipherSuite,
     /// Coding parameters.
     pub coding: CodingParams,
     /// Periods paid for.
@@ -98,6 +100,8 @@ pub struct PutReport {
     pub size: u64,
     /// Bytes stored (the ciphertext for an encrypted file).
     pub stored_size: u64,
+    /// The cipher suite of its frames, `None` for a public file.
+    pub suite: Option<CipherSuite>,
     /// Who holds each piece.
     pub providers: Vec<Endpoint>,
     /// Escrow paid.
@@ -244,13 +248,17 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
         } else {
             vec![request.owner.encryption_public()]
         },
+        suite: request.suite,
         key,
         threads: default_threads(),
     };
     let (manifest, RootsOnly(shard_roots)) =
         encode(request.file.clone(), options.clone(), RootsOnly::default()).await?;
     let stored_size = manifest.stored_size();
-    let recipients = manifest.recipients.as_ref().map_or(0, Vec::len) as u32;
+    let recipients = manifest
+        .encryption
+        .as_ref()
+        .map_or(0, |e| e.recipients.len()) as u32;
     chain
         .quote(
             stored_size,
@@ -261,11 +269,12 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
         )
         .await?;
 
-    let access = match &manifest.recipients {
+    let access = match &manifest.encryption {
         None => Access::Public,
-        Some(keys) => Access::Encrypted {
-            suite: CipherSuite::ChaCha20Poly1305,
-            keys: keys
+        Some(encryption) => Access::Encrypted {
+            suite: encryption.suite,
+            keys: encryption
+                .recipients
                 .clone()
                 .try_into()
                 .expect("a manifest has at most 16 readers, as the chain; qed"),
@@ -369,6 +378,7 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
         cid: manifest.cid.to_string(),
         size: manifest.size,
         stored_size,
+        suite: manifest.encryption.as_ref().map(|e| e.suite),
         providers,
         escrow,
         block: included.block,

@@ -2,14 +2,18 @@
 //! `SSSSSS-II.shard` (segment, index), and one file per piece named
 //! `PP.roots`: the piece's shard roots, 32 bytes each, in segment order.
 //!
-//! Writes are crash-safe: every file is written to a temporary name, synced,
-//! and renamed into place, and the manifest is written last, so a directory
-//! with a manifest holds every shard and list it names (until something
-//! damages them, which decoding detects list by list and shard by shard).
+//! Writes are crash-safe: the manifest is written last (to a temporary name,
+//! synced, renamed into place), after every shard file and list is synced, so
+//! a directory with a manifest holds every shard and list it names (until
+//! something damages them, which decoding detects list by list and shard by
+//! shard). Shard files are synced by a thread of their own while encoding
+//! goes on, so that an encoder on one core never waits for the disk.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 
 use mosaic_primitives::manifest::{Manifest, ManifestError, ShardId};
 use mosaic_primitives::merkle::ShardRoot;
@@ -20,6 +24,9 @@ use mosaic_primitives::pipeline::{ShardSink, ShardSource};
 pub const MANIFEST_FILE: &str = "manifest.bin";
 /// Largest shard-root list file: one root per segment of the largest object.
 pub const MAX_ROOTS_FILE_SIZE: u64 = MAX_SEGMENTS as u64 * 32;
+/// Files written and waiting for the syncing thread: past this the encoder
+/// waits for the disk.
+const UNSYNCED_FILES: usize = 16;
 
 /// Why an object directory could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +57,38 @@ pub enum ShardDirError {
 /// An object directory.
 pub struct ShardDir {
     root: PathBuf,
+    /// Syncs the files written so far; started by the first one.
+    syncer: Option<Syncer>,
+}
+
+/// A thread that syncs written files in turn and stops at the first error.
+struct Syncer {
+    files: SyncSender<(PathBuf, File)>,
+    thread: JoinHandle<Result<(), ShardDirError>>,
+}
+
+impl Syncer {
+    fn spawn(root: &Path) -> Result<Self, ShardDirError> {
+        let (files, written) = sync_channel::<(PathBuf, File)>(UNSYNCED_FILES);
+        let thread = std::thread::Builder::new()
+            .name("shard-sync".into())
+            .spawn(move || {
+                for (path, file) in written {
+                    file.sync_all().map_err(io_error(&path))?;
+                }
+                Ok(())
+            })
+            .map_err(io_error(root))?;
+        Ok(Syncer { files, thread })
+    }
+
+    /// Waits until every file sent is synced.
+    fn finish(self) -> Result<(), ShardDirError> {
+        drop(self.files);
+        self.thread
+            .join()
+            .expect("the syncing thread does not panic; qed")
+    }
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ShardDirError + '_ {
@@ -77,6 +116,7 @@ impl ShardDir {
         }
         Ok(ShardDir {
             root: root.to_path_buf(),
+            syncer: None,
         })
     }
 
@@ -88,8 +128,28 @@ impl ShardDir {
             .map_err(|source| ShardDirError::Manifest { path, source })?;
         let dir = ShardDir {
             root: root.to_path_buf(),
+            syncer: None,
         };
         Ok((dir, manifest))
+    }
+
+    /// Writes a file in place and hands it to the syncing thread: no
+    /// temporary name is needed, as nothing reads the directory's files
+    /// before the manifest, which comes after they are synced.
+    fn write_unsynced(&mut self, path: PathBuf, bytes: &[u8]) -> Result<(), ShardDirError> {
+        let mut file = File::create(&path).map_err(io_error(&path))?;
+        file.write_all(bytes).map_err(io_error(&path))?;
+        let syncer = match &mut self.syncer {
+            Some(syncer) => syncer,
+            None => self.syncer.insert(Syncer::spawn(&self.root)?),
+        };
+        if syncer.files.send((path, file)).is_err() {
+            let syncer = self.syncer.take().expect("matched above; qed");
+            return Err(syncer
+                .finish()
+                .expect_err("the thread stops early only at an error; qed"));
+        }
+        Ok(())
     }
 
     /// Path of one shard's file.
@@ -103,9 +163,12 @@ impl ShardDir {
         self.root.join(format!("{piece:02}.roots"))
     }
 
-    /// Writes the manifest (last, after every shard and list) and fsyncs the
-    /// directory.
-    pub fn write_manifest(&self, manifest: &Manifest) -> Result<(), ShardDirError> {
+    /// Waits until every shard and list written is synced, then writes the
+    /// manifest and syncs the directory.
+    pub fn write_manifest(&mut self, manifest: &Manifest) -> Result<(), ShardDirError> {
+        if let Some(syncer) = self.syncer.take() {
+            syncer.finish()?;
+        }
         write_atomic(&self.root.join(MANIFEST_FILE), &manifest.to_bytes())?;
         File::open(&self.root)
             .and_then(|dir| dir.sync_all())
@@ -117,12 +180,12 @@ impl ShardSink for ShardDir {
     type Error = ShardDirError;
 
     fn put_shard(&mut self, id: ShardId, shard: &[u8]) -> Result<(), ShardDirError> {
-        write_atomic(&self.shard_path(id), shard)
+        self.write_unsynced(self.shard_path(id), shard)
     }
 
     fn put_shard_roots(&mut self, piece: u8, roots: &[ShardRoot]) -> Result<(), ShardDirError> {
         let bytes: Vec<u8> = roots.iter().flat_map(|root| root.0).collect();
-        write_atomic(&self.shard_roots_path(piece), &bytes)
+        self.write_unsynced(self.shard_roots_path(piece), &bytes)
     }
 }
 

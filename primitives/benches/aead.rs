@@ -1,10 +1,11 @@
-//! ChaCha20-Poly1305 over 64 KiB frames: `ring` (used) against RustCrypto's
-//! `chacha20poly1305` (the candidate), 8 MiB per iteration.
+//! The frame cipher suites over 64 KiB frames, 8 MiB per iteration: `ring`'s
+//! AES-256-GCM and ChaCha20-Poly1305 (used) against RustCrypto's
+//! `chacha20poly1305` (the candidate).
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::ChaCha20Poly1305;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mosaic_primitives::encryption::{FileKey, FRAME_PAYLOAD, FRAME_SIZE};
+use mosaic_primitives::encryption::{CipherSuite, FileKey, FRAME_PAYLOAD, FRAME_SIZE};
 
 const SIZE: usize = 128 * FRAME_PAYLOAD;
 
@@ -13,11 +14,14 @@ fn frames(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(SIZE as u64));
     let plaintext = vec![7u8; SIZE];
 
-    let cipher = FileKey::generate().unwrap().cipher();
+    let key = FileKey::generate().unwrap();
     let mut strided = vec![7u8; SIZE / FRAME_PAYLOAD * FRAME_SIZE];
-    group.bench_function("ring", |b| {
-        b.iter(|| cipher.encrypt(0, &mut strided, SIZE, true))
-    });
+    for suite in CipherSuite::ALL {
+        let cipher = key.cipher(suite);
+        group.bench_function(format!("ring/{suite}"), |b| {
+            b.iter(|| cipher.encrypt(0, &mut strided, SIZE, true))
+        });
+    }
 
     let rust_crypto = ChaCha20Poly1305::new(&[9u8; 32].into());
     let mut buf = plaintext.clone();

@@ -8,7 +8,7 @@
 //! The reference is `openssl enc -chacha20` over the file plus `openssl dgst
 //! -sha256` over 1.5 times its size: less work than a put, which also
 //! erasure-codes, hashes shards into Merkle trees and the stream into its CID.
-//! Default coding (4 + 2, 8 MiB segments), encrypted.
+//! Default coding (4 + 2, 8 MiB segments), encrypted, with each cipher suite.
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use mosaic_primitives::encryption::SecretKey;
+use mosaic_primitives::encryption::{CipherSuite, SecretKey};
 use mosaic_primitives::memory::{DiscardShards, MemoryShards};
 use mosaic_primitives::pipeline::{self, default_threads, PutOptions};
 
@@ -95,46 +95,51 @@ fn main() {
 
     let owner = SecretKey::from_seed(&[1; 32]);
     let open = || BufReader::with_capacity(1 << 20, File::open(&input).unwrap());
-    let mut put_rates = Vec::new();
-    for threads in [1, default_threads()] {
+    for suite in CipherSuite::ALL {
+        let mut put_rates = Vec::new();
+        for threads in [1, default_threads()] {
+            let options = PutOptions {
+                threads,
+                suite,
+                ..PutOptions::encrypted_to(owner.public())
+            };
+            let started = Instant::now();
+            pipeline::put(open(), &options, &mut DiscardShards).unwrap();
+            let name = format!("put, {suite}, {threads} thread(s)");
+            put_rates.push(report(&name, size, started.elapsed().as_secs_f64()));
+        }
+
+        let mut store = MemoryShards::default();
         let options = PutOptions {
-            threads,
+            suite,
             ..PutOptions::encrypted_to(owner.public())
         };
-        let started = Instant::now();
-        pipeline::put(open(), &options, &mut DiscardShards).unwrap();
-        let name = format!("put, {threads} thread(s)");
-        put_rates.push(report(&name, size, started.elapsed().as_secs_f64()));
-    }
+        let manifest = pipeline::put(open(), &options, &mut store).unwrap();
+        let mut get_rates = Vec::new();
+        for threads in [1, default_threads()] {
+            let started = Instant::now();
+            pipeline::get(&manifest, Some(&owner), &store, std::io::sink(), threads).unwrap();
+            let name = format!("get, {suite}, {threads} thread(s)");
+            get_rates.push(report(&name, size, started.elapsed().as_secs_f64()));
+        }
 
-    let mut store = MemoryShards::default();
-    let options = PutOptions::encrypted_to(owner.public());
-    let manifest = pipeline::put(open(), &options, &mut store).unwrap();
-    let mut get_rates = Vec::new();
-    for threads in [1, default_threads()] {
-        let started = Instant::now();
-        pipeline::get(&manifest, Some(&owner), &store, std::io::sink(), threads).unwrap();
-        let name = format!("get, {threads} thread(s)");
-        get_rates.push(report(&name, size, started.elapsed().as_secs_f64()));
+        println!(
+            "  put 1 thread / openssl reference:  {:.2}",
+            put_rates[0] / reference
+        );
+        println!(
+            "  put all cores / put 1 thread:      {:.2}",
+            put_rates[1] / put_rates[0]
+        );
+        println!(
+            "  get / put, 1 thread:               {:.2}",
+            get_rates[0] / put_rates[0]
+        );
+        println!(
+            "  get / put, all cores:              {:.2}",
+            get_rates[1] / put_rates[1]
+        );
     }
-
-    println!();
-    println!(
-        "put 1 thread / openssl reference:  {:.2}",
-        put_rates[0] / reference
-    );
-    println!(
-        "put all cores / put 1 thread:      {:.2}",
-        put_rates[1] / put_rates[0]
-    );
-    println!(
-        "get / put, 1 thread:               {:.2}",
-        get_rates[0] / put_rates[0]
-    );
-    println!(
-        "get / put, all cores:              {:.2}",
-        get_rates[1] / put_rates[1]
-    );
     let _ = std::fs::remove_file(&input);
     let _ = std::fs::remove_file(&half);
 }

@@ -2,8 +2,9 @@
 //!
 //! A manifest records the object's CID (the IPFS CID of a public file, the
 //! CID of the piece roots for an encrypted one), its plaintext size, the
-//! coding parameters, the file key wrapped to each reader, and the root of
-//! each of the object's `k + m` [pieces](crate::piece). The segment layout
+//! coding parameters, how it is encrypted (the frames' cipher suite and the
+//! file key wrapped to each reader), and the root of each of the object's
+//! `k + m` [pieces](crate::piece). The segment layout
 //! follows from these: segment `s` holds stored bytes `s * segment_size ..`
 //! and each of its `k + m` shards is `shard_size(segment_len)` bytes. Shard
 //! roots are not in the manifest: each piece's list of them is kept beside
@@ -13,20 +14,22 @@
 //! On the wire a manifest is a version byte followed by the SCALE encoding of
 //! that version's fields. Its own CID is the raw CIDv1 of those bytes.
 //! Decoding checks size, version and every bound before anything is used.
+//! Version 3 added the cipher suite; version 2 (ChaCha20-Poly1305 was the
+//! only suite then) is still read, so objects encoded before stay readable.
 
 use cid::Cid;
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use sha2::{Digest, Sha256};
 
-use crate::encryption::{ciphertext_len, WrappedKey};
+use crate::encryption::{ciphertext_len, CipherSuite, Encryption, WrappedKey};
 use crate::erasure::{
     CodingParams, ParamsError, MAX_DATA_SHARDS, MAX_PARITY_SHARDS, MAX_SEGMENT_SIZE,
 };
 use crate::piece::{self, Layout, LayoutError, PieceRoot, MAX_SEGMENTS};
 use crate::unixfs::{cid_v1, DAG_PB_CODEC, RAW_CODEC, SHA2_256};
 
-/// The manifest format this code writes (and the only one it reads).
-pub const MANIFEST_VERSION: u8 = 2;
+/// The manifest format this code writes; it also reads version 2.
+pub const MANIFEST_VERSION: u8 = 3;
 /// Most readers a file key may be wrapped to.
 pub const MAX_RECIPIENTS: usize = 16;
 /// Most pieces an object may have: `k + m` at the widest coding.
@@ -37,6 +40,8 @@ pub const MAX_PIECES: usize = MAX_DATA_SHARDS as usize + MAX_PARITY_SHARDS as us
 pub const MAX_OBJECT_SIZE: u64 = MAX_SEGMENTS as u64 * MAX_SEGMENT_SIZE as u64;
 /// Largest encoded manifest: piece roots, wrapped keys and fixed fields.
 pub const MAX_MANIFEST_SIZE: usize = MAX_PIECES * 32 + MAX_RECIPIENTS * 112 + 1024;
+/// The older manifest format still read: version 3 without the suite.
+const MANIFEST_VERSION_2: u8 = 2;
 
 /// One shard of an object: segment and position within the segment, which
 /// is also the piece it belongs to.
@@ -89,20 +94,43 @@ pub struct Manifest {
     pub size: u64,
     /// How the stored bytes were cut and coded.
     pub coding: CodingParams,
-    /// The file key wrapped to each reader, or `None` for a public file.
-    pub recipients: Option<Vec<WrappedKey>>,
+    /// How the object is encrypted, or `None` for a public file.
+    pub encryption: Option<Encryption>,
     /// The root of each piece, `k + m` of them: [`piece::piece_root`] of the
     /// piece's shard roots in segment order.
     pub piece_roots: Vec<PieceRoot>,
 }
 
 #[derive(Encode, Decode)]
+struct WireV3 {
+    cid: Vec<u8>,
+    size: u64,
+    coding: CodingParams,
+    encryption: Option<(CipherSuite, Vec<WrappedKey>)>,
+    piece_roots: Vec<PieceRoot>,
+}
+
+#[derive(Decode)]
 struct WireV2 {
     cid: Vec<u8>,
     size: u64,
     coding: CodingParams,
     recipients: Option<Vec<WrappedKey>>,
     piece_roots: Vec<PieceRoot>,
+}
+
+impl From<WireV2> for WireV3 {
+    fn from(v2: WireV2) -> Self {
+        WireV3 {
+            cid: v2.cid,
+            size: v2.size,
+            coding: v2.coding,
+            encryption: v2
+                .recipients
+                .map(|keys| (CipherSuite::ChaCha20Poly1305, keys)),
+            piece_roots: v2.piece_roots,
+        }
+    }
 }
 
 /// Why a manifest was rejected.
@@ -115,7 +143,7 @@ pub enum ManifestError {
     #[error("manifest is empty")]
     Empty,
     /// Written by an older, newer or unknown format.
-    #[error("manifest version {0} is not supported (this build reads version {MANIFEST_VERSION})")]
+    #[error("manifest version {0} is not supported (this build reads versions 2 and {MANIFEST_VERSION}); decode it with the release that wrote it")]
     UnsupportedVersion(u8),
     /// The bytes are not a SCALE-encoded manifest.
     #[error("manifest is malformed")]
@@ -166,7 +194,7 @@ pub struct Segment {
 impl Manifest {
     /// Bytes actually stored: the ciphertext for encrypted files.
     pub fn stored_size(&self) -> u64 {
-        match self.recipients {
+        match self.encryption {
             Some(_) => ciphertext_len(self.size),
             None => self.size,
         }
@@ -216,7 +244,7 @@ impl Manifest {
             return Err(ManifestError::Cid);
         }
         self.coding.validate()?;
-        if let Some(recipients) = &self.recipients {
+        if let Some(Encryption { recipients, .. }) = &self.encryption {
             if recipients.is_empty() || recipients.len() > MAX_RECIPIENTS {
                 return Err(ManifestError::Recipients(recipients.len()));
             }
@@ -242,7 +270,7 @@ impl Manifest {
         {
             return Err(ManifestError::EmptyPieces);
         }
-        if self.recipients.is_some() && self.cid != roots_cid(&self.piece_roots) {
+        if self.encryption.is_some() && self.cid != roots_cid(&self.piece_roots) {
             return Err(ManifestError::Cid);
         }
         Ok(())
@@ -250,11 +278,14 @@ impl Manifest {
 
     /// The encoded manifest.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let wire = WireV2 {
+        let wire = WireV3 {
             cid: self.cid.to_bytes(),
             size: self.size,
             coding: self.coding,
-            recipients: self.recipients.clone(),
+            encryption: self
+                .encryption
+                .as_ref()
+                .map(|e| (e.suite, e.recipients.clone())),
             piece_roots: self.piece_roots.clone(),
         };
         let mut out = vec![MANIFEST_VERSION];
@@ -268,16 +299,19 @@ impl Manifest {
             return Err(ManifestError::TooLarge(bytes.len()));
         }
         let (&version, mut body) = bytes.split_first().ok_or(ManifestError::Empty)?;
-        if version != MANIFEST_VERSION {
-            return Err(ManifestError::UnsupportedVersion(version));
-        }
-        let wire = WireV2::decode_all(&mut body)?;
+        let wire = match version {
+            MANIFEST_VERSION => WireV3::decode_all(&mut body)?,
+            MANIFEST_VERSION_2 => WireV2::decode_all(&mut body)?.into(),
+            _ => return Err(ManifestError::UnsupportedVersion(version)),
+        };
         let cid = parse_object_cid(&wire.cid).ok_or(ManifestError::Cid)?;
         let manifest = Manifest {
             cid,
             size: wire.size,
             coding: wire.coding,
-            recipients: wire.recipients,
+            encryption: wire
+                .encryption
+                .map(|(suite, recipients)| Encryption { suite, recipients }),
             piece_roots: wire.piece_roots,
         };
         manifest.validate()?;
@@ -302,7 +336,7 @@ mod tests {
             cid: file_cid(b"hello"),
             size: 600 * 1024,
             coding,
-            recipients: None,
+            encryption: None,
             piece_roots: (0..3u8).map(|i| PieceRoot([i; 32])).collect(),
         }
     }
@@ -310,6 +344,13 @@ mod tests {
     fn wrapped_key() -> WrappedKey {
         let owner = SecretKey::from_seed(&[1; 32]).public();
         FileKey::generate().unwrap().wrap(&owner)
+    }
+
+    fn encrypted(recipients: Vec<WrappedKey>) -> Option<Encryption> {
+        Some(Encryption {
+            suite: CipherSuite::Aes256Gcm,
+            recipients,
+        })
     }
 
     #[test]
@@ -329,6 +370,40 @@ mod tests {
     }
 
     #[test]
+    fn the_suite_round_trips_and_version_2_reads_as_chacha() {
+        let mut m = sample();
+        m.size = 600 * 1024 - 10 * 16;
+        m.cid = roots_cid(&m.piece_roots);
+        for suite in CipherSuite::ALL {
+            m.encryption = Some(Encryption {
+                suite,
+                recipients: vec![wrapped_key()],
+            });
+            assert_eq!(Manifest::from_bytes(&m.to_bytes()).unwrap(), m);
+        }
+
+        // Version 2: the same fields, the wrapped keys without a suite.
+        let recipients = vec![wrapped_key()];
+        let mut v2 = vec![MANIFEST_VERSION_2];
+        (
+            m.cid.to_bytes(),
+            m.size,
+            m.coding,
+            Some(recipients.clone()),
+            m.piece_roots.clone(),
+        )
+            .encode_to(&mut v2);
+        let read = Manifest::from_bytes(&v2).unwrap();
+        let expected = Encryption {
+            suite: CipherSuite::ChaCha20Poly1305,
+            recipients,
+        };
+        assert_eq!(read.encryption, Some(expected));
+        // Written again, it is version 3.
+        assert_eq!(read.to_bytes()[0], MANIFEST_VERSION);
+    }
+
+    #[test]
     fn an_empty_public_file_has_no_segments_and_empty_pieces() {
         let mut m = sample();
         m.size = 0;
@@ -345,7 +420,7 @@ mod tests {
 
         // An empty encrypted file stores one frame's tag: one segment.
         let mut m = m;
-        m.recipients = Some(vec![wrapped_key()]);
+        m.encryption = encrypted(vec![wrapped_key()]);
         m.piece_roots = (0..3u8).map(|i| PieceRoot([i; 32])).collect();
         m.cid = roots_cid(&m.piece_roots);
         let m = Manifest::from_bytes(&m.to_bytes()).unwrap();
@@ -366,7 +441,7 @@ mod tests {
             size: Layout::max_stored_size(&coding) / crate::encryption::FRAME_SIZE as u64
                 * crate::encryption::FRAME_PAYLOAD as u64,
             coding,
-            recipients: Some(vec![wrapped_key(); MAX_RECIPIENTS]),
+            encryption: encrypted(vec![wrapped_key(); MAX_RECIPIENTS]),
             piece_roots,
         };
         let bytes = m.to_bytes();
@@ -389,7 +464,7 @@ mod tests {
             Err(ManifestError::Empty)
         ));
         // Version 1 (a root per shard) is no longer read, nor any other.
-        for version in [1, 3] {
+        for version in [1, 4] {
             let mut bytes = sample().to_bytes();
             bytes[0] = version;
             assert!(matches!(
@@ -445,7 +520,7 @@ mod tests {
 
         let mut m = sample();
         m.size = u64::MAX;
-        m.recipients = Some(vec![]);
+        m.encryption = encrypted(vec![]);
         assert!(matches!(
             Manifest::from_bytes(&m.to_bytes()),
             Err(ManifestError::Size(u64::MAX))
@@ -459,7 +534,7 @@ mod tests {
         // An encrypted object's CID must commit to its piece roots.
         let mut m = sample();
         m.size = 600 * 1024 - 10 * 16;
-        m.recipients = Some(vec![wrapped_key()]);
+        m.encryption = encrypted(vec![wrapped_key()]);
         assert!(matches!(
             Manifest::from_bytes(&m.to_bytes()),
             Err(ManifestError::Cid)

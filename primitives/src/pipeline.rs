@@ -26,8 +26,8 @@ use std::sync::OnceLock;
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::encryption::{
-    DecryptError, FileKey, FrameCipher, PublicKey, RandomError, SecretKey, FRAME_PAYLOAD,
-    FRAME_SIZE,
+    CipherSuite, DecryptError, Encryption, FileKey, FrameCipher, PublicKey, RandomError, SecretKey,
+    FRAME_PAYLOAD, FRAME_SIZE,
 };
 use crate::erasure::{CodingParams, ErasureCoder, NotEnoughShards, ParamsError};
 use crate::manifest::{roots_cid, Manifest, Segment, ShardId, MAX_RECIPIENTS};
@@ -83,6 +83,8 @@ pub struct PutOptions {
     /// Readers to wrap the file key to; empty stores the file public
     /// (unencrypted, with its IPFS CID).
     pub recipients: Vec<PublicKey>,
+    /// The cipher suite of an encrypted object's frames.
+    pub suite: CipherSuite,
     /// The file key to encrypt with; `None` draws a fresh one. Give the key
     /// of an earlier put only to store the *same input* again: it then gives
     /// the same ciphertext, shards and piece roots (a dry run into
@@ -108,6 +110,7 @@ impl PutOptions {
         PutOptions {
             coding: CodingParams::default(),
             recipients: Vec::new(),
+            suite: CipherSuite::preferred(),
             key: None,
             threads: default_threads(),
         }
@@ -250,7 +253,7 @@ where
         (false, Some(key)) => Some(key.clone()),
         (false, None) => Some(FileKey::generate()?),
     };
-    let cipher = key.as_ref().map(FileKey::cipher);
+    let cipher = key.as_ref().map(|key| key.cipher(options.suite));
     let encrypted = cipher.is_some();
     let segment_size = coding.segment_size as usize;
     let in_flight = options.threads + 2;
@@ -351,7 +354,10 @@ where
         },
         size,
         coding,
-        recipients: key.map(|key| options.recipients.iter().map(|r| key.wrap(r)).collect()),
+        encryption: key.map(|key| Encryption {
+            suite: options.suite,
+            recipients: options.recipients.iter().map(|r| key.wrap(r)).collect(),
+        }),
         piece_roots,
     };
     debug_assert!(manifest.validate().is_ok());
@@ -407,11 +413,13 @@ pub fn get<W: Write>(
     mut output: W,
     threads: usize,
 ) -> Result<(), GetError> {
-    let key = match &manifest.recipients {
-        Some(wrapped) => Some(secret.ok_or(GetError::KeyRequired)?.unwrap(wrapped)?),
+    let cipher = match &manifest.encryption {
+        Some(Encryption { suite, recipients }) => {
+            let secret = secret.ok_or(GetError::KeyRequired)?;
+            Some(secret.unwrap(recipients)?.cipher(*suite))
+        }
         None => None,
     };
-    let cipher = key.as_ref().map(FileKey::cipher);
     let coder = ErasureCoder::new(manifest.coding).expect("manifests are validated; qed");
     let mut segments = manifest.segments();
     let segment_count = manifest.segment_count();
@@ -563,6 +571,7 @@ mod tests {
         PutOptions {
             coding: CodingParams::with_segment_size(3, 2, 256 * 1024).unwrap(),
             recipients,
+            suite: CipherSuite::preferred(),
             key: None,
             threads,
         }
@@ -658,10 +667,23 @@ mod tests {
             256 * 1024,
             3 * 256 * 1024 + 5,
         ] {
-            for (recipients, threads) in [(vec![], 1), (vec![owner.public()], 2), (vec![], 2)] {
+            let aes = CipherSuite::Aes256Gcm;
+            let chacha = CipherSuite::ChaCha20Poly1305;
+            for (recipients, threads, suite) in [
+                (vec![], 1, aes),
+                (vec![owner.public()], 1, aes),
+                (vec![owner.public()], 2, chacha),
+                (vec![], 2, chacha),
+            ] {
                 let input = data(len);
                 let mut store = MemoryStore::default();
-                let manifest = put(&input[..], &options(recipients, threads), &mut store).unwrap();
+                let options = PutOptions {
+                    suite,
+                    ..options(recipients.clone(), threads)
+                };
+                let manifest = put(&input[..], &options, &mut store).unwrap();
+                let recorded = manifest.encryption.as_ref().map(|e| e.suite);
+                assert_eq!(recorded, (!recipients.is_empty()).then_some(suite));
                 assert_eq!(manifest.size, len as u64);
                 assert_eq!(
                     Manifest::from_bytes(&manifest.to_bytes()).unwrap(),

@@ -59,9 +59,8 @@ fn main() {
     let mut shards = MemoryShards::default();
     let options = PutOptions {
         coding,
-        recipients: Vec::new(),
-        key: None,
         threads: 1,
+        ..PutOptions::public()
     };
     let manifest = pipeline::put(&data[..], &options, &mut shards).expect("the object codes");
     let layout = Layout::new(coding, manifest.stored_size()).expect("a valid layout");

@@ -212,9 +212,8 @@ pub(crate) mod tests {
         let coding = CodingParams::with_segment_size(2, 1, 262_144).unwrap();
         let options = PutOptions {
             coding,
-            recipients: Vec::new(),
-            key: None,
             threads: 1,
+            ..PutOptions::public()
         };
         let mut shards = MemoryShards::default();
         let manifest = pipeline::put(&bytes[..], &options, &mut shards).unwrap();

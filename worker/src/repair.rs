@@ -325,9 +325,8 @@ mod tests {
         let mut shards = MemoryShards::default();
         let options = PutOptions {
             coding,
-            recipients: Vec::new(),
-            key: None,
             threads: 1,
+            ..PutOptions::public()
         };
         let manifest = pipeline::put(&data[..], &options, &mut shards).unwrap();
         let layout = Layout::new(coding, manifest.stored_size()).unwrap();

@@ -13,6 +13,7 @@ use mosaic_client::get::{self, Target};
 use mosaic_client::keys::{parse_encryption_key, AccountKey};
 use mosaic_client::providers::endpoints;
 use mosaic_client::put::{self, PutRequest};
+use mosaic_primitives::encryption::CipherSuite;
 use mosaic_primitives::erasure::{
     CodingParams, DEFAULT_DATA_SHARDS, DEFAULT_PARITY_SHARDS, DEFAULT_SEGMENT_SIZE,
 };
@@ -80,6 +81,22 @@ impl CodingArgs {
     }
 }
 
+/// How an encrypted file's frames are encrypted (`encode`, `put`).
+#[derive(Args)]
+pub struct CipherArgs {
+    /// The frames' cipher suite: aes-256-gcm or chacha20-poly1305 (default:
+    /// AES-256-GCM where the CPU has AES instructions, else ChaCha20-Poly1305).
+    #[arg(long, value_name = "SUITE", conflicts_with = "public")]
+    cipher: Option<CipherSuite>,
+}
+
+impl CipherArgs {
+    /// The suite asked for, or this machine's fastest.
+    pub fn suite(&self) -> CipherSuite {
+        self.cipher.unwrap_or_else(CipherSuite::preferred)
+    }
+}
+
 /// Output switches.
 #[derive(Args)]
 pub struct OutputArgs {
@@ -102,6 +119,8 @@ pub struct PutArgs {
     /// Store unencrypted; its CID is then the IPFS CID.
     #[arg(long)]
     public: bool,
+    #[command(flatten)]
+    cipher: CipherArgs,
     #[command(flatten)]
     coding: CodingArgs,
     /// Audit periods to pay for.
@@ -204,6 +223,7 @@ fn order_json(id: OrderId, order: &Order) -> serde_json::Value {
             "segmentSize": order.coding.segment_size,
         },
         "public": matches!(order.access, Access::Public),
+        "cipher": suite_of(order).map(CipherSuite::name),
         "state": state,
         "periods": order.periods,
         "escrow": order.escrow.to_string(),
@@ -215,6 +235,14 @@ fn order_json(id: OrderId, order: &Order) -> serde_json::Value {
             "price": p.price.to_string(),
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The cipher suite of an encrypted order's frames.
+fn suite_of(order: &Order) -> Option<CipherSuite> {
+    match &order.access {
+        Access::Public => None,
+        Access::Encrypted { suite, .. } => Some(*suite),
+    }
 }
 
 fn cid_text(order: &Order) -> String {
@@ -232,10 +260,9 @@ fn print_order(id: OrderId, order: &Order) {
         order.coding.data_shards,
         order.coding.parity_shards,
         order.piece_size,
-        if matches!(order.access, Access::Public) {
-            "public"
-        } else {
-            "encrypted"
+        match suite_of(order) {
+            None => "public".to_string(),
+            Some(suite) => format!("encrypted ({suite})"),
         }
     );
     match order.state {
@@ -271,6 +298,7 @@ pub async fn put(args: PutArgs) -> Result<()> {
             file: args.file.clone(),
             owner,
             public: args.public,
+            suite: args.cipher.suite(),
             coding,
             periods: args.periods,
             max_price: args.max_price,
@@ -288,6 +316,7 @@ pub async fn put(args: PutArgs) -> Result<()> {
                 "cid": report.cid,
                 "size": report.size,
                 "storedSize": report.stored_size,
+                "cipher": report.suite.map(CipherSuite::name),
                 "pieces": report.providers.iter().map(|p| json!({
                     "provider": p.address(),
                     "peerId": p.peer.map(|p| p.to_string()),

@@ -295,6 +295,81 @@ fn wrong_keys_and_bad_manifests_are_refused() {
     assert!(error.contains("not a valid manifest"), "{error}");
 }
 
+/// The last line of stdout as JSON.
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout.lines().last().expect("a line of JSON")).unwrap()
+}
+
+#[test]
+fn each_cipher_suite_is_recorded_and_decoded() {
+    let ws = Workspace::new();
+    let owner = ws.key("owner");
+    let data = bytes(300_000, 4);
+    let input = ws.file("in", &data);
+    for suite in ["aes-256-gcm", "chacha20-poly1305"] {
+        let target = ws.arg(suite);
+        let mut args = vec!["encode", &input, "--to", &target, "--key", &owner];
+        args.extend(["--cipher", suite, "--json"]);
+        args.extend(SMALL_CODING);
+        let report = json(&ok(&args));
+        assert_eq!(report["cipher"], suite);
+        assert_eq!(report["size"], data.len());
+
+        let out = ws.arg(&format!("{suite}.out"));
+        let report = json(&ok(&[
+            "decode", &target, "--to", &out, "--key", &owner, "--json",
+        ]));
+        assert_eq!(report["cipher"], suite);
+        assert_eq!(std::fs::read(&out).unwrap(), data);
+    }
+
+    // By default the CPU decides; a public file has no suite.
+    let report = json(&ok(&[
+        "encode",
+        &input,
+        "--to",
+        &ws.arg("default"),
+        "--key",
+        &owner,
+        "--json",
+    ]));
+    assert!(["aes-256-gcm", "chacha20-poly1305"].contains(&report["cipher"].as_str().unwrap()));
+    let report = json(&ok(&[
+        "encode",
+        &input,
+        "--to",
+        &ws.arg("public"),
+        "--public",
+        "--json",
+    ]));
+    assert!(report["cipher"].is_null());
+
+    let error = fails(&[
+        "encode",
+        &input,
+        "--to",
+        &ws.arg("x"),
+        "--key",
+        &owner,
+        "--cipher",
+        "rot13",
+    ]);
+    assert!(
+        error.contains("aes-256-gcm or chacha20-poly1305"),
+        "{error}"
+    );
+    let error = fails(&[
+        "encode",
+        &input,
+        "--to",
+        &ws.arg("y"),
+        "--public",
+        "--cipher",
+        "aes-256-gcm",
+    ]);
+    assert!(error.contains("--public"), "{error}");
+}
+
 #[test]
 fn sharing_adds_a_reader_without_touching_shards() {
     let ws = Workspace::new();

@@ -60,9 +60,8 @@ impl Object {
             .collect();
         let options = PutOptions {
             coding: coding(),
-            recipients: Vec::new(),
-            key: None,
             threads: 1,
+            ..PutOptions::public()
         };
         let mut shards = MemoryShards::default();
         let manifest = pipeline::put(&bytes[..], &options, &mut shards).expect("put succeeds");

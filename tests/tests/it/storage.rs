@@ -434,9 +434,8 @@ fn public_shards(
         std::fs::File::open(file)?,
         &PutOptions {
             coding: CodingParams::default(),
-            recipients: Vec::new(),
-            key: None,
             threads: 1,
+            ..PutOptions::public()
         },
         &mut shards,
     )?;
