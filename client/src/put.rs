@@ -38,7 +38,7 @@ use mosaic_primitives::encryption::{CipherSuite, FileKey, RandomError};
 use mosaic_primitives::erasure::CodingParams;
 use mosaic_primitives::manifest::{Manifest, ShardId};
 use mosaic_primitives::merkle::ShardRoot;
-use mosaic_primitives::pipeline::{self, default_threads, PutOptions, ShardSink};
+use mosaic_primitives::pipeline::{self, PutOptions, ShardSink};
 use mosaic_runtime::{Balance, BlockNumber, Hash, RuntimeCall, RuntimeEvent};
 use mosaic_shard_net::{Answer, NetConfig, NetError, Request, ShardClient};
 use tokio::sync::mpsc;
@@ -75,10 +75,9 @@ pub struct PutRequest {
     pub file: PathBuf,
     /// The owner: signs and pays, and (unless public) reads.
     pub owner: AccountKey,
-    /// Store unencrypted, under the file's IPFS CID.
-    pub public: bool,
-    /// The cipher suite of an encrypted file's frames (unused when public).
-    pub suite: CipherSuite,
+    /// The cipher suite to encrypt the file's frames with, for the owner to
+    /// read; `None` stores it unencrypted, under the file's IPFS CID.
+    pub encryption: Option<CipherSuite>,
     /// Coding parameters.
     pub coding: CodingParams,
     /// Periods paid for.
@@ -236,21 +235,17 @@ async fn encode<S: ShardSink<Error = Infallible> + Send + 'static>(
 
 /// Stores `request.file` and waits until its order is live.
 pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, PutError> {
-    let key = if request.public {
-        None
-    } else {
-        Some(FileKey::generate()?)
+    let options = match request.encryption {
+        None => PutOptions::public(),
+        Some(suite) => PutOptions {
+            suite,
+            key: Some(FileKey::generate()?),
+            ..PutOptions::encrypted_to(request.owner.encryption_public())
+        },
     };
     let options = PutOptions {
         coding: request.coding,
-        recipients: if request.public {
-            Vec::new()
-        } else {
-            vec![request.owner.encryption_public()]
-        },
-        suite: request.suite,
-        key,
-        threads: default_threads(),
+        ..options
     };
     let (manifest, RootsOnly(shard_roots)) =
         encode(request.file.clone(), options.clone(), RootsOnly::default()).await?;

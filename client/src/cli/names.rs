@@ -13,16 +13,19 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use mosaic_client::amount;
-use mosaic_client::chain::{parse_address, ChainClient, NameResolution, NameVersion, OrderState};
+use mosaic_client::chain::{
+    parse_address, ChainClient, Included, NameResolution, NameVersion, OrderState,
+};
 use mosaic_client::get::{self, Target};
+use mosaic_client::keys::AccountKey;
 use mosaic_primitives::manifest::parse_object_cid;
-use mosaic_runtime::{RuntimeCall, RuntimeEvent};
+use mosaic_runtime::{Runtime, RuntimeCall, RuntimeEvent};
 use pallet_mosaic_names::{is_valid_name, Call, Event, Name, MAX_NAME_LEN, MIN_NAME_LEN};
 use polkadot_sdk::sp_core::crypto::Ss58Codec;
 use polkadot_sdk::sp_runtime::{BoundedVec, MultiAddress};
 use serde_json::json;
 
-use crate::network::{NodeArgs, SignerArgs};
+use crate::network::{cid_text, NodeArgs, SignerArgs};
 
 /// What `mosaic name` does.
 #[derive(Subcommand)]
@@ -136,29 +139,41 @@ fn parse_name(text: &str) -> Result<Name> {
     Name::try_from(text.as_bytes().to_vec()).map_err(|_| anyhow::anyhow!("`{text}` is too long"))
 }
 
-/// The text form of a binary CID.
-fn cid_text(bytes: &[u8]) -> String {
-    cid::Cid::try_from(bytes)
-        .map(|c| c.to_string())
-        .unwrap_or_else(|_| format!("0x{}", hex::encode(bytes)))
-}
-
-async fn register(args: NameArgs) -> Result<()> {
-    let name = parse_name(&args.name)?;
+/// Signs `call` (made from the parsed name) with `args`'s account, submits
+/// it and waits until a block includes it; `doing` names the act for errors.
+async fn submit(
+    args: &NameArgs,
+    doing: &str,
+    call: impl FnOnce(Name) -> Result<Call<Runtime>>,
+) -> Result<(AccountKey, Included)> {
+    let call = RuntimeCall::Names(call(parse_name(&args.name)?)?);
     let key = args.signer.required()?;
     let chain = ChainClient::connect(&args.node.rpc).await?;
     let included = chain
-        .sign_and_submit(&key.pair(), RuntimeCall::Names(Call::register { name }))
+        .sign_and_submit(&key.pair(), call)
         .await
-        .with_context(|| format!("registering {}", args.name))?;
-    let deposit = included
+        .with_context(|| format!("{doing} {}", args.name))?;
+    Ok((key, included))
+}
+
+/// The first of the block's names events that `pick` takes.
+fn find_event<V>(included: &Included, pick: impl Fn(&Event<Runtime>) -> Option<V>) -> Result<V> {
+    included
         .events
         .iter()
-        .find_map(|e| match e {
-            RuntimeEvent::Names(Event::Registered { deposit, .. }) => Some(*deposit),
+        .find_map(|event| match event {
+            RuntimeEvent::Names(event) => pick(event),
             _ => None,
         })
-        .unwrap_or_default();
+        .context("the block holds the call but not its event; is the node's runtime current?")
+}
+
+async fn register(args: NameArgs) -> Result<()> {
+    let (key, included) = submit(&args, "registering", |name| Ok(Call::register { name })).await?;
+    let deposit = find_event(&included, |event| match event {
+        Event::Registered { deposit, .. } => Some(*deposit),
+        _ => None,
+    })?;
     if args.json {
         println!(
             "{}",
@@ -182,7 +197,7 @@ async fn register(args: NameArgs) -> Result<()> {
 
 async fn set(args: SetArgs) -> Result<()> {
     let target = &args.target;
-    let name = parse_name(&target.name)?;
+    parse_name(&target.name)?;
     let cid = args
         .cid
         .parse::<cid::Cid>()
@@ -196,9 +211,8 @@ async fn set(args: SetArgs) -> Result<()> {
                 args.cid
             )
         })?;
-    let key = target.signer.required()?;
-    let chain = ChainClient::connect(&target.node.rpc).await?;
     if !args.force {
+        let chain = ChainClient::connect(&target.node.rpc).await?;
         let found = match get::resolve(&chain, &Target::Cid(args.cid.clone())).await {
             Ok((id, order)) => matches!(order.state, OrderState::Live { .. }).then_some(id),
             Err(get::GetError::NoOrderForCid(_)) => None,
@@ -212,24 +226,20 @@ async fn set(args: SetArgs) -> Result<()> {
             );
         }
     }
-    let call = RuntimeCall::Names(Call::set {
-        name,
-        cid: BoundedVec::try_from(cid).map_err(|_| anyhow::anyhow!("the CID is too long"))?,
-    });
-    let included = chain
-        .sign_and_submit(&key.pair(), call)
-        .await
-        .with_context(|| format!("setting {}", target.name))?;
-    let mut version = None;
-    let mut dropped = None;
-    for event in &included.events {
-        match event {
-            RuntimeEvent::Names(Event::Set { version: v, .. }) => version = Some(*v),
-            RuntimeEvent::Names(Event::VersionDropped { version: v, .. }) => dropped = Some(*v),
-            _ => {}
-        }
-    }
-    let version = version.context("the chain reported no new version")?;
+    let (_, included) = submit(target, "setting", |name| {
+        let cid = BoundedVec::try_from(cid).map_err(|_| anyhow::anyhow!("the CID is too long"))?;
+        Ok(Call::set { name, cid })
+    })
+    .await?;
+    let version = find_event(&included, |event| match event {
+        Event::Set { version, .. } => Some(*version),
+        _ => None,
+    })?;
+    let dropped = find_event(&included, |event| match event {
+        Event::VersionDropped { version, .. } => Some(*version),
+        _ => None,
+    })
+    .ok();
     if target.json {
         println!(
             "{}",
@@ -342,26 +352,16 @@ async fn history(args: ReadArgs) -> Result<()> {
 
 async fn transfer(args: TransferArgs) -> Result<()> {
     let target = &args.target;
-    let name = parse_name(&target.name)?;
     let to = parse_address(&args.to)?;
-    let key = target.signer.required()?;
-    let chain = ChainClient::connect(&target.node.rpc).await?;
-    let call = RuntimeCall::Names(Call::transfer {
-        name,
-        to: MultiAddress::Id(to.clone()),
-    });
-    let included = chain
-        .sign_and_submit(&key.pair(), call)
-        .await
-        .with_context(|| format!("transferring {}", target.name))?;
-    let deposit = included
-        .events
-        .iter()
-        .find_map(|e| match e {
-            RuntimeEvent::Names(Event::Transferred { deposit, .. }) => Some(*deposit),
-            _ => None,
-        })
-        .unwrap_or_default();
+    let (key, included) = submit(target, "transferring", |name| {
+        let to = MultiAddress::Id(to.clone());
+        Ok(Call::transfer { name, to })
+    })
+    .await?;
+    let deposit = find_event(&included, |event| match event {
+        Event::Transferred { deposit, .. } => Some(*deposit),
+        _ => None,
+    })?;
     if target.json {
         println!(
             "{}",
@@ -385,21 +385,11 @@ async fn transfer(args: TransferArgs) -> Result<()> {
 }
 
 async fn release(args: NameArgs) -> Result<()> {
-    let name = parse_name(&args.name)?;
-    let key = args.signer.required()?;
-    let chain = ChainClient::connect(&args.node.rpc).await?;
-    let included = chain
-        .sign_and_submit(&key.pair(), RuntimeCall::Names(Call::release { name }))
-        .await
-        .with_context(|| format!("releasing {}", args.name))?;
-    let refund = included
-        .events
-        .iter()
-        .find_map(|e| match e {
-            RuntimeEvent::Names(Event::Released { refund, .. }) => Some(*refund),
-            _ => None,
-        })
-        .unwrap_or_default();
+    let (_, included) = submit(&args, "releasing", |name| Ok(Call::release { name })).await?;
+    let refund = find_event(&included, |event| match event {
+        Event::Released { refund, .. } => Some(*refund),
+        _ => None,
+    })?;
     if args.json {
         println!(
             "{}",

@@ -215,7 +215,7 @@ fn order_json(id: OrderId, order: &Order) -> serde_json::Value {
     json!({
         "order": id,
         "owner": order.owner.to_ss58check(),
-        "cid": cid_text(order),
+        "cid": cid_text(&order.cid),
         "size": order.size,
         "coding": {
             "dataShards": order.coding.data_shards,
@@ -245,14 +245,16 @@ fn suite_of(order: &Order) -> Option<CipherSuite> {
     }
 }
 
-fn cid_text(order: &Order) -> String {
-    cid::Cid::try_from(order.cid.as_slice())
+/// The text form of a binary CID as the chain holds it (hex if it does not
+/// parse).
+pub fn cid_text(bytes: &[u8]) -> String {
+    cid::Cid::try_from(bytes)
         .map(|c| c.to_string())
-        .unwrap_or_else(|_| "?".into())
+        .unwrap_or_else(|_| format!("0x{}", hex::encode(bytes)))
 }
 
 fn print_order(id: OrderId, order: &Order) {
-    println!("order {id}: {}", cid_text(order));
+    println!("order {id}: {}", cid_text(&order.cid));
     println!("  owner:  {}", order.owner.to_ss58check());
     println!(
         "  size:   {} bytes stored, {} + {} pieces of {} bytes, {}",
@@ -297,8 +299,7 @@ pub async fn put(args: PutArgs) -> Result<()> {
         PutRequest {
             file: args.file.clone(),
             owner,
-            public: args.public,
-            suite: args.cipher.suite(),
+            encryption: (!args.public).then(|| args.cipher.suite()),
             coding,
             periods: args.periods,
             max_price: args.max_price,
@@ -420,7 +421,11 @@ pub async fn ls(args: LsArgs) -> Result<()> {
                 OrderState::Pending { .. } => "pending",
                 OrderState::Live { .. } => "live",
             };
-            println!("{id}\t{state}\t{} bytes\t{}", order.size, cid_text(order));
+            println!(
+                "{id}\t{state}\t{} bytes\t{}",
+                order.size,
+                cid_text(&order.cid)
+            );
         }
     }
     Ok(())
