@@ -12,7 +12,9 @@
 //! 3. [`merkle`]: every shard gets a SHA-256 Merkle root; [`piece`]: shard `i`
 //!    of every segment forms piece `i`, named on chain by the root over its
 //!    shard roots; piece leaf proofs answer audits.
-//! 4. [`unixfs`]: the stored bytes get an IPFS-compatible CIDv1.
+//! 4. [`unixfs`]: the stored bytes get an IPFS-compatible CIDv1; directory
+//!    trees get Kubo's directory DAG (basic or HAMT-sharded), whose blocks
+//!    [`unixfs`] also decodes and walks by path.
 //! 5. [`manifest`]: a versioned SCALE record of the CID, size, coding, cipher
 //!    suite and wrapped keys, and the `k + m` piece roots, with its own CID. Each piece's list of
 //!    shard roots is stored beside its shards.

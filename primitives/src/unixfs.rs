@@ -1,27 +1,47 @@
-//! IPFS-compatible file CIDs.
+//! IPFS-compatible CIDs and DAGs: files, directories and symlinks as
+//! `ipfs add [-r] --cid-version=1` builds them with Kubo's defaults.
 //!
-//! [`CidBuilder`] computes, in one streaming pass and bounded memory, the CID
-//! that `ipfs add --cid-version=1` gives with Kubo's defaults: 256 KiB
-//! fixed-size chunks stored as raw leaves, a balanced DAG of dag-pb/UnixFS
-//! `File` nodes with at most 174 links each, SHA-256 everywhere. A file of one
-//! chunk or less is named by its raw leaf; the empty file by the raw CID of no
-//! bytes.
+//! * [`CidBuilder`] computes, in one streaming
+//!   pass and bounded memory, a file's CID: 256 KiB fixed-size chunks stored
+//!   as raw leaves, a balanced DAG of dag-pb/UnixFS `File` nodes with at most
+//!   174 links each, SHA-256 everywhere. A file of one chunk or less is named
+//!   by its raw leaf; the empty file by the raw CID of no bytes. On request it
+//!   also hands back its inner dag-pb blocks (one per 174 leaves).
+//! * [`DirBuilder`] takes named entries (the [`Root`]s of files,
+//!   sub-directories and [`symlink`]s) and builds a dag-pb/UnixFS
+//!   `Directory` node, or a HAMT-sharded directory exactly where Kubo
+//!   switches to one (see [`HAMT_SHARDING_SIZE`]).
+//! * Walking a DAG by path: [`UnixfsNode::decode`] reads an untrusted dag-pb
+//!   block (links, UnixFS data) or says why not, never panicking, and
+//!   [`hamt_lookup`] says which link of a HAMT shard leads to a name.
 //!
-//! The balanced layout keeps every leaf at the same depth: a level's node is
-//! closed when it holds 174 links and more data follows, and its link moves
-//! up. The builder therefore keeps at most 174 links per level and no data.
+//! Data flows bottom-up: file bytes → [`CidBuilder`] → [`Root`]; roots and
+//! names → [`DirBuilder`] → the directory's [`Root`] and its [`Block`]s, up
+//! to the tree's root. Raw leaves are never returned as blocks: they are the
+//! file's bytes, which the caller has.
 //!
 //! Fixtures from an independent implementation (the JavaScript
-//! `ipfs-unixfs-importer` with Kubo's options) are in
-//! `tests/fixtures/ipfs/`.
+//! `ipfs-unixfs-importer` with Kubo's options) are in `tests/fixtures/ipfs/`:
+//! `cids.json` for files, `trees.json` for directory trees.
+
+mod dir;
+mod file;
+mod hamt;
+mod pb;
 
 use cid::Cid;
 use multihash::Multihash;
 use sha2::{Digest, Sha256};
 
+pub use dir::{symlink, DirBuilder, DirError, HAMT_SHARDING_SIZE};
+pub use file::{file_cid, CidBuilder};
+pub use hamt::{hamt_lookup, HamtStep, LookupError, HAMT_FANOUT, HAMT_HASH_MURMUR3};
+pub(crate) use pb::put_varint;
+pub use pb::{DecodeError, PbLink, PbNode, UnixTime, UnixfsData, UnixfsNode, UnixfsType};
+
 /// Bytes per leaf chunk (Kubo's `size-262144` chunker).
 pub const CHUNK_SIZE: usize = 256 * 1024;
-/// Most links in one DAG node (Kubo's balanced layout).
+/// Most links in one file DAG node (Kubo's balanced layout).
 pub const MAX_LINKS: usize = 174;
 /// Multicodec of raw leaves.
 pub const RAW_CODEC: u64 = 0x55;
@@ -41,180 +61,33 @@ pub fn chunk_digest(chunk: &[u8]) -> [u8; 32] {
     Sha256::digest(chunk).into()
 }
 
-#[derive(Clone)]
-struct Link {
-    cid: Cid,
-    /// Bytes of the whole sub-DAG, blocks included (dag-pb `Tsize`).
-    tree_size: u64,
-    /// File bytes under the link (UnixFS `blocksizes`).
-    file_size: u64,
+/// One dag-pb block: its CID and its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// CIDv1, dag-pb, SHA-256 of `data`.
+    pub cid: Cid,
+    /// The encoded `PBNode`.
+    pub data: Vec<u8>,
 }
 
-/// Streams a file's bytes (or its chunks' digests) into its IPFS CID.
-#[derive(Default)]
-pub struct CidBuilder {
-    /// `levels[0]` holds leaves; `levels[i]` nodes of height `i`.
-    levels: Vec<Vec<Link>>,
-    /// Bytes of a chunk not yet complete.
-    partial: Vec<u8>,
-    /// A chunk shorter than `CHUNK_SIZE` was added: it must be the last.
-    ended: bool,
-}
-
-impl CidBuilder {
-    /// An empty builder.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds file bytes; chunks are cut at `CHUNK_SIZE` boundaries whatever
-    /// the slices' sizes.
-    pub fn update(&mut self, mut data: &[u8]) {
-        if !self.partial.is_empty() {
-            let take = (CHUNK_SIZE - self.partial.len()).min(data.len());
-            self.partial.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.partial.len() == CHUNK_SIZE {
-                let chunk = std::mem::take(&mut self.partial);
-                self.push_chunk(chunk_digest(&chunk), CHUNK_SIZE);
-            }
+impl Block {
+    /// Names encoded dag-pb bytes by their CID.
+    pub fn dag_pb(data: Vec<u8>) -> Self {
+        Self {
+            cid: cid_v1(DAG_PB_CODEC, Sha256::digest(&data).into()),
+            data,
         }
-        let mut chunks = data.chunks_exact(CHUNK_SIZE);
-        for chunk in &mut chunks {
-            self.push_chunk(chunk_digest(chunk), CHUNK_SIZE);
-        }
-        self.partial.extend_from_slice(chunks.remainder());
-    }
-
-    /// Adds a chunk by its SHA-256 digest, for callers that hash chunks in
-    /// parallel. Every chunk but the last must be `CHUNK_SIZE` bytes, and
-    /// this must not be mixed with a pending partial chunk from `update`.
-    pub fn push_chunk(&mut self, digest: [u8; 32], len: usize) {
-        debug_assert!(self.partial.is_empty() && !self.ended && len <= CHUNK_SIZE);
-        self.ended = len < CHUNK_SIZE;
-        let leaf = Link {
-            cid: cid_v1(RAW_CODEC, digest),
-            tree_size: len as u64,
-            file_size: len as u64,
-        };
-        self.push(0, leaf);
-    }
-
-    fn push(&mut self, height: usize, link: Link) {
-        if self.levels.len() == height {
-            self.levels.push(Vec::with_capacity(MAX_LINKS));
-        }
-        if self.levels[height].len() == MAX_LINKS {
-            let full = std::mem::take(&mut self.levels[height]);
-            self.push(height + 1, file_node(&full));
-        }
-        self.levels[height].push(link);
-    }
-
-    /// The file's CID.
-    pub fn finish(mut self) -> Cid {
-        if !self.partial.is_empty() {
-            let chunk = std::mem::take(&mut self.partial);
-            self.push_chunk(chunk_digest(&chunk), chunk.len());
-        }
-        if self.levels.is_empty() {
-            return cid_v1(RAW_CODEC, chunk_digest(&[]));
-        }
-        if self.levels.len() == 1 && self.levels[0].len() == 1 {
-            return self.levels[0][0].cid;
-        }
-        // Close every open node bottom-up. Pushing into a full parent level
-        // closes that level too, as Kubo's builder does when more data
-        // follows, so `levels` may grow here.
-        let mut height = 0;
-        while height + 1 < self.levels.len() {
-            let links = std::mem::take(&mut self.levels[height]);
-            if !links.is_empty() {
-                let node = file_node(&links);
-                self.push(height + 1, node);
-            }
-            height += 1;
-        }
-        file_node(&self.levels[height]).cid
     }
 }
 
-/// The CID of `data`, as `ipfs add --cid-version=1` names it.
-pub fn file_cid(data: &[u8]) -> Cid {
-    let mut builder = CidBuilder::new();
-    builder.update(data);
-    builder.finish()
-}
-
-/// Encodes a UnixFS `File` node over `links` and returns the link to it.
-fn file_node(links: &[Link]) -> Link {
-    let file_size: u64 = links.iter().map(|l| l.file_size).sum();
-    // UnixFS Data: Type = File (field 1), filesize (3), blocksizes (4, not packed).
-    let mut unixfs = Vec::with_capacity(16 + 10 * links.len());
-    unixfs.extend_from_slice(&[0x08, 0x02, 0x18]);
-    put_varint(&mut unixfs, file_size);
-    for link in links {
-        unixfs.push(0x20);
-        put_varint(&mut unixfs, link.file_size);
-    }
-    // dag-pb PBNode: Links (field 2) first, then Data (field 1). A PBLink is
-    // Hash (1), Name (2, present and empty, as Kubo writes it), Tsize (3).
-    let mut block = Vec::with_capacity(unixfs.len() + 56 * links.len());
-    let mut encoded = Vec::with_capacity(64);
-    for link in links {
-        encoded.clear();
-        let cid = link.cid.to_bytes();
-        encoded.push(0x0a);
-        put_varint(&mut encoded, cid.len() as u64);
-        encoded.extend_from_slice(&cid);
-        encoded.extend_from_slice(&[0x12, 0x00, 0x18]);
-        put_varint(&mut encoded, link.tree_size);
-        block.push(0x12);
-        put_varint(&mut block, encoded.len() as u64);
-        block.extend_from_slice(&encoded);
-    }
-    block.push(0x0a);
-    put_varint(&mut block, unixfs.len() as u64);
-    block.extend_from_slice(&unixfs);
-    Link {
-        cid: cid_v1(DAG_PB_CODEC, Sha256::digest(&block).into()),
-        tree_size: block.len() as u64 + links.iter().map(|l| l.tree_size).sum::<u64>(),
-        file_size,
-    }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push(value as u8 | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunking_does_not_depend_on_slice_sizes() {
-        let data: Vec<u8> = (0..3 * CHUNK_SIZE + 17).map(|i| (i % 251) as u8).collect();
-        let whole = file_cid(&data);
-        let mut builder = CidBuilder::new();
-        for piece in data.chunks(100_003) {
-            builder.update(piece);
-        }
-        assert_eq!(builder.finish(), whole);
-        let mut digests = CidBuilder::new();
-        for chunk in data.chunks(CHUNK_SIZE) {
-            digests.push_chunk(chunk_digest(chunk), chunk.len());
-        }
-        assert_eq!(digests.finish(), whole);
-    }
-
-    #[test]
-    fn varints_match_protobuf() {
-        let mut out = Vec::new();
-        put_varint(&mut out, 262_145);
-        assert_eq!(out, [0x81, 0x80, 0x10]);
-    }
+/// The root of a DAG (file, directory or symlink), as a parent links to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Root {
+    /// The root's CID.
+    pub cid: Cid,
+    /// Bytes of every block of the DAG (the dag-pb link's `Tsize`).
+    pub tree_size: u64,
+    /// File bytes under the root (UnixFS `filesize`); 0 for directories and
+    /// symlinks.
+    pub file_size: u64,
 }

@@ -14,10 +14,10 @@ struct Fixture {
 }
 
 /// The fixtures' input: a xorshift32 byte stream.
-struct Xorshift32(u32);
+pub(crate) struct Xorshift32(pub(crate) u32);
 
 impl Xorshift32 {
-    fn fill(&mut self, buf: &mut [u8]) {
+    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
         for byte in buf {
             self.0 ^= self.0 << 13;
             self.0 ^= self.0 >> 17;

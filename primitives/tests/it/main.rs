@@ -3,4 +3,5 @@
 
 mod fuzz_seeds;
 mod ipfs;
+mod ipfs_dirs;
 mod large_object;
