@@ -11,6 +11,8 @@
 //!   nothing but the owner's key.
 //! * [`providers`]: where an order's providers are, and asking them with
 //!   retries; [`progress`]: progress bars on stderr.
+//! * [`tree`]: a directory on disk as the IPFS DAG `ipfs add -r` makes of
+//!   it: its root CID, every dag-pb block and its files in DAG order.
 //!
 //! Account keys and the node connection are `mosaic-api`'s
 //! ([`keys`], [`chain`]), shared with the worker.
@@ -20,5 +22,6 @@ pub mod progress;
 pub mod providers;
 pub mod put;
 pub mod shard_dir;
+pub mod tree;
 
 pub use mosaic_api::{amount, chain, keys};

@@ -21,9 +21,9 @@ use mosaic_client::amount;
 use mosaic_client::chain::{self, ChainClient};
 use mosaic_client::keys::{parse_encryption_key, AccountKey};
 use mosaic_client::shard_dir::{ShardDir, MANIFEST_FILE};
+use mosaic_client::tree::{self, ScanOptions};
 use mosaic_primitives::manifest::Manifest;
 use mosaic_primitives::pipeline::{self, default_threads, PutOptions};
-use mosaic_primitives::unixfs::CidBuilder;
 use network::{NodeArgs, SignerArgs};
 
 #[derive(Parser)]
@@ -38,10 +38,13 @@ enum Command {
     /// Create and inspect account keys.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Print the CID `ipfs add --cid-version=1` gives FILE.
+    /// Print the CID `ipfs add [-r] --cid-version=1` gives a file or directory.
     Cid {
-        /// The file.
-        file: PathBuf,
+        /// The file or directory.
+        path: PathBuf,
+        /// Include names starting with `.` in a directory (Kubo's `--hidden`).
+        #[arg(long)]
+        hidden: bool,
     },
     /// Encrypt, erasure-code and hash FILE into shard files, shard-root lists and a manifest.
     Encode(EncodeArgs),
@@ -183,7 +186,7 @@ fn run(cli: Cli) -> Result<()> {
             print_key(&key);
         }
         Command::Key(KeyCommand::Inspect { file }) => print_key(&AccountKey::load(&file)?),
-        Command::Cid { file } => println!("{}", file_cid(&file)?),
+        Command::Cid { path, hidden } => println!("{}", path_cid(&path, hidden)?),
         Command::Encode(args) => encode(args)?,
         Command::Decode(args) => decode(args)?,
         Command::Share(args) => match args.target.parse::<u64>() {
@@ -253,20 +256,14 @@ fn print_key(key: &AccountKey) {
     );
 }
 
-fn file_cid(path: &Path) -> Result<String> {
-    // Read a MiB at a time: no buffer needed.
-    let mut input = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut builder = CidBuilder::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = std::io::Read::read(&mut input, &mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        builder.update(&buf[..n]);
-    }
-    Ok(builder.finish().to_string())
+fn path_cid(path: &Path, hidden: bool) -> Result<String> {
+    let metadata =
+        std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let root = match metadata.is_dir() {
+        true => tree::scan(path, &ScanOptions { hidden })?.root,
+        false => tree::scan_file(path)?.0,
+    };
+    Ok(root.cid.to_string())
 }
 
 /// Bytes per second in MB/s.

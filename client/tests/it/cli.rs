@@ -130,6 +130,62 @@ fn cid_matches_the_ipfs_fixture() {
     assert!(fails(&["cid", &ws.arg("missing")]).contains("cannot open"));
 }
 
+/// Writes the small trees of the primitives' `trees.json` fixture (the JS
+/// IPFS importer's) to disk and checks `mosaic cid DIR` against each root.
+#[test]
+fn directory_cids_match_the_ipfs_fixtures() {
+    let trees: Vec<serde_json::Value> = serde_json::from_str(include_str!(
+        "../../../primitives/tests/fixtures/ipfs/trees.json"
+    ))
+    .unwrap();
+    let ws = Workspace::new();
+    let mut checked = 0;
+    for tree in &trees {
+        let name = tree["name"].as_str().unwrap();
+        // The generated trees and the 45 MB file are for the library tests.
+        if tree.get("generated").is_some() || name == "sizes" {
+            continue;
+        }
+        let root = ws.path(name);
+        std::fs::create_dir(&root).unwrap();
+        for entry in tree["entries"].as_array().unwrap() {
+            let path = root.join(entry["path"].as_str().unwrap());
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            match entry["type"].as_str().unwrap() {
+                "file" => {
+                    let size = entry["size"].as_u64().unwrap() as usize;
+                    let seed = entry["seed"].as_u64().unwrap() as u32;
+                    std::fs::write(&path, bytes(size, seed)).unwrap();
+                }
+                "dir" => std::fs::create_dir_all(&path).unwrap(),
+                _ => std::os::unix::fs::symlink(entry["target"].as_str().unwrap(), &path).unwrap(),
+            }
+        }
+        // Hidden names are skipped by default, as Kubo does.
+        std::fs::write(root.join(".hidden"), b"not part of the tree").unwrap();
+        let expected = tree["root"].as_str().unwrap();
+        let dir = ws.arg(name);
+        assert_eq!(ok(&["cid", &dir]).trim(), expected, "{name}");
+        assert_ne!(ok(&["cid", "--hidden", &dir]).trim(), expected, "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 5, "empty, nested, unicode, duplicates, symlinks");
+}
+
+#[test]
+fn cid_refuses_special_files_by_path() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.path("d/sub")).unwrap();
+    let fifo = ws.path("d/sub/pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let error = fails(&["cid", &ws.arg("d")]);
+    assert!(
+        error.contains(&format!("{} is a FIFO", fifo.display())),
+        "{error}"
+    );
+}
+
 /// Encodes `data`, damages `m` shards of every segment (half deleted, half
 /// corrupted, at positions that vary by segment), decodes and compares.
 fn round_trip_with_damage(data: &[u8], encrypted: bool) {
