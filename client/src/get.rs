@@ -159,14 +159,15 @@ pub async fn resolve(chain: &ChainClient, target: &Target) -> Result<(OrderId, O
 /// The manifest an order describes.
 pub fn manifest_of(id: OrderId, order: &Order) -> Result<Manifest, GetError> {
     let bad = || GetError::BadOrder(id);
-    let (size, encryption) = match &order.access {
-        Access::Public => (order.size, None),
+    let (size, encryption, dag_index) = match &order.access {
+        Access::Public { dag_index } => (order.size, None, *dag_index),
         Access::Encrypted { suite, keys } => (
             plaintext_len(order.size).map_err(|_| bad())?,
             Some(Encryption {
                 suite: *suite,
                 recipients: keys.to_vec(),
             }),
+            0,
         ),
     };
     let manifest = Manifest {
@@ -174,6 +175,7 @@ pub fn manifest_of(id: OrderId, order: &Order) -> Result<Manifest, GetError> {
         size,
         coding: order.coding,
         encryption,
+        dag_index,
         piece_roots: order.pieces.iter().map(|p| p.root).collect(),
     };
     manifest.validate().map_err(|_| bad())?;

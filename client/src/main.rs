@@ -286,6 +286,7 @@ fn encode(args: EncodeArgs) -> Result<()> {
         coding,
         recipients,
         suite: args.cipher.suite(),
+        pack: None,
         key: None,
         threads: args.threads,
     };

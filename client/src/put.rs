@@ -265,7 +265,9 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
         .await?;
 
     let access = match &manifest.encryption {
-        None => Access::Public,
+        None => Access::Public {
+            dag_index: manifest.dag_index,
+        },
         Some(encryption) => Access::Encrypted {
             suite: encryption.suite,
             keys: encryption

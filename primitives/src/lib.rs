@@ -29,6 +29,7 @@ pub mod erasure;
 pub mod manifest;
 pub mod memory;
 pub mod merkle;
+pub mod pack;
 pub(crate) mod parallel;
 pub mod piece;
 pub mod pipeline;

@@ -14,8 +14,10 @@
 //! On the wire a manifest is a version byte followed by the SCALE encoding of
 //! that version's fields. Its own CID is the raw CIDv1 of those bytes.
 //! Decoding checks size, version and every bound before anything is used.
-//! Version 3 added the cipher suite; version 2 (ChaCha20-Poly1305 was the
-//! only suite then) is still read, so objects encoded before stay readable.
+//! Version 4 added the size of a public object's DAG index, version 3 the
+//! cipher suite; versions 2 (ChaCha20-Poly1305 was the only suite then) and 3
+//! are still read (as objects without a DAG index), so objects encoded before
+//! stay readable.
 
 use cid::Cid;
 use parity_scale_codec::{Decode, DecodeAll, Encode};
@@ -28,8 +30,8 @@ use crate::erasure::{
 use crate::piece::{self, Layout, LayoutError, PieceRoot, MAX_SEGMENTS};
 use crate::unixfs::{cid_v1, DAG_PB_CODEC, RAW_CODEC, SHA2_256};
 
-/// The manifest format this code writes; it also reads version 2.
-pub const MANIFEST_VERSION: u8 = 3;
+/// The manifest format this code writes; it also reads versions 2 and 3.
+pub const MANIFEST_VERSION: u8 = 4;
 /// Most readers a file key may be wrapped to.
 pub const MAX_RECIPIENTS: usize = 16;
 /// Most pieces an object may have: `k + m` at the widest coding.
@@ -40,7 +42,9 @@ pub const MAX_PIECES: usize = MAX_DATA_SHARDS as usize + MAX_PARITY_SHARDS as us
 pub const MAX_OBJECT_SIZE: u64 = MAX_SEGMENTS as u64 * MAX_SEGMENT_SIZE as u64;
 /// Largest encoded manifest: piece roots, wrapped keys and fixed fields.
 pub const MAX_MANIFEST_SIZE: usize = MAX_PIECES * 32 + MAX_RECIPIENTS * 112 + 1024;
-/// The older manifest format still read: version 3 without the suite.
+/// An older manifest format still read: version 4 without the DAG index.
+const MANIFEST_VERSION_3: u8 = 3;
+/// The oldest manifest format still read: version 3 without the suite.
 const MANIFEST_VERSION_2: u8 = 2;
 
 /// One shard of an object: segment and position within the segment, which
@@ -96,18 +100,46 @@ pub struct Manifest {
     pub coding: CodingParams,
     /// How the object is encrypted, or `None` for a public file.
     pub encryption: Option<Encryption>,
+    /// For a public object stored as a [UnixFS pack](crate::pack):
+    /// the bytes of its DAG index at the end of the stored bytes. 0 for an
+    /// encrypted object, and for a public one that is a single file's bytes
+    /// and nothing else.
+    pub dag_index: u64,
     /// The root of each piece, `k + m` of them: [`piece::piece_root`] of the
     /// piece's shard roots in segment order.
     pub piece_roots: Vec<PieceRoot>,
 }
 
 #[derive(Encode, Decode)]
+struct WireV4 {
+    cid: Vec<u8>,
+    size: u64,
+    coding: CodingParams,
+    encryption: Option<(CipherSuite, Vec<WrappedKey>)>,
+    dag_index: u64,
+    piece_roots: Vec<PieceRoot>,
+}
+
+#[derive(Decode)]
 struct WireV3 {
     cid: Vec<u8>,
     size: u64,
     coding: CodingParams,
     encryption: Option<(CipherSuite, Vec<WrappedKey>)>,
     piece_roots: Vec<PieceRoot>,
+}
+
+impl From<WireV3> for WireV4 {
+    fn from(v3: WireV3) -> Self {
+        WireV4 {
+            cid: v3.cid,
+            size: v3.size,
+            coding: v3.coding,
+            encryption: v3.encryption,
+            dag_index: 0,
+            piece_roots: v3.piece_roots,
+        }
+    }
 }
 
 #[derive(Decode)]
@@ -119,15 +151,16 @@ struct WireV2 {
     piece_roots: Vec<PieceRoot>,
 }
 
-impl From<WireV2> for WireV3 {
+impl From<WireV2> for WireV4 {
     fn from(v2: WireV2) -> Self {
-        WireV3 {
+        WireV4 {
             cid: v2.cid,
             size: v2.size,
             coding: v2.coding,
             encryption: v2
                 .recipients
                 .map(|keys| (CipherSuite::ChaCha20Poly1305, keys)),
+            dag_index: 0,
             piece_roots: v2.piece_roots,
         }
     }
@@ -143,7 +176,7 @@ pub enum ManifestError {
     #[error("manifest is empty")]
     Empty,
     /// Written by an older, newer or unknown format.
-    #[error("manifest version {0} is not supported (this build reads versions 2 and {MANIFEST_VERSION}); decode it with the release that wrote it")]
+    #[error("manifest version {0} is not supported (this build reads versions 2 to {MANIFEST_VERSION}); decode it with the release that wrote it")]
     UnsupportedVersion(u8),
     /// The bytes are not a SCALE-encoded manifest.
     #[error("manifest is malformed")]
@@ -176,6 +209,10 @@ pub enum ManifestError {
     /// root of an empty list; this manifest names others.
     #[error("an empty object's piece roots must be those of empty pieces")]
     EmptyPieces,
+    /// A DAG index on an encrypted object, under a root that is not dag-pb,
+    /// or longer than the object.
+    #[error("manifest names a DAG index of {0} bytes its object cannot have")]
+    DagIndex(u64),
 }
 
 /// Where a segment lies and how big its shards are.
@@ -273,12 +310,19 @@ impl Manifest {
         if self.encryption.is_some() && self.cid != roots_cid(&self.piece_roots) {
             return Err(ManifestError::Cid);
         }
+        if self.dag_index > 0
+            && (self.encryption.is_some()
+                || self.dag_index > self.size
+                || self.cid.codec() != DAG_PB_CODEC)
+        {
+            return Err(ManifestError::DagIndex(self.dag_index));
+        }
         Ok(())
     }
 
     /// The encoded manifest.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let wire = WireV3 {
+        let wire = WireV4 {
             cid: self.cid.to_bytes(),
             size: self.size,
             coding: self.coding,
@@ -286,6 +330,7 @@ impl Manifest {
                 .encryption
                 .as_ref()
                 .map(|e| (e.suite, e.recipients.clone())),
+            dag_index: self.dag_index,
             piece_roots: self.piece_roots.clone(),
         };
         let mut out = vec![MANIFEST_VERSION];
@@ -300,7 +345,8 @@ impl Manifest {
         }
         let (&version, mut body) = bytes.split_first().ok_or(ManifestError::Empty)?;
         let wire = match version {
-            MANIFEST_VERSION => WireV3::decode_all(&mut body)?,
+            MANIFEST_VERSION => WireV4::decode_all(&mut body)?,
+            MANIFEST_VERSION_3 => WireV3::decode_all(&mut body)?.into(),
             MANIFEST_VERSION_2 => WireV2::decode_all(&mut body)?.into(),
             _ => return Err(ManifestError::UnsupportedVersion(version)),
         };
@@ -312,6 +358,7 @@ impl Manifest {
             encryption: wire
                 .encryption
                 .map(|(suite, recipients)| Encryption { suite, recipients }),
+            dag_index: wire.dag_index,
             piece_roots: wire.piece_roots,
         };
         manifest.validate()?;
@@ -337,6 +384,7 @@ mod tests {
             size: 600 * 1024,
             coding,
             encryption: None,
+            dag_index: 0,
             piece_roots: (0..3u8).map(|i| PieceRoot([i; 32])).collect(),
         }
     }
@@ -399,8 +447,52 @@ mod tests {
             recipients,
         };
         assert_eq!(read.encryption, Some(expected));
-        // Written again, it is version 3.
+        assert_eq!(read.dag_index, 0);
+        // Written again, it is the current version.
         assert_eq!(read.to_bytes()[0], MANIFEST_VERSION);
+    }
+
+    #[test]
+    fn the_dag_index_round_trips_and_version_3_has_none() {
+        let mut m = sample();
+        m.cid = crate::unixfs::file_cid(&[7; 3 * 256 * 1024]);
+        m.dag_index = 300;
+        assert_eq!(Manifest::from_bytes(&m.to_bytes()).unwrap(), m);
+
+        // Version 3: the same fields without the index.
+        let mut v3 = vec![MANIFEST_VERSION_3];
+        (
+            m.cid.to_bytes(),
+            m.size,
+            m.coding,
+            None::<(CipherSuite, Vec<WrappedKey>)>,
+            m.piece_roots.clone(),
+        )
+            .encode_to(&mut v3);
+        assert_eq!(Manifest::from_bytes(&v3).unwrap().dag_index, 0);
+
+        // An index longer than the object, under a raw root, or on an
+        // encrypted object is refused.
+        for bad in [
+            Manifest {
+                dag_index: m.size + 1,
+                ..m.clone()
+            },
+            Manifest {
+                cid: file_cid(b"one raw leaf"),
+                ..m.clone()
+            },
+            Manifest {
+                cid: roots_cid(&m.piece_roots),
+                encryption: encrypted(vec![wrapped_key()]),
+                ..m.clone()
+            },
+        ] {
+            assert!(matches!(
+                Manifest::from_bytes(&bad.to_bytes()),
+                Err(ManifestError::DagIndex(_))
+            ));
+        }
     }
 
     #[test]
@@ -442,6 +534,7 @@ mod tests {
                 * crate::encryption::FRAME_PAYLOAD as u64,
             coding,
             encryption: encrypted(vec![wrapped_key(); MAX_RECIPIENTS]),
+            dag_index: 0,
             piece_roots,
         };
         let bytes = m.to_bytes();
@@ -464,7 +557,7 @@ mod tests {
             Err(ManifestError::Empty)
         ));
         // Version 1 (a root per shard) is no longer read, nor any other.
-        for version in [1, 4] {
+        for version in [1, MANIFEST_VERSION + 1] {
             let mut bytes = sample().to_bytes();
             bytes[0] = version;
             assert!(matches!(

@@ -1,7 +1,8 @@
 //! The put and get pipelines over a byte stream and a shard store.
 //!
 //! **put**: read the input a segment at a time → encrypt its frames (unless
-//! public) → hash its 256 KiB chunks for the CID → erasure-code it → Merkle
+//! public) → hash its 256 KiB chunks for the CID (a public file; a
+//! [UnixFS pack](crate::pack) comes with its root) → erasure-code it → Merkle
 //! root of every shard → hand the shards to a [`ShardSink`] in order. Shard
 //! `i` of every segment belongs to piece `i` ([`piece`]); at the end each
 //! piece's shard-root list goes to the sink too, and the result is the
@@ -12,7 +13,9 @@
 //! root matches its piece's shard-root list, stop at `k`, decode, decrypt,
 //! write in order. A piece's list is fetched the first time a segment needs
 //! that piece and used only if it adds up to the manifest's piece root; a
-//! piece without a good list is unavailable as a whole.
+//! piece without a good list is unavailable as a whole. **read_range** does
+//! the same for the segments under a byte range of a public object: how the
+//! files of a pack are read one by one.
 //!
 //! Segments are independent (frame nonces come from the segment's position),
 //! so both pipelines spread segments over threads with
@@ -21,7 +24,10 @@
 //! bytes per shard for the shard-root lists put collects.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::ops::Range;
 use std::sync::OnceLock;
+
+use cid::Cid;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
@@ -85,6 +91,10 @@ pub struct PutOptions {
     pub recipients: Vec<PublicKey>,
     /// The cipher suite of an encrypted object's frames.
     pub suite: CipherSuite,
+    /// A public object whose input is a [UnixFS pack](crate::pack):
+    /// its DAG's root and the size of its index. `None` stores a public
+    /// input as one file, named by the IPFS CID the pipeline computes.
+    pub pack: Option<PackRoot>,
     /// The file key to encrypt with; `None` draws a fresh one. Give the key
     /// of an earlier put only to store the *same input* again: it then gives
     /// the same ciphertext, shards and piece roots (a dry run into
@@ -111,10 +121,21 @@ impl PutOptions {
             coding: CodingParams::default(),
             recipients: Vec::new(),
             suite: CipherSuite::preferred(),
+            pack: None,
             key: None,
             threads: default_threads(),
         }
     }
+}
+
+/// What a public input stored as a [UnixFS pack](crate::pack) is
+/// named by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackRoot {
+    /// The DAG's root CID.
+    pub cid: Cid,
+    /// Bytes of the DAG index at the end of the input.
+    pub dag_index: u64,
 }
 
 /// One worker per available core.
@@ -140,6 +161,10 @@ pub enum PutError<S: std::error::Error + 'static> {
     /// A file key was given for a public file.
     #[error("a file key was given but no readers; public files are not encrypted")]
     KeyWithoutRecipients,
+    /// A pack is public; it was given with readers, or its DAG index does
+    /// not fit in the input.
+    #[error("a UnixFS pack must be public and hold its DAG index ({0} bytes)")]
+    Pack(u64),
     /// The object needs more segments than a piece may span.
     #[error("the input needs more than {MAX_SEGMENTS} segments; use larger segments")]
     TooLarge,
@@ -172,6 +197,12 @@ pub enum GetError {
     /// The public object's bytes do not have the CID its manifest names.
     #[error("the rebuilt data does not match the manifest's CID; the manifest is inconsistent")]
     CidMismatch,
+    /// The object is a UnixFS pack, read through its DAG, not as a whole.
+    #[error("the object is a UnixFS pack: read its files through its DAG index")]
+    Pack,
+    /// Byte ranges are read of public objects only, within their size.
+    #[error("cannot read bytes {}..{} of this object", .0.start, .0.end)]
+    Range(Range<u64>),
 }
 
 struct PutJob {
@@ -247,6 +278,9 @@ where
     if options.recipients.len() > MAX_RECIPIENTS {
         return Err(PutError::Recipients(options.recipients.len()));
     }
+    if let (Some(pack), false) = (&options.pack, options.recipients.is_empty()) {
+        return Err(PutError::Pack(pack.dag_index));
+    }
     let key = match (options.recipients.is_empty(), &options.key) {
         (true, None) => None,
         (true, Some(_)) => return Err(PutError::KeyWithoutRecipients),
@@ -312,8 +346,10 @@ where
         Ok(Some(job))
     };
 
+    // A pack's CID is its DAG's root, not the hash of its bytes.
+    let hash_chunks = !encrypted && options.pack.is_none();
     let work = |job: PutJob| -> Result<EncodedSegment, PutError<S::Error>> {
-        Ok(encode_segment(&coder, cipher.as_ref(), job))
+        Ok(encode_segment(&coder, cipher.as_ref(), hash_chunks, job))
     };
 
     let mut cid = CidBuilder::new();
@@ -347,10 +383,14 @@ where
         sink.put_shard_roots(piece, roots).map_err(PutError::Sink)?;
         piece_roots.push(piece::piece_root(roots));
     }
+    if let Some(pack) = options.pack.filter(|pack| pack.dag_index > size) {
+        return Err(PutError::Pack(pack.dag_index));
+    }
     let manifest = Manifest {
-        cid: match encrypted {
-            true => roots_cid(&piece_roots),
-            false => cid.finish(),
+        cid: match (encrypted, options.pack) {
+            (true, _) => roots_cid(&piece_roots),
+            (false, Some(pack)) => pack.cid,
+            (false, None) => cid.finish(),
         },
         size,
         coding,
@@ -358,6 +398,7 @@ where
             suite: options.suite,
             recipients: options.recipients.iter().map(|r| key.wrap(r)).collect(),
         }),
+        dag_index: options.pack.map_or(0, |pack| pack.dag_index),
         piece_roots,
     };
     debug_assert!(manifest.validate().is_ok());
@@ -367,6 +408,7 @@ where
 fn encode_segment(
     coder: &ErasureCoder,
     cipher: Option<&FrameCipher>,
+    hash_chunks: bool,
     job: PutJob,
 ) -> EncodedSegment {
     let PutJob {
@@ -381,13 +423,14 @@ fn encode_segment(
             let first_frame = u64::from(segment) * frames_per_segment as u64;
             (cipher.encrypt(first_frame, &mut buf, len, last), Vec::new())
         }
-        None => {
+        None if hash_chunks => {
             let chunks = buf[..len]
                 .chunks(CHUNK_SIZE)
                 .map(|c| (chunk_digest(c), c.len()))
                 .collect();
             (len, chunks)
         }
+        None => (len, Vec::new()),
     };
     let shard_size = coder.encode(&mut buf, stored_len);
     let roots = buf
@@ -405,7 +448,9 @@ fn encode_segment(
 /// Rebuilds the object described by `manifest` from `source` into `output`.
 ///
 /// `secret` must be one of the readers for an encrypted object. Output is
-/// written segment by segment; on error it holds a verified prefix.
+/// written segment by segment; on error it holds a verified prefix. A
+/// [UnixFS pack](crate::pack) is refused: its bytes are checked
+/// against its DAG, file by file, through [`read_range`].
 pub fn get<W: Write>(
     manifest: &Manifest,
     secret: Option<&SecretKey>,
@@ -413,6 +458,9 @@ pub fn get<W: Write>(
     mut output: W,
     threads: usize,
 ) -> Result<(), GetError> {
+    if manifest.dag_index > 0 {
+        return Err(GetError::Pack);
+    }
     let cipher = match &manifest.encryption {
         Some(Encryption { suite, recipients }) => {
             let secret = secret.ok_or(GetError::KeyRequired)?;
@@ -420,23 +468,14 @@ pub fn get<W: Write>(
         }
         None => None,
     };
-    let coder = ErasureCoder::new(manifest.coding).expect("manifests are validated; qed");
-    let mut segments = manifest.segments();
     let segment_count = manifest.segment_count();
-    let lists = manifest
-        .layout()
-        .map(|layout| ShardRootLists::new(manifest, layout, source));
     let mut cid = CidBuilder::new();
-
-    ordered_map(
+    each_segment(
+        manifest,
+        source,
+        0..segment_count,
         threads,
-        threads + 2,
-        || Ok(segments.next()),
-        |segment| {
-            let lists = lists
-                .as_ref()
-                .expect("an object without a layout has no segments; qed");
-            let mut data = fetch_segment(manifest, &coder, source, lists, &segment)?;
+        |segment, mut data| {
             let chunks = match &cipher {
                 Some(cipher) => {
                     let frames_per_segment = manifest.coding.segment_size as usize / FRAME_SIZE;
@@ -465,6 +504,73 @@ pub fn get<W: Write>(
         return Err(GetError::CidMismatch);
     }
     output.flush().map_err(GetError::Write)
+}
+
+/// Writes bytes `range` of a public object to `output`, fetching only the
+/// segments under it. Every shard is checked against its piece's shard
+/// roots, as in [`get`]; whether the bytes are the ones a CID names is for
+/// the caller to check (a pack's files against its DAG).
+pub fn read_range<W: Write>(
+    manifest: &Manifest,
+    source: &impl ShardSource,
+    range: Range<u64>,
+    mut output: W,
+    threads: usize,
+) -> Result<(), GetError> {
+    if manifest.encryption.is_some() || range.start > range.end || range.end > manifest.size {
+        return Err(GetError::Range(range));
+    }
+    if range.is_empty() {
+        return Ok(());
+    }
+    let segment_size = u64::from(manifest.coding.segment_size);
+    // Both fit in u32: the object has at most `MAX_SEGMENTS` segments.
+    let first = (range.start / segment_size) as u32;
+    let last = ((range.end - 1) / segment_size) as u32;
+    each_segment(
+        manifest,
+        source,
+        first..last + 1,
+        threads,
+        |segment, mut data| {
+            let end = (range.end - segment.offset).min(data.len() as u64) as usize;
+            data.truncate(end);
+            data.drain(..range.start.saturating_sub(segment.offset) as usize);
+            Ok(data)
+        },
+        |bytes| output.write_all(&bytes).map_err(GetError::Write),
+    )?;
+    output.flush().map_err(GetError::Write)
+}
+
+/// Fetches and decodes `segments` of the object over `threads`, hands each
+/// segment's stored bytes to `work` and the results to `consume` in order.
+fn each_segment<O: Send>(
+    manifest: &Manifest,
+    source: &impl ShardSource,
+    segments: Range<u32>,
+    threads: usize,
+    work: impl Fn(&Segment, Vec<u8>) -> Result<O, GetError> + Sync,
+    consume: impl FnMut(O) -> Result<(), GetError>,
+) -> Result<(), GetError> {
+    let coder = ErasureCoder::new(manifest.coding).expect("manifests are validated; qed");
+    let lists = manifest
+        .layout()
+        .map(|layout| ShardRootLists::new(manifest, layout, source));
+    let mut segments = segments.map(|index| manifest.segment(index));
+    ordered_map(
+        threads,
+        threads + 2,
+        || Ok(segments.next()),
+        |segment| {
+            let lists = lists
+                .as_ref()
+                .expect("an object without a layout has no segments; qed");
+            let data = fetch_segment(manifest, &coder, source, lists, &segment)?;
+            work(&segment, data)
+        },
+        consume,
+    )
 }
 
 /// Each piece's shard-root list, fetched the first time a segment needs that
@@ -572,6 +678,7 @@ mod tests {
             coding: CodingParams::with_segment_size(3, 2, 256 * 1024).unwrap(),
             recipients,
             suite: CipherSuite::preferred(),
+            pack: None,
             key: None,
             threads,
         }
@@ -749,6 +856,98 @@ mod tests {
         let input = data(3 * CHUNK_SIZE + 100);
         let manifest = put(&input[..], &options(vec![], 2), &mut MemoryStore::default()).unwrap();
         assert_eq!(manifest.cid, crate::unixfs::file_cid(&input));
+    }
+
+    #[test]
+    fn a_range_fetches_only_the_segments_under_it() {
+        // Six segments of 256 KiB, the last short.
+        let segment = 256 * 1024u64;
+        let input = data(5 * segment as usize + 100);
+        let len = input.len() as u64;
+        let mut store = MemoryStore::default();
+        let manifest = put(&input[..], &options(vec![], 2), &mut store).unwrap();
+        for (range, segments) in [
+            (0..1, vec![0]),
+            (5..segment + 3, vec![0, 1]),
+            (segment..2 * segment, vec![1]),
+            (3 * segment + 7..len, vec![3, 4, 5]),
+            (0..len, vec![0, 1, 2, 3, 4, 5]),
+            (len..len, vec![]),
+        ] {
+            let source = Recording::new(&store);
+            let mut out = Vec::new();
+            read_range(&manifest, &source, range.clone(), &mut out, 2).unwrap();
+            assert_eq!(out, input[range.start as usize..range.end as usize]);
+            let read: BTreeSet<u32> = source
+                .shards
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|id| id.segment)
+                .collect();
+            assert_eq!(read, segments.into_iter().collect(), "{range:?}");
+        }
+        // Past the end, or of an encrypted object: refused.
+        assert!(matches!(
+            read_range(&manifest, &store, len - 1..len + 1, &mut Vec::new(), 1),
+            Err(GetError::Range(_))
+        ));
+        let owner = SecretKey::from_seed(&[3; 32]);
+        let encrypted = put(
+            &input[..],
+            &options(vec![owner.public()], 2),
+            &mut MemoryStore::default(),
+        )
+        .unwrap();
+        assert!(matches!(
+            read_range(&encrypted, &store, 0..1, &mut Vec::new(), 1),
+            Err(GetError::Range(_))
+        ));
+    }
+
+    #[test]
+    fn a_pack_is_named_by_its_root_and_read_by_range_only() {
+        let input = data(3 * CHUNK_SIZE + 100);
+        let root = crate::unixfs::file_cid(&data(3 * CHUNK_SIZE));
+        let pack = PackRoot {
+            cid: root,
+            dag_index: 100,
+        };
+        let mut store = MemoryStore::default();
+        let with_pack = PutOptions {
+            pack: Some(pack),
+            ..options(vec![], 2)
+        };
+        let manifest = put(&input[..], &with_pack, &mut store).unwrap();
+        assert_eq!((manifest.cid, manifest.dag_index), (root, 100));
+        assert!(matches!(
+            get(&manifest, None, &store, &mut Vec::new(), 1),
+            Err(GetError::Pack)
+        ));
+        let mut out = Vec::new();
+        read_range(&manifest, &store, 0..3 * CHUNK_SIZE as u64, &mut out, 1).unwrap();
+        assert_eq!(out, data(3 * CHUNK_SIZE));
+        // An index longer than the input, or a pack with readers: refused.
+        let too_long = PutOptions {
+            pack: Some(PackRoot {
+                dag_index: input.len() as u64 + 1,
+                ..pack
+            }),
+            ..options(vec![], 2)
+        };
+        assert!(matches!(
+            put(&input[..], &too_long, &mut crate::memory::DiscardShards),
+            Err(PutError::Pack(_))
+        ));
+        let owner = SecretKey::from_seed(&[3; 32]);
+        let encrypted = PutOptions {
+            pack: Some(pack),
+            ..options(vec![owner.public()], 2)
+        };
+        assert!(matches!(
+            put(&input[..], &encrypted, &mut crate::memory::DiscardShards),
+            Err(PutError::Pack(_))
+        ));
     }
 
     #[test]

@@ -109,7 +109,7 @@ fn state_per_order() {
             size,
             coding,
             piece_size: layout.piece_size(),
-            access: Access::Public,
+            access: Access::Public { dag_index: 0 },
             periods: 1,
             state: OrderState::Live { start: 1, end: 2 },
             due: 0,

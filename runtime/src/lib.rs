@@ -138,7 +138,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
     impl_name: alloc::borrow::Cow::Borrowed("mosaic-node"),
     authoring_version: 1,
     // 2: orders of pieces (issue 10). 7: names (issue 15).
-    spec_version: 7,
+    spec_version: 8,
     impl_version: 0,
     apis: apis::RUNTIME_API_VERSIONS,
     // 2: market and audit calls changed shape.

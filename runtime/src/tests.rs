@@ -804,7 +804,7 @@ fn store_reads_do_not_grow_with_the_provider_count() {
                 1 << 30,
                 coding,
                 roots.try_into().unwrap(),
-                pallet_mosaic_market::Access::Public,
+                pallet_mosaic_market::Access::Public { dag_index: 0 },
                 1,
                 u128::MAX,
             )

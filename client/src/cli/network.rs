@@ -222,7 +222,7 @@ fn order_json(id: OrderId, order: &Order) -> serde_json::Value {
             "parityShards": order.coding.parity_shards,
             "segmentSize": order.coding.segment_size,
         },
-        "public": matches!(order.access, Access::Public),
+        "public": matches!(order.access, Access::Public { .. }),
         "cipher": suite_of(order).map(CipherSuite::name),
         "state": state,
         "periods": order.periods,
@@ -240,7 +240,7 @@ fn order_json(id: OrderId, order: &Order) -> serde_json::Value {
 /// The cipher suite of an encrypted order's frames.
 fn suite_of(order: &Order) -> Option<CipherSuite> {
     match &order.access {
-        Access::Public => None,
+        Access::Public { .. } => None,
         Access::Encrypted { suite, .. } => Some(*suite),
     }
 }

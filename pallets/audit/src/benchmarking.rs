@@ -91,7 +91,7 @@ mod benchmarks {
             layout.stored_size(),
             coding,
             BoundedVec::truncate_from(vec![root; 2]),
-            Access::Public,
+            Access::Public { dag_index: 0 },
             <T as pallet_mosaic_market::Config>::MinPeriods::get(),
             1u32.into(),
         )

@@ -117,7 +117,7 @@ fn store(object: &Object, periods: u32) -> OrderId {
         manifest.stored_size(),
         manifest.coding,
         BoundedVec::truncate_from(manifest.piece_roots.clone()),
-        Access::Public,
+        Access::Public { dag_index: 0 },
         periods,
         1,
     ));

@@ -74,7 +74,7 @@ fn key(reader: u32) -> WrappedKey {
 /// Public for no reader, else encrypted to `readers` readers.
 fn access<T: Config>(readers: u32) -> AccessOf<T> {
     if readers == 0 {
-        return Access::Public;
+        return Access::Public { dag_index: 0 };
     }
     Access::Encrypted {
         suite: CipherSuite::ChaCha20Poly1305,

@@ -170,8 +170,15 @@ pub enum OrderState<BlockNumber> {
 )]
 #[scale_info(skip_type_params(MaxRecipients))]
 pub enum Access<MaxRecipients: frame_support::traits::Get<u32>> {
-    /// Stored as is; its CID is the IPFS CID of its bytes.
-    Public,
+    /// Stored unencrypted; its CID is its IPFS CID. With `dag_index > 0`
+    /// the object is a UnixFS pack (`mosaic_primitives::unixfs::pack`): the
+    /// bytes of its DAG's files, then `dag_index` bytes of the DAG's dag-pb
+    /// blocks, so that one file or one block is read without the rest.
+    /// With 0 it is a single file's bytes and nothing else.
+    Public {
+        /// Bytes of the DAG index at the end of the object.
+        dag_index: u64,
+    },
     /// Encrypted; the file key is wrapped to each reader.
     Encrypted {
         /// How the frames are encrypted.
@@ -185,7 +192,7 @@ impl<M: frame_support::traits::Get<u32>> Access<M> {
     /// Readers the file key is wrapped to.
     pub fn recipients(&self) -> u32 {
         match self {
-            Access::Public => 0,
+            Access::Public { .. } => 0,
             Access::Encrypted { keys, .. } => keys.len() as u32,
         }
     }
@@ -672,7 +679,8 @@ pub mod pallet {
         /// `k + m` is above `MaxPieces`; use fewer shards.
         TooManyPieces,
         /// An encrypted order needs between one and `MaxRecipients` wrapped
-        /// keys; a public one none.
+        /// keys; a public one's DAG index must lie within the object, under
+        /// a dag-pb root CID.
         InvalidAccess,
         /// Periods out of `MinPeriods..=MaxPeriods`.
         InvalidPeriods,
@@ -866,9 +874,19 @@ pub mod pallet {
             max_price: BalanceOf<T>,
         ) -> DispatchResult {
             let owner = ensure_signed(origin)?;
-            mosaic_primitives::manifest::parse_object_cid(&cid).ok_or(Error::<T>::InvalidCid)?;
-            if let Access::Encrypted { keys, .. } = &access {
-                ensure!(!keys.is_empty(), Error::<T>::InvalidAccess);
+            let parsed = mosaic_primitives::manifest::parse_object_cid(&cid)
+                .ok_or(Error::<T>::InvalidCid)?;
+            match &access {
+                Access::Encrypted { keys, .. } => {
+                    ensure!(!keys.is_empty(), Error::<T>::InvalidAccess)
+                }
+                // A DAG index lies within the object, under a dag-pb root.
+                Access::Public { dag_index } => ensure!(
+                    *dag_index == 0
+                        || (*dag_index <= size
+                            && parsed.codec() == mosaic_primitives::unixfs::DAG_PB_CODEC),
+                    Error::<T>::InvalidAccess
+                ),
             }
             // The call is weighed by `roots.len()`: check it against the
             // coding before placement draws a provider for every piece.

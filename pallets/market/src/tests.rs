@@ -85,7 +85,13 @@ fn providers(n: u64, price: Balance) {
 
 /// `store` of the test object by `owner` for `periods` at `max_price`.
 fn store_call(owner: AccountId, periods: u32, max_price: Balance) -> DispatchResult {
-    store_with(owner, cid(), Access::Public, periods, max_price)
+    store_with(
+        owner,
+        cid(),
+        Access::Public { dag_index: 0 },
+        periods,
+        max_price,
+    )
 }
 
 fn store_with(
@@ -257,17 +263,41 @@ fn store_places_each_piece_on_its_own_provider_and_holds_escrow() {
     });
 }
 
+/// The CID of a public object of several chunks: a dag-pb root.
+fn dag_pb_cid() -> CidOf<Test> {
+    BoundedVec::truncate_from(file_cid(&[1; 600 * 1024]).to_bytes())
+}
+
+#[test]
+fn a_pack_records_its_dag_index() {
+    ExtBuilder.run(|| {
+        providers(3, 1);
+        let access = Access::Public { dag_index: SIZE };
+        assert_ok!(store_with(1, dag_pb_cid(), access.clone(), 3, 1));
+        assert_eq!(Orders::<Test>::get(last_order()).unwrap().access, access);
+    });
+}
+
 #[test]
 fn store_rejects_bad_input_and_changes_nothing() {
     ExtBuilder.run(|| {
         providers(3, 1);
         let origin = || RuntimeOrigin::signed(1);
         let store = |size: u64, coding: CodingParams, roots: RootsOf<Test>| {
-            Market::store(origin(), cid(), size, coding, roots, Access::Public, 3, 1)
+            Market::store(
+                origin(),
+                cid(),
+                size,
+                coding,
+                roots,
+                Access::Public { dag_index: 0 },
+                3,
+                1,
+            )
         };
         let garbage = BoundedVec::truncate_from(b"not a cid".to_vec());
         assert_noop!(
-            store_with(1, garbage, Access::Public, 3, 1),
+            store_with(1, garbage, Access::Public { dag_index: 0 }, 3, 1),
             Error::<Test>::InvalidCid
         );
         let mut bad = coding();
@@ -296,6 +326,16 @@ fn store_rejects_bad_input_and_changes_nothing() {
         // Encrypted, but wrapped to nobody.
         assert_noop!(
             store_with(1, cid(), encrypted(&[]), 3, 1),
+            Error::<Test>::InvalidAccess
+        );
+        // A DAG index under a raw root, or longer than the object.
+        let pack = |dag_index| Access::Public { dag_index };
+        assert_noop!(
+            store_with(1, cid(), pack(1), 3, 1),
+            Error::<Test>::InvalidAccess
+        );
+        assert_noop!(
+            store_with(1, dag_pb_cid(), pack(SIZE + 1), 3, 1),
             Error::<Test>::InvalidAccess
         );
         // Price below every provider's.
@@ -343,7 +383,7 @@ fn piece_roots_must_match_the_coding_before_anything_is_placed() {
                 SIZE,
                 coding(),
                 roots(2),
-                Access::Public,
+                Access::Public { dag_index: 0 },
                 3,
                 1
             ),
@@ -1133,10 +1173,16 @@ fn indexes_list_orders_by_owner_and_cid_and_pieces_by_provider() {
         let mut mine = Vec::new();
         for i in 0..5 {
             let cid = if i % 2 == 0 { cid() } else { other_cid() };
-            assert_ok!(store_with(1, cid, Access::Public, 3, 1));
+            assert_ok!(store_with(1, cid, Access::Public { dag_index: 0 }, 3, 1));
             mine.push(last_order());
         }
-        assert_ok!(store_with(2, other_cid(), Access::Public, 3, 1));
+        assert_ok!(store_with(
+            2,
+            other_cid(),
+            Access::Public { dag_index: 0 },
+            3,
+            1
+        ));
         let theirs = last_order();
 
         let sorted = |mut ids: Vec<OrderId>| {
@@ -1701,7 +1747,7 @@ fn deadlines_past_the_hooks_weight_wait_for_the_next_block_oldest_first() {
                 SIZE,
                 coding,
                 roots(2 * u32::from(k)),
-                Access::Public,
+                Access::Public { dag_index: 0 },
                 3,
                 1,
             ));

@@ -599,7 +599,7 @@ async fn refusals(net: &mut Network, chain: &mosaic_api::chain::ChainClient) -> 
                 size: manifest.stored_size(),
                 coding: manifest.coding,
                 roots: manifest.piece_roots.clone().try_into().expect("6 roots"),
-                access: pallet_mosaic_market::Access::Public,
+                access: pallet_mosaic_market::Access::Public { dag_index: 0 },
                 periods: 2,
                 max_price: u128::MAX,
             }),
