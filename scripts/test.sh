@@ -21,7 +21,7 @@ cargo test --locked --features runtime-benchmarks "${benchmarked[@]}" benchmark
 
 # cargo-fuzz needs nightly-only rustc flags (sanitizers, coverage); the
 # machine has stable Rust, which RUSTC_BOOTSTRAP lets use them.
-for target in manifest_decode proof_verify; do
+for target in manifest_decode proof_verify unixfs_decode; do
     echo "== cargo fuzz run $target (${fuzz_seconds}s)"
     mkdir -p "primitives/fuzz/corpus/$target"
     (cd primitives/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \

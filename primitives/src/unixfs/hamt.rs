@@ -167,7 +167,7 @@ pub fn hamt_lookup<'a>(
         .filter(|f| f.is_power_of_two() && (8..=1 << 16).contains(f))
         .ok_or(LookupError::Fanout(data.fanout))?;
     let bits = fanout.trailing_zeros();
-    if (depth + 1).saturating_mul(bits) > 64 {
+    if depth.saturating_add(1).saturating_mul(bits) > 64 {
         return Err(LookupError::TooDeep(depth));
     }
     let bitfield = data.data.as_deref().unwrap_or_default();

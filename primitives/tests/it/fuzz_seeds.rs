@@ -52,3 +52,29 @@ fn proof_seeds_are_real_proofs_of_real_leaves() {
         assert_eq!(input.proof.leaf, input.shard[start..end], "{name}");
     }
 }
+
+#[test]
+fn unixfs_seeds_are_canonical_blocks() {
+    use mosaic_primitives::unixfs::{hamt_lookup, HamtStep, UnixfsNode, UnixfsType};
+    let mut shards = 0;
+    for (name, bytes) in seeds("unixfs_decode") {
+        let node = UnixfsNode::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(node.encode(), bytes, "{name}");
+        if node.data.kind == UnixfsType::HamtShard {
+            // Slots are the top byte of murmur3's h1: "a" 0x85 (a
+            // sub-shard here), "foo" 0xE2 (an entry), "x" 0x6D (unused).
+            let lookup =
+                |entry| hamt_lookup(&node, entry, 0).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let label = |step| match step {
+                HamtStep::Entry(link) => format!("entry {:?}", link.name),
+                HamtStep::Shard(link) => format!("shard {:?}", link.name),
+                HamtStep::Absent => "absent".to_owned(),
+            };
+            assert_eq!(label(lookup("a")), "shard Some(\"85\")");
+            assert_eq!(label(lookup("foo")), "entry Some(\"E2foo\")");
+            assert_eq!(label(lookup("x")), "absent");
+            shards += 1;
+        }
+    }
+    assert_eq!(shards, 1);
+}

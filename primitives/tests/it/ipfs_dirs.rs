@@ -337,11 +337,18 @@ fn real_blocks() -> Vec<Vec<u8>> {
 proptest! {
     #[test]
     fn any_bytes_decode_or_fail_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let _ = PbNode::decode(&bytes);
-        let _ = UnixfsData::decode(&bytes);
+        // What the unixfs_decode fuzz target checks, on fewer inputs.
+        if let Ok(node) = PbNode::decode(&bytes) {
+            prop_assert_eq!(PbNode::decode(&node.encode()), Ok(node));
+        }
+        if let Ok(message) = UnixfsData::decode(&bytes) {
+            prop_assert_eq!(UnixfsData::decode(&message.encode()), Ok(message));
+        }
         if let Ok(node) = UnixfsNode::decode(&bytes) {
-            let _ = hamt_lookup(&node, "name", 0);
-            let _ = hamt_lookup(&node, "name", 9);
+            for depth in [0, 1, 9, u32::MAX] {
+                let _ = hamt_lookup(&node, "name", depth);
+            }
+            prop_assert_eq!(UnixfsNode::decode(&node.encode()), Ok(node));
         }
     }
 
