@@ -24,9 +24,11 @@ use mosaic_api::chain::{Access, ChainClient, ChainError, Order, OrderId, OrderSt
 use mosaic_primitives::encryption::{plaintext_len, Encryption, SecretKey};
 use mosaic_primitives::manifest::{parse_object_cid, Manifest, ShardId};
 use mosaic_primitives::merkle::{self, ShardRoot};
+use mosaic_primitives::pack::{Pack, PackError};
 use mosaic_primitives::pipeline::{self, default_threads, GetError as PipelineError, ShardSource};
 use mosaic_shard_net::{Answer, NetConfig, NetError, Request, ShardClient};
 
+use crate::pack_output::{ExtractError, Extraction, RunWriter};
 use crate::progress::Progress;
 use crate::providers::{endpoints, Endpoint};
 
@@ -40,16 +42,38 @@ const SHARD_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum Target {
     /// An order by id.
     Order(OrderId),
-    /// A CID, found through the chain's CID index.
-    Cid(String),
+    /// A CID, found through the chain's CID index, and a path inside it
+    /// (empty for the whole object).
+    Cid {
+        /// The CID's text.
+        cid: String,
+        /// `a/b/c` below a stored directory.
+        path: String,
+    },
+}
+
+impl Target {
+    /// The path below the object, empty for the whole of it.
+    pub fn path(&self) -> &str {
+        match self {
+            Target::Order(_) => "",
+            Target::Cid { path, .. } => path,
+        }
+    }
 }
 
 impl std::str::FromStr for Target {
     type Err = std::convert::Infallible;
+    /// An order id, or `CID[/path]` (also as `/ipfs/CID[/path]`).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Ok(match text.parse() {
-            Ok(id) => Target::Order(id),
-            Err(_) => Target::Cid(text.into()),
+        if let Ok(id) = text.parse() {
+            return Ok(Target::Order(id));
+        }
+        let text = text.strip_prefix("/ipfs/").unwrap_or(text);
+        let (cid, path) = text.split_once('/').unwrap_or((text, ""));
+        Ok(Target::Cid {
+            cid: cid.into(),
+            path: path.trim_matches('/').into(),
         })
     }
 }
@@ -82,6 +106,15 @@ pub enum GetError {
     /// The order's record is inconsistent.
     #[error("order {0} on chain does not describe a readable object")]
     BadOrder(OrderId),
+    /// A path was given below a single file.
+    #[error("{0} is a single file, not a directory: get it without a path")]
+    NotADirectory(String),
+    /// The object's DAG could not be read, or has no such path.
+    #[error(transparent)]
+    Pack(#[from] Box<PackError>),
+    /// The entry cannot be written out.
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
     /// The file is encrypted and no key was given.
     #[error("order {0} is encrypted; give the owner's (or a reader's) key with --key or --suri")]
     KeyRequired(OrderId),
@@ -128,7 +161,7 @@ pub async fn resolve(chain: &ChainClient, target: &Target) -> Result<(OrderId, O
                 .await?
                 .ok_or(GetError::NoOrder(*id))?,
         )),
-        Target::Cid(text) => {
+        Target::Cid { cid: text, .. } => {
             let cid = text
                 .parse::<cid::Cid>()
                 .ok()
@@ -380,7 +413,8 @@ fn slow_last(latencies: &[Option<Duration>]) -> Vec<u8> {
     order
 }
 
-/// Gets `target` into `output`, reading it with `secret` if encrypted.
+/// Gets `target` into `output`, reading it with `secret` if encrypted: a
+/// file, or (a directory stored public) the tree below it.
 pub async fn get(
     chain: &ChainClient,
     target: &Target,
@@ -392,6 +426,10 @@ pub async fn get(
     let manifest = manifest_of(id, &order)?;
     if manifest.encryption.is_some() && secret.is_none() {
         return Err(GetError::KeyRequired(id));
+    }
+    let path = target.path().to_string();
+    if manifest.dag_index == 0 && !path.is_empty() {
+        return Err(GetError::NotADirectory(manifest.cid.to_string()));
     }
     let providers = endpoints(chain, order.pieces.iter().map(|p| p.provider.clone()), None).await?;
     let net = mosaic_shard_net::net::spawn(
@@ -407,48 +445,124 @@ pub async fn get(
         Progress::bytes(manifest.stored_size(), "get", progress),
     );
     let partial = partial_path(output);
-    let file = File::create(&partial).map_err(|source| GetError::Write {
-        path: partial.display().to_string(),
-        source,
-    })?;
-    let write = {
+    let work = {
         let partial = partial.clone();
         let manifest = manifest.clone();
         tokio::task::spawn_blocking(move || {
-            let mut out = BufWriter::new(file);
-            let result = pipeline::get(
-                &manifest,
-                secret.as_ref(),
-                &source,
-                &mut out,
-                default_threads(),
-            )
-            .and_then(|()| {
-                use std::io::Write;
-                out.flush()
-                    .and_then(|()| out.get_ref().sync_all())
-                    .map_err(PipelineError::Write)
-            });
+            let result = match manifest.dag_index {
+                0 => get_whole(&manifest, secret.as_ref(), &source, &partial),
+                _ => get_from_pack(&manifest, &path, &source, &partial),
+            };
             source.progress.finish();
-            let failed = source.failures();
-            (result, failed, partial)
+            (result, source.failures())
         })
     };
-    let (result, failed, partial) = write.await.expect("the decoder does not panic; qed");
-    if let Err(source) = result {
-        let _ = std::fs::remove_file(&partial);
-        return Err(GetError::Pipeline { source, failed });
-    }
-    std::fs::rename(&partial, output).map_err(|source| GetError::Write {
-        path: output.display().to_string(),
-        source,
+    let (result, failed) = work.await.expect("the decoder does not panic; qed");
+    let size = match result {
+        Ok(size) => size,
+        Err(e) => {
+            remove(&partial);
+            return Err(match e {
+                GetError::Pipeline { source, .. } => GetError::Pipeline { source, failed },
+                other => other,
+            });
+        }
+    };
+    std::fs::rename(&partial, output).map_err(|source| {
+        remove(&partial);
+        GetError::Write {
+            path: output.display().to_string(),
+            source,
+        }
     })?;
     Ok(GetReport {
         order: id,
         cid: manifest.cid.to_string(),
-        size: manifest.size,
+        size,
         failed,
     })
+}
+
+/// Removes a partial output, file or directory.
+fn remove(partial: &Path) {
+    let _ = std::fs::remove_file(partial).or_else(|_| std::fs::remove_dir_all(partial));
+}
+
+fn pipeline_error(source: PipelineError) -> GetError {
+    GetError::Pipeline {
+        source,
+        failed: Vec::new(),
+    }
+}
+
+fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> GetError + '_ {
+    move |source| GetError::Write {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The whole object (a single file, encrypted or public) into `partial`.
+fn get_whole(
+    manifest: &Manifest,
+    secret: Option<&SecretKey>,
+    source: &PieceSource,
+    partial: &Path,
+) -> Result<u64, GetError> {
+    let file = File::create(partial).map_err(write_error(partial))?;
+    let mut out = BufWriter::new(file);
+    pipeline::get(manifest, secret, source, &mut out, default_threads())
+        .and_then(|()| {
+            use std::io::Write;
+            out.flush()
+                .and_then(|()| out.get_ref().sync_all())
+                .map_err(PipelineError::Write)
+        })
+        .map_err(pipeline_error)?;
+    Ok(manifest.size)
+}
+
+/// The entry at `path` of a pack into `partial`: its index first, then its
+/// files in runs of adjacent bytes, each leaf checked against its CID.
+fn get_from_pack(
+    manifest: &Manifest,
+    path: &str,
+    source: &PieceSource,
+    partial: &Path,
+) -> Result<u64, GetError> {
+    let threads = default_threads();
+    let data_size = manifest.size - manifest.dag_index;
+    let mut index = Vec::new();
+    pipeline::read_range(
+        manifest,
+        source,
+        data_size..manifest.size,
+        &mut index,
+        threads,
+    )
+    .map_err(pipeline_error)?;
+    let pack = Pack::open(manifest.cid, &index, data_size).map_err(Box::new)?;
+    let entry = pack.resolve(path).map_err(Box::new)?;
+    let plan = Extraction::plan(&pack, &entry, partial)?;
+    for dir in &plan.dirs {
+        std::fs::create_dir(dir).map_err(write_error(dir))?;
+    }
+    for (range, files) in plan.runs() {
+        let mut writer = RunWriter::new(&pack, files);
+        pipeline::read_range(manifest, source, range, &mut writer, threads)
+            .map_err(pipeline_error)?;
+        writer.finish().map_err(write_error(partial))?;
+    }
+    for (link, target) in &plan.symlinks {
+        use std::os::unix::ffi::OsStrExt;
+        std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), link)
+            .map_err(write_error(link))?;
+    }
+    Ok(plan
+        .files
+        .iter()
+        .map(|(span, paths)| span.size * paths.len() as u64)
+        .sum())
 }
 
 /// `dir/.name.part` beside `output`.

@@ -11,6 +11,8 @@
 //!   nothing but the owner's key.
 //! * [`providers`]: where an order's providers are, and asking them with
 //!   retries; [`progress`]: progress bars on stderr.
+//! * [`pack_input`] / [`pack_output`]: a public file or directory as the
+//!   UnixFS pack put stores, and writing a pack's file or tree back out.
 //! * [`tree`]: a directory on disk as the IPFS DAG `ipfs add -r` makes of
 //!   it: its root CID, every dag-pb block and its files in DAG order.
 //!
@@ -18,6 +20,8 @@
 //! ([`keys`], [`chain`]), shared with the worker.
 
 pub mod get;
+pub mod pack_input;
+pub mod pack_output;
 pub mod progress;
 pub mod providers;
 pub mod put;

@@ -43,8 +43,10 @@ use mosaic_runtime::{Balance, BlockNumber, Hash, RuntimeCall, RuntimeEvent};
 use mosaic_shard_net::{Answer, NetConfig, NetError, Request, ShardClient};
 use tokio::sync::mpsc;
 
+use crate::pack_input::{InputError, PublicInput};
 use crate::progress::Progress;
 use crate::providers::{endpoints, Endpoint, ReachError};
+use crate::tree::ScanOptions;
 
 /// Segments queued per piece between the pipeline and its upload.
 const IN_FLIGHT: usize = 4;
@@ -71,8 +73,12 @@ const DEADLINE_GRACE: BlockNumber = 20;
 
 /// What to store and how.
 pub struct PutRequest {
-    /// The file.
+    /// The file, or (public only) the directory.
     pub file: PathBuf,
+    /// Include names starting with `.` when storing a directory.
+    pub hidden: bool,
+    /// Store a public CID again though a live order already stores it.
+    pub force: bool,
     /// The owner: signs and pays, and (unless public) reads.
     pub owner: AccountKey,
     /// The cipher suite to encrypt the file's frames with, for the owner to
@@ -133,8 +139,19 @@ pub enum PutError {
         source: std::io::Error,
     },
     /// Encoding failed.
-    #[error("encoding the file failed: {0}")]
+    #[error("encoding the input failed")]
     Encode(#[from] pipeline::PutError<Infallible>),
+    /// The public file or directory could not be read into its DAG.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A live order already stores this public CID.
+    #[error("{cid} is already stored by live order {order}; `mosaic extend {order}` keeps it longer, or --force stores a second copy")]
+    AlreadyStored {
+        /// The CID.
+        cid: String,
+        /// The order that stores it.
+        order: OrderId,
+    },
     /// No randomness for the file key.
     #[error(transparent)]
     Random(#[from] RandomError),
@@ -215,28 +232,81 @@ impl ShardSink for UploadSink {
     }
 }
 
-/// Runs the put pipeline over the file on a blocking thread.
+/// What put reads: a file to encrypt, or a public file or directory.
+#[derive(Clone)]
+enum Input {
+    Encrypted(PathBuf),
+    Public(PublicInput),
+}
+
+/// Runs the put pipeline over the input on a blocking thread.
 async fn encode<S: ShardSink<Error = Infallible> + Send + 'static>(
-    path: PathBuf,
+    input: Input,
     options: PutOptions,
     mut sink: S,
 ) -> Result<(Manifest, S), PutError> {
     tokio::task::spawn_blocking(move || {
-        let file = File::open(&path).map_err(|source| PutError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let manifest = pipeline::put(BufReader::new(file), &options, &mut sink)?;
+        let manifest = match input {
+            Input::Encrypted(path) => {
+                let file = File::open(&path).map_err(|source| PutError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                pipeline::put(BufReader::new(file), &options, &mut sink)?
+            }
+            Input::Public(public) => pipeline::put(public.reader(), &options, &mut sink)?,
+        };
         Ok((manifest, sink))
     })
     .await
     .expect("the encoder does not panic; qed")
 }
 
+/// The live order that stores `cid`, if one does.
+async fn live_order(chain: &ChainClient, cid: &cid::Cid) -> Result<Option<OrderId>, PutError> {
+    for id in chain
+        .orders_by_cid(&cid.to_bytes())
+        .await?
+        .into_iter()
+        .rev()
+    {
+        let order = chain.order(id, None).await?;
+        if order.is_some_and(|o| matches!(o.state, OrderState::Live { .. })) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
 /// Stores `request.file` and waits until its order is live.
 pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, PutError> {
+    let input = match request.encryption {
+        None => {
+            let options = ScanOptions {
+                hidden: request.hidden,
+            };
+            let file = request.file.clone();
+            let public = tokio::task::spawn_blocking(move || PublicInput::prepare(&file, &options))
+                .await
+                .expect("the scan does not panic; qed")?;
+            if let (Some(order), false) = (live_order(chain, &public.cid).await?, request.force) {
+                return Err(PutError::AlreadyStored {
+                    cid: public.cid.to_string(),
+                    order,
+                });
+            }
+            Input::Public(public)
+        }
+        Some(_) => Input::Encrypted(request.file.clone()),
+    };
     let options = match request.encryption {
-        None => PutOptions::public(),
+        None => PutOptions {
+            pack: match &input {
+                Input::Public(public) => public.pack,
+                Input::Encrypted(_) => None,
+            },
+            ..PutOptions::public()
+        },
         Some(suite) => PutOptions {
             suite,
             key: Some(FileKey::generate()?),
@@ -248,7 +318,7 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
         ..options
     };
     let (manifest, RootsOnly(shard_roots)) =
-        encode(request.file.clone(), options.clone(), RootsOnly::default()).await?;
+        encode(input.clone(), options.clone(), RootsOnly::default()).await?;
     let stored_size = manifest.stored_size();
     let recipients = manifest
         .encryption
@@ -336,6 +406,7 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
         let failed = upload_round(
             &net,
             &request,
+            &input,
             &options,
             order,
             record.piece_size,
@@ -373,7 +444,10 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
     Ok(PutReport {
         order,
         cid: manifest.cid.to_string(),
-        size: manifest.size,
+        size: match &input {
+            Input::Public(public) => public.data_size,
+            Input::Encrypted(_) => manifest.size,
+        },
         stored_size,
         suite: manifest.encryption.as_ref().map(|e| e.suite),
         providers,
@@ -388,6 +462,7 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
 async fn upload_round(
     net: &ShardClient,
     request: &PutRequest,
+    input: &Input,
     options: &PutOptions,
     order: OrderId,
     piece_size: u64,
@@ -413,7 +488,7 @@ async fn upload_round(
         ));
         uploads.push((piece, task));
     }
-    encode(request.file.clone(), options.clone(), UploadSink(senders)).await?;
+    encode(input.clone(), options.clone(), UploadSink(senders)).await?;
     let mut failed = Vec::new();
     for (piece, task) in uploads {
         if let Err(failure) = task.await.expect("uploads do not panic; qed") {

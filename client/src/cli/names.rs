@@ -213,7 +213,15 @@ async fn set(args: SetArgs) -> Result<()> {
         })?;
     if !args.force {
         let chain = ChainClient::connect(&target.node.rpc).await?;
-        let found = match get::resolve(&chain, &Target::Cid(args.cid.clone())).await {
+        let found = match get::resolve(
+            &chain,
+            &Target::Cid {
+                cid: args.cid.clone(),
+                path: String::new(),
+            },
+        )
+        .await
+        {
             Ok((id, order)) => matches!(order.state, OrderState::Live { .. }).then_some(id),
             Err(get::GetError::NoOrderForCid(_)) => None,
             Err(error) => return Err(error.into()),

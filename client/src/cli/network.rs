@@ -110,7 +110,7 @@ pub struct OutputArgs {
 
 #[derive(Args)]
 pub struct PutArgs {
-    /// The file to store.
+    /// The file to store, or (with --public) a directory.
     file: PathBuf,
     #[command(flatten)]
     signer: SignerArgs,
@@ -119,6 +119,12 @@ pub struct PutArgs {
     /// Store unencrypted; its CID is then the IPFS CID.
     #[arg(long)]
     public: bool,
+    /// With a directory: include names starting with `.` (as `ipfs add -H`).
+    #[arg(long)]
+    hidden: bool,
+    /// Store a public CID again though a live order already stores it.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     cipher: CipherArgs,
     #[command(flatten)]
@@ -135,9 +141,11 @@ pub struct PutArgs {
 
 #[derive(Args)]
 pub struct GetArgs {
-    /// The order id, or the object's CID.
+    /// The order id, or the object's CID, followed by `/path` for one entry
+    /// of a stored directory (`CID/docs/a.txt`).
     target: Target,
-    /// Where to write the file; it appears only once complete and verified.
+    /// Where to write the file or directory; it appears only once complete
+    /// and verified.
     #[arg(long)]
     to: PathBuf,
     #[command(flatten)]
@@ -291,6 +299,12 @@ fn print_order(id: OrderId, order: &Order) {
 
 pub async fn put(args: PutArgs) -> Result<()> {
     let owner = args.signer.required()?;
+    if args.file.is_dir() && !args.public {
+        bail!(
+            "{} is a directory: directories are stored public (--public), as IPFS stores them; to keep one private, store a tar of it",
+            args.file.display()
+        );
+    }
     let chain = ChainClient::connect(&args.node.rpc).await?;
     let coding = args.coding.params()?;
     let started = Instant::now();
@@ -298,6 +312,8 @@ pub async fn put(args: PutArgs) -> Result<()> {
         &chain,
         PutRequest {
             file: args.file.clone(),
+            hidden: args.hidden,
+            force: args.force,
             owner,
             encryption: (!args.public).then(|| args.cipher.suite()),
             coding,
