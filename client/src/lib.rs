@@ -13,6 +13,8 @@
 //!   retries; [`progress`]: progress bars on stderr.
 //! * [`pack_input`] / [`pack_output`]: a public file or directory as the
 //!   UnixFS pack put stores, and writing a pack's file or tree back out.
+//! * [`public_blocks`]: public content by CID, block by block, read from
+//!   the providers through a bounded segment cache (the gateway's store).
 //! * [`tree`]: a directory on disk as the IPFS DAG `ipfs add -r` makes of
 //!   it: its root CID, every dag-pb block and its files in DAG order.
 //!
@@ -24,6 +26,7 @@ pub mod pack_input;
 pub mod pack_output;
 pub mod progress;
 pub mod providers;
+pub mod public_blocks;
 pub mod put;
 pub mod shard_dir;
 pub mod tree;

@@ -224,6 +224,11 @@ impl Pack {
         self.nodes.get(cid).map(|(bytes, _)| bytes.as_slice())
     }
 
+    /// The CIDs of the DAG's dag-pb blocks, in index order.
+    pub fn block_cids(&self) -> impl Iterator<Item = Cid> + '_ {
+        self.order.iter().copied()
+    }
+
     /// What `path` (`a/b/c`, empty for the root) names.
     pub fn resolve(&self, path: &str) -> Result<Entry, PackError> {
         let mut entry = self.entry(self.root)?;
