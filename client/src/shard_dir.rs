@@ -6,13 +6,20 @@
 //! synced, renamed into place), after every shard file and list is synced, so
 //! a directory with a manifest holds every shard and list it names (until
 //! something damages them, which decoding detects list by list and shard by
-//! shard). Shard files are synced by a thread of their own while encoding
-//! goes on, so that an encoder on one core never waits for the disk.
+//! shard). Shard files are written and synced by a thread of their own while
+//! encoding goes on, so that an encoder never waits for the disk, with
+//! `O_DIRECT` where the filesystem allows it ([`direct`]), so that the
+//! kernel does not copy every byte into the page cache.
+
+mod direct;
+
+use direct::{DirectWriter, Staged};
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use mosaic_primitives::manifest::{Manifest, ManifestError, ShardId};
@@ -27,6 +34,8 @@ pub const MAX_ROOTS_FILE_SIZE: u64 = MAX_SEGMENTS as u64 * 32;
 /// Files written and waiting for the syncing thread: past this the encoder
 /// waits for the disk.
 const UNSYNCED_FILES: usize = 16;
+/// Files written at once.
+const WRITERS: usize = 4;
 
 /// Why an object directory could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -57,37 +66,71 @@ pub enum ShardDirError {
 /// An object directory.
 pub struct ShardDir {
     root: PathBuf,
-    /// Syncs the files written so far; started by the first one.
-    syncer: Option<Syncer>,
+    /// Writes and syncs the files handed to it; started by the first one.
+    writer: Option<Writer>,
 }
 
-/// A thread that syncs written files in turn and stops at the first error.
-struct Syncer {
-    files: SyncSender<(PathBuf, File)>,
-    thread: JoinHandle<Result<(), ShardDirError>>,
+/// Threads that write ([`direct`]) and sync files, and stop at the first
+/// error: the encoder only copies each file's bytes to them. Several, so
+/// that the device has several writes in flight.
+struct Writer {
+    files: SyncSender<(PathBuf, Staged)>,
+    /// Buffers handed back for the next files (in a mutex: a `ShardDir` is
+    /// also a `Sync` shard source).
+    spare: Mutex<Receiver<Vec<u8>>>,
+    threads: Vec<JoinHandle<Result<(), ShardDirError>>>,
 }
 
-impl Syncer {
+impl Writer {
     fn spawn(root: &Path) -> Result<Self, ShardDirError> {
-        let (files, written) = sync_channel::<(PathBuf, File)>(UNSYNCED_FILES);
-        let thread = std::thread::Builder::new()
-            .name("shard-sync".into())
-            .spawn(move || {
-                for (path, file) in written {
-                    file.sync_all().map_err(io_error(&path))?;
-                }
-                Ok(())
-            })
-            .map_err(io_error(root))?;
-        Ok(Syncer { files, thread })
+        let (files, written) = sync_channel::<(PathBuf, Staged)>(UNSYNCED_FILES);
+        let written = Arc::new(Mutex::new(written));
+        let (give, spare) = sync_channel(UNSYNCED_FILES + WRITERS);
+        let mut threads = Vec::with_capacity(WRITERS);
+        for _ in 0..WRITERS {
+            let written = written.clone();
+            let give = give.clone();
+            let thread = std::thread::Builder::new()
+                .name("shard-write".into())
+                .spawn(move || {
+                    let mut writer = DirectWriter::new();
+                    loop {
+                        // A poisoned lock means another writer failed: stop.
+                        let next = match written.lock() {
+                            Ok(files) => files.recv(),
+                            Err(_) => return Ok(()),
+                        };
+                        let Ok((path, staged)) = next else {
+                            return Ok(());
+                        };
+                        let file = writer.write(&path, &staged).map_err(io_error(&path))?;
+                        file.sync_all().map_err(io_error(&path))?;
+                        let _ = give.try_send(staged.into_buffer());
+                    }
+                })
+                .map_err(io_error(root))?;
+            threads.push(thread);
+        }
+        Ok(Writer {
+            files,
+            spare: Mutex::new(spare),
+            threads,
+        })
     }
 
-    /// Waits until every file sent is synced.
+    /// Waits until every file sent is written and synced; the first error.
     fn finish(self) -> Result<(), ShardDirError> {
         drop(self.files);
-        self.thread
-            .join()
-            .expect("the syncing thread does not panic; qed")
+        let mut result = Ok(());
+        for thread in self.threads {
+            let done = thread
+                .join()
+                .expect("the writing threads do not panic; qed");
+            if result.is_ok() {
+                result = done;
+            }
+        }
+        result
     }
 }
 
@@ -116,7 +159,7 @@ impl ShardDir {
         }
         Ok(ShardDir {
             root: root.to_path_buf(),
-            syncer: None,
+            writer: None,
         })
     }
 
@@ -128,24 +171,25 @@ impl ShardDir {
             .map_err(|source| ShardDirError::Manifest { path, source })?;
         let dir = ShardDir {
             root: root.to_path_buf(),
-            syncer: None,
+            writer: None,
         };
         Ok((dir, manifest))
     }
 
-    /// Writes a file in place and hands it to the syncing thread: no
-    /// temporary name is needed, as nothing reads the directory's files
-    /// before the manifest, which comes after they are synced.
+    /// Hands a file's bytes to the writing thread, which writes it in place
+    /// and syncs it: no temporary name is needed, as nothing reads the
+    /// directory's files before the manifest, which comes after they are
+    /// synced.
     fn write_unsynced(&mut self, path: PathBuf, bytes: &[u8]) -> Result<(), ShardDirError> {
-        let mut file = File::create(&path).map_err(io_error(&path))?;
-        file.write_all(bytes).map_err(io_error(&path))?;
-        let syncer = match &mut self.syncer {
-            Some(syncer) => syncer,
-            None => self.syncer.insert(Syncer::spawn(&self.root)?),
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
+            None => self.writer.insert(Writer::spawn(&self.root)?),
         };
-        if syncer.files.send((path, file)).is_err() {
-            let syncer = self.syncer.take().expect("matched above; qed");
-            return Err(syncer
+        let spare = writer.spare.get_mut().ok().and_then(|s| s.try_recv().ok());
+        let staged = Staged::new(spare.unwrap_or_default(), bytes);
+        if writer.files.send((path, staged)).is_err() {
+            let writer = self.writer.take().expect("matched above; qed");
+            return Err(writer
                 .finish()
                 .expect_err("the thread stops early only at an error; qed"));
         }
@@ -166,8 +210,8 @@ impl ShardDir {
     /// Waits until every shard and list written is synced, then writes the
     /// manifest and syncs the directory.
     pub fn write_manifest(&mut self, manifest: &Manifest) -> Result<(), ShardDirError> {
-        if let Some(syncer) = self.syncer.take() {
-            syncer.finish()?;
+        if let Some(writer) = self.writer.take() {
+            writer.finish()?;
         }
         write_atomic(&self.root.join(MANIFEST_FILE), &manifest.to_bytes())?;
         File::open(&self.root)
