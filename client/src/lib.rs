@@ -11,6 +11,8 @@
 //!   nothing but the owner's key.
 //! * [`providers`]: where an order's providers are, and asking them with
 //!   retries; [`progress`]: progress bars on stderr.
+//! * [`direct`]: writing files without copying them through the page
+//!   cache (shard files, decoded outputs).
 //! * [`pack_input`] / [`pack_output`]: a public file or directory as the
 //!   UnixFS pack put stores, and writing a pack's file or tree back out.
 //! * [`public_blocks`]: public content by CID, block by block, read from
@@ -21,6 +23,7 @@
 //! Account keys and the node connection are `mosaic-api`'s
 //! ([`keys`], [`chain`]), shared with the worker.
 
+pub mod direct;
 pub mod get;
 pub mod pack_input;
 pub mod pack_output;

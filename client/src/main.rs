@@ -11,7 +11,6 @@ mod names;
 mod network;
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -19,6 +18,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use mosaic_client::amount;
 use mosaic_client::chain::{self, ChainClient};
+use mosaic_client::direct::DirectFile;
 use mosaic_client::keys::{parse_encryption_key, AccountKey};
 use mosaic_client::shard_dir::{ShardDir, MANIFEST_FILE};
 use mosaic_client::tree::{self, ScanOptions};
@@ -352,18 +352,16 @@ fn decode(args: DecodeArgs) -> Result<()> {
     let mut partial = args.to.clone().into_os_string();
     partial.push(".partial");
     let partial = PathBuf::from(partial);
-    let file =
-        File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+    let mut file = DirectFile::create(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
     let started = Instant::now();
-    let result = pipeline::get(
-        &manifest,
-        secret.as_ref(),
-        &dir,
-        BufWriter::with_capacity(1 << 20, &file),
-        args.threads,
-    )
-    .with_context(|| format!("cannot decode {}", args.dir.display()))
-    .and_then(|()| file.sync_all().context("cannot sync the output"));
+    let result = pipeline::get(&manifest, secret.as_ref(), &dir, &mut file, args.threads)
+        .with_context(|| format!("cannot decode {}", args.dir.display()))
+        .and_then(|()| {
+            file.finish()
+                .and_then(|file| file.sync_all())
+                .context("cannot write the output")
+        });
     if let Err(error) = result {
         let _ = std::fs::remove_file(&partial);
         return Err(error);

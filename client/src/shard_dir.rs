@@ -8,12 +8,8 @@
 //! something damages them, which decoding detects list by list and shard by
 //! shard). Shard files are written and synced by a thread of their own while
 //! encoding goes on, so that an encoder never waits for the disk, with
-//! `O_DIRECT` where the filesystem allows it ([`direct`]), so that the
-//! kernel does not copy every byte into the page cache.
-
-mod direct;
-
-use direct::{DirectWriter, Staged};
+//! `O_DIRECT` where the filesystem allows it ([`crate::direct`]), so that
+//! the kernel does not copy every byte into the page cache.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -23,6 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use mosaic_primitives::manifest::{Manifest, ManifestError, ShardId};
+
+use crate::direct::{DirectWriter, Staged};
 use mosaic_primitives::merkle::ShardRoot;
 use mosaic_primitives::piece::MAX_SEGMENTS;
 use mosaic_primitives::pipeline::{ShardSink, ShardSource};
@@ -70,7 +68,7 @@ pub struct ShardDir {
     writer: Option<Writer>,
 }
 
-/// Threads that write ([`direct`]) and sync files, and stop at the first
+/// Threads that write ([`crate::direct`]) and sync files, and stop at the first
 /// error: the encoder only copies each file's bytes to them. Several, so
 /// that the device has several writes in flight.
 struct Writer {
@@ -237,6 +235,21 @@ impl ShardSource for ShardDir {
     fn shard(&self, id: ShardId) -> Option<Vec<u8>> {
         // A missing or unreadable shard is one the decoder does without.
         fs::read(self.shard_path(id)).ok()
+    }
+
+    /// The shards read at once, so that the disk has several reads in
+    /// flight.
+    fn shards(&self, segment: u32, indices: &[u8]) -> Vec<Option<Vec<u8>>> {
+        std::thread::scope(|scope| {
+            let reads: Vec<_> = indices
+                .iter()
+                .map(|&index| scope.spawn(move || self.shard(ShardId { segment, index })))
+                .collect();
+            reads
+                .into_iter()
+                .map(|read| read.join().ok().flatten())
+                .collect()
+        })
     }
 
     fn shard_roots(&self, piece: u8) -> Option<Vec<ShardRoot>> {
