@@ -167,26 +167,40 @@ pub async fn resolve(chain: &ChainClient, target: &Target) -> Result<(OrderId, O
                 .ok()
                 .filter(|cid| parse_object_cid(&cid.to_bytes()).is_some())
                 .ok_or_else(|| GetError::BadCid(text.clone()))?;
-            let mut found = None;
-            for id in chain
-                .orders_by_cid(&cid.to_bytes())
-                .await?
-                .into_iter()
-                .rev()
-            {
-                if let Some(order) = chain.order(id, None).await? {
-                    let live = matches!(order.state, OrderState::Live { .. });
-                    if live || found.is_none() {
-                        found = Some((id, order));
-                    }
-                    if live {
-                        break;
-                    }
-                }
-            }
+            // A live order, else the newest (its state then says why the
+            // object cannot be had).
+            let found = match newest_order(chain, &cid, is_live).await? {
+                Some(found) => Some(found),
+                None => newest_order(chain, &cid, |_| true).await?,
+            };
             found.ok_or_else(|| GetError::NoOrderForCid(text.clone()))
         }
     }
+}
+
+/// Whether `order` is live.
+pub fn is_live(order: &Order) -> bool {
+    matches!(order.state, OrderState::Live { .. })
+}
+
+/// The newest order storing `cid` that `wanted` accepts (through the
+/// chain's CID index).
+pub async fn newest_order(
+    chain: &ChainClient,
+    cid: &cid::Cid,
+    wanted: impl Fn(&Order) -> bool,
+) -> Result<Option<(OrderId, Order)>, ChainError> {
+    for id in chain
+        .orders_by_cid(&cid.to_bytes())
+        .await?
+        .into_iter()
+        .rev()
+    {
+        if let Some(order) = chain.order(id, None).await?.filter(&wanted) {
+            return Ok(Some((id, order)));
+        }
+    }
+    Ok(None)
 }
 
 /// The manifest an order describes.

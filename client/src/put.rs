@@ -43,6 +43,7 @@ use mosaic_runtime::{Balance, BlockNumber, Hash, RuntimeCall, RuntimeEvent};
 use mosaic_shard_net::{Answer, NetConfig, NetError, Request, ShardClient};
 use tokio::sync::mpsc;
 
+use crate::get::{is_live, newest_order};
 use crate::pack_input::{InputError, PublicInput};
 use crate::progress::Progress;
 use crate::providers::{endpoints, Endpoint, ReachError};
@@ -262,22 +263,6 @@ async fn encode<S: ShardSink<Error = Infallible> + Send + 'static>(
     .expect("the encoder does not panic; qed")
 }
 
-/// The live order that stores `cid`, if one does.
-async fn live_order(chain: &ChainClient, cid: &cid::Cid) -> Result<Option<OrderId>, PutError> {
-    for id in chain
-        .orders_by_cid(&cid.to_bytes())
-        .await?
-        .into_iter()
-        .rev()
-    {
-        let order = chain.order(id, None).await?;
-        if order.is_some_and(|o| matches!(o.state, OrderState::Live { .. })) {
-            return Ok(Some(id));
-        }
-    }
-    Ok(None)
-}
-
 /// Stores `request.file` and waits until its order is live.
 pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, PutError> {
     let input = match request.encryption {
@@ -289,7 +274,8 @@ pub async fn put(chain: &ChainClient, request: PutRequest) -> Result<PutReport, 
             let public = tokio::task::spawn_blocking(move || PublicInput::prepare(&file, &options))
                 .await
                 .expect("the scan does not panic; qed")?;
-            if let (Some(order), false) = (live_order(chain, &public.cid).await?, request.force) {
+            let live = newest_order(chain, &public.cid, is_live).await?;
+            if let (Some((order, _)), false) = (live, request.force) {
                 return Err(PutError::AlreadyStored {
                     cid: public.cid.to_string(),
                     order,
