@@ -190,8 +190,11 @@ impl PublicBlocks {
             return Ok(None);
         };
         let manifest = manifest_of(id, &order)?;
-        let providers =
-            endpoints(chain, order.pieces.iter().map(|p| p.provider.clone()), None).await?;
+        // Collected first: a borrowing iterator held across the await would
+        // keep the future from being `Send` for every lifetime (spawned
+        // tasks need that).
+        let owners: Vec<_> = order.pieces.iter().map(|p| p.provider.clone()).collect();
+        let providers = endpoints(chain, owners, None).await?;
         let source = Arc::new(PieceSource::new(
             self.inner.net.clone(),
             providers,
