@@ -231,22 +231,40 @@ impl Pack {
 
     /// What `path` (`a/b/c`, empty for the root) names.
     pub fn resolve(&self, path: &str) -> Result<Entry, PackError> {
-        let mut entry = self.entry(self.root)?;
-        let mut walked = String::new();
+        self.resolve_from(self.root, path, &mut Vec::new())
+    }
+
+    /// What `path` names below the entry `from` of the DAG, pushing onto
+    /// `walked` every block read on the way (each directory, and each HAMT
+    /// shard a lookup goes through), in order: the blocks a client needs
+    /// to verify the path (the trustless gateway's CAR responses).
+    pub fn resolve_from(
+        &self,
+        from: Cid,
+        path: &str,
+        walked: &mut Vec<Cid>,
+    ) -> Result<Entry, PackError> {
+        let mut entry = self.entry(from)?;
+        let mut names = String::new();
         for name in path.split('/').filter(|n| !n.is_empty()) {
             let Entry::Directory(dir) = entry else {
-                return Err(PackError::NotADirectory(walked));
+                return Err(PackError::NotADirectory(names));
             };
-            if !walked.is_empty() {
-                walked.push('/');
+            if !names.is_empty() {
+                names.push('/');
             }
-            walked.push_str(name);
+            names.push_str(name);
             let cid = self
-                .lookup(dir, name)?
-                .ok_or_else(|| PackError::NotFound(walked.clone()))?;
+                .lookup(dir, name, walked)?
+                .ok_or_else(|| PackError::NotFound(names.clone()))?;
             entry = self.entry(cid)?;
         }
         Ok(entry)
+    }
+
+    /// A dag-pb block of the DAG, decoded.
+    pub fn node(&self, cid: &Cid) -> Option<&UnixfsNode> {
+        self.nodes.get(cid).map(|(_, node)| node)
     }
 
     /// The entries of directory `dir`, sorted by name.
@@ -265,18 +283,15 @@ impl Pack {
         Ok(out)
     }
 
-    fn node(&self, cid: &Cid) -> Result<&UnixfsNode, PackError> {
-        self.nodes
-            .get(cid)
-            .map(|(_, node)| node)
-            .ok_or(PackError::MissingBlock(*cid))
+    fn known_node(&self, cid: &Cid) -> Result<&UnixfsNode, PackError> {
+        self.node(cid).ok_or(PackError::MissingBlock(*cid))
     }
 
     fn entry(&self, cid: Cid) -> Result<Entry, PackError> {
         if let Some(span) = self.spans.get(&cid) {
             return Ok(Entry::File(*span));
         }
-        let node = self.node(&cid)?;
+        let node = self.known_node(&cid)?;
         Ok(match node.data.kind {
             UnixfsType::Directory | UnixfsType::HamtShard => Entry::Directory(cid),
             UnixfsType::Symlink => Entry::Symlink {
@@ -287,10 +302,17 @@ impl Pack {
         })
     }
 
-    /// What the entry `name` of directory `dir` links to.
-    fn lookup(&self, dir: Cid, name: &str) -> Result<Option<Cid>, PackError> {
-        let mut node = self.node(&dir)?;
+    /// What the entry `name` of directory `dir` links to; every block read
+    /// is pushed onto `walked`.
+    fn lookup(
+        &self,
+        dir: Cid,
+        name: &str,
+        walked: &mut Vec<Cid>,
+    ) -> Result<Option<Cid>, PackError> {
+        let mut node = self.known_node(&dir)?;
         let mut shard = dir;
+        walked.push(dir);
         if node.data.kind == UnixfsType::Directory {
             let link = node.links.iter().find(|l| l.name.as_deref() == Some(name));
             return Ok(link.map(|l| l.cid));
@@ -303,7 +325,8 @@ impl Pack {
                 HamtStep::Absent => return Ok(None),
                 HamtStep::Shard(link) => {
                     shard = link.cid;
-                    node = self.node(&shard)?;
+                    node = self.known_node(&shard)?;
+                    walked.push(shard);
                 }
             }
         }
@@ -319,7 +342,7 @@ impl Pack {
         if depth > MAX_DEPTH {
             return Err(PackError::TooDeep);
         }
-        let node = self.node(&dir)?;
+        let node = self.known_node(&dir)?;
         let sharded = node.data.kind == UnixfsType::HamtShard;
         let width = match node.data.fanout {
             Some(fanout) if sharded => format!("{:X}", fanout.saturating_sub(1)).len(),
@@ -352,7 +375,7 @@ impl Pack {
             out.push(Leaf { cid, len });
             return Ok(());
         }
-        let node = self.node(&cid)?;
+        let node = self.known_node(&cid)?;
         if node.data.kind != UnixfsType::File || node.links.len() != node.data.block_sizes.len() {
             return Err(PackError::FileSizes(cid));
         }
@@ -677,6 +700,15 @@ mod tests {
             Entry::Symlink { target, .. } if target == b"../big"
         ));
         assert!(matches!(pack.resolve("").unwrap(), Entry::Directory(cid) if cid == root));
+        // The blocks walked to a path: each directory on the way.
+        let mut walked = Vec::new();
+        let sub = pack.resolve("sub").unwrap().cid();
+        let empty = pack.resolve_from(root, "sub/empty", &mut walked).unwrap();
+        assert_eq!(walked, [root, sub]);
+        assert_eq!(
+            pack.resolve_from(sub, "empty", &mut Vec::new()).unwrap(),
+            empty
+        );
         assert!(
             matches!(pack.resolve("sub/nothing"), Err(PackError::NotFound(p)) if p == "sub/nothing")
         );
@@ -776,7 +808,13 @@ mod tests {
         let (_, index) = Pack::plan(root.cid, blocks).unwrap();
         let pack = Pack::open(root.cid, &index, 1).unwrap();
         for name in names.iter().step_by(97) {
-            assert_eq!(pack.resolve(name).unwrap().cid(), leaf.cid);
+            let mut walked = Vec::new();
+            let entry = pack.resolve_from(root.cid, name, &mut walked).unwrap();
+            assert_eq!(entry.cid(), leaf.cid);
+            // The root shard, then the inner shards the lookup went through.
+            assert_eq!(walked[0], root.cid);
+            assert!(walked.len() >= 2, "6000 entries need two levels");
+            assert!(walked.iter().all(|cid| pack.node(cid).is_some()));
         }
         assert!(matches!(
             pack.resolve("absent"),

@@ -36,8 +36,9 @@ use sha2::{Digest, Sha256};
 pub use dir::{symlink, DirBuilder, DirError, HAMT_SHARDING_SIZE};
 pub use file::{file_cid, CidBuilder};
 pub use hamt::{hamt_lookup, HamtStep, LookupError, HAMT_FANOUT, HAMT_HASH_MURMUR3};
-pub(crate) use pb::put_varint;
-pub use pb::{DecodeError, PbLink, PbNode, UnixTime, UnixfsData, UnixfsNode, UnixfsType};
+pub use pb::{
+    put_varint, DecodeError, PbLink, PbNode, UnixTime, UnixfsData, UnixfsNode, UnixfsType,
+};
 
 /// Bytes per leaf chunk (Kubo's `size-262144` chunker).
 pub const CHUNK_SIZE: usize = 256 * 1024;

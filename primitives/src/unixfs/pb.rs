@@ -492,8 +492,9 @@ fn put_bytes(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Appends `value` as a protobuf varint.
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+/// Appends `value` as a protobuf varint (the same bytes as a multiformats
+/// unsigned varint, which CAR files frame their sections with).
+pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push(value as u8 | 0x80);
         value >>= 7;
