@@ -13,6 +13,8 @@
 //!   retries; [`progress`]: progress bars on stderr.
 //! * [`direct`]: writing files without copying them through the page
 //!   cache (shard files, decoded outputs).
+//! * [`gateway`]: `mosaic gateway`, the IPFS path and trustless HTTP
+//!   gateway over public content, every byte checked against its CID.
 //! * [`pack_input`] / [`pack_output`]: a public file or directory as the
 //!   UnixFS pack put stores, and writing a pack's file or tree back out.
 //! * [`public_blocks`]: public content by CID, block by block, read from
@@ -24,6 +26,7 @@
 //! ([`keys`], [`chain`]), shared with the worker.
 
 pub mod direct;
+pub mod gateway;
 pub mod get;
 pub mod pack_input;
 pub mod pack_output;

@@ -3,8 +3,11 @@
 //! Offline commands: account keys, IPFS-compatible CIDs, and encoding a file
 //! into shards plus a manifest (and back). Network commands over a node's
 //! JSON-RPC and the providers' workers: `put`, `get`, `status`, `ls`, `rm`,
-//! `extend`, `share ORDER`, `providers`, `balance`, `transfer`, `name`.
+//! `extend`, `share ORDER`, `providers`, `balance`, `transfer`, `name`, and
+//! `gateway`, the IPFS HTTP gateway over public content.
 
+#[path = "cli/gateway.rs"]
+mod gateway;
 #[path = "cli/names.rs"]
 mod names;
 #[path = "cli/network.rs"]
@@ -79,6 +82,8 @@ enum Command {
     /// Mutable names pointing to CIDs, version after version.
     #[command(subcommand)]
     Name(names::NameCommand),
+    /// Serve public content over HTTP as an IPFS path and trustless gateway.
+    Gateway(gateway::GatewayArgs),
 }
 
 #[derive(Args)]
@@ -208,6 +213,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Balance { address, node } => on_chain(balance(&address, &node))?,
         Command::Transfer(args) => on_chain(transfer(&args))?,
         Command::Name(command) => on_chain(names::run(command))?,
+        Command::Gateway(args) => on_chain(gateway::run(args))?,
     }
     Ok(())
 }
