@@ -19,6 +19,8 @@
 //!   UnixFS pack put stores, and writing a pack's file or tree back out.
 //! * [`public_blocks`]: public content by CID, block by block, read from
 //!   the providers through a bounded segment cache (the gateway's store).
+//! * [`ipfs_p2p`]: the gateway's libp2p host: Bitswap, Kademlia and
+//!   Identify, so that IPFS nodes find and fetch public content by CID.
 //! * [`tree`]: a directory on disk as the IPFS DAG `ipfs add -r` makes of
 //!   it: its root CID, every dag-pb block and its files in DAG order.
 //!
@@ -28,6 +30,7 @@
 pub mod direct;
 pub mod gateway;
 pub mod get;
+pub mod ipfs_p2p;
 pub mod pack_input;
 pub mod pack_output;
 pub mod progress;

@@ -163,6 +163,11 @@ impl PublicBlocks {
         })
     }
 
+    /// The node connection it reads the chain through.
+    pub fn chain(&self) -> &ChainClient {
+        &self.inner.chain
+    }
+
     /// The live public object whose root is `root`, opened (its index read)
     /// the first time; `None` if no live public order stores it.
     pub async fn object(&self, root: &Cid) -> Result<Option<Arc<OpenObject>>, BlockError> {
