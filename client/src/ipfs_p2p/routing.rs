@@ -117,7 +117,7 @@ pub async fn follow_orders(blocks: PublicBlocks, updates: mpsc::Sender<Update>) 
             }
         }
         rounds = rounds.wrapping_add(1);
-        if rounds % RECHECK_EVERY == 0 {
+        if rounds.is_multiple_of(RECHECK_EVERY) {
             check.extend(live.keys().copied());
         }
         for id in check {

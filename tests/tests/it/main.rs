@@ -1,6 +1,7 @@
 //! End-to-end tests: real processes on loopback.
 
 mod audits;
+mod bitswap;
 mod directories;
 mod names;
 mod reupload;
