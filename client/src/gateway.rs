@@ -38,7 +38,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mosaic_api::chain::ChainClient;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -79,7 +78,6 @@ impl Default for GatewayConfig {
 /// What every request reads.
 pub(crate) struct State {
     blocks: PublicBlocks,
-    chain: ChainClient,
     config: GatewayConfig,
     requests: Arc<Semaphore>,
 }
@@ -92,19 +90,17 @@ pub struct Gateway {
 
 impl Gateway {
     /// Binds `addr` (port 0 picks a free one) to serve what `blocks` finds;
-    /// `chain` resolves `/ipns/` names and says why a CID is not served.
+    /// its chain connection also resolves `/ipns/` names.
     pub async fn bind(
         addr: SocketAddr,
         config: GatewayConfig,
         blocks: PublicBlocks,
-        chain: ChainClient,
     ) -> std::io::Result<Gateway> {
         let listener = TcpListener::bind(addr).await?;
         Ok(Gateway {
             listener,
             state: Arc::new(State {
                 blocks,
-                chain,
                 config,
                 requests: Arc::new(Semaphore::new(config.max_requests)),
             }),

@@ -272,12 +272,7 @@ impl PublicBlocks {
     /// if no live public object is known to hold it. A CID not seen before
     /// is looked up as an object's root.
     pub async fn block(&self, cid: &Cid) -> Result<Option<Vec<u8>>, BlockError> {
-        let holder = self.lock_blocks().get(cid).copied();
-        let open = match holder {
-            Some(root) => self.object(&root).await?,
-            None => self.object(cid).await?,
-        };
-        let Some(open) = open else {
+        let Some(open) = self.holder(cid).await? else {
             return Ok(None);
         };
         let bytes = match open.places.get(cid) {
@@ -296,6 +291,18 @@ impl PublicBlocks {
             }
         };
         Ok(bytes)
+    }
+
+    /// The open object that holds block `cid` (its root, an inner node or
+    /// a leaf); `None` if no live public object is known to hold it. A CID
+    /// not seen before is looked up as an object's root.
+    pub async fn holder(&self, cid: &Cid) -> Result<Option<Arc<OpenObject>>, BlockError> {
+        let holder = self.lock_blocks().get(cid).copied();
+        let open = match holder {
+            Some(root) => self.object(&root).await?,
+            None => self.object(cid).await?,
+        };
+        Ok(open.filter(|open| open.places.contains_key(cid)))
     }
 
     /// Whether [`block`](Self::block) would find `cid` (a root is looked

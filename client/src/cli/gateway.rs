@@ -1,15 +1,19 @@
 //! `mosaic gateway`: serves public content over the IPFS HTTP gateway
-//! specs (path and trustless) until interrupted. It prints the address it
-//! bound on stderr (`gateway listening on http://…`), so `--listen` with
-//! port 0 can be used by scripts and tests.
+//! specs (path and trustless) and, on a libp2p host, over Bitswap with
+//! Identify and the IPFS DHT, until interrupted. It prints on stderr the
+//! address it bound (`gateway listening on http://…`) and each libp2p
+//! address in full, one per line (`p2p listening on /ip4/…/p2p/<peer>`), so
+//! ports 0 can be used by scripts and tests.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use libp2p::Multiaddr;
 use mosaic_client::chain::ChainClient;
 use mosaic_client::gateway::{Gateway, GatewayConfig};
+use mosaic_client::ipfs_p2p;
 use mosaic_client::public_blocks::{PublicBlocks, PublicConfig};
 
 use crate::network::NodeArgs;
@@ -22,6 +26,17 @@ pub struct GatewayArgs {
     listen: SocketAddr,
     #[command(flatten)]
     node: NodeArgs,
+    /// A libp2p address for Bitswap, Identify and the DHT; may be given
+    /// several times (port 0 picks a free one).
+    #[arg(
+        long = "p2p-listen",
+        value_name = "MULTIADDR",
+        default_value = "/ip4/127.0.0.1/tcp/4001"
+    )]
+    p2p_listen: Vec<Multiaddr>,
+    /// Run no libp2p host: HTTP only.
+    #[arg(long)]
+    no_p2p: bool,
     /// Requests answered at once; past this, 503 with Retry-After.
     #[arg(long, default_value_t = GatewayConfig::default().max_requests)]
     max_requests: usize,
@@ -43,19 +58,30 @@ impl GatewayArgs {
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
 pub async fn run(args: GatewayArgs) -> Result<()> {
-    // Two connections: the block store keeps one for itself.
     let chain = ChainClient::connect(&args.node.rpc).await?;
-    let store_chain = ChainClient::connect(&args.node.rpc).await?;
-    let blocks = PublicBlocks::new(store_chain, PublicConfig::default())
+    let blocks = PublicBlocks::new(chain, PublicConfig::default())
         .await
         .context("cannot start the shard network client")?;
-    let gateway = Gateway::bind(args.listen, args.config(), blocks, chain)
+    let gateway = Gateway::bind(args.listen, args.config(), blocks.clone())
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     eprintln!(
         "gateway listening on http://{}",
         gateway.local_addr().context("the bound address")?
     );
+    // Kept until the end: dropping the handle stops the host.
+    let _host = match args.no_p2p {
+        true => None,
+        false => {
+            let host = ipfs_p2p::start(args.p2p_listen.clone(), blocks)
+                .await
+                .context("cannot start the libp2p host")?;
+            for addr in host.listen_addrs() {
+                eprintln!("p2p listening on {addr}");
+            }
+            Some(host)
+        }
+    };
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         () = gateway.serve() => {}

@@ -16,8 +16,8 @@ use http_body_util::channel::{Channel, Sender};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use mosaic_api::chain::{Access, Order, OrderId};
-use mosaic_primitives::pack::{Entry, FileSpan, Leaf, PackError};
-use mosaic_primitives::unixfs::chunk_digest;
+use mosaic_primitives::pack::{Entry, FileSpan, Leaf, Pack, PackError};
+use mosaic_primitives::unixfs::{chunk_digest, RAW_CODEC};
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 
 use super::car;
@@ -228,10 +228,12 @@ pub(crate) async fn respond(
         };
         return raw(&state, &common, root).await;
     }
-    let Some(open) = state.blocks.object(&root).await? else {
+    // The root of an object, or any block of one opened before (a file or
+    // directory inside a stored directory, a leaf).
+    let Some(open) = state.blocks.holder(&root).await? else {
         return Err(not_found(&state, &root).await);
     };
-    let target = resolve(&open, &request.path)?;
+    let target = resolve(&open, root, &request.path)?;
     let common = Common {
         request: &request,
         roots: &target.roots,
@@ -315,7 +317,8 @@ async fn resolve_name(state: &State, name: &str, version: Option<u32>) -> Result
         ));
     }
     let resolution = state
-        .chain
+        .blocks
+        .chain()
         .resolve(name, version)
         .await
         .map_err(|e| Failure::bad_gateway(format!("the chain node failed: {}", chain_of(&e))))?
@@ -352,32 +355,43 @@ async fn encrypted_order(
 ) -> Result<Option<OrderId>, mosaic_api::chain::ChainError> {
     let encrypted =
         |order: &Order| is_live(order) && !matches!(order.access, Access::Public { .. });
-    Ok(newest_order(&state.chain, cid, encrypted)
+    Ok(newest_order(state.blocks.chain(), cid, encrypted)
         .await?
         .map(|(id, _)| id))
 }
 
-/// The entry `path` names in `open`.
-fn resolve(open: &OpenObject, path: &[String]) -> Result<Target, Failure> {
+/// The entry `path` names below `from`, a block of `open`.
+fn resolve(open: &OpenObject, from: Cid, path: &[String]) -> Result<Target, Failure> {
+    let below_a_file = || {
+        Failure::not_found(format!(
+            "{from} is a file, not a directory: it has no {}",
+            path.join("/")
+        ))
+    };
+    let whole = |span: FileSpan| Target {
+        entry: Entry::File(span),
+        walked: Vec::new(),
+        roots: vec![from],
+    };
     let Some(pack) = open.pack() else {
         if !path.is_empty() {
-            return Err(Failure::not_found(format!(
-                "{} is a file, not a directory: it has no {}",
-                open.root,
-                path.join("/")
-            )));
+            return Err(below_a_file());
         }
-        let span = FileSpan {
+        return Ok(whole(FileSpan {
             cid: open.root,
             offset: 0,
             size: open.data_size(),
-        };
-        return Ok(Target {
-            entry: Entry::File(span),
-            walked: Vec::new(),
-            roots: vec![open.root],
-        });
+        }));
     };
+    // A raw leaf inside a file is served as a file of its own.
+    if from.codec() == RAW_CODEC && !pack.files().iter().any(|f| f.cid == from) {
+        if !path.is_empty() {
+            return Err(below_a_file());
+        }
+        return leaf_span(pack, from).map(whole).ok_or_else(|| {
+            Failure::bad_gateway(format!("{from} is not placed in the DAG of {}", open.root))
+        });
+    }
     let pack_failure = |error: PackError| match error {
         PackError::NotFound(_) | PackError::NotADirectory(_) => {
             Failure::not_found(error.to_string())
@@ -386,15 +400,12 @@ fn resolve(open: &OpenObject, path: &[String]) -> Result<Target, Failure> {
     };
     let mut walked = Vec::new();
     let entry = pack
-        .resolve_from(open.root, &path.join("/"), &mut walked)
+        .resolve_from(from, &path.join("/"), &mut walked)
         .map_err(pack_failure)?;
-    let mut roots = vec![open.root];
+    let mut roots = vec![from];
     for end in 1..path.len() {
-        roots.push(
-            pack.resolve(&path[..end].join("/"))
-                .map_err(pack_failure)?
-                .cid(),
-        );
+        let prefix = pack.resolve_from(from, &path[..end].join("/"), &mut Vec::new());
+        roots.push(prefix.map_err(pack_failure)?.cid());
     }
     if !path.is_empty() {
         roots.push(entry.cid());
@@ -403,6 +414,24 @@ fn resolve(open: &OpenObject, path: &[String]) -> Result<Target, Failure> {
         entry,
         walked,
         roots,
+    })
+}
+
+/// Where raw leaf `leaf` lies in `pack`'s data, as a file of its own.
+fn leaf_span(pack: &Pack, leaf: Cid) -> Option<FileSpan> {
+    pack.files().iter().find_map(|file| {
+        let mut offset = file.offset;
+        for placed in pack.leaves(file.cid).ok()? {
+            if placed.cid == leaf {
+                return Some(FileSpan {
+                    cid: leaf,
+                    offset,
+                    size: placed.len,
+                });
+            }
+            offset += placed.len;
+        }
+        None
     })
 }
 
@@ -606,14 +635,35 @@ async fn file(
             })
         }
     };
+    // A raw file is one leaf, wherever it lies.
     let leaves = match open.pack() {
-        Some(pack) => pack.leaves(span.cid).map_err(|e| {
+        Some(pack) if span.cid.codec() != RAW_CODEC => pack.leaves(span.cid).map_err(|e| {
             Failure::bad_gateway(format!("the DAG of {} cannot be read: {e}", open.root))
         })?,
-        None => vec![Leaf {
+        _ => vec![Leaf {
             cid: span.cid,
             len: size,
         }],
+    };
+    let reader = LeafReader {
+        open: open.clone(),
+        base: span.offset,
+    };
+    // The file's first bytes name its type when its name does not.
+    let mut sniffed = None;
+    let kind = match by_extension(name) {
+        Some(kind) => kind,
+        None => match leaves.iter().find(|leaf| leaf.len > 0) {
+            None => "application/octet-stream",
+            Some(first) => {
+                // Leaves before the first non-empty one are empty: it is
+                // at byte 0.
+                let head = reader.read(&stream.state, *first, 0).await?;
+                let kind = content_type(None, &head);
+                sniffed = Some((first.cid, head));
+                kind
+            }
+        },
     };
     // Each leaf with its offset in the file, only those under the range.
     let mut placed = Vec::new();
@@ -626,30 +676,12 @@ async fn file(
         at = end;
     }
     // The first leaf is read before the head is sent, so that providers
-    // that fail get a 502/504 rather than a cut body; its bytes sniff the
-    // type when the name does not say it.
-    let reader = LeafReader {
-        open: open.clone(),
-        base: span.offset,
-    };
-    let kind = match by_extension(name) {
-        Some(kind) => kind,
-        None if size == 0 => "application/octet-stream",
-        None => {
-            let first = open
-                .pack()
-                .and_then(|pack| pack.leaves(span.cid).ok())
-                .and_then(|leaves| leaves.into_iter().find(|l| l.len > 0))
-                .unwrap_or(Leaf {
-                    cid: span.cid,
-                    len: size,
-                });
-            let head = reader.read(&stream.state, first, 0).await?;
-            content_type(None, &head)
-        }
-    };
+    // that fail get a 502/504 rather than a cut body.
     let first = match placed.first() {
-        Some((leaf, at)) if !request.head => Some(reader.read(&stream.state, *leaf, *at).await?),
+        Some((leaf, at)) if !request.head => match sniffed {
+            Some((cid, head)) if cid == leaf.cid && *at == 0 => Some(head),
+            _ => Some(reader.read(&stream.state, *leaf, *at).await?),
+        },
         _ => None,
     };
     let mut response = common
