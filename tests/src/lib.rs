@@ -8,9 +8,13 @@
 //!   a test waits for a log line with a timeout instead of sleeping.
 //! * [`Network`]: a `--dev` validator and workers registered with dev
 //!   accounts, each on its own port, with helpers to run the CLI.
+//! * [`GatewayProcess`]: a `mosaic gateway` of a network and a small HTTP
+//!   client to ask it.
 
+mod gateway;
 mod network;
 mod process;
 
+pub use gateway::{GatewayProcess, HttpResponse};
 pub use network::{write_sample, Network, WorkerSlot, DEV_PROVIDERS};
 pub use process::{binary, free_port, run, Process};

@@ -3,6 +3,7 @@
 mod audits;
 mod bitswap;
 mod directories;
+mod gateway;
 mod names;
 mod reupload;
 mod storage;
