@@ -51,7 +51,7 @@ pub enum P2pError {
     #[error("no address to listen on")]
     NoListenAddress,
     /// The transport could not be set up.
-    #[error("setting up the transport failed: {0}")]
+    #[error("setting up the transport failed")]
     Transport(#[source] noise::Error),
     /// An address could not be listened on.
     #[error("cannot listen on {addr}: is another process using it?")]

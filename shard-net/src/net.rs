@@ -67,7 +67,7 @@ impl Default for NetConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     /// The transport could not be set up.
-    #[error("setting up the transport failed: {0}")]
+    #[error("setting up the transport failed")]
     Transport(#[source] noise::Error),
     /// An address could not be listened on.
     #[error("cannot listen on {addr}: is another process using it?")]

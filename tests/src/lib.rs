@@ -16,5 +16,5 @@ mod network;
 mod process;
 
 pub use gateway::{GatewayProcess, HttpResponse};
-pub use network::{write_sample, Network, WorkerSlot, DEV_PROVIDERS};
+pub use network::{put_public_args, write_sample, Network, WorkerSlot, DEV_PROVIDERS};
 pub use process::{binary, free_port, run, Process};

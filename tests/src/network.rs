@@ -257,6 +257,12 @@ impl Network {
         ))
     }
 
+    /// Stores `path` (a file or directory) public as 2 + 1 pieces, signed
+    /// with the key file `owner`; `mosaic put --json`'s answer.
+    pub async fn put_public(&self, path: &str, owner: &str) -> Result<serde_json::Value> {
+        self.mosaic_json(&put_public_args(path, owner)).await
+    }
+
     /// The last line of `mosaic … --json` output, parsed.
     pub async fn mosaic_json(&self, args: &[&str]) -> Result<serde_json::Value> {
         let mut all = args.to_vec();
@@ -376,4 +382,19 @@ async fn start_node(dir: &Path, rpc_port: u16, spec: Option<&Path>) -> Result<Pr
     let mut node = Process::spawn(&binary("mosaic-node")?, &args, "node")?;
     node.wait_for_log("JSON-RPC listening on ", STARTUP).await?;
     Ok(node)
+}
+
+/// The `mosaic put` arguments of [`Network::put_public`].
+pub fn put_public_args<'a>(path: &'a str, owner: &'a str) -> [&'a str; 9] {
+    [
+        "put",
+        path,
+        "--key",
+        owner,
+        "--public",
+        "--data-shards",
+        "2",
+        "--parity-shards",
+        "1",
+    ]
 }

@@ -118,7 +118,7 @@ pub(crate) mod pb {
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
     /// The bytes are not a protobuf `Message`.
-    #[error("not a bitswap message: {0}")]
+    #[error("not a bitswap message")]
     Protobuf(#[from] prost::DecodeError),
     /// More entries than [`MAX_ENTRIES`].
     #[error("{0} wantlist entries, more than {MAX_ENTRIES}")]

@@ -50,18 +50,7 @@ async fn helia_finds_the_host_through_kad_and_fetches_over_bitswap() -> Result<(
         .await?
         .trim()
         .to_string();
-    net.mosaic(&[
-        "put",
-        tree_text,
-        "--key",
-        owner,
-        "--public",
-        "--data-shards",
-        "2",
-        "--parity-shards",
-        "1",
-    ])
-    .await?;
+    net.put_public(tree_text, owner).await?;
 
     let blocks = PublicBlocks::new(net.chain().await?, PublicConfig::default()).await?;
     let host = ipfs_p2p::start(vec!["/ip4/127.0.0.1/tcp/0".parse()?], blocks.clone()).await?;

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
-use mosaic_tests::{write_sample, Network};
+use mosaic_tests::{put_public_args, write_sample, Network};
 
 /// Writes the tree: two equal files, a nested one, an empty one, a symlink
 /// and a hidden file (left out, as Kubo leaves it out).
@@ -34,24 +34,15 @@ async fn a_directory_is_stored_once_and_read_back_file_by_file() -> Result<()> {
 
     let cid = net.mosaic(&["cid", tree_text]).await?;
     let cid = cid.trim();
-    let put_args = [
-        "put",
-        tree_text,
-        "--key",
-        owner,
-        "--public",
-        "--data-shards",
-        "2",
-        "--parity-shards",
-        "1",
-    ];
-    let put = net.mosaic_json(&put_args).await?;
+    let put = net.put_public(tree_text, owner).await?;
     ensure!(put["cid"] == cid, "put {put} but mosaic cid says {cid}");
     // `copy.bin` is `a.bin`: the files' bytes are stored once.
     ensure!(put["size"] == 700_000 + 1_000 + 300_000, "{put}");
 
     // The same CID again: refused while the order lives.
-    let (ok, _, stderr) = net.mosaic_unchecked(&put_args).await?;
+    let (ok, _, stderr) = net
+        .mosaic_unchecked(&put_public_args(tree_text, owner))
+        .await?;
     ensure!(
         !ok && stderr.contains("already stored by live order"),
         "{stderr}"

@@ -88,19 +88,7 @@ async fn the_gateway_serves_public_content_to_ipfs_clients() -> Result<()> {
     let tree = net.path("tree");
     write_tree(&tree)?;
     let tree_text = tree.to_str().context("UTF-8")?;
-    let put = net
-        .mosaic_json(&[
-            "put",
-            tree_text,
-            "--key",
-            owner,
-            "--public",
-            "--data-shards",
-            "2",
-            "--parity-shards",
-            "1",
-        ])
-        .await?;
+    let put = net.put_public(tree_text, owner).await?;
     let root = put["cid"]
         .as_str()
         .context("put names the CID")?

@@ -23,19 +23,7 @@ async fn a_name_follows_the_versions_of_a_data_set() -> Result<()> {
         let file = net.path(&format!("v{seed}.bin"));
         write_sample(&file, 300_000, seed)?;
         let text = file.to_str().context("UTF-8")?;
-        let put = net
-            .mosaic_json(&[
-                "put",
-                text,
-                "--key",
-                owner,
-                "--public",
-                "--data-shards",
-                "2",
-                "--parity-shards",
-                "1",
-            ])
-            .await?;
+        let put = net.put_public(text, owner).await?;
         let cid = put["cid"].as_str().context("put names the CID")?;
         versions.push((file, cid.to_string()));
     }
