@@ -566,11 +566,15 @@ async fn rogue_peer(
             libp2p::yamux::Config::default,
         )?
         .with_behaviour(|key| {
-            // No heartbeat of its own: it never grafts, so a node in its
-            // mesh is one that grafted it (and forwards to it).
+            // It never grafts: no heartbeat of its own, and no wish for
+            // mesh peers (gossipsub grafts a newly subscribed peer while
+            // its mesh is below `mesh_n_low`). So a node in its mesh is
+            // one that grafted it, and forwards to it.
             let config = gossipsub::ConfigBuilder::default()
                 .max_transmit_size(8 << 20)
                 .heartbeat_interval(Duration::from_secs(3600))
+                .mesh_outbound_min(0)
+                .mesh_n_low(0)
                 .build()
                 .expect("a valid config");
             gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)
