@@ -8,24 +8,11 @@
 //! MOSAIC_IT_BIN_DIR=target/release cargo run --release -p mosaic-tests --example network_throughput -- [MiB]
 //! ```
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
+use mosaic_tests::bench::{gbps, peak_kib, timed_get};
 use mosaic_tests::{binary, write_sample, Network};
-
-/// `/usr/bin/time -f %M` prints the peak resident set in KiB last.
-fn peak_kib(stderr: &[u8]) -> Option<u64> {
-    String::from_utf8_lossy(stderr)
-        .lines()
-        .last()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn gbps(bytes: u64, seconds: f64) -> f64 {
-    bytes as f64 * 8.0 / seconds / 1e9
-}
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -84,42 +71,7 @@ async fn main() -> Result<()> {
 
     // get, watching the output for its first byte.
     let out = net.path("back.bin");
-    let partial = net.path(".back.bin.part");
-    let started = Instant::now();
-    let mut get = tokio::process::Command::new("/usr/bin/time")
-        .args([
-            "-f",
-            "%M",
-            &mosaic,
-            "get",
-            &order,
-            "--to",
-            out.to_str().unwrap(),
-            "--key",
-            &key,
-            "--rpc",
-            &rpc,
-            "--quiet",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    let mut first_byte = None;
-    while first_byte.is_none() {
-        if std::fs::metadata(&partial).is_ok_and(|m| m.len() > 0) || out.exists() {
-            first_byte = Some(started.elapsed());
-        }
-        if get.try_wait()?.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let get = get.wait_with_output().await?;
-    let get_seconds = started.elapsed().as_secs_f64();
-    anyhow::ensure!(
-        get.status.success(),
-        "{}",
-        String::from_utf8_lossy(&get.stderr)
-    );
+    let get = timed_get(&net, &order, &out, &["--key", &key]).await?;
     anyhow::ensure!(
         std::fs::read(&out)? == std::fs::read(&sample)?,
         "get gave other bytes"
@@ -143,10 +95,11 @@ async fn main() -> Result<()> {
         workers_peak.iter().map(|k| k / 1024).collect::<Vec<_>>()
     );
     println!(
-        "get: {get_seconds:.2} s, {:.2} Gbps; first byte after {:.0} ms; client peak RSS {} MiB",
-        gbps(bytes, get_seconds),
-        first_byte.unwrap_or_default().as_secs_f64() * 1e3,
-        peak_kib(&get.stderr).unwrap_or(0) / 1024
+        "get: {:.2} s, {:.2} Gbps; first byte after {:.0} ms; client peak RSS {} MiB",
+        get.seconds,
+        gbps(bytes, get.seconds),
+        get.first_byte.unwrap_or_default().as_secs_f64() * 1e3,
+        get.peak_kib.unwrap_or(0) / 1024
     );
     Ok(())
 }

@@ -12,6 +12,7 @@
 //!   client to ask it.
 //! * [`js_script`]: the Helia scripts of `tests/js` on their Node 22.
 
+pub mod bench;
 mod gateway;
 mod js;
 mod network;
