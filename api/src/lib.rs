@@ -13,13 +13,15 @@
 //! * [`amount`]: token amounts as people write them;
 //! * [`keys`]: account keys from a key file or a secret URI;
 //! * [`metrics`]: the Prometheus endpoint of the node and the worker;
-//! * [`secret_file`]: writing secrets (mode 0600, fsynced, atomic).
+//! * [`secret_file`]: writing secrets (mode 0600, fsynced, atomic);
+//! * [`p2p_key`]: a libp2p identity kept in such a file.
 
 pub mod amount;
 pub mod chain;
 pub mod codes;
 pub mod keys;
 pub mod metrics;
+pub mod p2p_key;
 pub mod rpc;
 pub mod secret_file;
 mod status;

@@ -11,7 +11,8 @@
 //! [`start`] binds the listeners and runs the swarm on a task of its own:
 //! the event loop hands wantlists to the server, starts lookups (tasks of
 //! their own: the loop never waits on the network of shards), and sends
-//! what they find. The identity is a fresh ed25519 key per run.
+//! what they find. The identity is the caller's (`mosaic gateway
+//! --p2p-key FILE` keeps one across starts).
 
 pub mod bitswap;
 pub mod message;
@@ -121,13 +122,17 @@ impl Drop for P2pHandle {
     }
 }
 
-/// Starts the host on the current tokio runtime: listens on `listen`,
-/// waits until every listener is up, and serves `blocks` until stopped.
-pub async fn start(listen: Vec<Multiaddr>, blocks: PublicBlocks) -> Result<P2pHandle, P2pError> {
+/// Starts the host with identity `key` on the current tokio runtime:
+/// listens on `listen`, waits until every listener is up, and serves
+/// `blocks` until stopped.
+pub async fn start(
+    key: Keypair,
+    listen: Vec<Multiaddr>,
+    blocks: PublicBlocks,
+) -> Result<P2pHandle, P2pError> {
     if listen.is_empty() {
         return Err(P2pError::NoListenAddress);
     }
-    let key = Keypair::generate_ed25519();
     let local = key.public().to_peer_id();
     let noise = noise::Config::new(&key).map_err(P2pError::Transport)?;
     let transport = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))

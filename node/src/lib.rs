@@ -24,7 +24,6 @@ pub mod grandpa;
 pub mod keystore;
 pub mod metrics;
 pub mod network;
-pub mod node_key;
 pub mod pool;
 pub mod rpc;
 pub mod service;

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use mosaic_api::p2p_key::{self, P2pKeyError};
 use mosaic_chain_spec::{ChainSpec, ChainSpecError};
 use tokio::task::JoinHandle;
 
@@ -15,7 +16,6 @@ use crate::grandpa;
 use crate::keystore::{Keystore, KeystoreError};
 use crate::metrics::Metrics;
 use crate::network::{Network, NetworkConfig, NetworkError};
-use crate::node_key::{self, NodeKeyError};
 use crate::pool::{Pool, PoolConfig};
 use crate::rpc::{self, NodeInfo, RpcConfig, RpcContext};
 use crate::store::{StatePruning, Store, StoreError};
@@ -60,7 +60,7 @@ pub enum ServiceError {
     Keystore(#[from] KeystoreError),
     /// The node key could not be loaded.
     #[error(transparent)]
-    NodeKey(#[from] NodeKeyError),
+    NodeKey(#[from] P2pKeyError),
     /// The network could not start.
     #[error(transparent)]
     Network(#[from] NetworkError),
@@ -135,10 +135,10 @@ pub async fn start(config: Config) -> Result<Node, ServiceError> {
         keystore.insert_dev(seed)?;
     }
     let node_key = match config.node_key {
-        Some(secret) => node_key::from_secret(secret)?,
-        None => node_key::load_or_create(&config.chain_dir.join("network/secret_ed25519"))?,
+        Some(secret) => p2p_key::from_secret(secret)?,
+        None => p2p_key::load_or_create(&config.chain_dir.join("network/secret_ed25519"))?,
     };
-    let peer_id = node_key::peer_id(&node_key);
+    let peer_id = node_key.public().to_peer_id();
     tracing::info!(target: "mosaic::service", %peer_id, "local identity");
 
     let pool = Arc::new(Pool::new(chain.clone(), config.pool));

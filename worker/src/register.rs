@@ -10,7 +10,9 @@ use mosaic_api::keys::AccountKey;
 use mosaic_runtime::{Balance, Runtime, RuntimeCall};
 use mosaic_shard_net::{Multiaddr, PeerId};
 
-use crate::identity::{self, IdentityError};
+use mosaic_api::p2p_key::P2pKeyError;
+
+use crate::identity;
 
 /// What to register.
 pub struct RegisterConfig {
@@ -47,7 +49,7 @@ pub enum RegisterError {
     Chain(#[from] ChainError),
     /// The worker's identity could not be had.
     #[error(transparent)]
-    Identity(#[from] IdentityError),
+    Identity(#[from] P2pKeyError),
     /// An address with port 0 cannot be dialled.
     #[error("{0} has port 0; give the fixed port the worker will listen on")]
     Port0(Multiaddr),

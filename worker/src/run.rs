@@ -34,7 +34,9 @@ use polkadot_sdk::sp_core::crypto::Ss58Codec;
 
 use crate::admission::ChainAdmission;
 use crate::health::Health;
-use crate::identity::{self, IdentityError};
+use mosaic_api::p2p_key::P2pKeyError;
+
+use crate::identity;
 use crate::metrics::{Metered, WorkerMetrics};
 use crate::node::Node;
 use crate::prover::Prover;
@@ -66,7 +68,7 @@ pub enum RunError {
     Chain(#[from] ChainError),
     /// The identity could not be had.
     #[error(transparent)]
-    Identity(#[from] IdentityError),
+    Identity(#[from] P2pKeyError),
     /// The store could not be opened.
     #[error("the piece store: {0}")]
     Store(#[from] StoreError),

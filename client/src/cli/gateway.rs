@@ -6,11 +6,14 @@
 //! ports 0 can be used by scripts and tests.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use libp2p::identity::Keypair;
 use libp2p::Multiaddr;
+use mosaic_api::p2p_key;
 use mosaic_client::chain::ChainClient;
 use mosaic_client::gateway::{Gateway, GatewayConfig};
 use mosaic_client::ipfs_p2p;
@@ -34,6 +37,12 @@ pub struct GatewayArgs {
         default_value = "/ip4/127.0.0.1/tcp/4001"
     )]
     p2p_listen: Vec<Multiaddr>,
+    /// The libp2p host's identity: an ed25519 key file (32 raw bytes), made
+    /// on the first start (mode 0600) and read on the next ones, so the
+    /// peer id IPFS nodes know stays the same. Without it the identity is
+    /// new on every start.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_p2p")]
+    p2p_key: Option<PathBuf>,
     /// Run no libp2p host: HTTP only.
     #[arg(long)]
     no_p2p: bool,
@@ -58,6 +67,14 @@ impl GatewayArgs {
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
 pub async fn run(args: GatewayArgs) -> Result<()> {
+    let key = match (&args.p2p_key, args.no_p2p) {
+        (_, true) => None,
+        (Some(path), false) => Some(p2p_key::load_or_create(path)?),
+        (None, false) => {
+            eprintln!("the libp2p identity is new on this start; give --p2p-key FILE to keep one");
+            Some(Keypair::generate_ed25519())
+        }
+    };
     let chain = ChainClient::connect(&args.node.rpc).await?;
     let blocks = PublicBlocks::new(chain, PublicConfig::default())
         .await
@@ -70,10 +87,10 @@ pub async fn run(args: GatewayArgs) -> Result<()> {
         gateway.local_addr().context("the bound address")?
     );
     // Kept until the end: dropping the handle stops the host.
-    let _host = match args.no_p2p {
-        true => None,
-        false => {
-            let host = ipfs_p2p::start(args.p2p_listen.clone(), blocks)
+    let _host = match key {
+        None => None,
+        Some(key) => {
+            let host = ipfs_p2p::start(key, args.p2p_listen.clone(), blocks)
                 .await
                 .context("cannot start the libp2p host")?;
             for addr in host.listen_addrs() {

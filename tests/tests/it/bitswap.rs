@@ -39,7 +39,12 @@ async fn helia_finds_the_host_through_kad_and_fetches_over_bitswap() -> Result<(
     net.put_public(tree_text, owner).await?;
 
     let blocks = PublicBlocks::new(net.chain().await?, PublicConfig::default()).await?;
-    let host = ipfs_p2p::start(vec!["/ip4/127.0.0.1/tcp/0".parse()?], blocks.clone()).await?;
+    let host = ipfs_p2p::start(
+        mosaic_shard_net::Keypair::generate_ed25519(),
+        vec!["/ip4/127.0.0.1/tcp/0".parse()?],
+        blocks.clone(),
+    )
+    .await?;
     let addrs = host.listen_addrs();
     let addr = addrs
         .first()

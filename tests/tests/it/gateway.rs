@@ -174,6 +174,46 @@ async fn the_gateway_serves_public_content_to_ipfs_clients() -> Result<()> {
     );
     ensure!(fetched[1] == big, "verified-fetch got other bytes by path");
     ensure!(fetched[2] == b"read me\n", "verified-fetch got other bytes");
+    drop(gateway);
+    check_p2p_key(&net).await
+}
+
+/// With `--p2p-key FILE` the gateway keeps its peer id across starts, in a
+/// file only its owner reads; without it, the peer id is new each start.
+async fn check_p2p_key(net: &Network) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let peer = |gateway: &GatewayProcess| {
+        gateway
+            .p2p_addr
+            .rsplit_once("/p2p/")
+            .map(|(_, peer)| peer.to_string())
+            .context("no peer id")
+    };
+    let key = net.path("gateway.key");
+    let key_text = key.to_str().context("UTF-8")?;
+    let mut first = net.start_gateway(&["--p2p-key", key_text]).await?;
+    let first_peer = peer(&first)?;
+    first.process.terminate().await?;
+    let mode = std::fs::metadata(&key)?.permissions().mode();
+    ensure!(mode & 0o777 == 0o600, "the key file has mode {mode:o}");
+    let mut again = net.start_gateway(&["--p2p-key", key_text]).await?;
+    ensure!(
+        peer(&again)? == first_peer,
+        "the peer id changed across starts"
+    );
+    again.process.terminate().await?;
+    let mut fresh = net.start_gateway(&[]).await?;
+    ensure!(
+        peer(&fresh)? != first_peer,
+        "no key file, yet the same peer id"
+    );
+    fresh.process.terminate().await?;
+    std::fs::write(&key, b"short")?;
+    let (ok, _, stderr) = net
+        .mosaic_unchecked(&["gateway", "--listen", "127.0.0.1:0", "--p2p-key", key_text])
+        .await?;
+    ensure!(!ok, "a bad key file was accepted");
+    ensure!(stderr.contains("not a 32-byte ed25519 secret"), "{stderr}");
     Ok(())
 }
 
