@@ -1,15 +1,17 @@
-//! Connections and their bounds: HTTP/1.1 over hyper, a permit per
-//! connection and per request, a bounded request head, and a deadline on
-//! the response's head.
+//! Connections and their bounds: HTTP/1.1, and HTTP/2 with prior knowledge
+//! (h2c: what a client or reverse proxy speaks to a gateway on cleartext),
+//! told apart by the connection's first bytes, over hyper; a permit per
+//! connection and per request, a bounded request head, a bounded number of
+//! streams per HTTP/2 connection, and a deadline on the response's head.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
 
@@ -21,6 +23,12 @@ use super::State;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Headers in a request.
 const MAX_HEADERS: usize = 64;
+/// Streams an HTTP/2 client may open at once on one connection (the
+/// gateway-wide request permits bound them all together).
+const MAX_STREAMS: u32 = 32;
+/// How often an idle HTTP/2 connection is pinged, and how long the answer
+/// may take before the connection is closed.
+const H2_KEEP_ALIVE: Duration = Duration::from_secs(30);
 /// Seconds a client is told to wait when the gateway is busy.
 const BUSY_RETRY_SECS: u64 = 5;
 
@@ -54,12 +62,21 @@ pub(super) async fn serve(listener: TcpListener, state: Arc<State>) {
                 let drop_connection = drop_connection.clone();
                 service_fn(move |request| handle(state.clone(), drop_connection.clone(), request))
             };
-            let connection = http1::Builder::new()
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
                 .max_buf_size(max_head)
-                .max_headers(MAX_HEADERS)
-                .serve_connection(TokioIo::new(stream), service);
+                .max_headers(MAX_HEADERS);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(MAX_STREAMS)
+                .max_header_list_size(max_head as u32)
+                .keep_alive_interval(H2_KEEP_ALIVE)
+                .keep_alive_timeout(H2_KEEP_ALIVE);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 result = connection => {
                     if let Err(error) = result {

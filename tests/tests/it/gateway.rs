@@ -130,6 +130,7 @@ async fn the_gateway_serves_public_content_to_ipfs_clients() -> Result<()> {
     check_directories(&gateway, &root).await?;
     check_blocks(&gateway, &root, &big_cid, &big).await?;
     check_errors(&gateway, &sealed).await?;
+    check_http2(&gateway, &net.path("h2"), &root, &big).await?;
 
     // A name leads to the same bytes, and says which CID it resolved.
     net.mosaic(&["name", "register", "site.gw", "--key", owner])
@@ -438,6 +439,61 @@ async fn check_errors(gateway: &GatewayProcess, sealed: &str) -> Result<()> {
 
 /// Runs `tests/js/verified-fetch.mjs` on the Node of `tests/js`; answers
 /// the bytes of each URL.
+/// Node's own HTTP/2 client asks several requests at once over one
+/// cleartext connection (prior knowledge): whole file, a range, a raw
+/// block and an unknown CID, each answered as over HTTP/1.1.
+async fn check_http2(gateway: &GatewayProcess, out: &Path, root: &str, big: &[u8]) -> Result<()> {
+    let path = format!("/ipfs/{root}/big.bin");
+    let unknown = cid_v1(RAW_CODEC, chunk_digest(b"stored nowhere")).to_string();
+    let requests = serde_json::json!([
+        { "path": path },
+        { "path": path, "headers": { "range": "bytes=262000-262999" } },
+        { "path": format!("/ipfs/{root}?format=raw") },
+        { "path": format!("/ipfs/{unknown}") },
+    ]);
+    let (node, script) = js_script("h2-get.mjs")?;
+    std::fs::create_dir_all(out)?;
+    let run = tokio::process::Command::new(&node)
+        .arg(&script)
+        .arg(gateway.url())
+        .arg(out)
+        .arg(requests.to_string())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(CLIENT_TIMEOUT, run)
+        .await
+        .context("the HTTP/2 client did not finish in time")??;
+    ensure!(
+        output.status.success(),
+        "the HTTP/2 client failed ({}):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    ensure!(report["alpn"] == "h2c", "not HTTP/2: {report}");
+    let status = |i: usize| report["responses"][i]["status"].as_u64();
+    let body = |i: usize| std::fs::read(out.join(i.to_string()));
+    ensure!(
+        status(0) == Some(200) && body(0)? == big,
+        "whole file over HTTP/2: {report}"
+    );
+    ensure!(
+        status(1) == Some(206) && body(1)? == big[262_000..263_000],
+        "a range over HTTP/2: {report}"
+    );
+    let raw = body(2)?;
+    ensure!(status(2) == Some(200), "a raw block over HTTP/2: {report}");
+    ensure!(
+        hashes_to(&root.parse()?, &raw),
+        "the raw root block does not hash to its CID"
+    );
+    ensure!(
+        status(3) == Some(404),
+        "an unknown CID over HTTP/2: {report}"
+    );
+    Ok(())
+}
+
 async fn verified_fetch(
     gateway: &GatewayProcess,
     out: &Path,
