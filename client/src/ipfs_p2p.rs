@@ -3,15 +3,18 @@
 //!
 //! One swarm on TCP + noise + yamux speaks Identify (`/ipfs/id/1.0.0`,
 //! agent `mosaic-gateway/<version>`), Ping, the IPFS Kademlia DHT in
-//! server mode ([`routing`]: it answers GET_PROVIDERS for the public roots
-//! on chain and the blocks served) and a Bitswap 1.2.0 / 1.1.0 server
-//! ([`bitswap`] on the wire, [`server`] for wants and lookups), whose
-//! blocks come from [`PublicBlocks`], each checked against its CID.
+//! server mode ([`routing`]: it answers GET_PROVIDERS for the roots of live
+//! public orders and every block of those objects opened) and a Bitswap
+//! 1.2.0 / 1.1.0 server ([`bitswap`] on the wire, [`server`] for wants and
+//! lookups), whose blocks come from [`PublicBlocks`], each checked against
+//! its CID.
 //!
 //! [`start`] binds the listeners and runs the swarm on a task of its own:
 //! the event loop hands wantlists to the server, starts lookups (tasks of
 //! their own: the loop never waits on the network of shards), and sends
-//! what they find. The identity is the caller's (`mosaic gateway
+//! what they find; it keeps the provider records as the chain follower
+//! reports roots live or no longer live and as [`PublicBlocks`] opens
+//! objects. The identity is the caller's (`mosaic gateway
 //! --p2p-key FILE` keeps one across starts).
 
 pub mod bitswap;
@@ -22,15 +25,16 @@ pub mod server;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cid::Cid;
 use futures::StreamExt;
 use libp2p::core::upgrade;
 use libp2p::core::Transport as _;
 use libp2p::identity::Keypair;
-use libp2p::kad::store::MemoryStore;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, kad, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::public_blocks::PublicBlocks;
@@ -73,7 +77,7 @@ pub enum P2pError {
 struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
-    kad: kad::Behaviour<MemoryStore>,
+    kad: kad::Behaviour<routing::ProvidedKeys>,
     bitswap: bitswap::Behaviour,
 }
 
@@ -176,10 +180,11 @@ pub async fn start(
     let (stop, stopped) = oneshot::channel();
     let event_loop = EventLoop {
         swarm,
-        local,
-        server: BitswapServer::new(blocks, ServerLimits::default()),
+        server: BitswapServer::new(blocks.clone(), ServerLimits::default()),
         addrs: addrs.clone(),
         routing,
+        opened: blocks.opened(),
+        blocks,
     };
     let task = tokio::spawn(event_loop.run(stopped));
     Ok(P2pHandle {
@@ -232,10 +237,13 @@ async fn bind(
 
 struct EventLoop {
     swarm: Swarm<Behaviour>,
-    local: PeerId,
     server: BitswapServer,
     addrs: Arc<Mutex<Vec<Multiaddr>>>,
     routing: mpsc::Receiver<routing::Update>,
+    /// Roots of the objects `blocks` opens.
+    opened: broadcast::Receiver<Cid>,
+    /// The store served, for the blocks of the objects it opened.
+    blocks: PublicBlocks,
 }
 
 impl EventLoop {
@@ -243,12 +251,9 @@ impl EventLoop {
         loop {
             tokio::select! {
                 _ = &mut stopped => break,
-                lookup = self.server.next_lookup() => {
-                    if let Some(cid) = self.server.finish(lookup) {
-                        routing::provide(&mut self.swarm.behaviour_mut().kad, self.local, &cid);
-                    }
-                }
+                lookup = self.server.next_lookup() => self.server.finish(lookup),
                 Some(update) = self.routing.recv() => self.on_routing(update),
+                opened = self.opened.recv() => self.on_opened(opened),
                 event = self.swarm.select_next_some() => self.on_swarm(event),
             }
             // Answers first, then new lookups as the bounds allow.
@@ -258,13 +263,41 @@ impl EventLoop {
     }
 
     fn on_routing(&mut self, update: routing::Update) {
-        let kad = &mut self.swarm.behaviour_mut().kad;
+        let provided = self.swarm.behaviour_mut().kad.store_mut();
         match update {
-            routing::Update::Provide(cid) => {
-                tracing::debug!(target: "mosaic::routing", "providing {cid}");
-                routing::provide(kad, self.local, &cid);
+            routing::Update::Provide(root) => {
+                tracing::debug!(target: "mosaic::routing", "providing {root}");
+                provided.provide_root(root);
+                // Opened before its order was seen live.
+                if let Some(open) = self.blocks.open_object(&root) {
+                    provided.provide_blocks(&root, open.block_cids());
+                }
             }
-            routing::Update::Withdraw(cid) => routing::withdraw(kad, self.local, &cid),
+            routing::Update::Withdraw(root) => {
+                tracing::debug!(target: "mosaic::routing", "withdrawing {root} and its blocks");
+                provided.withdraw_root(&root);
+            }
+        }
+    }
+
+    /// Provides the blocks of an object just opened (if its root is live).
+    fn on_opened(&mut self, opened: Result<Cid, RecvError>) {
+        match opened {
+            Ok(root) => {
+                // Evicted meanwhile: provided when it is opened again.
+                let Some(open) = self.blocks.open_object(&root) else {
+                    return;
+                };
+                let provided = self.swarm.behaviour_mut().kad.store_mut();
+                let count = provided.provide_blocks(&root, open.block_cids());
+                tracing::debug!(target: "mosaic::routing", "{root} opened: {count} blocks provided");
+            }
+            Err(RecvError::Lagged(missed)) => {
+                tracing::debug!(target: "mosaic::routing", "{missed} opened objects missed: their blocks are provided when they are opened again");
+            }
+            Err(RecvError::Closed) => {
+                unreachable!("the loop holds the store, which holds the sender; qed")
+            }
         }
     }
 

@@ -10,9 +10,21 @@
 //! number of segments), so that reading a file leaf after leaf fetches each
 //! segment once; every block handed out is checked against its CID.
 //!
+//! Concurrent requests for an object not open yet share one open
+//! ([`single_flight`]); an open that fails is not remembered, the next
+//! request opens again. The root of every object opened is told to those
+//! who listen ([`PublicBlocks::opened`]: the libp2p host provides its
+//! blocks). An object evicted from the open ones is opened again on demand,
+//! by its root or by any of its blocks as long as the map of evicted
+//! objects' blocks holds it.
+//!
 //! Bounded: at most [`PublicConfig::objects`] objects open and
 //! [`PublicConfig::segments`] segments cached; an object's index is read
-//! only up to [`PublicConfig::max_index`] bytes.
+//! only up to [`PublicConfig::max_index`] bytes; blocks of evicted objects
+//! are remembered up to [`PublicConfig::evicted_blocks`]; at most
+//! [`MAX_SHARED_OPENS`] opens are shared at once.
+
+mod single_flight;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -26,10 +38,19 @@ use mosaic_primitives::pipeline::{self, GetError as PipelineError};
 use mosaic_primitives::unixfs::{chunk_digest, RAW_CODEC};
 use mosaic_shard_net::{NetError, ShardClient};
 use schnellru::{ByLength, LruMap};
+use tokio::sync::broadcast;
 
 use crate::get::{manifest_of, GetError, PieceSource};
 use crate::progress::Progress;
 use crate::providers::endpoints;
+use single_flight::SingleFlight;
+
+/// Opens under way that later requests of the same root join; past it an
+/// open runs for its request alone (as if unshared).
+pub const MAX_SHARED_OPENS: usize = 128;
+/// Roots of opened objects queued for a listener of
+/// [`PublicBlocks::opened`]; one further behind misses the oldest.
+pub const MAX_OPENED_QUEUED: usize = 64;
 
 /// Bounds of a [`PublicBlocks`].
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +61,14 @@ pub struct PublicConfig {
     pub segments: u32,
     /// Largest DAG index read.
     pub max_index: u64,
+    /// Blocks of objects evicted from the open ones that keep a note of
+    /// their object, so that asking for one opens the object again; the
+    /// least recently used notes go first (such a block is then unknown
+    /// until its object is opened by its root). As many as the libp2p host
+    /// provides keys at most ([`MAX_PROVIDED_KEYS`]).
+    ///
+    /// [`MAX_PROVIDED_KEYS`]: crate::ipfs_p2p::routing::MAX_PROVIDED_KEYS
+    pub evicted_blocks: u32,
 }
 
 impl Default for PublicConfig {
@@ -48,6 +77,7 @@ impl Default for PublicConfig {
             objects: 64,
             segments: 8,
             max_index: 64 << 20,
+            evicted_blocks: 1 << 18,
         }
     }
 }
@@ -84,6 +114,10 @@ pub enum BlockError {
     /// Bytes did not hash to the CID that names them.
     #[error("block {0} does not match its bytes")]
     Corrupt(Cid),
+    /// Opening the object failed: the failure of the one open that every
+    /// request waiting for it meanwhile shares.
+    #[error(transparent)]
+    Open(Arc<BlockError>),
 }
 
 /// Public objects and their blocks, found through the chain and read from
@@ -99,10 +133,70 @@ struct Shared {
     config: PublicConfig,
     /// Open objects by root CID.
     objects: Mutex<LruMap<Cid, Arc<OpenObject>>>,
-    /// Which open object holds each block it has.
-    blocks: Mutex<HashMap<Cid, Cid>>,
+    /// Opens under way, by root.
+    opening: SingleFlight<Cid, Option<Arc<OpenObject>>, BlockError>,
+    /// Which object holds each block.
+    holders: Mutex<Holders>,
     /// Decoded segments by object root and number.
     segments: Mutex<SegmentCache>,
+    /// The root of each object opened.
+    opened: broadcast::Sender<Cid>,
+}
+
+/// Which object holds each block: every block of the open objects, and
+/// blocks of objects evicted since, as long as a bounded map keeps them.
+struct Holders {
+    /// Blocks of the open objects, by the root of the object holding them.
+    open: HashMap<Cid, Cid>,
+    /// Blocks of evicted objects, by root; the least recently used go
+    /// first.
+    evicted: LruMap<Cid, Cid>,
+}
+
+impl Holders {
+    fn new(evicted: u32) -> Self {
+        Holders {
+            open: HashMap::new(),
+            evicted: LruMap::new(ByLength::new(evicted)),
+        }
+    }
+
+    /// The object `root`, holding `blocks`, was opened.
+    fn opened<'a>(&mut self, root: Cid, blocks: impl Iterator<Item = &'a Cid>) {
+        for cid in blocks {
+            self.open.insert(*cid, root);
+        }
+    }
+
+    /// The object `root`, holding `blocks`, was evicted from the open ones.
+    fn evicted<'a>(&mut self, root: Cid, blocks: impl Iterator<Item = &'a Cid>) {
+        for cid in blocks {
+            // A block of an object opened since stays with it.
+            if self.open.get(cid) == Some(&root) {
+                self.open.remove(cid);
+                self.evicted.insert(*cid, root);
+            }
+        }
+    }
+
+    /// The root of the object known to hold `cid`, an open one first.
+    fn holder(&mut self, cid: &Cid) -> Option<Cid> {
+        match self.open.get(cid) {
+            Some(root) => Some(*root),
+            None => self.evicted.get(cid).copied(),
+        }
+    }
+
+    /// Whether an open object holds `cid`.
+    fn is_open(&self, cid: &Cid) -> bool {
+        self.open.contains_key(cid)
+    }
+
+    /// The evicted object noted for `cid` no longer holds it (its order is
+    /// not live any more).
+    fn forget_evicted(&mut self, cid: &Cid) {
+        self.evicted.remove(cid);
+    }
 }
 
 /// Decoded segments by object root and segment number.
@@ -140,6 +234,12 @@ impl OpenObject {
     pub fn data_size(&self) -> u64 {
         self.manifest.size - self.manifest.dag_index
     }
+
+    /// Every block of the object, its dag-pb nodes (the root among them)
+    /// and its raw leaves; a single raw leaf for a file of one.
+    pub fn block_cids(&self) -> impl Iterator<Item = &Cid> + '_ {
+        self.places.keys()
+    }
 }
 
 impl PublicBlocks {
@@ -157,8 +257,10 @@ impl PublicBlocks {
                 net,
                 config,
                 objects: Mutex::new(LruMap::new(ByLength::new(config.objects))),
-                blocks: Mutex::new(HashMap::new()),
+                opening: SingleFlight::new(MAX_SHARED_OPENS),
+                holders: Mutex::new(Holders::new(config.evicted_blocks)),
                 segments: Mutex::new(LruMap::new(ByLength::new(config.segments))),
+                opened: broadcast::channel(MAX_OPENED_QUEUED).0,
             }),
         })
     }
@@ -168,12 +270,44 @@ impl PublicBlocks {
         &self.inner.chain
     }
 
+    /// The roots of the objects opened from now on (an object evicted and
+    /// opened again is told again). A receiver more than
+    /// [`MAX_OPENED_QUEUED`] roots behind misses the oldest
+    /// ([`broadcast::error::RecvError::Lagged`]).
+    pub fn opened(&self) -> broadcast::Receiver<Cid> {
+        self.inner.opened.subscribe()
+    }
+
+    /// The object `root` if it is open now; nothing is read and it is not
+    /// marked as used.
+    pub fn open_object(&self, root: &Cid) -> Option<Arc<OpenObject>> {
+        self.lock_objects().peek(root).cloned()
+    }
+
     /// The live public object whose root is `root`, opened (its index read)
-    /// the first time; `None` if no live public order stores it.
+    /// the first time; `None` if no live public order stores it. Requests
+    /// that come while it is being opened wait for that open.
     pub async fn object(&self, root: &Cid) -> Result<Option<Arc<OpenObject>>, BlockError> {
         if let Some(open) = self.lock_objects().get(root) {
             return Ok(Some(open.clone()));
         }
+        let this = self.clone();
+        let root = *root;
+        self.inner
+            .opening
+            .run(root, move || this.open(root))
+            .await
+            .map_err(BlockError::Open)
+    }
+
+    /// Opens the object `root` (see [`object`](Self::object)).
+    async fn open(self, root: Cid) -> Result<Option<Arc<OpenObject>>, BlockError> {
+        // Opened by a run that ended after this caller missed it in the
+        // cache and before it looked for a run.
+        if let Some(open) = self.lock_objects().get(&root) {
+            return Ok(Some(open.clone()));
+        }
+        let root = &root;
         let chain = &self.inner.chain;
         let mut found = None;
         for id in chain
@@ -255,16 +389,13 @@ impl PublicBlocks {
             open.pack = Some(pack);
         }
         let open = Arc::new(open);
-        {
-            let mut blocks = self.lock_blocks();
-            for cid in open.places.keys() {
-                blocks.insert(*cid, *root);
-            }
-        }
+        self.lock_holders().opened(*root, open.places.keys());
         if let Some((_, evicted)) = self.insert_object(open.clone()) {
-            let mut blocks = self.lock_blocks();
-            blocks.retain(|_, holder| *holder != evicted.root);
+            self.lock_holders()
+                .evicted(evicted.root, evicted.places.keys());
         }
+        // Nobody listening is nothing to tell.
+        let _ = self.inner.opened.send(*root);
         Ok(Some(open))
     }
 
@@ -294,27 +425,34 @@ impl PublicBlocks {
     }
 
     /// The open object that holds block `cid` (its root, an inner node or
-    /// a leaf); `None` if no live public object is known to hold it. A CID
-    /// not seen before is looked up as an object's root.
+    /// a leaf); `None` if no live public object is known to hold it. A
+    /// block of an evicted object opens it again; a CID not seen before is
+    /// looked up as an object's root.
     pub async fn holder(&self, cid: &Cid) -> Result<Option<Arc<OpenObject>>, BlockError> {
-        let holder = self.lock_blocks().get(cid).copied();
-        let open = match holder {
-            Some(root) => self.object(&root).await?,
-            None => self.object(cid).await?,
-        };
+        let known = self.lock_holders().holder(cid);
+        if let Some(root) = known {
+            let open = self.object(&root).await?;
+            if let Some(open) = open.filter(|open| open.places.contains_key(cid)) {
+                return Ok(Some(open));
+            }
+            // Its object is no longer live.
+            self.lock_holders().forget_evicted(cid);
+            if root == *cid {
+                return Ok(None);
+            }
+            // It may be the root of a live object itself.
+        }
+        let open = self.object(cid).await?;
         Ok(open.filter(|open| open.places.contains_key(cid)))
     }
 
-    /// Whether [`block`](Self::block) would find `cid` (a root is looked
-    /// up on chain).
+    /// Whether [`block`](Self::block) would find `cid` (a block of an
+    /// evicted object opens it again, a root is looked up on chain).
     pub async fn has(&self, cid: &Cid) -> Result<bool, BlockError> {
-        if self.lock_blocks().contains_key(cid) {
+        if self.lock_holders().is_open(cid) {
             return Ok(true);
         }
-        Ok(self
-            .object(cid)
-            .await?
-            .is_some_and(|open| open.places.contains_key(cid)))
+        Ok(self.holder(cid).await?.is_some())
     }
 
     /// Bytes `range` of `open`'s stored object, through the segment cache.
@@ -366,7 +504,9 @@ impl PublicBlocks {
 
     fn insert_object(&self, open: Arc<OpenObject>) -> Option<(Cid, Arc<OpenObject>)> {
         let mut objects = self.lock_objects();
-        let evicted = (objects.len() >= self.inner.config.objects as usize)
+        // An unshared open of an object open meanwhile replaces it.
+        let full = objects.len() >= self.inner.config.objects as usize;
+        let evicted = (full && objects.peek(&open.root).is_none())
             .then(|| objects.pop_oldest())
             .flatten();
         objects.insert(open.root, open);
@@ -377,8 +517,8 @@ impl PublicBlocks {
         self.inner.objects.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_blocks(&self) -> std::sync::MutexGuard<'_, HashMap<Cid, Cid>> {
-        self.inner.blocks.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock_holders(&self) -> std::sync::MutexGuard<'_, Holders> {
+        self.inner.holders.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_segments(&self) -> std::sync::MutexGuard<'_, SegmentCache> {
@@ -386,5 +526,50 @@ impl PublicBlocks {
             .segments
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mosaic_primitives::unixfs::cid_v1;
+
+    use super::*;
+
+    /// A raw-leaf CID for `n`.
+    fn leaf(n: u32) -> Cid {
+        cid_v1(RAW_CODEC, chunk_digest(&n.to_le_bytes()))
+    }
+
+    #[test]
+    fn a_block_of_an_evicted_object_still_names_its_root() {
+        let mut holders = Holders::new(3);
+        let (a, b) = (leaf(100), leaf(200));
+        let a_blocks = [a, leaf(1), leaf(2)];
+        let b_blocks = [b, leaf(2), leaf(3)];
+        holders.opened(a, a_blocks.iter());
+        holders.opened(b, b_blocks.iter());
+        assert_eq!(holders.holder(&leaf(1)), Some(a));
+        assert_eq!(holders.holder(&leaf(2)), Some(b), "the later object");
+
+        holders.evicted(a, a_blocks.iter());
+        assert!(!holders.is_open(&leaf(1)));
+        assert_eq!(holders.holder(&leaf(1)), Some(a), "opened again through it");
+        assert_eq!(holders.holder(&a), Some(a));
+        assert!(holders.is_open(&leaf(2)), "still in the open object b");
+        assert_eq!(holders.holder(&leaf(2)), Some(b));
+
+        // Bounded: b's three blocks push a's two out.
+        holders.evicted(b, b_blocks.iter());
+        assert_eq!(holders.holder(&leaf(3)), Some(b));
+        assert_eq!(holders.holder(&leaf(1)), None, "forgotten past the bound");
+        assert_eq!(holders.holder(&a), None);
+
+        holders.opened(a, a_blocks.iter());
+        assert_eq!(holders.holder(&leaf(1)), Some(a));
+        assert!(holders.is_open(&leaf(1)));
+
+        holders.forget_evicted(&leaf(3));
+        assert_eq!(holders.holder(&leaf(3)), None);
+        assert_eq!(holders.holder(&b), Some(b), "only that note goes");
     }
 }

@@ -7,7 +7,10 @@
 // /ipfs/kad/1.0.0 and Bitswap: no bootstrap peers, no HTTP routers or
 // gateways. It dials MULTIADDR, finds the host as a provider of ROOT
 // through the DHT, cats ROOT/PATH with @helia/unixfs into FILE_OUT and
-// gets block INNER into BLOCK_OUT, then prints a JSON summary.
+// gets block INNER into BLOCK_OUT; then it finds the host through the DHT
+// as a provider of INNER and of every other link of ROOT's directory node
+// (blocks it never fetched: the host provides every block of an object it
+// opened), and prints a JSON summary. It fails if the host is not found.
 import { writeFile } from 'node:fs/promises'
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
@@ -57,19 +60,7 @@ try {
   // The DHT query waits until the host is in the routing table (after
   // Identify); the host may still be reading the chain, so ask again until
   // it names itself.
-  let provider
-  while (provider == null) {
-    signal.throwIfAborted()
-    for await (const found of helia.routing.findProviders(root, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })) {
-      // A peer id, or a CID naming one: compared by multihash.
-      const id = base58btc.baseEncode((found.id.multihash ?? found.id.toMultihash()).bytes)
-      console.error('bitswap.mjs: provider', id, found.multiaddrs.map(a => a.toString()))
-      if (id === gateway) {
-        provider = { id, multiaddrs: found.multiaddrs }
-        break
-      }
-    }
-  }
+  const provider = await findGateway(root, signal)
 
   console.error('bitswap.mjs: found the host as a provider; reading', path)
   const chunks = []
@@ -88,14 +79,44 @@ try {
   await writeFile(blockOut, block)
   const rehashed = CID.create(1, inner.code, await sha256.digest(block))
 
+  // Blocks of the object that Helia did not ask for, or only over Bitswap:
+  // provided since the host opened the object.
+  const rootParts = []
+  for await (const part of helia.blockstore.get(root, { signal })) {
+    rootParts.push(part)
+  }
+  const dagPb = await helia.getCodec(root.code)
+  const links = dagPb.decode(Buffer.concat(rootParts)).Links
+  const blocks = [inner, ...links.map(link => link.Hash).filter(cid => !inner.equals(cid))]
+  for (const cid of blocks) {
+    await findGateway(cid, AbortSignal.any([signal, AbortSignal.timeout(30_000)]))
+  }
+
   console.log(JSON.stringify({
     provider: provider.id,
     providerAddrs: provider.multiaddrs.map(a => a.toString()),
     fileBytes: file.length,
     blockBytes: block.length,
     blockMatchesCid: rehashed.equals(inner),
+    blocksProvided: blocks.map(cid => cid.toString()),
     connections: helia.libp2p.getConnections().map(c => c.remotePeer.toString())
   }))
 } finally {
   await helia.stop()
+}
+
+// The host as a provider of `cid` through the DHT, asked again (10 s a
+// query) until it names itself or `until` aborts.
+async function findGateway (cid, until) {
+  while (true) {
+    until.throwIfAborted()
+    for await (const found of helia.routing.findProviders(cid, { signal: AbortSignal.any([until, AbortSignal.timeout(10_000)]) })) {
+      // A peer id, or a CID naming one: compared by multihash.
+      const id = base58btc.baseEncode((found.id.multihash ?? found.id.toMultihash()).bytes)
+      console.error('bitswap.mjs: provider of', cid.toString(), id, found.multiaddrs.map(a => a.toString()))
+      if (id === gateway) {
+        return { id, multiaddrs: found.multiaddrs }
+      }
+    }
+  }
 }

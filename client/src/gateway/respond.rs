@@ -98,7 +98,12 @@ impl From<Reject> for Failure {
 
 impl From<BlockError> for Failure {
     fn from(error: BlockError) -> Self {
-        let reason = match &error {
+        // A failed open is shared by the requests that waited for it.
+        let cause = match &error {
+            BlockError::Open(cause) => cause.as_ref(),
+            error => error,
+        };
+        let reason = match cause {
             BlockError::Chain(_) => format!("the chain node failed: {}", chain_of(&error)),
             _ => chain_of(&error),
         };

@@ -251,12 +251,16 @@ impl BitswapServer {
         }
     }
 
-    /// Turns a finished lookup into an answer; the CID if it was found.
-    pub fn finish(&mut self, lookup: Lookup) -> Option<Cid> {
+    /// Turns a finished lookup into an answer.
+    pub fn finish(&mut self, lookup: Lookup) {
         let Lookup { peer, cid, found } = lookup;
-        let ledger = self.peers.get_mut(&peer)?;
+        let Some(ledger) = self.peers.get_mut(&peer) else {
+            return;
+        };
         ledger.looking.remove(&cid);
-        let want = *ledger.wants.get(&cid)?;
+        let Some(want) = ledger.wants.get(&cid).copied() else {
+            return;
+        };
         let found = match found {
             Ok(found) => found,
             Err(error) => {
@@ -264,13 +268,12 @@ impl BitswapServer {
                 Found::Missing
             }
         };
-        let served = !matches!(found, Found::Missing);
         match (found, want.kind) {
             (Found::Block(bytes), _) => ledger.answers.push(Answer::Block(cid, bytes)),
             // The want became a want-block while its want-have was looked up.
             (Found::Have, WantKind::Block) => {
                 ledger.queue.push_front(cid);
-                return Some(cid);
+                return;
             }
             (Found::Have, WantKind::Have) => ledger.answers.push(Answer::Have(cid)),
             (Found::Missing, _) => {
@@ -280,7 +283,6 @@ impl BitswapServer {
             }
         }
         ledger.wants.remove(&cid);
-        served.then_some(cid)
     }
 
     /// Sends every answer waiting, each peer's in as few messages as fit.
