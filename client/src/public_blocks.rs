@@ -284,6 +284,37 @@ impl PublicBlocks {
         self.lock_objects().peek(root).cloned()
     }
 
+    /// The open object holding block `cid` (its root, an inner node or a
+    /// leaf), if one is open now; nothing is read from the chain or the
+    /// providers (for `Cache-Control: only-if-cached`).
+    pub fn holder_in_memory(&self, cid: &Cid) -> Option<Arc<OpenObject>> {
+        let root = self.lock_holders().open.get(cid).copied()?;
+        self.open_object(&root)
+            .filter(|open| open.places.contains_key(cid))
+    }
+
+    /// Whether block `cid` of `open` is in memory now: a dag-pb node of its
+    /// index, or a leaf in decoded segments cached.
+    pub fn block_in_memory(&self, open: &OpenObject, cid: &Cid) -> bool {
+        match open.places.get(cid) {
+            None => false,
+            Some(Place::Node) => true,
+            Some(Place::Leaf { offset, len }) => self.in_memory(open, *offset..offset + len),
+        }
+    }
+
+    /// Whether bytes `range` of `open`'s object all lie in decoded segments
+    /// cached now (the cache's order is left as it is).
+    pub fn in_memory(&self, open: &OpenObject, range: Range<u64>) -> bool {
+        if range.is_empty() {
+            return true;
+        }
+        let size = u64::from(open.manifest.coding.segment_size);
+        let segments = self.lock_segments();
+        (range.start / size..=(range.end - 1) / size)
+            .all(|number| segments.peek(&(open.root, number as u32)).is_some())
+    }
+
     /// The live public object whose root is `root`, opened (its index read)
     /// the first time; `None` if no live public order stores it. Requests
     /// that come while it is being opened wait for that open.

@@ -111,6 +111,9 @@ pub(crate) struct GatewayRequest {
     pub range: Option<String>,
     /// The `If-None-Match` header.
     pub if_none_match: Option<String>,
+    /// `Cache-Control: only-if-cached`: answer from what the gateway holds
+    /// in memory, or 412.
+    pub only_if_cached: bool,
 }
 
 /// Media types the gateway answers.
@@ -196,6 +199,12 @@ pub(crate) fn parse(
         format,
         range: header(http::header::RANGE),
         if_none_match: header(http::header::IF_NONE_MATCH),
+        only_if_cached: headers
+            .get_all(http::header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|directive| directive.trim().eq_ignore_ascii_case("only-if-cached")),
     })
 }
 
@@ -380,6 +389,23 @@ mod tests {
             headers.insert(http::header::ACCEPT, accept.parse().unwrap());
         }
         parse(&Method::GET, &uri.parse().unwrap(), &headers)
+    }
+
+    #[test]
+    fn only_if_cached_is_a_cache_control_directive_among_others() {
+        let asks = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(http::header::CACHE_CONTROL, value.parse().unwrap());
+            }
+            let uri = format!("/ipfs/{CID}").parse().unwrap();
+            parse(&Method::GET, &uri, &headers).unwrap().only_if_cached
+        };
+        assert!(asks(&["only-if-cached"]));
+        assert!(asks(&["max-age=0, Only-If-Cached"]));
+        assert!(asks(&["no-store", "only-if-cached"]));
+        assert!(!asks(&[]));
+        assert!(!asks(&["no-cache, max-stale=only-if-cached"]));
     }
 
     fn format(uri: &str, accept: Option<&str>) -> Result<Format, Reject> {

@@ -213,6 +213,12 @@ pub(crate) async fn respond(
 ) -> Result<Response<Body>, Failure> {
     let (root, immutable) = match &request.namespace {
         Namespace::Ipfs(cid) => (*cid, true),
+        Namespace::Ipns { name, .. } if request.only_if_cached => {
+            return Err(Failure::new(
+                StatusCode::PRECONDITION_FAILED,
+                format!("/ipns/{name} is resolved on chain at each request, never from memory alone (Cache-Control: only-if-cached); ask without only-if-cached"),
+            ))
+        }
         Namespace::Ipns { name, version } => (resolve_name(&state, name, *version).await?, false),
     };
     if root.hash().code() == IDENTITY {
@@ -235,7 +241,16 @@ pub(crate) async fn respond(
     }
     // The root of an object, or any block of one opened before (a file or
     // directory inside a stored directory, a leaf).
-    let Some(open) = state.blocks.holder(&root).await? else {
+    let held = match request.only_if_cached {
+        true => Some(
+            state
+                .blocks
+                .holder_in_memory(&root)
+                .ok_or_else(|| not_cached(root))?,
+        ),
+        false => state.blocks.holder(&root).await?,
+    };
+    let Some(open) = held else {
         return Err(not_found(&state, &root).await);
     };
     let target = resolve(&open, root, &request.path)?;
@@ -311,6 +326,15 @@ pub(crate) async fn respond(
             Entry::Directory(dir) => directory(&common, open, *dir, stream).await,
         },
     }
+}
+
+/// `Cache-Control: only-if-cached` asked for `what`, which is not in
+/// memory.
+fn not_cached(what: impl std::fmt::Display) -> Failure {
+    Failure::new(
+        StatusCode::PRECONDITION_FAILED,
+        format!("{what} is not in this gateway's memory (Cache-Control: only-if-cached); ask without only-if-cached to have it fetched from the providers"),
+    )
 }
 
 /// The CID a name points to: its latest version, or `version`.
@@ -485,6 +509,12 @@ async fn raw(state: &State, common: &Common<'_>, cid: Cid) -> Result<Response<Bo
     if let Some(response) = common.not_modified(&etag) {
         return Ok(response);
     }
+    if common.request.only_if_cached {
+        let held = state.blocks.holder_in_memory(&cid);
+        if !held.is_some_and(|open| state.blocks.block_in_memory(&open, &cid)) {
+            return Err(not_cached(cid));
+        }
+    }
     let Some(block) = state.blocks.block(&cid).await? else {
         return Err(not_found(state, &cid).await);
     };
@@ -535,6 +565,15 @@ fn car_response(
                 format!("{e}: ask for less with dag-scope or entity-bytes"),
             )
         })?;
+    if common.request.only_if_cached {
+        let blocks_held = &stream.state.blocks;
+        if let Some(missing) = blocks
+            .iter()
+            .find(|cid| !blocks_held.block_in_memory(&open, cid))
+        {
+            return Err(not_cached(missing));
+        }
+    }
     let response = common
         .builder(StatusCode::OK, etag)
         .header(header::CONTENT_TYPE, car_type(selection.dups))
@@ -640,6 +679,15 @@ async fn file(
             })
         }
     };
+    // The file's first bytes name its type when its name does not.
+    let sniff = by_extension(name).is_none();
+    if request.only_if_cached {
+        let from = if sniff { 0 } else { bytes.start };
+        let held = span.offset + from..span.offset + bytes.end;
+        if !stream.state.blocks.in_memory(&open, held) {
+            return Err(not_cached(span.cid));
+        }
+    }
     // A raw file is one leaf, wherever it lies.
     let leaves = match open.pack() {
         Some(pack) if span.cid.codec() != RAW_CODEC => pack.leaves(span.cid).map_err(|e| {
@@ -654,7 +702,6 @@ async fn file(
         open: open.clone(),
         base: span.offset,
     };
-    // The file's first bytes name its type when its name does not.
     let mut sniffed = None;
     let kind = match by_extension(name) {
         Some(kind) => kind,

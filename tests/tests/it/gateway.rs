@@ -147,6 +147,16 @@ async fn the_gateway_serves_public_content_to_ipfs_clients() -> Result<()> {
     );
     ensure!(named.header("x-ipfs-path") == Some("/ipns/site.gw/big.bin"));
     ensure_status(
+        &gateway
+            .get(
+                "/ipns/site.gw/big.bin",
+                &[("Cache-Control", "only-if-cached")],
+            )
+            .await?,
+        412,
+        "only-if-cached of a name (resolved on chain)",
+    )?;
+    ensure_status(
         &gateway.get("/ipns/site.gw?version=9", &[]).await?,
         404,
         "version 9",
@@ -225,9 +235,41 @@ async fn check_files(
     big: &[u8],
 ) -> Result<()> {
     let path = format!("/ipfs/{root}/big.bin");
+    // Nothing is in the gateway's memory yet: only-if-cached gets 412,
+    // and the same for a CID no order stores (never looked up on chain).
+    let cached_only = [("Cache-Control", "only-if-cached")];
+    ensure_status(
+        &gateway.get(&path, &cached_only).await?,
+        412,
+        "only-if-cached before the object was read",
+    )?;
+    let unknown = cid_v1(RAW_CODEC, chunk_digest(b"nowhere")).to_string();
+    ensure_status(
+        &gateway.head(&format!("/ipfs/{unknown}")).await?,
+        404,
+        "an unknown CID",
+    )?;
+    ensure_status(
+        &gateway
+            .get(&format!("/ipfs/{unknown}"), &cached_only)
+            .await?,
+        412,
+        "only-if-cached of an unknown CID",
+    )?;
     let whole = gateway.get(&path, &[]).await?;
     ensure_status(&whole, 200, "whole file")?;
     ensure!(whole.body == big, "the file's bytes differ");
+    // Read once, it is held: the same bytes from memory alone.
+    let again = gateway.get(&path, &cached_only).await?;
+    ensure_status(&again, 200, "only-if-cached once read")?;
+    ensure!(again.body == big, "the held file's bytes differ");
+    ensure_status(
+        &gateway
+            .get(&format!("/ipfs/{big_cid}?format=raw"), &cached_only)
+            .await?,
+        200,
+        "only-if-cached of a held node",
+    )?;
     let etag = format!("\"{big_cid}\"");
     for (name, value) in [
         ("etag", etag.as_str()),
