@@ -9,8 +9,18 @@
 //! gets no new lookups until they are. A finished lookup becomes an answer
 //! unless the want was cancelled meanwhile; answers are sent in messages of
 //! at most 4 MiB.
+//!
+//! Within its turn, a peer's wants are looked up highest `priority` first,
+//! as the Bitswap spec asks (Kubo and Helia rank the blocks they need
+//! sooner higher), equal priorities in the order they arrived. A want sent
+//! again with another priority moves to that priority's place, keeping its
+//! first arrival for ties (so a full wantlist sent again reorders nothing);
+//! one already being looked up is not started again. Priorities order one
+//! peer's wants only: turns between peers ignore them, so no peer can push
+//! ahead of others by sending high ones.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use cid::Cid;
@@ -86,17 +96,34 @@ pub struct Lookup {
 struct Want {
     kind: WantKind,
     send_dont_have: bool,
+    /// The peer's priority, higher sooner.
+    priority: i32,
+    /// When the want arrived, counted per peer: ties of priority go oldest
+    /// first.
+    seq: u64,
+}
+
+/// Where a want stands in its peer's queue: highest priority, then oldest,
+/// first.
+type Place = (Reverse<i32>, u64);
+
+impl Want {
+    fn place(&self) -> Place {
+        (Reverse(self.priority), self.seq)
+    }
 }
 
 /// What one peer wants and what is owed to it.
 #[derive(Default)]
 struct Ledger {
     wants: HashMap<Cid, Want>,
-    /// Wants not yet looked up, oldest first (cancelled ones are skipped
-    /// when reached).
-    queue: VecDeque<Cid>,
+    /// Wants not yet looked up, by [`Place`]: exactly those of `wants` not
+    /// in `looking`, so never more than [`ServerLimits::wants_per_peer`].
+    queue: BTreeMap<Place, Cid>,
     /// Wants being looked up.
     looking: HashSet<Cid>,
+    /// The `seq` of the next new want.
+    next_seq: u64,
     /// Messages handed to the connection and not yet written.
     unsent: usize,
     /// Answers not yet sent.
@@ -109,6 +136,81 @@ impl Ledger {
             && self.looking.is_empty()
             && self.unsent == 0
             && self.answers.is_empty()
+    }
+
+    /// Takes in a wantlist (a change, or the whole list), keeping at most
+    /// `max_wants`.
+    fn receive(&mut self, wantlist: Wantlist, max_wants: usize) {
+        if wantlist.full {
+            let wanted: HashSet<Cid> = wantlist
+                .entries
+                .iter()
+                .filter(|e| !e.cancel)
+                .map(|e| e.cid)
+                .collect();
+            let queue = &mut self.queue;
+            self.wants.retain(|cid, want| {
+                let keep = wanted.contains(cid);
+                if !keep {
+                    queue.remove(&want.place());
+                }
+                keep
+            });
+        }
+        for entry in wantlist.entries {
+            if entry.cancel {
+                self.forget(&entry.cid);
+                continue;
+            }
+            if let Some(want) = self.wants.get_mut(&entry.cid) {
+                // A want-block supersedes a want-have.
+                if entry.kind == WantKind::Block {
+                    want.kind = WantKind::Block;
+                }
+                want.send_dont_have |= entry.send_dont_have;
+                // Not queued while being looked up: then only the want
+                // changes, for a lookup started again (see `finish`).
+                let queued = self.queue.remove(&want.place()).is_some();
+                want.priority = entry.priority;
+                if queued {
+                    self.queue.insert(want.place(), entry.cid);
+                }
+                continue;
+            }
+            if self.wants.len() >= max_wants {
+                if entry.send_dont_have {
+                    self.answers.push(Answer::DontHave(entry.cid));
+                }
+                continue;
+            }
+            let want = Want {
+                kind: entry.kind,
+                send_dont_have: entry.send_dont_have,
+                priority: entry.priority,
+                seq: self.next_seq,
+            };
+            self.next_seq += 1;
+            self.wants.insert(entry.cid, want);
+            if !self.looking.contains(&entry.cid) {
+                self.queue.insert(want.place(), entry.cid);
+            }
+        }
+    }
+
+    /// The queued want to look up next, now marked as being looked up.
+    fn start_next(&mut self) -> Option<(Cid, WantKind)> {
+        let (_, cid) = self.queue.pop_first()?;
+        self.looking.insert(cid);
+        // Every queued CID is in `wants` (see `queue`).
+        Some((cid, self.wants[&cid].kind))
+    }
+
+    /// Drops the want of `cid`, queued or not (a lookup under way finishes
+    /// unanswered).
+    fn forget(&mut self, cid: &Cid) {
+        if let Some(want) = self.wants.remove(cid) {
+            self.queue.remove(&want.place());
+        }
     }
 }
 
@@ -143,47 +245,10 @@ impl BitswapServer {
             }
             self.turns.push_back(peer);
         }
-        let ledger = self.peers.entry(peer).or_default();
-        if wantlist.full {
-            let wanted: HashSet<Cid> = wantlist
-                .entries
-                .iter()
-                .filter(|e| !e.cancel)
-                .map(|e| e.cid)
-                .collect();
-            ledger.wants.retain(|cid, _| wanted.contains(cid));
-        }
-        for entry in wantlist.entries {
-            if entry.cancel {
-                ledger.wants.remove(&entry.cid);
-                continue;
-            }
-            if let Some(want) = ledger.wants.get_mut(&entry.cid) {
-                // A want-block supersedes a want-have.
-                if entry.kind == WantKind::Block {
-                    want.kind = WantKind::Block;
-                }
-                want.send_dont_have |= entry.send_dont_have;
-                continue;
-            }
-            if ledger.wants.len() >= self.limits.wants_per_peer {
-                if entry.send_dont_have {
-                    ledger.answers.push(Answer::DontHave(entry.cid));
-                }
-                continue;
-            }
-            ledger.wants.insert(
-                entry.cid,
-                Want {
-                    kind: entry.kind,
-                    send_dont_have: entry.send_dont_have,
-                },
-            );
-            if !ledger.looking.contains(&entry.cid) {
-                ledger.queue.push_back(entry.cid);
-            }
-        }
-        ledger.queue.retain(|cid| ledger.wants.contains_key(cid));
+        self.peers
+            .entry(peer)
+            .or_default()
+            .receive(wantlist, self.limits.wants_per_peer);
     }
 
     /// Starts lookups while the bounds allow, one peer at a time in turn.
@@ -204,15 +269,11 @@ impl BitswapServer {
                 idle_turns += 1;
                 continue;
             }
-            let next = std::iter::from_fn(|| ledger.queue.pop_front())
-                .find(|cid| ledger.wants.contains_key(cid) && !ledger.looking.contains(cid));
-            let Some(cid) = next else {
+            let Some((cid, kind)) = ledger.start_next() else {
                 idle_turns += 1;
                 continue;
             };
             idle_turns = 0;
-            let kind = ledger.wants[&cid].kind;
-            ledger.looking.insert(cid);
             let blocks = self.blocks.clone();
             let timeout = self.limits.lookup_timeout;
             self.lookups.spawn(async move {
@@ -270,9 +331,10 @@ impl BitswapServer {
         };
         match (found, want.kind) {
             (Found::Block(bytes), _) => ledger.answers.push(Answer::Block(cid, bytes)),
-            // The want became a want-block while its want-have was looked up.
+            // The want became a want-block while its want-have was looked
+            // up: queued again at its place.
             (Found::Have, WantKind::Block) => {
-                ledger.queue.push_front(cid);
+                ledger.queue.insert(want.place(), cid);
                 return;
             }
             (Found::Have, WantKind::Have) => ledger.answers.push(Answer::Have(cid)),
@@ -282,7 +344,7 @@ impl BitswapServer {
                 }
             }
         }
-        ledger.wants.remove(&cid);
+        ledger.forget(&cid);
     }
 
     /// Sends every answer waiting, each peer's in as few messages as fit.
@@ -313,5 +375,162 @@ impl BitswapServer {
     pub fn disconnected(&mut self, peer: PeerId) {
         self.peers.remove(&peer);
         self.turns.retain(|p| *p != peer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipfs_p2p::message::WantEntry;
+    use mosaic_primitives::unixfs::{chunk_digest, cid_v1, RAW_CODEC};
+
+    fn cid(n: u8) -> Cid {
+        cid_v1(RAW_CODEC, chunk_digest(&[n]))
+    }
+
+    fn want(n: u8, priority: i32) -> WantEntry {
+        WantEntry {
+            cid: cid(n),
+            priority,
+            cancel: false,
+            kind: WantKind::Block,
+            send_dont_have: true,
+        }
+    }
+
+    fn cancel(n: u8) -> WantEntry {
+        WantEntry {
+            cancel: true,
+            ..want(n, 0)
+        }
+    }
+
+    fn changes(entries: Vec<WantEntry>) -> Wantlist {
+        Wantlist {
+            full: false,
+            entries,
+        }
+    }
+
+    fn whole(entries: Vec<WantEntry>) -> Wantlist {
+        Wantlist {
+            full: true,
+            entries,
+        }
+    }
+
+    /// The CIDs of the next `count` lookups the ledger starts, as
+    /// `BitswapServer::schedule` starts them in the peer's turns.
+    fn start(ledger: &mut Ledger, count: usize) -> Vec<Cid> {
+        std::iter::from_fn(|| ledger.start_next().map(|(cid, _)| cid))
+            .take(count)
+            .collect()
+    }
+
+    fn cids(ns: &[u8]) -> Vec<Cid> {
+        ns.iter().map(|n| cid(*n)).collect()
+    }
+
+    /// The ledger's own invariant: exactly the wants not being looked up
+    /// are queued, each at its place.
+    fn assert_queue_matches_wants(ledger: &Ledger) {
+        let queued: Vec<(Place, Cid)> = ledger.queue.iter().map(|(p, c)| (*p, *c)).collect();
+        let mut expected: Vec<(Place, Cid)> = ledger
+            .wants
+            .iter()
+            .filter(|(cid, _)| !ledger.looking.contains(cid))
+            .map(|(cid, want)| (want.place(), *cid))
+            .collect();
+        expected.sort();
+        assert_eq!(queued, expected);
+    }
+
+    #[test]
+    fn lookups_start_highest_priority_first() {
+        let mut ledger = Ledger::default();
+        ledger.receive(
+            changes(vec![
+                want(0, 1),
+                want(1, 5),
+                want(2, 3),
+                want(3, -2),
+                want(4, 10),
+            ]),
+            64,
+        );
+        assert_eq!(start(&mut ledger, 2), cids(&[4, 1]));
+        // A later want outranks the earlier ones still queued.
+        ledger.receive(changes(vec![want(5, 4)]), 64);
+        assert_eq!(start(&mut ledger, 4), cids(&[5, 2, 0, 3]));
+        assert_eq!(ledger.start_next(), None);
+        assert_queue_matches_wants(&ledger);
+    }
+
+    #[test]
+    fn equal_priorities_keep_arrival_order() {
+        let mut ledger = Ledger::default();
+        // Helia ranks a session's wants by position: ties are common
+        // across sessions, and the CIDs' own order is not the arrival's.
+        let arrival = [9, 3, 7, 1, 8, 2];
+        ledger.receive(changes(arrival.iter().map(|n| want(*n, 1)).collect()), 64);
+        ledger.receive(changes(vec![want(4, 2), want(0, 1), want(6, 2)]), 64);
+        assert_eq!(start(&mut ledger, 10), cids(&[4, 6, 9, 3, 7, 1, 8, 2, 0]));
+    }
+
+    #[test]
+    fn a_want_sent_again_with_a_higher_priority_moves_ahead() {
+        let mut ledger = Ledger::default();
+        ledger.receive(
+            changes(vec![want(0, 3), want(1, 2), want(2, 1), want(3, 1)]),
+            64,
+        );
+        ledger.receive(changes(vec![want(3, 5)]), 64);
+        assert_queue_matches_wants(&ledger);
+        assert_eq!(start(&mut ledger, 1), cids(&[3]));
+        // Lowered, a want goes behind; raised to a tie, it keeps its first
+        // arrival (1 came before 2).
+        ledger.receive(changes(vec![want(0, 0), want(2, 2)]), 64);
+        assert_eq!(start(&mut ledger, 3), cids(&[1, 2, 0]));
+        assert_eq!(ledger.wants.len(), 4);
+    }
+
+    #[test]
+    fn a_full_wantlist_sent_again_reorders_nothing() {
+        let mut ledger = Ledger::default();
+        let list = vec![want(0, 1), want(1, 1), want(2, 1)];
+        ledger.receive(changes(list.clone()), 64);
+        let mut reversed = list;
+        reversed.reverse();
+        ledger.receive(whole(reversed), 64);
+        assert_eq!(start(&mut ledger, 3), cids(&[0, 1, 2]));
+    }
+
+    #[test]
+    fn cancelled_and_dropped_wants_leave_the_queue() {
+        let mut ledger = Ledger::default();
+        ledger.receive(
+            changes(vec![want(0, 1), want(1, 4), want(2, 2), want(3, 3)]),
+            64,
+        );
+        assert_eq!(start(&mut ledger, 1), cids(&[1]));
+        ledger.receive(changes(vec![cancel(3), cancel(1)]), 64);
+        assert_queue_matches_wants(&ledger);
+        // A full wantlist drops what it leaves out.
+        ledger.receive(whole(vec![want(0, 1), want(4, 9)]), 64);
+        assert_queue_matches_wants(&ledger);
+        assert_eq!(start(&mut ledger, 5), cids(&[4, 0]));
+    }
+
+    #[test]
+    fn wants_past_the_bound_are_refused_whatever_their_priority() {
+        let mut ledger = Ledger::default();
+        ledger.receive(changes(vec![want(0, 1), want(1, 1)]), 2);
+        ledger.receive(changes(vec![want(2, 100), want(1, 7)]), 2);
+        assert_eq!(ledger.queue.len(), 2);
+        assert!(matches!(
+            ledger.answers.as_slice(),
+            [Answer::DontHave(refused)] if *refused == cid(2)
+        ));
+        assert_eq!(start(&mut ledger, 3), cids(&[1, 0]));
     }
 }
