@@ -10,7 +10,8 @@
 //!   accounts, each on its own port, with helpers to run the CLI.
 //! * [`GatewayProcess`]: a `mosaic gateway` of a network and a small HTTP
 //!   client to ask it.
-//! * [`js_script`]: the Helia scripts of `tests/js` on their Node 22.
+//! * [`js_script`], [`run_js`]: the Helia scripts of `tests/js` on their
+//!   Node 22.
 
 pub mod bench;
 mod gateway;
@@ -19,6 +20,6 @@ mod network;
 mod process;
 
 pub use gateway::{GatewayProcess, HttpResponse};
-pub use js::js_script;
+pub use js::{js_script, run_js};
 pub use network::{put_public_args, write_sample, Network, WorkerSlot, DEV_PROVIDERS};
 pub use process::{binary, free_port, run, Process};

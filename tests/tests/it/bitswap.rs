@@ -2,24 +2,25 @@
 //! (issue 14): Helia (tests/js/bitswap.mjs, with only TCP, noise, yamux,
 //! Identify, Ping, a kad-dht client and Bitswap) dials the host, finds it
 //! through the DHT as a provider of a public directory's root CID, reads a
-//! file of it over Bitswap, and fetches an inner dag-pb block raw. The
-//! bytes match what was stored.
+//! file of it over Bitswap, fetches an inner dag-pb block raw, and finds
+//! the host again as the provider of blocks of the directory it never
+//! fetched (every block of an opened object is provided). The bytes match
+//! what was stored.
 
-use std::process::Stdio;
+use std::ffi::OsStr;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use cid::Cid;
 use mosaic_client::ipfs_p2p;
 use mosaic_client::public_blocks::{PublicBlocks, PublicConfig};
-use mosaic_tests::{js_script, write_sample, Network};
+use mosaic_tests::{run_js, write_sample, Network};
 
 /// How long Helia may take for all of it.
 const HELIA_TIMEOUT: Duration = Duration::from_secs(180);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn helia_finds_the_host_through_kad_and_fetches_over_bitswap() -> Result<()> {
-    let (node, script) = js_script("bitswap.mjs")?;
     let net = Network::start(3, "1GiB").await?;
     let owner = net.funded_account("owner", "1000").await?;
     let owner = owner.to_str().context("UTF-8")?;
@@ -57,24 +58,11 @@ async fn helia_finds_the_host_through_kad_and_fetches_over_bitswap() -> Result<(
 
     let file_out = net.path("helia-big.bin");
     let block_out = net.path("helia-inner.block");
-    let run = tokio::process::Command::new(&node)
-        .arg(&script)
-        .args([&addr, &root, "data/big.bin", &inner])
-        .arg(&file_out)
-        .arg(&block_out)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(HELIA_TIMEOUT, run)
-        .await
-        .with_context(|| format!("Helia still running after {HELIA_TIMEOUT:?}"))??;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    ensure!(
-        output.status.success(),
-        "Helia failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
+    let args = [addr.as_str(), &root, "data/big.bin", &inner]
+        .map(OsStr::new)
+        .into_iter()
+        .chain([file_out.as_os_str(), block_out.as_os_str()]);
+    let stdout = run_js("bitswap.mjs", args, HELIA_TIMEOUT).await?;
     let summary: serde_json::Value =
         serde_json::from_str(stdout.lines().last().context("Helia printed nothing")?)
             .with_context(|| format!("Helia printed {stdout}"))?;

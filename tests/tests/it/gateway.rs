@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use mosaic_primitives::unixfs::{chunk_digest, cid_v1, UnixfsNode, RAW_CODEC};
-use mosaic_tests::{js_script, write_sample, GatewayProcess, HttpResponse, Network};
+use mosaic_tests::{run_js, write_sample, GatewayProcess, HttpResponse, Network};
 
 /// The multi-chunk file: three leaves of 256 KiB, the last one short.
 const BIG: usize = 700_000;
@@ -493,25 +493,12 @@ async fn check_http2(gateway: &GatewayProcess, out: &Path, root: &str, big: &[u8
         { "path": format!("/ipfs/{root}?format=raw") },
         { "path": format!("/ipfs/{unknown}") },
     ]);
-    let (node, script) = js_script("h2-get.mjs")?;
     std::fs::create_dir_all(out)?;
-    let run = tokio::process::Command::new(&node)
-        .arg(&script)
-        .arg(gateway.url())
-        .arg(out)
-        .arg(requests.to_string())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(CLIENT_TIMEOUT, run)
-        .await
-        .context("the HTTP/2 client did not finish in time")??;
-    ensure!(
-        output.status.success(),
-        "the HTTP/2 client failed ({}):\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let url = gateway.url();
+    let requests = requests.to_string();
+    let args = [url.as_ref(), out.as_os_str(), requests.as_ref()];
+    let stdout = run_js("h2-get.mjs", args, CLIENT_TIMEOUT).await?;
+    let report: serde_json::Value = serde_json::from_str(&stdout)?;
     ensure!(report["alpn"] == "h2c", "not HTTP/2: {report}");
     let status = |i: usize| report["responses"][i]["status"].as_u64();
     let body = |i: usize| std::fs::read(out.join(i.to_string()));
@@ -541,25 +528,12 @@ async fn verified_fetch(
     out: &Path,
     urls: &[String],
 ) -> Result<Vec<Vec<u8>>> {
-    let (node, script) = js_script("verified-fetch.mjs")?;
     std::fs::create_dir_all(out)?;
-    let run = tokio::process::Command::new(&node)
-        .arg(&script)
-        .arg(gateway.url())
-        .arg(out)
-        .args(urls)
-        .current_dir(script.parent().context("tests/js")?)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(CLIENT_TIMEOUT, run)
-        .await
-        .context("verified-fetch did not finish in time")??;
-    ensure!(
-        output.status.success(),
-        "verified-fetch failed ({}):\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let url = gateway.url();
+    let args = [url.as_ref(), out.as_os_str()]
+        .into_iter()
+        .chain(urls.iter().map(|url| url.as_ref()));
+    run_js("verified-fetch.mjs", args, CLIENT_TIMEOUT).await?;
     (0..urls.len())
         .map(|i| Ok(std::fs::read(out.join(i.to_string()))?))
         .collect()
