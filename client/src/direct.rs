@@ -14,7 +14,9 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 /// Alignment of buffer, offset and length: the largest logical block size
 /// in common use.
@@ -93,15 +95,20 @@ impl DirectWriter {
 const STAGE: usize = 8 << 20;
 
 /// A new file written as a stream: whole staged blocks go out `O_DIRECT`,
-/// the tail through the page cache at [`finish`](Self::finish).
+/// the tail through the page cache at [`finish`](Self::finish). Full
+/// stages are written by a thread of its own, in order, while the caller
+/// fills the next one (an `O_DIRECT` write returns only once the device
+/// has the bytes): at most three stages exist at once.
 pub struct DirectFile {
-    path: std::path::PathBuf,
-    /// Open with `O_DIRECT`, or buffered where the filesystem refused it.
-    file: File,
+    path: PathBuf,
     direct: bool,
     staged: Staged,
     filled: usize,
-    offset: u64,
+    /// Full stages to the writing thread, which sends each buffer back.
+    full: Option<SyncSender<Staged>>,
+    spare: Receiver<Staged>,
+    /// Answers the file and the length written, or the first error.
+    writer: Option<JoinHandle<io::Result<(File, u64)>>>,
 }
 
 impl DirectFile {
@@ -118,23 +125,60 @@ impl DirectFile {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (File::create(path)?, false),
             Err(e) => return Err(e),
         };
+        let (full, stages) = sync_channel::<Staged>(1);
+        let (spare_tx, spare) = sync_channel(2);
+        let writer = std::thread::Builder::new()
+            .name("mosaic-write".into())
+            .spawn(move || {
+                let mut offset = 0;
+                for staged in stages {
+                    file.write_all_at(staged.bytes(), offset)?;
+                    offset += staged.len as u64;
+                    let _ = spare_tx.try_send(staged);
+                }
+                Ok((file, offset))
+            })?;
         Ok(DirectFile {
             path: path.to_owned(),
-            file,
             direct,
             staged: Staged::new(Vec::new(), &[0; STAGE]),
             filled: 0,
-            offset: 0,
+            full: Some(full),
+            spare,
+            writer: Some(writer),
         })
     }
 
-    /// Writes what is staged up to `len` (a multiple of [`ALIGN`] unless
-    /// the file is buffered).
-    fn write_staged(&mut self, len: usize) -> io::Result<()> {
-        let bytes = &self.staged.bytes()[..len];
-        self.file.write_all_at(bytes, self.offset)?;
-        self.offset += len as u64;
+    /// Hands the first `len` staged bytes (a multiple of [`ALIGN`] unless
+    /// the file is buffered) to the writing thread; the next stage is a
+    /// buffer it gave back, or a new one.
+    fn send_staged(&mut self, len: usize) -> io::Result<()> {
+        let next = match self.spare.try_recv() {
+            Ok(mut spare) => {
+                spare.len = STAGE;
+                spare
+            }
+            Err(_) => Staged::new(Vec::new(), &[0; STAGE]),
+        };
+        let mut staged = std::mem::replace(&mut self.staged, next);
+        staged.len = len;
+        let full = self.full.as_ref().expect("only finish takes it; qed");
+        if full.send(staged).is_err() {
+            // The thread stopped at an error: say it.
+            return self.join().map(|_| ());
+        }
         Ok(())
+    }
+
+    /// Stops the writing thread and answers what it wrote.
+    fn join(&mut self) -> io::Result<(File, u64)> {
+        self.full = None;
+        let writer = self.writer.take().ok_or_else(|| {
+            io::Error::other("the file's writing thread stopped at an earlier error")
+        })?;
+        writer
+            .join()
+            .expect("the writing thread does not panic; qed")
     }
 
     /// Writes the tail and answers the file, written but not synced.
@@ -144,10 +188,13 @@ impl DirectFile {
         } else {
             self.filled
         };
-        self.write_staged(aligned)?;
         let tail = self.staged.bytes()[aligned..self.filled].to_vec();
+        if aligned > 0 {
+            self.send_staged(aligned)?;
+        }
+        let (_, offset) = self.join()?;
         let file = File::options().write(true).open(&self.path)?;
-        file.write_all_at(&tail, self.offset)?;
+        file.write_all_at(&tail, offset)?;
         Ok(file)
     }
 }
@@ -159,7 +206,7 @@ impl Write for DirectFile {
         self.staged.bytes_mut()[start..start + take].copy_from_slice(&data[..take]);
         self.filled += take;
         if self.filled == STAGE {
-            self.write_staged(STAGE)?;
+            self.send_staged(STAGE)?;
             self.filled = 0;
         }
         Ok(take)

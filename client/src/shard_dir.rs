@@ -9,8 +9,11 @@
 //! shard). Shard files are written and synced by a thread of their own while
 //! encoding goes on, so that an encoder never waits for the disk, with
 //! `O_DIRECT` where the filesystem allows it ([`crate::direct`]), so that
-//! the kernel does not copy every byte into the page cache.
+//! the kernel does not copy every byte into the page cache. Reading, the
+//! shards of the next segment are read by threads of their own while a
+//! segment is decoded, so that a decoder seldom waits for the disk.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -34,6 +37,8 @@ pub const MAX_ROOTS_FILE_SIZE: u64 = MAX_SEGMENTS as u64 * 32;
 const UNSYNCED_FILES: usize = 16;
 /// Files written at once.
 const WRITERS: usize = 4;
+/// Segments whose shards are read ahead while one is decoded.
+const READ_AHEAD: u32 = 1;
 
 /// Why an object directory could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +71,8 @@ pub struct ShardDir {
     root: PathBuf,
     /// Writes and syncs the files handed to it; started by the first one.
     writer: Option<Writer>,
+    /// Shards being read ahead, each by a thread of its own.
+    ahead: Mutex<HashMap<ShardId, JoinHandle<Option<Vec<u8>>>>>,
 }
 
 /// Threads that write ([`crate::direct`]) and sync files, and stop at the first
@@ -155,10 +162,15 @@ impl ShardDir {
         if root.join(MANIFEST_FILE).exists() {
             return Err(ShardDirError::Occupied(root.to_path_buf()));
         }
-        Ok(ShardDir {
+        Ok(ShardDir::at(root))
+    }
+
+    fn at(root: &Path) -> Self {
+        ShardDir {
             root: root.to_path_buf(),
             writer: None,
-        })
+            ahead: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Opens an object directory and reads its manifest.
@@ -167,11 +179,7 @@ impl ShardDir {
         let bytes = fs::read(&path).map_err(io_error(&path))?;
         let manifest = Manifest::from_bytes(&bytes)
             .map_err(|source| ShardDirError::Manifest { path, source })?;
-        let dir = ShardDir {
-            root: root.to_path_buf(),
-            writer: None,
-        };
-        Ok((dir, manifest))
+        Ok((ShardDir::at(root), manifest))
     }
 
     /// Hands a file's bytes to the writing thread, which writes it in place
@@ -238,18 +246,42 @@ impl ShardSource for ShardDir {
     }
 
     /// The shards read at once, so that the disk has several reads in
-    /// flight.
+    /// flight, and the same shards of the next segments read ahead while
+    /// these are decoded (a shard past the object's end is simply not
+    /// found).
     fn shards(&self, segment: u32, indices: &[u8]) -> Vec<Option<Vec<u8>>> {
-        std::thread::scope(|scope| {
-            let reads: Vec<_> = indices
+        let reads: Vec<_> = {
+            let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
+            // Only the shards of this segment and the next are kept: others
+            // were read ahead for a decoder that went elsewhere.
+            let window = segment..=segment.saturating_add(READ_AHEAD);
+            ahead.retain(|id, _| window.contains(&id.segment));
+            let read = |ahead: &mut HashMap<_, _>, id: ShardId| {
+                ahead.remove(&id).unwrap_or_else(|| {
+                    let path = self.shard_path(id);
+                    std::thread::spawn(move || fs::read(path).ok())
+                })
+            };
+            let reads = indices
                 .iter()
-                .map(|&index| scope.spawn(move || self.shard(ShardId { segment, index })))
+                .map(|&index| read(&mut ahead, ShardId { segment, index }))
                 .collect();
+            for next in segment.saturating_add(1)..=segment.saturating_add(READ_AHEAD) {
+                for &index in indices {
+                    let id = ShardId {
+                        segment: next,
+                        index,
+                    };
+                    let handle = read(&mut ahead, id);
+                    ahead.insert(id, handle);
+                }
+            }
             reads
-                .into_iter()
-                .map(|read| read.join().ok().flatten())
-                .collect()
-        })
+        };
+        reads
+            .into_iter()
+            .map(|read| read.join().ok().flatten())
+            .collect()
     }
 
     fn shard_roots(&self, piece: u8) -> Option<Vec<ShardRoot>> {
@@ -270,5 +302,66 @@ impl ShardSource for ShardDir {
                 .map(|root| ShardRoot(root.try_into().expect("chunks of 32 bytes; qed")))
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard_bytes(segment: u32, index: u8) -> Vec<u8> {
+        (0..5000)
+            .map(|i| (i as u32 ^ (segment * 7) ^ u32::from(index)) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn shards_read_ahead_are_the_files_in_any_order_and_missing_ones_stay_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let shards = ShardDir::at(dir.path());
+        for segment in 0..4 {
+            for index in 0..3 {
+                fs::write(
+                    shards.shard_path(ShardId { segment, index }),
+                    shard_bytes(segment, index),
+                )
+                .unwrap();
+            }
+        }
+        fs::remove_file(shards.shard_path(ShardId {
+            segment: 2,
+            index: 1,
+        }))
+        .unwrap();
+        let expect = |segment: u32, indices: &[u8]| -> Vec<Option<Vec<u8>>> {
+            indices
+                .iter()
+                .map(|&index| segment < 4 && (segment, index) != (2, 1))
+                .zip(indices)
+                .map(|(present, &index)| present.then(|| shard_bytes(segment, index)))
+                .collect()
+        };
+        // In order (each read ahead by the one before), past the end, then
+        // back to the start and other indices.
+        for (segment, indices) in [
+            (0, &[0, 1][..]),
+            (1, &[0, 1]),
+            (2, &[0, 1]),
+            (3, &[0, 1, 2]),
+            (4, &[0]),
+            (0, &[2]),
+            (2, &[1, 2]),
+        ] {
+            let read = shards.shards(segment, indices);
+            assert!(
+                read == expect(segment, indices),
+                "segment {segment} {indices:?}"
+            );
+        }
+        let ahead = shards.ahead.lock().unwrap();
+        // The shards of the segment after the last read, no others.
+        let mut kept: Vec<_> = ahead.keys().map(|id| (id.segment, id.index)).collect();
+        kept.sort();
+        assert_eq!(kept, [(3, 1), (3, 2)]);
     }
 }
