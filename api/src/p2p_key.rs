@@ -11,7 +11,7 @@ use libp2p_identity::{ed25519, Keypair};
 #[derive(Debug, thiserror::Error)]
 pub enum P2pKeyError {
     /// Reading or writing the key file failed.
-    #[error("libp2p key file {path}: {source}")]
+    #[error("cannot read or write the libp2p key file {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -40,11 +40,11 @@ pub fn load_or_create(path: &Path) -> Result<Keypair, P2pKeyError> {
         source,
     };
     match std::fs::read(path) {
-        Ok(bytes) => bytes
-            .try_into()
-            .map_err(|_| ())
-            .and_then(|secret| from_secret(secret).map_err(|_| ()))
-            .map_err(|()| P2pKeyError::Invalid(path.to_owned())),
+        Ok(bytes) => {
+            let invalid = || P2pKeyError::Invalid(path.to_owned());
+            let mut secret: [u8; 32] = bytes.try_into().map_err(|_| invalid())?;
+            Keypair::ed25519_from_bytes(&mut secret).map_err(|_| invalid())
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = ed25519::Keypair::generate();
             crate::secret_file::write_new(path, key.secret().as_ref()).map_err(|e| io(e.source))?;

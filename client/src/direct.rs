@@ -44,6 +44,13 @@ impl Staged {
         }
     }
 
+    /// `len` zero bytes at an aligned address, to be filled in place.
+    fn zeroed(len: usize) -> Self {
+        let buf = vec![0; len + ALIGN];
+        let start = buf.as_ptr().align_offset(ALIGN);
+        Staged { buf, start, len }
+    }
+
     fn bytes(&self) -> &[u8] {
         &self.buf[self.start..self.start + self.len]
     }
@@ -141,7 +148,7 @@ impl DirectFile {
         Ok(DirectFile {
             path: path.to_owned(),
             direct,
-            staged: Staged::new(Vec::new(), &[0; STAGE]),
+            staged: Staged::zeroed(STAGE),
             filled: 0,
             full: Some(full),
             spare,
@@ -158,7 +165,7 @@ impl DirectFile {
                 spare.len = STAGE;
                 spare
             }
-            Err(_) => Staged::new(Vec::new(), &[0; STAGE]),
+            Err(_) => Staged::zeroed(STAGE),
         };
         let mut staged = std::mem::replace(&mut self.staged, next);
         staged.len = len;

@@ -256,15 +256,14 @@ impl ShardSource for ShardDir {
             // were read ahead for a decoder that went elsewhere.
             let window = segment..=segment.saturating_add(READ_AHEAD);
             ahead.retain(|id, _| window.contains(&id.segment));
-            let read = |ahead: &mut HashMap<_, _>, id: ShardId| {
-                ahead.remove(&id).unwrap_or_else(|| {
-                    let path = self.shard_path(id);
-                    std::thread::spawn(move || fs::read(path).ok())
-                })
+            let read = |id: ShardId| {
+                let path = self.shard_path(id);
+                std::thread::spawn(move || fs::read(path).ok())
             };
             let reads = indices
                 .iter()
-                .map(|&index| read(&mut ahead, ShardId { segment, index }))
+                .map(|&index| ShardId { segment, index })
+                .map(|id| ahead.remove(&id).unwrap_or_else(|| read(id)))
                 .collect();
             for next in segment.saturating_add(1)..=segment.saturating_add(READ_AHEAD) {
                 for &index in indices {
@@ -272,8 +271,7 @@ impl ShardSource for ShardDir {
                         segment: next,
                         index,
                     };
-                    let handle = read(&mut ahead, id);
-                    ahead.insert(id, handle);
+                    ahead.entry(id).or_insert_with(|| read(id));
                 }
             }
             reads
