@@ -18,6 +18,8 @@ use sha2::{Digest, Sha256};
 
 use crate::erasure::MAX_SHARD_SIZE;
 
+mod pair;
+
 /// Bytes per Merkle leaf.
 pub const LEAF_SIZE: usize = 1024;
 /// Most leaves a shard can have.
@@ -162,18 +164,33 @@ pub(crate) fn hash_leaf(leaf: &[u8]) -> Hash {
         .into()
 }
 
-fn hash_node(left: &Hash, right: &Hash) -> Hash {
-    let mut buf = [0u8; 65];
-    buf[0] = NODE_TAG;
-    buf[1..33].copy_from_slice(left);
-    buf[33..].copy_from_slice(right);
-    Sha256::digest(buf).into()
+/// The two children of a node, one after the other.
+fn children(left: &Hash, right: &Hash) -> [u8; 64] {
+    let mut both = [0u8; 64];
+    both[..32].copy_from_slice(left);
+    both[32..].copy_from_slice(right);
+    both
 }
 
-/// Hashes one level up in place; returns the new length.
+fn hash_node(left: &Hash, right: &Hash) -> Hash {
+    Sha256::new()
+        .chain_update([NODE_TAG])
+        .chain_update(children(left, right))
+        .finalize()
+        .into()
+}
+
+/// Hashes one level up in place, two parents at a time; returns the new
+/// length.
 fn reduce(level: &mut [Hash]) -> usize {
     let parents = level.len().div_ceil(2);
-    for i in 0..parents {
+    let mut i = 0;
+    while 2 * i + 4 <= level.len() {
+        let [left, right] = [2 * i, 2 * i + 2].map(|c| children(&level[c], &level[c + 1]));
+        [level[i], level[i + 1]] = pair::tagged_pair(NODE_TAG, &left, &right);
+        i += 2;
+    }
+    for i in i..parents {
         level[i] = match level.get(2 * i + 1) {
             Some(right) => hash_node(&level[2 * i], right),
             None => level[2 * i],
@@ -182,8 +199,16 @@ fn reduce(level: &mut [Hash]) -> usize {
     parents
 }
 
+/// The leaf hashes of a shard, two leaves at a time.
 fn leaf_hashes(shard: &[u8]) -> Vec<Hash> {
-    shard.chunks(LEAF_SIZE).map(hash_leaf).collect()
+    let mut hashes = Vec::with_capacity(shard.len().div_ceil(LEAF_SIZE));
+    let mut pairs = shard.chunks_exact(2 * LEAF_SIZE);
+    for leaves in &mut pairs {
+        let (a, b) = leaves.split_at(LEAF_SIZE);
+        hashes.extend(pair::tagged_pair(LEAF_TAG, a, b));
+    }
+    hashes.extend(pairs.remainder().chunks(LEAF_SIZE).map(hash_leaf));
+    hashes
 }
 
 /// The root of the tree over a non-empty level of hashes (consumed as scratch).
@@ -337,6 +362,26 @@ mod tests {
         let [a, b, c] = [0, 1, 2].map(|i| hash_leaf(&s[i * LEAF_SIZE..(i + 1) * LEAF_SIZE]));
         assert_eq!(root(&s).unwrap().0, hash_node(&hash_node(&a, &b), &c));
         assert_eq!(prove(&s, 2).unwrap().path, vec![hash_node(&a, &b)]);
+    }
+
+    #[test]
+    fn roots_hashed_in_pairs_match_a_tree_hashed_one_at_a_time() {
+        fn one_at_a_time(level: Vec<Hash>) -> Hash {
+            match level[..] {
+                [root] => root,
+                _ => one_at_a_time(
+                    level
+                        .chunks(2)
+                        .map(|c| c.get(1).map_or(c[0], |right| hash_node(&c[0], right)))
+                        .collect(),
+                ),
+            }
+        }
+        for len in (1..42).map(|leaves| leaves * LEAF_SIZE - leaves % 3) {
+            let s = shard(len, len as u8);
+            let leaves = s.chunks(LEAF_SIZE).map(hash_leaf).collect();
+            assert_eq!(root(&s).unwrap().0, one_at_a_time(leaves), "{len} bytes");
+        }
     }
 
     #[test]
