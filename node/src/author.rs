@@ -183,7 +183,13 @@ pub fn build(
         .store()
         .state_for_block(parent)
         .map_err(CallError::from)?;
-    let mut builder = BlockBuilder::new(&state, parent, parent_header.number() + 1, digest)?;
+    let mut builder = BlockBuilder::new(
+        &state,
+        chain.signatures(),
+        parent,
+        parent_header.number() + 1,
+        digest,
+    )?;
     let mut inherents = InherentData::new();
     inherents
         .put_data(

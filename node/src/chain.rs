@@ -15,6 +15,7 @@
 use std::sync::Mutex;
 
 use mosaic_runtime::native::{self, ExecutionError, Hashing, Overlay};
+use mosaic_runtime::verified::SignatureCache;
 use mosaic_runtime::{
     AuraId, Block, BlockNumber, Hash, Header, UncheckedExtrinsic, SLOT_DURATION_MS,
 };
@@ -167,6 +168,9 @@ pub struct Chain {
     import: Mutex<()>,
     /// The blocks of recent slots, for equivocation checks.
     claims: Mutex<slots::Claims>,
+    /// Transaction signatures verified by this node (pool, authoring,
+    /// import), each verified once.
+    signatures: SignatureCache,
 }
 
 /// How a block reached us.
@@ -206,12 +210,26 @@ impl Chain {
             events: broadcast::channel(EVENT_BUFFER).0,
             import: Mutex::new(()),
             claims: Mutex::default(),
+            signatures: SignatureCache::new(),
         }
+    }
+
+    /// This chain, verifying signatures through `signatures` (an off
+    /// cache, `SignatureCache::default()`, verifies every one every time:
+    /// the benchmark's reference).
+    pub fn with_signature_cache(mut self, signatures: SignatureCache) -> Self {
+        self.signatures = signatures;
+        self
     }
 
     /// The database.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The transaction signatures this node has verified.
+    pub fn signatures(&self) -> &SignatureCache {
+        &self.signatures
     }
 
     /// The heads of the chain.
@@ -228,7 +246,13 @@ impl Chain {
     /// thrown away.
     pub fn call(&self, at: Hash, method: &str, args: &[u8]) -> Result<Vec<u8>, CallError> {
         let state = self.store.state(at)?;
-        Ok(native::call(&state, &mut Overlay::default(), method, args)?)
+        Ok(native::call(
+            &state,
+            &mut Overlay::default(),
+            &self.signatures,
+            method,
+            args,
+        )?)
     }
 
     /// [`Chain::call`], decoding the answer.
@@ -242,6 +266,7 @@ impl Chain {
         Ok(native::call_decoded(
             &state,
             &mut Overlay::default(),
+            &self.signatures,
             method,
             args,
         )?)
@@ -279,7 +304,7 @@ impl Chain {
             extrinsics: block.extrinsics,
         };
         self.check_equivocation(&block.header, slot, &expected, source)?;
-        let changes = native::execute_block(&state, &unsealed)?;
+        let changes = native::execute_block(&state, &self.signatures, &unsealed)?;
         let block = Block {
             header: block.header,
             extrinsics: unsealed.extrinsics,
@@ -409,8 +434,13 @@ impl Chain {
         if slot.saturating_mul(SLOT_DURATION_MS) > now_ms.saturating_add(MAX_CLOCK_DRIFT_MS) {
             return Err(ImportError::FutureSlot(slot));
         }
-        let authorities: Vec<AuraId> =
-            native::call_decoded(state, &mut Overlay::default(), "AuraApi_authorities", &[])?;
+        let authorities: Vec<AuraId> = native::call_decoded(
+            state,
+            &mut Overlay::default(),
+            &self.signatures,
+            "AuraApi_authorities",
+            &[],
+        )?;
         if authorities.is_empty() {
             return Err(ImportError::NoAuthorities);
         }

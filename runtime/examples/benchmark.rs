@@ -147,6 +147,7 @@ fn main() {
     let (lists, _): (Vec<BenchmarkList>, Vec<StorageInfo>) = call_decoded(
         &state,
         &mut Overlay::default(),
+        &Default::default(),
         "Benchmark_benchmark_metadata",
         &false.encode(),
     )

@@ -78,8 +78,16 @@ impl BenchState {
     ) -> Result<Vec<polkadot_sdk::frame_benchmarking::BenchmarkBatch>, String> {
         use parity_scale_codec::Encode;
         let method = "Benchmark_dispatch_benchmark";
-        crate::native::call_decoded(self, &mut Default::default(), method, &config.encode())
-            .map_err(|e| e.to_string())?
+        // No signature cache: weights are measured with every verification.
+        let signatures = Default::default();
+        crate::native::call_decoded(
+            self,
+            &mut Default::default(),
+            &signatures,
+            method,
+            &config.encode(),
+        )
+        .map_err(|e| e.to_string())?
     }
 
     fn whitelisted(&self, key: &[u8]) -> bool {

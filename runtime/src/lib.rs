@@ -44,6 +44,7 @@ pub mod signing;
 #[cfg(test)]
 mod tests;
 pub mod validators;
+pub mod verified;
 
 use polkadot_sdk::frame_support::{
     derive_impl, parameter_types,
@@ -57,7 +58,7 @@ use polkadot_sdk::frame_system::limits::{BlockLength, BlockWeights};
 use polkadot_sdk::sp_runtime::{
     generic, impl_opaque_keys,
     traits::{BlakeTwo256, IdentifyAccount, Verify},
-    MultiAddress, MultiSignature, Perbill,
+    MultiAddress, Perbill,
 };
 use polkadot_sdk::sp_version::RuntimeVersion;
 use polkadot_sdk::{
@@ -68,8 +69,9 @@ use polkadot_sdk::{
 
 /// A block number.
 pub type BlockNumber = u32;
-/// A transaction signature: sr25519, ed25519 or ecdsa.
-pub type Signature = MultiSignature;
+/// A transaction signature: sr25519, ed25519 or ecdsa (a `MultiSignature`
+/// verified once per node, see [`verified`]).
+pub type Signature = verified::Signature;
 /// An account id: the public key behind a [`Signature`].
 pub type AccountId = <<Signature as Verify>::Signer as IdentifyAccount>::AccountId;
 /// A balance.

@@ -7,7 +7,9 @@
 //! argument bytes) is caught and reported, and the overlay's open runtime
 //! transactions are rolled back, so callers can discard the overlay and
 //! nothing is half-applied. [`execute_block`] imports a block;
-//! [`BlockBuilder`] authors one.
+//! [`BlockBuilder`] authors one. Each call is given the node's
+//! [`SignatureCache`], so that a signature verified once (in the pool, in a
+//! block built or imported) is not verified again.
 
 use std::panic::AssertUnwindSafe;
 
@@ -19,6 +21,7 @@ use polkadot_sdk::sp_runtime::transaction_validity::TransactionValidityError;
 use polkadot_sdk::sp_runtime::{ApplyExtrinsicResult, Digest, DispatchOutcome};
 use polkadot_sdk::sp_state_machine::{Backend, Ext, OverlayedChanges, StorageChanges};
 
+use crate::verified::{SignatureCache, SignatureCacheExt};
 use crate::{Block, BlockNumber, Hash, Header, UncheckedExtrinsic, VERSION};
 
 /// The state hasher.
@@ -72,13 +75,16 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 
 /// Runs one runtime API method natively; `args` are its SCALE-encoded
 /// parameters one after another; the result is its SCALE-encoded return.
+/// Signatures are verified through `signatures`.
 pub fn call<B: Backend<Hashing>>(
     backend: &B,
     overlay: &mut Overlay,
+    signatures: &SignatureCache,
     method: &str,
     args: &[u8],
 ) -> Result<Vec<u8>, ExecutionError> {
     let mut extensions = Extensions::default();
+    extensions.register(SignatureCacheExt(signatures.clone()));
     overlay
         .enter_runtime()
         .expect("calls are never nested, each exits below; qed");
@@ -103,10 +109,11 @@ pub fn call<B: Backend<Hashing>>(
 pub fn call_decoded<R: Decode, B: Backend<Hashing>>(
     backend: &B,
     overlay: &mut Overlay,
+    signatures: &SignatureCache,
     method: &str,
     args: &[u8],
 ) -> Result<R, ExecutionError> {
-    let output = call(backend, overlay, method, args)?;
+    let output = call(backend, overlay, signatures, method, args)?;
     R::decode(&mut &output[..]).map_err(|_| ExecutionError::Decode(method.into()))
 }
 
@@ -124,10 +131,17 @@ fn drain<B: Backend<Hashing>>(
 /// the changes to commit.
 pub fn execute_block<B: Backend<Hashing>>(
     backend: &B,
+    signatures: &SignatureCache,
     block: &Block,
 ) -> Result<StorageChanges<Hashing>, ExecutionError> {
     let mut overlay = Overlay::default();
-    call(backend, &mut overlay, "Core_execute_block", &block.encode())?;
+    call(
+        backend,
+        &mut overlay,
+        signatures,
+        "Core_execute_block",
+        &block.encode(),
+    )?;
     let changes = drain(backend, &mut overlay)?;
     let claimed = *block.header.state_root();
     if changes.transaction_storage_root != claimed {
@@ -142,6 +156,7 @@ pub fn execute_block<B: Backend<Hashing>>(
 /// Builds a block on a parent's state.
 pub struct BlockBuilder<'a, B> {
     backend: &'a B,
+    signatures: &'a SignatureCache,
     overlay: Overlay,
     extrinsics: Vec<UncheckedExtrinsic>,
 }
@@ -151,6 +166,7 @@ impl<'a, B: Backend<Hashing>> BlockBuilder<'a, B> {
     /// the pre-runtime `digest` (Aura slot, VRF).
     pub fn new(
         backend: &'a B,
+        signatures: &'a SignatureCache,
         parent_hash: Hash,
         number: BlockNumber,
         digest: Digest,
@@ -166,11 +182,13 @@ impl<'a, B: Backend<Hashing>> BlockBuilder<'a, B> {
         call(
             backend,
             &mut overlay,
+            signatures,
             "Core_initialize_block",
             &header.encode(),
         )?;
         Ok(BlockBuilder {
             backend,
+            signatures,
             overlay,
             extrinsics: Vec::new(),
         })
@@ -181,6 +199,7 @@ impl<'a, B: Backend<Hashing>> BlockBuilder<'a, B> {
         let inherents: Vec<UncheckedExtrinsic> = call_decoded(
             self.backend,
             &mut self.overlay,
+            self.signatures,
             "BlockBuilder_inherent_extrinsics",
             &data.encode(),
         )?;
@@ -201,6 +220,7 @@ impl<'a, B: Backend<Hashing>> BlockBuilder<'a, B> {
         let applied: Result<ApplyExtrinsicResult, _> = call_decoded(
             self.backend,
             &mut self.overlay,
+            self.signatures,
             "BlockBuilder_apply_extrinsic",
             &extrinsic.encode(),
         );
@@ -232,6 +252,7 @@ impl<'a, B: Backend<Hashing>> BlockBuilder<'a, B> {
         let header: Header = call_decoded(
             self.backend,
             &mut self.overlay,
+            self.signatures,
             "BlockBuilder_finalize_block",
             &[],
         )?;

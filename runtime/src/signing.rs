@@ -70,7 +70,7 @@ pub fn sign_extrinsic(
     UncheckedExtrinsic::new_signed(
         call,
         MultiAddress::Id(AccountId::from(signer.public())),
-        MultiSignature::Sr25519(signature),
+        MultiSignature::Sr25519(signature).into(),
         extension,
     )
 }

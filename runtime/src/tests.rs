@@ -41,6 +41,7 @@ fn block_digest(slot: u64) -> Digest {
 struct Chain {
     backend: Backend,
     genesis_hash: Hash,
+    signatures: crate::verified::SignatureCache,
 }
 
 impl Chain {
@@ -56,6 +57,7 @@ impl Chain {
         Chain {
             backend,
             genesis_hash: genesis.hash(),
+            signatures: Default::default(),
         }
     }
 
@@ -89,8 +91,14 @@ impl Chain {
     /// Authors block 1 on genesis with `transactions`; returns the block and
     /// the post-state root the author computed.
     fn author(&self, slot: u64, transactions: Vec<UncheckedExtrinsic>) -> (Block, Hash) {
-        let mut builder =
-            BlockBuilder::new(&self.backend, self.genesis_hash, 1, block_digest(slot)).unwrap();
+        let mut builder = BlockBuilder::new(
+            &self.backend,
+            &self.signatures,
+            self.genesis_hash,
+            1,
+            block_digest(slot),
+        )
+        .unwrap();
         let mut inherent_data = InherentData::new();
         inherent_data
             .put_data(
@@ -110,7 +118,7 @@ impl Chain {
 
     /// Imports `block` on genesis; returns the post-state root.
     fn import(&self, block: &Block) -> Result<Hash, ExecutionError> {
-        Ok(execute_block(&self.backend, block)?.transaction_storage_root)
+        Ok(execute_block(&self.backend, &self.signatures, block)?.transaction_storage_root)
     }
 
     /// Reads state after importing `block`, once the token accounting and
@@ -120,6 +128,7 @@ impl Chain {
         call(
             &self.backend,
             &mut overlay,
+            &self.signatures,
             "Core_execute_block",
             &block.encode(),
         )
@@ -147,6 +156,36 @@ impl Chain {
 }
 
 #[test]
+fn a_signature_verified_in_the_pool_is_remembered_for_building_and_import() {
+    use polkadot_sdk::sp_runtime::transaction_validity::{TransactionSource, TransactionValidity};
+    let mut chain = Chain::new(genesis_through_api(genesis::DEV));
+    chain.signatures = crate::verified::SignatureCache::new();
+    let transfer = chain.transfer(Sr25519Keyring::Alice, Sr25519Keyring::Bob, UNIT, 0);
+    let validity: TransactionValidity = decode(
+        call(
+            &chain.backend,
+            &mut OverlayedChanges::default(),
+            &chain.signatures,
+            "TaggedTransactionQueue_validate_transaction",
+            &(TransactionSource::External, &transfer, chain.genesis_hash).encode(),
+        )
+        .unwrap(),
+    );
+    assert!(validity.is_ok());
+    // The pool's verification is remembered under the signed payload that
+    // building and import verify again.
+    assert_eq!(chain.signatures.len(), 1);
+    let (block, root) = chain.author(3, vec![transfer]);
+    assert_eq!(block.extrinsics.len(), 2);
+    assert_eq!(chain.import(&block).unwrap(), root);
+    assert_eq!(chain.signatures.len(), 1);
+    // A node that remembers nothing imports the block to the same state.
+    let fresh = Chain::new(genesis_through_api(genesis::DEV));
+    assert_eq!(fresh.import(&block).unwrap(), root);
+    assert!(fresh.signatures.is_empty());
+}
+
+#[test]
 fn presets_build_through_the_api_as_natively() {
     for preset in genesis::preset_names() {
         let typed = genesis::build_storage(genesis::preset_config(&preset).unwrap()).unwrap();
@@ -159,8 +198,16 @@ fn presets_build_through_the_api_as_natively() {
 fn presets_fund_the_dev_accounts_and_set_validators() {
     let chain = Chain::new(genesis_through_api(genesis::LOCAL));
     let mut overlay = OverlayedChanges::default();
-    let authorities: Vec<AuraId> =
-        decode(call(&chain.backend, &mut overlay, "AuraApi_authorities", &[]).unwrap());
+    let authorities: Vec<AuraId> = decode(
+        call(
+            &chain.backend,
+            &mut overlay,
+            &chain.signatures,
+            "AuraApi_authorities",
+            &[],
+        )
+        .unwrap(),
+    );
     assert_eq!(authorities.len(), 4);
     let mut extensions = Extensions::default();
     let mut ext = Ext::new(&mut overlay, &chain.backend, Some(&mut extensions));
@@ -228,8 +275,14 @@ fn blocks_authored_natively_import_with_the_same_state_root() {
 #[test]
 fn transactions_with_a_wrong_nonce_or_genesis_are_refused() {
     let chain = Chain::new(genesis_through_api(genesis::DEV));
-    let mut builder =
-        BlockBuilder::new(&chain.backend, chain.genesis_hash, 1, block_digest(7)).unwrap();
+    let mut builder = BlockBuilder::new(
+        &chain.backend,
+        &chain.signatures,
+        chain.genesis_hash,
+        1,
+        block_digest(7),
+    )
+    .unwrap();
     let stale = chain.transfer(Sr25519Keyring::Alice, Sr25519Keyring::Bob, UNIT, 5);
     assert!(matches!(
         builder.push(stale),
@@ -238,6 +291,7 @@ fn transactions_with_a_wrong_nonce_or_genesis_are_refused() {
     let other_chain = Chain {
         backend: Backend::from((genesis_through_api(genesis::DEV), StateVersion::V1)),
         genesis_hash: Hash::repeat_byte(1),
+        signatures: Default::default(),
     };
     let foreign = other_chain.transfer(Sr25519Keyring::Alice, Sr25519Keyring::Bob, UNIT, 0);
     assert!(matches!(
@@ -253,13 +307,20 @@ fn transactions_with_a_wrong_nonce_or_genesis_are_refused() {
         call(
             &chain.backend,
             &mut overlay,
+            &chain.signatures,
             "BlockBuilder_apply_extrinsic",
             &[1, 2, 3]
         ),
         Err(ExecutionError::Panicked { .. })
     ));
     assert_eq!(
-        call(&chain.backend, &mut overlay, "Nope_nothing", &[]),
+        call(
+            &chain.backend,
+            &mut overlay,
+            &chain.signatures,
+            "Nope_nothing",
+            &[]
+        ),
         Err(ExecutionError::UnknownMethod("Nope_nothing".into()))
     );
 }
@@ -274,8 +335,14 @@ fn a_proof_fits_in_a_block_that_ordinary_transactions_filled() {
         InvalidTransaction, TransactionValidityError,
     };
     let chain = Chain::new(genesis_through_api(genesis::DEV));
-    let mut builder =
-        BlockBuilder::new(&chain.backend, chain.genesis_hash, 1, block_digest(7)).unwrap();
+    let mut builder = BlockBuilder::new(
+        &chain.backend,
+        &chain.signatures,
+        chain.genesis_hash,
+        1,
+        block_digest(7),
+    )
+    .unwrap();
     // Sudo calls of chosen weights fill the ordinary room, halving the
     // weight whenever one no longer fits, down to a microsecond.
     let normal = RuntimeBlockWeights::get()
@@ -401,7 +468,16 @@ fn the_mosaic_api_answers_by_name() {
     let coding = pallet_mosaic_market::CodingParams::new(4, 2).unwrap();
     let args = (1_000_000u64, coding, 1u32, 10u32, UNIT).encode();
     let quote: Result<pallet_mosaic_market::Quote<AccountId, Balance>, sp_runtime::DispatchError> =
-        decode(call(&chain.backend, &mut overlay, "MosaicApi_quote", &args).unwrap());
+        decode(
+            call(
+                &chain.backend,
+                &mut overlay,
+                &chain.signatures,
+                "MosaicApi_quote",
+                &args,
+            )
+            .unwrap(),
+        );
     // No provider has registered on a fresh chain.
     let no_providers: sp_runtime::DispatchError =
         pallet_mosaic_market::Error::<Runtime>::NoProviders.into();
@@ -410,6 +486,7 @@ fn the_mosaic_api_answers_by_name() {
         call(
             &chain.backend,
             &mut overlay,
+            &chain.signatures,
             "MosaicApi_order",
             &0u64.encode(),
         )
@@ -421,6 +498,7 @@ fn the_mosaic_api_answers_by_name() {
         call(
             &chain.backend,
             &mut overlay,
+            &chain.signatures,
             "MosaicApi_orders_of",
             &(owner, Option::<u64>::None, 10u32).encode(),
         )
@@ -431,6 +509,7 @@ fn the_mosaic_api_answers_by_name() {
         call(
             &chain.backend,
             &mut overlay,
+            &chain.signatures,
             "MosaicApi_challenges",
             &Sr25519Keyring::Bob.to_account_id().encode(),
         )
@@ -478,7 +557,14 @@ fn names_set_in_a_block_resolve_through_the_mosaic_api() {
 
     let mut overlay = OverlayedChanges::default();
     let mut api = |function: &str, args: Vec<u8>| {
-        call(&chain.backend, &mut overlay, function, &args).unwrap()
+        call(
+            &chain.backend,
+            &mut overlay,
+            &chain.signatures,
+            function,
+            &args,
+        )
+        .unwrap()
     };
     api("Core_execute_block", block.encode());
     let entry = |version: u32| Entry {
@@ -571,6 +657,7 @@ fn the_benchmark_api_lists_every_mosaic_pallet() {
         call(
             &chain.backend,
             &mut overlay,
+            &chain.signatures,
             "Benchmark_benchmark_metadata",
             &false.encode(),
         )
@@ -728,12 +815,12 @@ mod bad_input {
         fn garbage_extrinsics_are_refused(garbage in proptest::collection::vec(any::<u8>(), 0..200)) {
             let chain = Chain::new(genesis_through_api(genesis::DEV));
             let mut builder =
-                BlockBuilder::new(&chain.backend, chain.genesis_hash, 1, block_digest(5)).unwrap();
+                BlockBuilder::new(&chain.backend, &chain.signatures, chain.genesis_hash, 1, block_digest(5)).unwrap();
             if let Ok(xt) = UncheckedExtrinsic::decode(&mut &garbage[..]) {
                 prop_assert!(builder.push(xt).is_err());
             }
             let mut overlay = Default::default();
-            prop_assert!(call(&chain.backend, &mut overlay, "BlockBuilder_apply_extrinsic", &garbage).is_err());
+            prop_assert!(call(&chain.backend, &mut overlay, &chain.signatures, "BlockBuilder_apply_extrinsic", &garbage).is_err());
         }
     }
 }

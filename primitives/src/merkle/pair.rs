@@ -207,10 +207,12 @@ mod shani {
                     // A hint only: prefetching never faults, even past the end.
                     _mm_prefetch::<_MM_HINT_T0>(m.as_ptr().wrapping_add(done + PREFETCH).cast());
                 }
-                let block = |m: &[u8]| -> [u8; 64] {
-                    m[done..done + 64].try_into().expect("64 bytes; qed")
-                };
-                compress(&mut states, [&block(a), &block(b)]);
+                let (x, y) = (&a[done..done + 64], &b[done..done + 64]);
+                let block = "64 bytes; qed";
+                compress(
+                    &mut states,
+                    [x.try_into().expect(block), y.try_into().expect(block)],
+                );
                 done += 64;
             }
         }
