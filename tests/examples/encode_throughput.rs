@@ -12,7 +12,8 @@
 //! pinned to core 0 with `taskset`, as `mosaic encode --threads 1` is. Then
 //! each cipher suite: encode pinned to one core, encode on every core, decode
 //! pinned to one core, decode on every core, each timed as a whole process
-//! (start, read, code, write and fsync every shard file, exit). Encrypted,
+//! (start, read, code, write and fsync every shard file, exit), beside
+//! what the disk alone takes to write the shards' bytes (`dd`). Encrypted,
 //! default coding (4 + 2, 8 MiB segments); the input is in the page cache,
 //! the shards go to DIR (default: the system's temporary directory).
 
@@ -102,6 +103,27 @@ fn main() -> Result<()> {
         bytes,
         enc + dgst,
     );
+
+    // What the disk alone gives: the shards' 1.5 times the input written
+    // `O_DIRECT` and synced, as encode writes them. When an encode takes
+    // about this long, it waits on the disk, not on its own work.
+    let disk_file = work.path().join("disk.bin");
+    let stages = (bytes * 3 / 2).div_ceil(8 << 20).to_string();
+    let disk = timed(
+        false,
+        Path::new("dd"),
+        &[
+            "if=/dev/zero",
+            &format!("of={}", disk_file.display()),
+            "bs=8M",
+            &format!("count={stages}"),
+            "oflag=direct",
+            "conv=fsync",
+            "status=none",
+        ],
+    )?;
+    std::fs::remove_file(&disk_file)?;
+    report("disk alone: dd 1.5x O_DIRECT + fsync", bytes, disk);
 
     let mosaic = binary("mosaic")?;
     let key_file = work.path().join("owner.key");
