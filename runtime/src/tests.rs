@@ -88,17 +88,22 @@ impl Chain {
         crate::signing::sign_extrinsic(&from.pair(), call, &params)
     }
 
-    /// Authors block 1 on genesis with `transactions`; returns the block and
-    /// the post-state root the author computed.
-    fn author(&self, slot: u64, transactions: Vec<UncheckedExtrinsic>) -> (Block, Hash) {
-        let mut builder = BlockBuilder::new(
+    /// A builder of block 1 on genesis at `slot`.
+    fn builder(&self, slot: u64) -> BlockBuilder<'_, Backend> {
+        BlockBuilder::new(
             &self.backend,
             &self.signatures,
             self.genesis_hash,
             1,
             block_digest(slot),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Authors block 1 on genesis with `transactions`; returns the block and
+    /// the post-state root the author computed.
+    fn author(&self, slot: u64, transactions: Vec<UncheckedExtrinsic>) -> (Block, Hash) {
+        let mut builder = self.builder(slot);
         let mut inherent_data = InherentData::new();
         inherent_data
             .put_data(
@@ -275,14 +280,7 @@ fn blocks_authored_natively_import_with_the_same_state_root() {
 #[test]
 fn transactions_with_a_wrong_nonce_or_genesis_are_refused() {
     let chain = Chain::new(genesis_through_api(genesis::DEV));
-    let mut builder = BlockBuilder::new(
-        &chain.backend,
-        &chain.signatures,
-        chain.genesis_hash,
-        1,
-        block_digest(7),
-    )
-    .unwrap();
+    let mut builder = chain.builder(7);
     let stale = chain.transfer(Sr25519Keyring::Alice, Sr25519Keyring::Bob, UNIT, 5);
     assert!(matches!(
         builder.push(stale),
@@ -335,14 +333,7 @@ fn a_proof_fits_in_a_block_that_ordinary_transactions_filled() {
         InvalidTransaction, TransactionValidityError,
     };
     let chain = Chain::new(genesis_through_api(genesis::DEV));
-    let mut builder = BlockBuilder::new(
-        &chain.backend,
-        &chain.signatures,
-        chain.genesis_hash,
-        1,
-        block_digest(7),
-    )
-    .unwrap();
+    let mut builder = chain.builder(7);
     // Sudo calls of chosen weights fill the ordinary room, halving the
     // weight whenever one no longer fits, down to a microsecond.
     let normal = RuntimeBlockWeights::get()
@@ -814,8 +805,7 @@ mod bad_input {
         #[test]
         fn garbage_extrinsics_are_refused(garbage in proptest::collection::vec(any::<u8>(), 0..200)) {
             let chain = Chain::new(genesis_through_api(genesis::DEV));
-            let mut builder =
-                BlockBuilder::new(&chain.backend, &chain.signatures, chain.genesis_hash, 1, block_digest(5)).unwrap();
+            let mut builder = chain.builder(5);
             if let Ok(xt) = UncheckedExtrinsic::decode(&mut &garbage[..]) {
                 prop_assert!(builder.push(xt).is_err());
             }
